@@ -1,0 +1,194 @@
+//! A mock LLM upstream for Switchyard's tests, demo and benchmarks.
+//!
+//! One server speaks every wire protocol the gateway does, chosen by path, and
+//! records what it receives. Faults ([`Fault`]) are set per server
+//! ([`MockServer::set_fault`]) or per request with the `x-mock-fault` header.
+
+mod fault;
+mod openai;
+mod script;
+mod sse;
+
+pub use fault::{parse_duration, Fault};
+pub use script::Script;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// How a mock behaves before any fault.
+#[derive(Clone, Debug)]
+pub struct MockConfig {
+    /// Shown in every reply, so a test can tell which mock answered.
+    pub name: String,
+    pub fault: Fault,
+    /// Force replies of exactly this many content chunks (before `max_tokens`).
+    pub chunks: Option<usize>,
+    /// Ids served by `GET /v1/models`.
+    pub models: Vec<String>,
+    /// Keep a copy of every request (turn off for benchmarks).
+    pub record: bool,
+}
+
+impl MockConfig {
+    pub fn new(name: &str) -> Self {
+        MockConfig {
+            name: name.to_string(),
+            fault: Fault::default(),
+            chunks: None,
+            models: vec!["mock-model".to_string()],
+            record: true,
+        }
+    }
+
+    pub fn with_fault(mut self, fault: Fault) -> Self {
+        self.fault = fault;
+        self
+    }
+}
+
+/// One request as the mock received it.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Value,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) config: MockConfig,
+    fault: Mutex<Fault>,
+    requests: Mutex<Vec<Recorded>>,
+    received: AtomicU64,
+    pub(crate) streams_open: AtomicI64,
+    pub(crate) streams_cancelled: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    /// Records the request and returns the fault that applies to it.
+    pub(crate) fn admit(&self, path: String, headers: &HeaderMap, body: &Value) -> Fault {
+        let n = self.received.fetch_add(1, Ordering::SeqCst);
+        if self.config.record {
+            let headers = headers
+                .iter()
+                .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+                .collect();
+            lock(&self.requests).push(Recorded {
+                path,
+                headers,
+                body: body.clone(),
+            });
+        }
+        let header = headers.get("x-mock-fault").and_then(|v| v.to_str().ok());
+        let mut fault = match header.map(Fault::parse) {
+            Some(Ok(f)) => f,
+            _ => lock(&self.fault).clone(),
+        };
+        if fault.fail_first.is_some_and(|k| n >= u64::from(k)) {
+            fault.status = None;
+        }
+        fault
+    }
+}
+
+/// A running mock on a loopback port; stops when dropped.
+pub struct MockServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+}
+
+impl MockServer {
+    /// Starts a mock on 127.0.0.1 with an OS-chosen port.
+    pub async fn start(config: MockConfig) -> std::io::Result<MockServer> {
+        Self::bind("127.0.0.1:0", config).await
+    }
+
+    pub async fn bind(addr: &str, config: MockConfig) -> std::io::Result<MockServer> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            fault: Mutex::new(config.fault.clone()),
+            config,
+            requests: Mutex::new(Vec::new()),
+            received: AtomicU64::new(0),
+            streams_open: AtomicI64::new(0),
+            streams_cancelled: AtomicU64::new(0),
+        });
+        let app = router(shared.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(MockServer { addr, shared, task })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`, without a path.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Replaces the fault applied to requests without an `x-mock-fault` header.
+    pub fn set_fault(&self, fault: Fault) {
+        *lock(&self.shared.fault) = fault;
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        lock(&self.shared.requests).clone()
+    }
+
+    /// Every request received, recorded or not.
+    pub fn received(&self) -> u64 {
+        self.shared.received.load(Ordering::SeqCst)
+    }
+
+    /// Streams whose client went away before the stream ended.
+    pub fn streams_cancelled(&self) -> u64 {
+        self.shared.streams_cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Streams still being sent.
+    pub fn streams_open(&self) -> i64 {
+        self.shared.streams_open.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(openai::chat))
+        .route(
+            "/openai/deployments/{deployment}/chat/completions",
+            post(openai::chat),
+        )
+        .route("/v1/models", get(openai::models))
+        .with_state(shared)
+}

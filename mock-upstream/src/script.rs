@@ -1,0 +1,80 @@
+//! What the mock says: a deterministic reply, cut to `max_tokens`, with usage.
+
+use serde_json::Value;
+
+/// A reply, already split into the chunks a stream sends.
+#[derive(Debug)]
+pub struct Script {
+    pub tokens: Vec<String>,
+    pub prompt_tokens: u64,
+    /// True when `max_tokens` cut the reply short.
+    pub truncated: bool,
+}
+
+impl Script {
+    /// Builds the reply of mock `name` to a request whose last user text is
+    /// `prompt`. `chunks` forces a reply of exactly that many tokens.
+    pub fn new(name: &str, prompt: &str, max_tokens: Option<u64>, chunks: Option<usize>) -> Self {
+        let words = format!("Hello from {name}. You said: {prompt}");
+        let mut tokens: Vec<String> = words.split_whitespace().map(|w| format!("{w} ")).collect();
+        if let Some(n) = chunks {
+            tokens = (0..n).map(|i| tokens[i % tokens.len()].clone()).collect();
+        }
+        let limit = max_tokens.map(|m| m as usize).unwrap_or(usize::MAX);
+        let truncated = tokens.len() > limit;
+        tokens.truncate(limit.max(1));
+        Script {
+            tokens,
+            prompt_tokens: count_words(prompt).max(1),
+            truncated,
+        }
+    }
+
+    pub fn completion_tokens(&self) -> u64 {
+        self.tokens.len() as u64
+    }
+
+    pub fn text(&self) -> String {
+        self.tokens.concat()
+    }
+}
+
+fn count_words(text: &str) -> u64 {
+    text.split_whitespace().count() as u64
+}
+
+/// The text of the last message, whatever its shape (string or parts).
+pub fn last_text(messages: Option<&Value>) -> String {
+    let Some(last) = messages.and_then(Value::as_array).and_then(|m| m.last()) else {
+        return String::new();
+    };
+    text_of(last.get("content").or_else(|| last.get("parts")))
+}
+
+fn text_of(content: Option<&Value>) -> String {
+    match content {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cuts_to_max_tokens_and_counts() {
+        let s = Script::new("m", "Count to 5", Some(2), None);
+        assert_eq!(s.tokens, vec!["Hello ", "from "]);
+        assert!(s.truncated);
+        assert_eq!(s.prompt_tokens, 3);
+        let s = Script::new("m", "hi", None, Some(64));
+        assert_eq!(s.tokens.len(), 64);
+        assert!(!s.truncated);
+    }
+}

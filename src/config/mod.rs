@@ -1,0 +1,77 @@
+//! Configuration: TOML into serde structs that reject unknown keys
+//! ([`raw`]), then validated into runtime types ([`types`]). Every error names
+//! its TOML path, e.g. `models.gpt-4o.backends[1].provider: unknown provider "x"`.
+
+mod raw;
+mod secret;
+mod types;
+mod validate;
+
+pub use secret::{expand_env, Secret};
+pub use types::*;
+
+use std::fmt;
+use std::path::Path;
+
+/// Looks up an environment variable (a closure, so tests need not touch the real environment).
+pub type Env<'a> = dyn Fn(&str) -> Option<String> + 'a;
+
+/// One problem in a config file, with the TOML path it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct ConfigError {
+    pub path: String,
+    pub message: String,
+}
+
+/// Every problem found in one config file.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+fn one(path: impl Into<String>, message: impl Into<String>) -> ConfigErrors {
+    ConfigErrors(vec![ConfigError {
+        path: path.into(),
+        message: message.into(),
+    }])
+}
+
+/// Parses and validates config text, reading `${VAR}` references from `env`.
+pub fn parse(text: &str, env: &Env) -> Result<Config, ConfigErrors> {
+    let de = toml::Deserializer::parse(text)
+        .map_err(|e| one("(toml)", e.to_string().trim().to_string()))?;
+    let raw: raw::RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().message().trim().to_string();
+        one(
+            if path == "." {
+                "(root)".to_string()
+            } else {
+                path
+            },
+            message,
+        )
+    })?;
+    validate::validate(raw, env).map_err(ConfigErrors)
+}
+
+/// Reads, parses and validates a config file with the process environment.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| one(path.display().to_string(), e.to_string()))?;
+    parse(&text, &|k| std::env::var(k).ok())
+}
+
+#[cfg(test)]
+mod tests;

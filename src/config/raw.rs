@@ -1,0 +1,103 @@
+//! The TOML file as written: serde structs that reject unknown keys.
+//! Everything here is checked and turned into runtime types by `validate`.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub settings: RawSettings,
+    #[serde(default)]
+    pub providers: IndexMap<String, RawProvider>,
+    #[serde(default)]
+    pub models: IndexMap<String, RawModel>,
+    #[serde(default)]
+    pub users: IndexMap<String, RawUser>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Option<String>,
+    pub max_body_bytes: Option<u64>,
+}
+
+/// Timeouts as human-readable durations; shared by `[settings]` and providers.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    pub max_attempts: Option<u32>,
+    pub connect_timeout: Option<String>,
+    pub first_token_timeout: Option<String>,
+    pub idle_timeout: Option<String>,
+    pub request_timeout: Option<String>,
+    pub request_deadline: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProvider {
+    /// Display name (berry-api configs carry one); the table key is the id.
+    pub name: Option<String>,
+    #[serde(default = "default_backend_type")]
+    pub backend_type: String,
+    pub base_url: String,
+    pub api_key: Option<String>,
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    /// Upstream models this provider offers; when set, backends must use one.
+    #[serde(default)]
+    pub models: Vec<String>,
+    pub connect_timeout: Option<String>,
+    pub first_token_timeout: Option<String>,
+    pub idle_timeout: Option<String>,
+    pub request_timeout: Option<String>,
+    pub enabled: Option<bool>,
+}
+
+fn default_backend_type() -> String {
+    "openai".to_string()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModel {
+    /// Public name, when it differs from the table key.
+    pub name: Option<String>,
+    pub strategy: Option<String>,
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub backends: Vec<RawBackend>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackend {
+    pub id: Option<String>,
+    pub provider: String,
+    pub model: String,
+    pub weight: Option<f64>,
+    pub priority: Option<u32>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub billing_mode: Option<String>,
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUser {
+    pub name: Option<String>,
+    pub token: String,
+    #[serde(default)]
+    pub allowed_models: Vec<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub enabled: Option<bool>,
+    pub allow_backend_pin: Option<bool>,
+    pub admin: Option<bool>,
+}

@@ -1,0 +1,141 @@
+use super::*;
+
+fn env(k: &str) -> Option<String> {
+    (k == "OPENAI_API_KEY").then(|| "sk-test".to_string())
+}
+
+fn errors(text: &str) -> Vec<String> {
+    match parse(text, &env) {
+        Ok(_) => vec![],
+        Err(e) => e.0.iter().map(ToString::to_string).collect(),
+    }
+}
+
+const GOOD: &str = r#"
+[providers.openai]
+base_url = "https://api.openai.com/v1/"
+api_key = "${OPENAI_API_KEY}"
+first_token_timeout = "2s"
+
+[providers.relay]
+base_url = "http://127.0.0.1:9000"
+
+[models.gpt-4o]
+strategy = "failover"
+[[models.gpt-4o.backends]]
+provider = "openai"
+model = "gpt-4o-2024"
+priority = 1
+[[models.gpt-4o.backends]]
+provider = "relay"
+model = "gpt-4o"
+weight = 0.5
+tags = ["vip"]
+
+[users.alice]
+token = "tok-a"
+allowed_models = ["gpt-4o"]
+"#;
+
+#[test]
+fn parses_a_good_config_with_defaults() {
+    let c = parse(GOOD, &env).unwrap();
+    assert_eq!(c.server.listen, "127.0.0.1:3000");
+    assert_eq!(c.server.max_body_bytes, 10 * 1024 * 1024);
+    assert_eq!(c.settings.max_attempts, 3);
+    let openai = &c.providers["openai"];
+    assert_eq!(openai.base_url, "https://api.openai.com/v1");
+    assert_eq!(openai.api_key.as_ref().unwrap().expose(), "sk-test");
+    assert_eq!(
+        openai.timeouts.first_token,
+        std::time::Duration::from_secs(2)
+    );
+    assert_eq!(openai.timeouts.connect, Timeouts::default().connect);
+    assert_eq!(c.providers["relay"].base_url, "http://127.0.0.1:9000/v1");
+    let m = &c.models["gpt-4o"];
+    assert_eq!(m.strategy, Strategy::Failover);
+    assert_eq!(m.backends[1].id, "relay");
+    assert_eq!(m.backends[1].weight, 0.5);
+    assert!(
+        !format!("{c:?}").contains("sk-test"),
+        "secrets must not reach Debug output"
+    );
+}
+
+#[test]
+fn errors_name_their_toml_path() {
+    let bad = GOOD.replace("provider = \"relay\"", "provider = \"x\"");
+    assert_eq!(
+        errors(&bad),
+        vec![r#"models.gpt-4o.backends[1].provider: unknown provider "x""#]
+    );
+    let bad = GOOD.replace("weight = 0.5", "weight = 0");
+    assert!(errors(&bad)[0]
+        .starts_with("models.gpt-4o.backends[1].weight: must be a number greater than 0"));
+    let bad = GOOD.replace("${OPENAI_API_KEY}", "${NOPE}");
+    assert_eq!(
+        errors(&bad),
+        vec!["providers.openai.api_key: environment variable NOPE is not set"]
+    );
+    let bad = GOOD.replace(
+        "first_token_timeout = \"2s\"",
+        "first_token_timeout = \"soon\"",
+    );
+    assert!(errors(&bad)[0].starts_with("providers.openai.first_token_timeout: invalid duration"));
+}
+
+#[test]
+fn unknown_keys_are_rejected_with_their_path() {
+    let bad = GOOD.replace("weight = 0.5", "wieght = 0.5");
+    let e = errors(&bad);
+    assert_eq!(e.len(), 1);
+    assert!(
+        e[0].starts_with("models.gpt-4o.backends[1].wieght: unknown field `wieght`"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn reports_every_error_at_once() {
+    let bad = format!(
+        "{GOOD}\n[users.bob]\ntoken = \"tok-a\"\nallowed_models = [\"nope\"]\n[models.empty]\nstrategy = \"fastest\"\n"
+    );
+    let e = errors(&bad);
+    assert!(
+        e.contains(&"users.bob.token: this token is already used by another user".to_string()),
+        "{e:?}"
+    );
+    assert!(
+        e.contains(&r#"users.bob.allowed_models[0]: unknown model "nope""#.to_string()),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("models.empty.strategy: unknown strategy \"fastest\"")),
+        "{e:?}"
+    );
+    assert!(
+        e.contains(&"models.empty.backends: a model needs at least one backend".to_string()),
+        "{e:?}"
+    );
+    assert!(
+        !e.iter().any(|m| m.contains("tok-a")),
+        "a duplicate token must not be echoed"
+    );
+}
+
+#[test]
+fn duplicate_backend_ids_need_an_explicit_id() {
+    let dup = GOOD.replace("provider = \"relay\"", "provider = \"openai\"");
+    assert!(errors(&dup)[0]
+        .starts_with(r#"models.gpt-4o.backends[1].id: duplicate backend id "openai""#));
+    let fixed = dup.replace("weight = 0.5", "weight = 0.5\nid = \"openai_b\"");
+    assert_eq!(errors(&fixed), Vec::<String>::new());
+}
+
+#[test]
+fn every_strategy_name_round_trips() {
+    for name in Strategy::NAMES {
+        assert_eq!(Strategy::parse(name).unwrap().name(), *name);
+    }
+}

@@ -1,0 +1,187 @@
+//! Validated runtime configuration: what the gateway actually runs on.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+
+use super::Secret;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub settings: Settings,
+    pub providers: IndexMap<String, Arc<Provider>>,
+    pub models: IndexMap<String, Arc<Model>>,
+    pub users: IndexMap<String, Arc<User>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: String,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub max_attempts: u32,
+    pub timeouts: Timeouts,
+    /// Bounds a whole request, all attempts included.
+    pub request_deadline: Option<Duration>,
+}
+
+/// Per-attempt limits, so a slow backend never spends the next one's time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    /// From sending the request to the first content chunk of a stream.
+    pub first_token: Duration,
+    /// Longest gap between two chunks of a stream.
+    pub idle: Duration,
+    /// A whole non-streaming response.
+    pub request: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(5),
+            first_token: Duration::from_secs(60),
+            idle: Duration::from_secs(60),
+            request: Duration::from_secs(600),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendType {
+    OpenAi,
+}
+
+impl BackendType {
+    pub const NAMES: &'static [&'static str] = &["openai"];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "openai" => Some(BackendType::OpenAi),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendType::OpenAi => "openai",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Provider {
+    pub id: String,
+    /// Display name; the id when the file sets none.
+    pub name: String,
+    pub backend_type: BackendType,
+    /// Normalised: no trailing slash, ends with `/v1` for OpenAI.
+    pub base_url: String,
+    pub api_key: Option<Secret>,
+    /// Header values may hold credentials, so they are secrets too.
+    pub headers: Vec<(String, Secret)>,
+    /// Upstream models the provider lists (informational; empty = any).
+    pub models: Vec<String>,
+    pub timeouts: Timeouts,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    WeightedRandom,
+    RoundRobin,
+    Random,
+    Failover,
+    WeightedFailover,
+    LeastLatency,
+    LeastBusy,
+}
+
+impl Strategy {
+    pub const NAMES: &'static [&'static str] = &[
+        "weighted_random",
+        "round_robin",
+        "random",
+        "failover",
+        "weighted_failover",
+        "least_latency",
+        "least_busy",
+    ];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        use Strategy::*;
+        let all = [
+            WeightedRandom,
+            RoundRobin,
+            Random,
+            Failover,
+            WeightedFailover,
+            LeastLatency,
+            LeastBusy,
+        ];
+        Self::NAMES.iter().position(|n| *n == name).map(|i| all[i])
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BillingMode {
+    PerToken,
+    PerRequest,
+}
+
+#[derive(Debug)]
+pub struct Model {
+    pub name: String,
+    pub strategy: Strategy,
+    pub backends: Vec<Backend>,
+}
+
+#[derive(Debug)]
+pub struct Backend {
+    /// Unique within its model; the provider id unless the entry sets `id`.
+    pub id: String,
+    pub provider: Arc<Provider>,
+    pub upstream_model: String,
+    pub weight: f64,
+    pub priority: u32,
+    pub tags: Vec<String>,
+    pub billing_mode: BillingMode,
+    /// False when the entry or its provider is disabled.
+    pub enabled: bool,
+}
+
+impl Backend {
+    /// A backend with tags serves only users sharing one; untagged serves all.
+    pub fn visible_to(&self, user: &User) -> bool {
+        self.tags.is_empty() || self.tags.iter().any(|t| user.tags.contains(t))
+    }
+}
+
+#[derive(Debug)]
+pub struct User {
+    pub id: String,
+    /// Display name; the id when the file sets none.
+    pub name: String,
+    pub token: Secret,
+    pub allowed_models: Vec<String>,
+    pub tags: Vec<String>,
+    pub enabled: bool,
+    pub allow_backend_pin: bool,
+    pub admin: bool,
+}
+
+impl User {
+    pub fn may_use(&self, model: &str) -> bool {
+        self.allowed_models.is_empty() || self.allowed_models.iter().any(|m| m == model)
+    }
+}

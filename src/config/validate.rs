@@ -1,0 +1,389 @@
+//! Turns the raw TOML structs into runtime types, collecting every error with
+//! the TOML path it belongs to.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+
+use super::raw::{RawBackend, RawConfig, RawModel, RawProvider, RawSettings, RawUser};
+use super::secret::expand_env;
+use super::types::*;
+use super::{ConfigError, Env, Secret};
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
+const DEFAULT_MAX_BODY: u64 = 10 * 1024 * 1024;
+
+/// Collects errors so `check-config` can show all of them at once.
+struct Checker<'a> {
+    errors: Vec<ConfigError>,
+    env: &'a Env<'a>,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(ConfigError {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+
+    fn duration(&mut self, path: String, value: Option<&String>, default: Duration) -> Duration {
+        let Some(text) = value else { return default };
+        match humantime::parse_duration(text) {
+            Ok(d) if !d.is_zero() => d,
+            Ok(_) => {
+                self.error(path, "must be greater than zero");
+                default
+            }
+            Err(e) => {
+                self.error(
+                    path,
+                    format!("invalid duration {text:?} ({e}); write e.g. \"5s\" or \"300ms\""),
+                );
+                default
+            }
+        }
+    }
+
+    fn secret(&mut self, path: String, text: &str) -> Secret {
+        match expand_env(text, self.env) {
+            Ok(v) => Secret::new(v),
+            Err(e) => {
+                self.error(path, e);
+                Secret::new("")
+            }
+        }
+    }
+}
+
+pub fn validate(raw: RawConfig, env: &Env) -> Result<Config, Vec<ConfigError>> {
+    let mut c = Checker {
+        errors: Vec::new(),
+        env,
+    };
+    let server = ServerConfig {
+        listen: raw
+            .server
+            .listen
+            .clone()
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_string()),
+        max_body_bytes: raw.server.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY) as usize,
+    };
+    if raw.server.max_body_bytes == Some(0) {
+        c.error("server.max_body_bytes", "must be greater than zero");
+    }
+    let settings = settings(&mut c, &raw.settings);
+    let providers = providers(&mut c, &raw.providers, &settings.timeouts);
+    let models = models(&mut c, &raw.models, &providers);
+    let users = users(&mut c, &raw.users, &models);
+    if c.errors.is_empty() {
+        Ok(Config {
+            server,
+            settings,
+            providers,
+            models,
+            users,
+        })
+    } else {
+        Err(c.errors)
+    }
+}
+
+fn settings(c: &mut Checker, raw: &RawSettings) -> Settings {
+    let max_attempts = raw.max_attempts.unwrap_or(3);
+    if max_attempts == 0 {
+        c.error("settings.max_attempts", "must be at least 1");
+    }
+    let timeouts = timeouts(
+        c,
+        "settings",
+        [
+            &raw.connect_timeout,
+            &raw.first_token_timeout,
+            &raw.idle_timeout,
+            &raw.request_timeout,
+        ],
+        &Timeouts::default(),
+    );
+    let request_deadline = raw
+        .request_deadline
+        .as_ref()
+        .map(|d| c.duration("settings.request_deadline".into(), Some(d), Duration::MAX));
+    Settings {
+        max_attempts,
+        timeouts,
+        request_deadline,
+    }
+}
+
+/// Reads `[connect, first_token, idle, request]` over `base`.
+fn timeouts(c: &mut Checker, path: &str, raw: [&Option<String>; 4], base: &Timeouts) -> Timeouts {
+    Timeouts {
+        connect: c.duration(
+            format!("{path}.connect_timeout"),
+            raw[0].as_ref(),
+            base.connect,
+        ),
+        first_token: c.duration(
+            format!("{path}.first_token_timeout"),
+            raw[1].as_ref(),
+            base.first_token,
+        ),
+        idle: c.duration(format!("{path}.idle_timeout"), raw[2].as_ref(), base.idle),
+        request: c.duration(
+            format!("{path}.request_timeout"),
+            raw[3].as_ref(),
+            base.request,
+        ),
+    }
+}
+
+fn providers(
+    c: &mut Checker,
+    raw: &IndexMap<String, RawProvider>,
+    base: &Timeouts,
+) -> IndexMap<String, Arc<Provider>> {
+    raw.iter()
+        .map(|(id, p)| (id.clone(), Arc::new(provider(c, id, p, base))))
+        .collect()
+}
+
+fn provider(c: &mut Checker, id: &str, p: &RawProvider, base: &Timeouts) -> Provider {
+    let path = format!("providers.{id}");
+    let backend_type = BackendType::parse(&p.backend_type).unwrap_or_else(|| {
+        let known = BackendType::NAMES.join(", ");
+        c.error(
+            format!("{path}.backend_type"),
+            format!("unknown backend type {:?} (known: {known})", p.backend_type),
+        );
+        BackendType::OpenAi
+    });
+    let base_url = base_url(c, &format!("{path}.base_url"), &p.base_url);
+    let api_key = p
+        .api_key
+        .as_ref()
+        .map(|k| c.secret(format!("{path}.api_key"), k));
+    let headers = p
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            let hpath = format!("{path}.headers.{name}");
+            if axum::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                c.error(hpath.clone(), "invalid header name");
+            }
+            (name.to_ascii_lowercase(), c.secret(hpath, value))
+        })
+        .collect();
+    let raw_timeouts = [
+        &p.connect_timeout,
+        &p.first_token_timeout,
+        &p.idle_timeout,
+        &p.request_timeout,
+    ];
+    let timeouts = timeouts(c, &path, raw_timeouts, base);
+    let models = p.models.clone();
+    Provider {
+        id: id.to_string(),
+        name: p.name.clone().unwrap_or_else(|| id.to_string()),
+        backend_type,
+        base_url,
+        api_key,
+        headers,
+        models,
+        timeouts,
+        enabled: p.enabled.unwrap_or(true),
+    }
+}
+
+/// Accepts `https://host`, `https://host/`, `https://host/v1` alike.
+fn base_url(c: &mut Checker, path: &str, raw: &str) -> String {
+    let url = match expand_env(raw, c.env) {
+        Ok(u) => u,
+        Err(e) => {
+            c.error(path, e);
+            return String::new();
+        }
+    };
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        c.error(
+            path,
+            format!("must start with http:// or https://, got {url:?}"),
+        );
+    }
+    let trimmed = url.trim_end_matches('/');
+    if trimmed.ends_with("/v1") {
+        trimmed.to_string()
+    } else {
+        format!("{trimmed}/v1")
+    }
+}
+
+fn models(
+    c: &mut Checker,
+    raw: &IndexMap<String, RawModel>,
+    providers: &IndexMap<String, Arc<Provider>>,
+) -> IndexMap<String, Arc<Model>> {
+    let mut out = IndexMap::new();
+    for (key, m) in raw {
+        if m.enabled == Some(false) {
+            continue;
+        }
+        let name = m.name.clone().unwrap_or_else(|| key.clone());
+        let model = model(c, &format!("models.{key}"), name.clone(), m, providers);
+        if out.insert(name.clone(), Arc::new(model)).is_some() {
+            c.error(
+                format!("models.{key}.name"),
+                format!("model name {name:?} is used twice"),
+            );
+        }
+    }
+    out
+}
+
+fn model(
+    c: &mut Checker,
+    path: &str,
+    name: String,
+    m: &RawModel,
+    providers: &IndexMap<String, Arc<Provider>>,
+) -> Model {
+    let strategy_name = m.strategy.as_deref().unwrap_or("weighted_random");
+    let strategy = Strategy::parse(strategy_name).unwrap_or_else(|| {
+        let known = Strategy::NAMES.join(", ");
+        c.error(
+            format!("{path}.strategy"),
+            format!("unknown strategy {strategy_name:?} (known: {known})"),
+        );
+        Strategy::WeightedRandom
+    });
+    if m.backends.is_empty() {
+        c.error(
+            format!("{path}.backends"),
+            "a model needs at least one backend",
+        );
+    }
+    let mut seen = HashSet::new();
+    let mut backends = Vec::new();
+    for (i, b) in m.backends.iter().enumerate() {
+        let bpath = format!("{path}.backends[{i}]");
+        if let Some(backend) = backend(c, &bpath, b, providers) {
+            if !seen.insert(backend.id.clone()) {
+                let hint =
+                    "two backends of one provider in one model must each set a distinct `id`";
+                c.error(
+                    format!("{bpath}.id"),
+                    format!("duplicate backend id {:?}; {hint}", backend.id),
+                );
+            }
+            backends.push(backend);
+        }
+    }
+    Model {
+        name,
+        strategy,
+        backends,
+    }
+}
+
+fn backend(
+    c: &mut Checker,
+    path: &str,
+    b: &RawBackend,
+    providers: &IndexMap<String, Arc<Provider>>,
+) -> Option<Backend> {
+    let Some(provider) = providers.get(&b.provider) else {
+        c.error(
+            format!("{path}.provider"),
+            format!("unknown provider {:?}", b.provider),
+        );
+        return None;
+    };
+    let weight = b.weight.unwrap_or(1.0);
+    if !(weight > 0.0 && weight.is_finite()) {
+        c.error(
+            format!("{path}.weight"),
+            format!("must be a number greater than 0, got {weight}"),
+        );
+    }
+    if b.model.is_empty() {
+        c.error(format!("{path}.model"), "must not be empty");
+    }
+    if !provider.models.is_empty() && !provider.models.contains(&b.model) {
+        let listed = provider.models.join(", ");
+        c.error(
+            format!("{path}.model"),
+            format!(
+                "provider {:?} does not list model {:?} (it lists: {listed})",
+                b.provider, b.model
+            ),
+        );
+    }
+    let billing_mode = match b.billing_mode.as_deref() {
+        None | Some("per_token") => BillingMode::PerToken,
+        Some("per_request") => BillingMode::PerRequest,
+        Some(other) => {
+            c.error(
+                format!("{path}.billing_mode"),
+                format!("unknown billing mode {other:?} (known: per_token, per_request)"),
+            );
+            BillingMode::PerToken
+        }
+    };
+    let id = b.id.clone().unwrap_or_else(|| b.provider.clone());
+    if id.is_empty() {
+        c.error(format!("{path}.id"), "must not be empty");
+    }
+    Some(Backend {
+        id,
+        provider: provider.clone(),
+        upstream_model: b.model.clone(),
+        weight,
+        priority: b.priority.unwrap_or(1),
+        tags: b.tags.clone(),
+        billing_mode,
+        enabled: b.enabled.unwrap_or(true) && provider.enabled,
+    })
+}
+
+fn users(
+    c: &mut Checker,
+    raw: &IndexMap<String, RawUser>,
+    models: &IndexMap<String, Arc<Model>>,
+) -> IndexMap<String, Arc<User>> {
+    let mut tokens: HashSet<String> = HashSet::new();
+    let mut out = IndexMap::new();
+    for (id, u) in raw {
+        let path = format!("users.{id}");
+        let token = c.secret(format!("{path}.token"), &u.token);
+        if token.expose().is_empty() {
+            c.error(format!("{path}.token"), "must not be empty");
+        } else if !tokens.insert(token.expose().to_string()) {
+            c.error(
+                format!("{path}.token"),
+                "this token is already used by another user",
+            );
+        }
+        for (i, m) in u.allowed_models.iter().enumerate() {
+            if !models.contains_key(m) {
+                c.error(
+                    format!("{path}.allowed_models[{i}]"),
+                    format!("unknown model {m:?}"),
+                );
+            }
+        }
+        let user = User {
+            id: id.clone(),
+            name: u.name.clone().unwrap_or_else(|| id.clone()),
+            token,
+            allowed_models: u.allowed_models.clone(),
+            tags: u.tags.clone(),
+            enabled: u.enabled.unwrap_or(true),
+            allow_backend_pin: u.allow_backend_pin.unwrap_or(true),
+            admin: u.admin.unwrap_or(false),
+        };
+        out.insert(id.clone(), Arc::new(user));
+    }
+    out
+}
