@@ -22,11 +22,11 @@ import json
 import os
 import statistics
 import sys
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
-from typing import Iterable, Iterator, Optional
+from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
@@ -71,11 +71,11 @@ class CheckResult:
 
     backend: str
     healthy: bool
-    status: Optional[int]
-    latency_s: Optional[float]
-    ttft_s: Optional[float]
-    error: Optional[str]
-    served_by: Optional[str]
+    status: int | None
+    latency_s: float | None
+    ttft_s: float | None
+    error: str | None
+    served_by: str | None
 
 
 # --------------------------------------------------------------------------
@@ -109,16 +109,22 @@ def fetch_backends(gw: Gateway) -> list[str]:
     try:
         response = requests.get(url, headers=gw.headers(), timeout=gw.timeout)
     except requests.RequestException as exc:
-        raise GatewayError(f"cannot reach the gateway at {gw.display_url()}: {describe_exception(exc)}") from exc
+        raise GatewayError(
+            f"cannot reach the gateway at {gw.display_url()}: {describe_exception(exc)}"
+        ) from exc
     if response.status_code in (401, 403):
         raise GatewayError(
             f"the gateway rejected the token (HTTP {response.status_code}: {error_message(response)}); "
             "check --token or SWITCHYARD_TOKEN"
         )
     if response.status_code == 404:
-        raise GatewayError(f"model {gw.model!r} is not known to the gateway (HTTP 404: {error_message(response)})")
+        raise GatewayError(
+            f"model {gw.model!r} is not known to the gateway (HTTP 404: {error_message(response)})"
+        )
     if response.status_code != 200:
-        raise GatewayError(f"listing backends failed (HTTP {response.status_code}: {error_message(response)})")
+        raise GatewayError(
+            f"listing backends failed (HTTP {response.status_code}: {error_message(response)})"
+        )
     return parse_backend_list(response, gw.model)
 
 
@@ -137,7 +143,7 @@ def parse_backend_list(response: requests.Response, model: str) -> list[str]:
 
 def describe_exception(exc: BaseException) -> str:
     """Short reason for a transport failure (requests' own text is very long)."""
-    if isinstance(exc, requests.Timeout):
+    if isinstance(exc, requests.Timeout) or "timed out" in str(exc).lower():
         return "timeout"
     if isinstance(exc, requests.ConnectionError):
         return "connection error"
@@ -162,8 +168,15 @@ def probe_payload(gw: Gateway, backend: str, streaming: bool) -> dict:
 # --------------------------------------------------------------------------
 
 
-def check_backend(gw: Gateway, backend: str, streaming: bool = False) -> CheckResult:
-    """Probe one backend and never raise: every failure becomes a result."""
+def check_backend(
+    gw: Gateway, backend: str, streaming: bool = False, until_done: bool = False
+) -> CheckResult:
+    """Probe one backend and never raise: every failure becomes a result.
+
+    A streamed probe normally stops at the first real token (that is all a
+    health check needs); until_done reads on to [DONE], so latency_s is the
+    whole stream's duration and a failure after the first token counts.
+    """
     url = f"{gw.url.rstrip('/')}/v1/chat/completions"
     start = time.monotonic()
     try:
@@ -174,13 +187,13 @@ def check_backend(gw: Gateway, backend: str, streaming: bool = False) -> CheckRe
             timeout=gw.timeout,
             stream=streaming,
         ) as response:
-            return judge_response(gw, backend, response, start, streaming)
+            return judge_response(gw, backend, response, start, streaming=streaming, until_done=until_done)
     except requests.RequestException as exc:
         return failed(backend, None, describe_exception(exc), start)
 
 
 def judge_response(
-    gw: Gateway, backend: str, response: requests.Response, start: float, streaming: bool
+    gw: Gateway, backend: str, response: requests.Response, start: float, *, streaming: bool, until_done: bool
 ) -> CheckResult:
     """Turn an HTTP response into a verdict (healthy = 200 + real content)."""
     served_by = response.headers.get("x-switchyard-backend")
@@ -188,7 +201,7 @@ def judge_response(
         reason = f"HTTP {response.status_code}: {error_message(response)}"
         return failed(backend, response.status_code, reason, start, served_by)
     if streaming:
-        ttft, problem = first_token_time(response, start, start + gw.timeout)
+        ttft, problem = read_stream(response, start, start + gw.timeout, until_done)
     else:
         ttft, problem = None, body_problem(response)
     if problem is None and served_by is not None and served_by != backend:
@@ -199,7 +212,7 @@ def judge_response(
 
 
 def failed(
-    backend: str, status: Optional[int], reason: str, start: float, served_by: Optional[str] = None
+    backend: str, status: int | None, reason: str, start: float, served_by: str | None = None
 ) -> CheckResult:
     """An unhealthy result; latency is still recorded, it helps tell timeouts apart."""
     return CheckResult(backend, False, status, elapsed(start), None, reason, served_by)
@@ -229,7 +242,7 @@ def first_choice(payload: object, key: str) -> object:
         return None
 
 
-def body_problem(response: requests.Response) -> Optional[str]:
+def body_problem(response: requests.Response) -> str | None:
     """Why a 200 non-streaming body is not a real completion, or None if it is."""
     try:
         payload = response.json()
@@ -259,25 +272,22 @@ def sse_events(lines: Iterable[str]) -> Iterator[str]:
             data = []
         elif line.startswith("data:"):
             value = line[5:]
-            data.append(value[1:] if value.startswith(" ") else value)
+            data.append(value.removeprefix(" "))
     if data:
         yield "\n".join(data)
 
 
-def stream_verdict(events: Iterable[str]) -> tuple[bool, Optional[str]]:
-    """Consume events until the first real token; return (got_token, problem)."""
-    for data in events:
-        if data.strip() == "[DONE]":
-            return False, "no content"
-        try:
-            chunk = json.loads(data)
-        except ValueError:
-            return False, "stream error: invalid JSON chunk"
-        if isinstance(chunk, dict) and "error" in chunk:
-            return False, f"stream error: {stream_error_message(chunk['error'])}"
-        if has_real_content(first_choice(chunk, "delta")):
-            return True, None
-    return False, "stream ended without content or [DONE]"
+def classify_event(data: str) -> tuple[str, object]:
+    """("done", None), ("error", message) or ("chunk", parsed JSON) for one event."""
+    if data.strip() == "[DONE]":
+        return "done", None
+    try:
+        chunk = json.loads(data)
+    except ValueError:
+        return "error", "invalid JSON chunk"
+    if isinstance(chunk, dict) and "error" in chunk:
+        return "error", stream_error_message(chunk["error"])
+    return "chunk", chunk
 
 
 def stream_error_message(error: object) -> str:
@@ -286,31 +296,61 @@ def stream_error_message(error: object) -> str:
     return str(error)[:ERROR_SNIPPET]
 
 
-def first_token_time(
-    response: requests.Response, start: float, deadline: float
-) -> tuple[Optional[float], Optional[str]]:
-    """Read the stream until the first real token; return (ttft, problem).
+def stream_verdict(events: Iterable[str]) -> tuple[bool, str | None]:
+    """Consume events until the first real token; return (got_token, problem)."""
+    for data in events:
+        kind, value = classify_event(data)
+        if kind == "done":
+            return False, "no content"
+        if kind == "error":
+            return False, f"stream error: {value}"
+        if has_real_content(first_choice(value, "delta")):
+            return True, None
+    return False, "stream ended without content or [DONE]"
+
+
+def stream_tail_problem(events: Iterable[str]) -> str | None:
+    """After the first token: why the rest of the stream failed, or None."""
+    for data in events:
+        kind, value = classify_event(data)
+        if kind == "done":
+            return None
+        if kind == "error":
+            return f"stream error: {value}"
+    return "stream ended without [DONE]"
+
+
+def read_stream(
+    response: requests.Response, start: float, deadline: float, until_done: bool
+) -> tuple[float | None, str | None]:
+    """Read the stream up to the first real token (or to the end); return (ttft, problem).
 
     requests' timeout only bounds each read, so a backend trickling
     keep-alives could stall forever; the deadline bounds the whole stream.
     """
-    lines = decoded_lines(response, deadline)
+    events = sse_events(decoded_lines(response, deadline))
     try:
-        got_token, problem = stream_verdict(sse_events(lines))
+        got_token, problem = stream_verdict(events)
+        if not got_token:
+            return None, problem
+        ttft = elapsed(start)
+        return ttft, (stream_tail_problem(events) if until_done else None)
     except TimeoutError:
         return None, "timeout"
     except requests.RequestException as exc:
         return None, f"stream error: {describe_exception(exc)}"
-    return (elapsed(start), None) if got_token else (None, problem)
 
 
 def decoded_lines(response: requests.Response, deadline: float) -> Iterator[str]:
     """Stream lines as text, raising TimeoutError once the deadline passes.
 
-    chunk_size=None hands over each chunk as soon as it arrives, so the time
-    to first token is not inflated by waiting for a fixed-size buffer.
+    The read size matters for the time to first token: a chunked body is
+    handed over chunk by chunk as it arrives (None), but a plain body read in
+    blocks would wait for a full block or the end of the stream, so it is
+    read byte by byte (probe streams are tiny).
     """
-    for raw in response.iter_lines(chunk_size=None):
+    chunked = getattr(response.raw, "chunked", False)
+    for raw in response.iter_lines(chunk_size=None if chunked else 1):
         if time.monotonic() > deadline:
             raise TimeoutError
         yield raw.decode("utf-8", errors="replace").rstrip("\r")
@@ -322,14 +362,32 @@ def decoded_lines(response: requests.Response, deadline: float) -> Iterator[str]
 
 
 def check_all(gw: Gateway, backends: list[str], streaming: bool, serial: bool) -> list[CheckResult]:
-    """Probe every backend, in parallel unless asked not to; keep input order."""
+    """Probe every backend, in parallel unless asked not to; keep input order.
+
+    Daemon threads rather than a ThreadPoolExecutor: on Ctrl-C the executor
+    would hold the exit until every in-flight probe had timed out.
+    """
     if serial or len(backends) <= 1:
         return [check_backend(gw, b, streaming) for b in backends]
-    with ThreadPoolExecutor(max_workers=min(len(backends), MAX_WORKERS)) as pool:
-        return list(pool.map(lambda b: check_backend(gw, b, streaming), backends))
+    results: list[CheckResult | None] = [None] * len(backends)
+    slots = threading.BoundedSemaphore(MAX_WORKERS)
+
+    def probe(index: int, backend: str) -> None:
+        with slots:
+            results[index] = check_backend(gw, backend, streaming)
+
+    threads = [threading.Thread(target=probe, args=(i, b), daemon=True) for i, b in enumerate(backends)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [
+        r or CheckResult(b, False, None, None, None, "probe crashed (see stderr)", None)
+        for r, b in zip(results, backends, strict=True)
+    ]
 
 
-def resolve_backends(gw: Gateway, requested: Optional[list[str]]) -> list[str]:
+def resolve_backends(gw: Gateway, requested: list[str] | None) -> list[str]:
     """The backends to probe: as given (deduplicated) or as the gateway lists them."""
     if requested:
         return list(dict.fromkeys(requested))
@@ -337,7 +395,7 @@ def resolve_backends(gw: Gateway, requested: Optional[list[str]]) -> list[str]:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def report_lines(gw: Gateway, results: list[CheckResult], streaming: bool, checked_at: str) -> list[str]:
@@ -348,13 +406,17 @@ def report_lines(gw: Gateway, results: list[CheckResult], streaming: bool, check
         f"Time: {checked_at}",
         f"Model: {gw.model}",
         f"URL: {gw.display_url()}",
-        f"Mode: {'streaming' if streaming else 'non-streaming'}",
+        f"Mode: {mode(streaming)}",
         "",
     ]
     lines += [result_line(r) for r in results]
     healthy = sum(r.healthy for r in results)
     lines += ["", f"Summary: {healthy} healthy, {len(results) - healthy} unhealthy ({len(results)} checked)"]
     return lines
+
+
+def mode(streaming: bool) -> str:
+    return "streaming" if streaming else "non-streaming"
 
 
 def result_line(r: CheckResult) -> str:
@@ -388,13 +450,17 @@ def cmd_check(gw: Gateway, args: argparse.Namespace) -> int:
 
 
 def exit_code_for(results: list[CheckResult]) -> int:
-    """1 if a backend is unhealthy, but 2 if the token was refused.
+    """1 if a backend is unhealthy, but 2 if the gateway itself is the problem.
 
-    A 401/403 on a pinned request says nothing about the backend: the
-    operator has to fix the token, so it is reported like other usage errors.
+    A 401/403 on a pinned request, or no connection to the gateway at all,
+    says nothing about the backends: the operator has to fix the token or
+    the URL, so it is reported like the other usage errors.
     """
     if any(r.status in (401, 403) for r in results):
         print("error: the gateway rejected the token; check --token or SWITCHYARD_TOKEN", file=sys.stderr)
+        return EXIT_GATEWAY
+    if results and all(r.status is None and r.error == "connection error" for r in results):
+        print("error: cannot connect to the gateway; check --url", file=sys.stderr)
         return EXIT_GATEWAY
     return EXIT_OK if all(r.healthy for r in results) else EXIT_UNHEALTHY
 
@@ -421,7 +487,9 @@ def cmd_monitor(gw: Gateway, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def monitor_cycle(gw: Gateway, args: argparse.Namespace, cycle: int, previous: dict[str, bool]) -> dict[str, bool]:
+def monitor_cycle(
+    gw: Gateway, args: argparse.Namespace, cycle: int, previous: dict[str, bool]
+) -> dict[str, bool]:
     """One round of monitoring; returns the health map for the next round.
 
     If the gateway is unusable on the very first round the configuration is
@@ -464,16 +532,32 @@ def change_lines(previous: dict[str, bool], results: list[CheckResult]) -> list[
 
 
 def cmd_benchmark(gw: Gateway, args: argparse.Namespace) -> int:
-    """Probe backends one request at a time so requests do not skew each other."""
+    """Probe backends one request at a time so requests do not skew each other.
+
+    Streamed probes are read to [DONE] here, so the latency columns are the
+    whole response and the TTFT columns show how soon the first token came.
+    """
     backends = resolve_backends(gw, args.backends)
-    rows = [benchmark_stats(b, [check_backend(gw, b, args.streaming) for _ in range(args.rounds)])
-            for b in backends]
+    rows = []
+    for backend in backends:
+        results = [check_backend(gw, backend, args.streaming, until_done=True) for _ in range(args.rounds)]
+        rows.append(benchmark_stats(backend, results))
     if args.json:
-        emit(json.dumps({"model": gw.model, "url": gw.display_url(), "checked_at": now_iso(),
-                         "rounds": args.rounds, "streaming": args.streaming, "backends": rows}, indent=2))
+        emit(json.dumps(benchmark_json(gw, rows, args.rounds, args.streaming), indent=2))
     else:
         emit("\n".join(benchmark_table(gw, rows, args.rounds, args.streaming)))
     return EXIT_OK
+
+
+def benchmark_json(gw: Gateway, rows: list[dict], rounds: int, streaming: bool) -> dict:
+    return {
+        "model": gw.model,
+        "url": gw.display_url(),
+        "checked_at": now_iso(),
+        "rounds": rounds,
+        "streaming": streaming,
+        "backends": rows,
+    }
 
 
 def benchmark_stats(backend: str, results: list[CheckResult]) -> dict:
@@ -501,25 +585,30 @@ def benchmark_stats(backend: str, results: list[CheckResult]) -> dict:
 
 
 def benchmark_table(gw: Gateway, rows: list[dict], rounds: int, streaming: bool) -> list[str]:
-    columns = ["backend", "success", "avg", "min", "max", "p50"] + (["ttft avg", "ttft p50"] if streaming else [])
+    """One aligned row per backend, then the distinct errors seen per backend."""
+    columns = ["backend", "success", "avg", "min", "max", "p50"] + (
+        ["ttft avg", "ttft p50"] if streaming else []
+    )
     keys = ["avg_s", "min_s", "max_s", "p50_s"] + (["ttft_avg_s", "ttft_p50_s"] if streaming else [])
     width = max([len("backend")] + [len(r["backend"]) for r in rows])
+    title = f"📊 Benchmark: model {gw.model}, {rounds} round(s) per backend, {mode(streaming)}"
     lines = [
-        f"📊 Benchmark: model {gw.model}, {rounds} round(s) per backend, "
-        f"{'streaming' if streaming else 'non-streaming'}, {gw.display_url()}",
+        f"{title}, {gw.display_url()}",
         "",
         f"{columns[0]:<{width}}  {columns[1]:>8}" + "".join(f"  {c:>9}" for c in columns[2:]),
     ]
     for row in rows:
         success = f"{row['success_rate'] * 100:.0f}%"
-        lines.append(f"{row['backend']:<{width}}  {success:>8}" + "".join(f"  {seconds(row[k]):>9}" for k in keys))
+        lines.append(
+            f"{row['backend']:<{width}}  {success:>8}" + "".join(f"  {seconds(row[k]):>9}" for k in keys)
+        )
     for row in rows:
         for error in row["errors"]:
             lines.append(f"  {row['backend']}: {error}")
     return lines
 
 
-def seconds(value: Optional[float]) -> str:
+def seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}s"
 
 
@@ -555,20 +644,32 @@ def add_gateway_options(parser: argparse.ArgumentParser, defaults: bool) -> None
     The copies on the subcommands use SUPPRESS so they only override the
     top-level value when actually given.
     """
-    d = (lambda v: v) if defaults else (lambda v: argparse.SUPPRESS)
+
+    def d(value: object) -> object:
+        return value if defaults else argparse.SUPPRESS
+
     parser.add_argument("--url", default=d(DEFAULT_URL), help=f"gateway base URL (default {DEFAULT_URL})")
-    parser.add_argument("--token", default=d(os.environ.get("SWITCHYARD_TOKEN", DEFAULT_TOKEN)),
-                        help="bearer token (default: $SWITCHYARD_TOKEN, else the demo token)")
+    parser.add_argument(
+        "--token",
+        default=d(os.environ.get("SWITCHYARD_TOKEN", DEFAULT_TOKEN)),
+        help="bearer token (default: $SWITCHYARD_TOKEN, else the demo token)",
+    )
     parser.add_argument("--model", default=d(DEFAULT_MODEL), help=f"model to probe (default {DEFAULT_MODEL})")
-    parser.add_argument("--timeout", type=positive_float, default=d(30.0),
-                        help="per-request timeout in seconds (default 30)")
+    parser.add_argument(
+        "--timeout", type=positive_float, default=d(30.0), help="per-request timeout in seconds (default 30)"
+    )
 
 
 def add_probe_options(parser: argparse.ArgumentParser, serial: bool = True) -> None:
-    parser.add_argument("--backends", nargs="+", metavar="BACKEND",
-                        help="backend ids to probe (default: all the gateway lists for the model)")
-    parser.add_argument("--streaming", action="store_true",
-                        help="probe with stream=true and measure time to first token")
+    parser.add_argument(
+        "--backends",
+        nargs="+",
+        metavar="BACKEND",
+        help="backend ids to probe (default: all the gateway lists for the model)",
+    )
+    parser.add_argument(
+        "--streaming", action="store_true", help="probe with stream=true and measure time to first token"
+    )
     if serial:
         parser.add_argument("--serial", action="store_true", help="probe one backend at a time")
 
@@ -584,8 +685,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     monitor = sub.add_parser("monitor", help="repeat the check and report health changes")
     add_probe_options(monitor)
-    monitor.add_argument("--interval", type=non_negative_float, default=60.0, help="seconds between checks (default 60)")
-    monitor.add_argument("--count", type=positive_int, help="stop after this many checks (default: run until Ctrl-C)")
+    monitor.add_argument(
+        "--interval", type=non_negative_float, default=60.0, help="seconds between checks (default 60)"
+    )
+    monitor.add_argument(
+        "--count", type=positive_int, help="stop after this many checks (default: run until Ctrl-C)"
+    )
 
     bench = sub.add_parser("benchmark", help="measure latency over several rounds")
     add_probe_options(bench, serial=False)
@@ -605,7 +710,7 @@ def emit(text: str) -> None:
 COMMANDS = {"check": cmd_check, "monitor": cmd_monitor, "benchmark": cmd_benchmark}
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     gw = Gateway(url=args.url, token=args.token, model=args.model, timeout=args.timeout)
     try:

@@ -31,8 +31,8 @@ impl fmt::Display for Secret {
     }
 }
 
-/// Replaces every `${NAME}` in `text` with `lookup(NAME)`.
-/// Returns the name of the first variable that is unset.
+/// Replaces every `${NAME}` in `text` with `lookup(NAME)`, and `${NAME:-fallback}`
+/// with the fallback when NAME is unset. An unset NAME without a fallback is an error.
 pub fn expand_env(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -42,10 +42,14 @@ pub fn expand_env(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result
         let Some(end) = after.find('}') else {
             return Err(format!("unclosed \"${{\" in {:?}", redact_hint(text)));
         };
-        let name = &after[..end];
-        match lookup(name) {
-            Some(v) => out.push_str(&v),
-            None => return Err(format!("environment variable {name} is not set")),
+        let (name, fallback) = match after[..end].split_once(":-") {
+            Some((n, f)) => (n, Some(f)),
+            None => (&after[..end], None),
+        };
+        match (lookup(name), fallback) {
+            (Some(v), _) => out.push_str(&v),
+            (None, Some(f)) => out.push_str(f),
+            (None, None) => return Err(format!("environment variable {name} is not set")),
         }
         rest = &after[end + 1..];
     }
@@ -75,6 +79,11 @@ mod tests {
         let env = |k: &str| (k == "KEY").then(|| "sk-123".to_string());
         assert_eq!(expand_env("Bearer ${KEY}", &env).unwrap(), "Bearer sk-123");
         assert_eq!(expand_env("plain", &env).unwrap(), "plain");
+        assert_eq!(expand_env("${MISSING:-}", &env).unwrap(), "");
+        assert_eq!(
+            expand_env("${MISSING:-x}/${KEY:-y}", &env).unwrap(),
+            "x/sk-123"
+        );
         assert!(expand_env("${MISSING}", &env)
             .unwrap_err()
             .contains("MISSING"));

@@ -1,0 +1,237 @@
+//! Command-line interface: `serve`, `demo`, `check-config`, `init`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use switchyard::config::{self, Config};
+use switchyard::demo::{self, Demo};
+use switchyard::state::AppState;
+use switchyard::{server, telemetry};
+use tokio::net::TcpListener;
+
+#[derive(Parser)]
+#[command(
+    name = "switchyard",
+    version,
+    about = "An OpenAI-compatible LLM gateway"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway with a config file.
+    Serve {
+        #[arg(long, env = "SWITCHYARD_CONFIG", default_value = "config.toml")]
+        config: PathBuf,
+    },
+    /// Run the gateway with built-in mock backends: no config, no API keys.
+    Demo {
+        /// Address to listen on (port 0 picks a free one).
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        listen: String,
+    },
+    /// Validate a config file and print a summary, or every error found.
+    CheckConfig { path: PathBuf },
+    /// Write a commented example config.
+    Init {
+        #[arg(long, default_value = "config.toml")]
+        output: PathBuf,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::CheckConfig { path } => check_config(&path),
+        Command::Init { output, force } => init(&output, force),
+        Command::Serve { config } => runtime().and_then(|rt| rt.block_on(serve(&config))),
+        Command::Demo { listen } => runtime().and_then(|rt| rt.block_on(run_demo(&listen))),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+async fn serve(path: &Path) -> Result<ExitCode> {
+    telemetry::init_logging();
+    if !path.exists() {
+        bail!(
+            "no config file at {}.\n  Try the gateway with built-in mock backends: switchyard demo\n  Write an example config to edit:              switchyard init",
+            path.display()
+        );
+    }
+    let config = match config::load(path) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("{} has errors:\n{errors}", path.display());
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let listener = bind(&config.server.listen).await?;
+    println!("Switchyard listening on http://{}", listener.local_addr()?);
+    run(listener, config).await
+}
+
+async fn bind(addr: &str) -> Result<TcpListener> {
+    TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr} (is another process using that port? set [server].listen or pass another address)")
+    })
+}
+
+async fn run(listener: TcpListener, config: Config) -> Result<ExitCode> {
+    let state = AppState::new(config).map_err(anyhow::Error::msg)?;
+    server::serve(listener, state, shutdown_signal())
+        .await
+        .context("serving")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: no new connections, letting open requests finish");
+}
+
+async fn run_demo(listen: &str) -> Result<ExitCode> {
+    telemetry::init_logging();
+    let listener = bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let demo = Demo::start(&addr.to_string()).await?;
+    print_banner(&addr.to_string(), &demo);
+    run(listener, demo.config.clone()).await
+}
+
+fn print_banner(addr: &str, demo: &Demo) {
+    let backends: Vec<&str> = demo.mocks.iter().map(|(n, _)| *n).collect();
+    let url = format!("http://{addr}");
+    println!("Switchyard DEMO: mock backends, no API keys, nothing leaves this machine.");
+    println!("  model:    gpt-4o");
+    println!(
+        "  backends: {} (problematic_backend always answers HTTP 500)",
+        backends.join(", ")
+    );
+    println!("  token:    {}", demo::TOKEN);
+    println!("Try:");
+    println!(
+        "  curl -s {url}/v1/models -H 'Authorization: Bearer {}'",
+        demo::TOKEN
+    );
+    println!(
+        "  curl -s {url}/v1/chat/completions -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' \\\n    -d '{{\"model\": \"gpt-4o\", \"messages\": [{{\"role\": \"user\", \"content\": \"Hello\"}}], \"backend\": \"anthropic_claude\"}}'",
+        demo::TOKEN
+    );
+    println!("  python3 examples/backend_health_checker.py --url {url} check");
+    println!("Switchyard listening on {url}");
+}
+
+fn check_config(path: &Path) -> Result<ExitCode> {
+    match config::load(path) {
+        Ok(c) => {
+            println!("{} is valid.", path.display());
+            print!("{}", summary(&c));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errors) => {
+            eprintln!("{} has {} error(s):", path.display(), errors.0.len());
+            for e in &errors.0 {
+                eprintln!("  {e}");
+            }
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// A human summary with no secrets: counts, names, strategies.
+fn summary(c: &Config) -> String {
+    let mut s = format!(
+        "listen: {}\nproviders ({}):\n",
+        c.server.listen,
+        c.providers.len()
+    );
+    for p in c.providers.values() {
+        let key = if p.api_key.is_some() {
+            "api key set"
+        } else {
+            "no api key"
+        };
+        let state = if p.enabled { "" } else { ", disabled" };
+        s += &format!(
+            "  {} [{}] {} ({key}{state})\n",
+            p.id,
+            p.backend_type.name(),
+            p.base_url
+        );
+    }
+    s += &format!("models ({}):\n", c.models.len());
+    for m in c.models.values() {
+        let ids: Vec<String> = m
+            .backends
+            .iter()
+            .map(|b| format!("{}{}", b.id, if b.enabled { "" } else { " (disabled)" }))
+            .collect();
+        s += &format!("  {} [{}]: {}\n", m.name, m.strategy.name(), ids.join(", "));
+    }
+    s += &format!("users ({}):\n", c.users.len());
+    for u in c.users.values() {
+        let models = if u.allowed_models.is_empty() {
+            "all models".to_string()
+        } else {
+            u.allowed_models.join(", ")
+        };
+        s += &format!(
+            "  {}{}: {models}\n",
+            u.id,
+            if u.admin { " (admin)" } else { "" }
+        );
+    }
+    s
+}
+
+fn init(output: &Path, force: bool) -> Result<ExitCode> {
+    if output.exists() && !force {
+        bail!(
+            "{} already exists; pass --force to overwrite it",
+            output.display()
+        );
+    }
+    let token = format!("sy-{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+    let text = include_str!("config/example.toml").replace("@TOKEN@", &token);
+    std::fs::write(output, text).with_context(|| format!("writing {}", output.display()))?;
+    println!(
+        "Wrote {}. Edit it, then: switchyard check-config {0}",
+        output.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

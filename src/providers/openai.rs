@@ -1,0 +1,264 @@
+//! OpenAI-compatible upstreams: the body passes through with `model`
+//! rewritten; responses pass through as they came, usage peeked on the way.
+
+use bytes::Bytes;
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::{ChatRequest, EventInfo, StreamError, StreamTranslator, UpstreamRequest, Usage};
+use crate::config::Backend;
+use crate::proxy::sse::SseEvent;
+
+pub fn build_request(backend: &Backend, req: &ChatRequest) -> UpstreamRequest {
+    let provider = &backend.provider;
+    let mut headers = Vec::with_capacity(provider.headers.len() + 1);
+    if let Some(key) = &provider.api_key {
+        headers.push(("authorization", format!("Bearer {}", key.expose())));
+    }
+    UpstreamRequest {
+        url: format!("{}/chat/completions", provider.base_url),
+        headers,
+        body: Bytes::from(body(req, &backend.upstream_model)),
+    }
+}
+
+/// Re-serialises the client's fields around the upstream model name. For
+/// streams it always asks for usage, so token counts are known.
+pub fn body(req: &ChatRequest, upstream_model: &str) -> Vec<u8> {
+    let size: usize = req
+        .fields
+        .iter()
+        .map(|(k, v)| k.len() + v.get().len() + 4)
+        .sum();
+    let mut out = Vec::with_capacity(size + upstream_model.len() + 64);
+    out.extend_from_slice(b"{\"model\":");
+    write_json_str(&mut out, upstream_model);
+    for (key, value) in &req.fields {
+        if req.stream && key == "stream_options" {
+            continue;
+        }
+        out.push(b',');
+        write_json_str(&mut out, key);
+        out.push(b':');
+        out.extend_from_slice(value.get().as_bytes());
+    }
+    if req.stream {
+        out.extend_from_slice(b",\"stream\":true,\"stream_options\":");
+        out.extend_from_slice(stream_options(req.field("stream_options")).as_bytes());
+    }
+    out.push(b'}');
+    out
+}
+
+fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    // Writing to a Vec cannot fail, and a &str always serialises.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// The client's stream options with `include_usage` forced on.
+fn stream_options(client: Option<&RawValue>) -> String {
+    let mut opts: serde_json::Map<String, serde_json::Value> = client
+        .and_then(|v| serde_json::from_str(v.get()).ok())
+        .unwrap_or_default();
+    opts.insert("include_usage".into(), true.into());
+    serde_json::Value::Object(opts).to_string()
+}
+
+pub fn translate_response(body: Bytes) -> Result<(Bytes, Option<Usage>), String> {
+    #[derive(Deserialize)]
+    struct Peek {
+        usage: Option<Usage>,
+    }
+    let peek: Peek =
+        serde_json::from_slice(&body).map_err(|e| format!("upstream sent invalid JSON: {e}"))?;
+    Ok((body, peek.usage))
+}
+
+#[derive(Deserialize)]
+struct Chunk<'a> {
+    #[serde(default, borrow)]
+    choices: Vec<Choice<'a>>,
+    usage: Option<Usage>,
+    #[serde(borrow)]
+    error: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct Choice<'a> {
+    #[serde(default, borrow)]
+    delta: Option<Delta<'a>>,
+    finish_reason: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct Delta<'a> {
+    #[serde(borrow)]
+    content: Option<&'a RawValue>,
+    #[serde(borrow)]
+    reasoning_content: Option<&'a RawValue>,
+    tool_calls: Option<IgnoredAny>,
+    function_call: Option<IgnoredAny>,
+    refusal: Option<IgnoredAny>,
+}
+
+impl Delta<'_> {
+    fn has_content(&self) -> bool {
+        let text = |v: Option<&RawValue>| v.is_some_and(|v| v.get() != "\"\"");
+        text(self.content)
+            || text(self.reasoning_content)
+            || self.tool_calls.is_some()
+            || self.function_call.is_some()
+            || self.refusal.is_some()
+    }
+}
+
+/// Passes OpenAI chunks through. It drops the usage-only chunk the gateway
+/// asked for when the client did not ask for it.
+pub struct Stream {
+    client_wants_usage: bool,
+}
+
+impl Stream {
+    pub fn new(client_wants_usage: bool) -> Self {
+        Stream { client_wants_usage }
+    }
+}
+
+impl StreamTranslator for Stream {
+    fn event(&mut self, event: &SseEvent, out: &mut Vec<u8>) -> Result<EventInfo, StreamError> {
+        let data = event.data.trim();
+        if data == "[DONE]" {
+            out.extend_from_slice(b"data: [DONE]\n\n");
+            return Ok(EventInfo {
+                done: true,
+                ..EventInfo::default()
+            });
+        }
+        let chunk: Chunk =
+            serde_json::from_str(data).map_err(|e| StreamError::Malformed(e.to_string()))?;
+        if let Some(err) = chunk.error {
+            return Err(StreamError::Upstream(super::error_summary(
+                format!("{{\"error\":{}}}", err.get()).as_bytes(),
+            )));
+        }
+        let content = chunk
+            .choices
+            .iter()
+            .any(|c| c.finish_reason.is_some() || c.delta.as_ref().is_some_and(Delta::has_content));
+        let usage_only = chunk.choices.is_empty() && chunk.usage.is_some();
+        if !usage_only || self.client_wants_usage {
+            out.extend_from_slice(b"data: ");
+            out.extend_from_slice(data.as_bytes());
+            out.extend_from_slice(b"\n\n");
+        }
+        Ok(EventInfo {
+            content,
+            done: false,
+            usage: chunk.usage,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(body: &str) -> ChatRequest {
+        ChatRequest::parse(body.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn body_rewrites_model_and_drops_backend() {
+        let r = req(
+            r#"{"model":"gpt-4o","backend":"x","messages":[{"role":"user","content":"hi"}],"temperature":0.2,"x":{"y":1}}"#,
+        );
+        let out = String::from_utf8(body(&r, "gpt-4o-2024")).unwrap();
+        assert_eq!(
+            out,
+            r#"{"model":"gpt-4o-2024","messages":[{"role":"user","content":"hi"}],"temperature":0.2,"x":{"y":1}}"#
+        );
+    }
+
+    #[test]
+    fn stream_body_always_asks_for_usage() {
+        let r = req(r#"{"model":"m","messages":[],"stream":true,"stream_options":{"x":1}}"#);
+        let v: serde_json::Value = serde_json::from_slice(&body(&r, "u")).unwrap();
+        assert_eq!(v["stream"], true);
+        assert_eq!(
+            v["stream_options"],
+            serde_json::json!({"x": 1, "include_usage": true})
+        );
+    }
+
+    fn run(s: &mut Stream, data: &str) -> (String, EventInfo) {
+        let mut out = Vec::new();
+        let info = s
+            .event(
+                &SseEvent {
+                    event: None,
+                    data: data.into(),
+                },
+                &mut out,
+            )
+            .unwrap();
+        (String::from_utf8(out).unwrap(), info)
+    }
+
+    #[test]
+    fn stream_marks_content_and_hides_unrequested_usage() {
+        let mut s = Stream::new(false);
+        let (out, info) = run(
+            &mut s,
+            r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#,
+        );
+        assert!(!info.content && out.starts_with("data: {"));
+        let (_, info) = run(
+            &mut s,
+            r#"{"choices":[{"index":0,"delta":{"content":"Hi"}}]}"#,
+        );
+        assert!(info.content);
+        let (_, info) = run(
+            &mut s,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0}]}}]}"#,
+        );
+        assert!(info.content);
+        let (out, info) = run(
+            &mut s,
+            r#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":5}}"#,
+        );
+        assert_eq!(out, "");
+        assert_eq!(
+            info.usage,
+            Some(Usage {
+                prompt_tokens: 3,
+                completion_tokens: 5
+            })
+        );
+        let (out, info) = run(&mut s, "[DONE]");
+        assert!(info.done && out == "data: [DONE]\n\n");
+        let mut s = Stream::new(true);
+        let (out, _) = run(
+            &mut s,
+            r#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":5}}"#,
+        );
+        assert!(out.contains("usage"));
+    }
+
+    #[test]
+    fn stream_errors_on_garbage_and_error_events() {
+        let mut s = Stream::new(false);
+        let ev = |d: &str| SseEvent {
+            event: None,
+            data: d.into(),
+        };
+        assert!(matches!(
+            s.event(&ev("{\"choices\": [{"), &mut vec![]),
+            Err(StreamError::Malformed(_))
+        ));
+        let e = s
+            .event(&ev(r#"{"error":{"message":"overloaded"}}"#), &mut vec![])
+            .unwrap_err();
+        assert_eq!(e.to_string(), "upstream sent an error event: overloaded");
+    }
+}

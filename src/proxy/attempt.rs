@@ -1,0 +1,201 @@
+//! One attempt at one backend: send, classify what came back.
+
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use bytes::Bytes;
+
+use crate::config::Backend;
+use crate::providers::{self, ChatRequest, UpstreamRequest, Usage};
+use crate::server::error::EdgeError;
+
+/// Which limit ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeoutKind {
+    Connect,
+    FirstToken,
+    Idle,
+    Request,
+    Deadline,
+}
+
+/// Why an attempt failed. Everything but a client 4xx moves on to another backend.
+#[derive(Debug, thiserror::Error)]
+pub enum AttemptError {
+    #[error("connect error: {0}")]
+    Connect(String),
+    #[error("timed out ({kind:?}) after {after:?}")]
+    Timeout { kind: TimeoutKind, after: Duration },
+    #[error("HTTP {}: {}", status.as_u16(), providers::error_summary(body))]
+    Status {
+        status: StatusCode,
+        retry_after: Option<Duration>,
+        body: Bytes,
+        content_type: Option<HeaderValue>,
+    },
+    #[error("stream broken before the first token: {0}")]
+    StreamBroken(String),
+    #[error("invalid response: {0}")]
+    BadResponse(String),
+    /// This backend's protocol cannot express the request; another may.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// 4xx statuses that mean the request itself is wrong, so no backend would take it.
+fn is_client_error(status: StatusCode) -> bool {
+    status.is_client_error() && !matches!(status.as_u16(), 401 | 403 | 408 | 409 | 429)
+}
+
+impl AttemptError {
+    pub fn retryable(&self) -> bool {
+        !matches!(self, AttemptError::Status { status, .. } if is_client_error(*status))
+    }
+
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, AttemptError::Timeout { .. })
+    }
+
+    /// A bounded label for logs and metrics.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            AttemptError::Connect(_) => "connect",
+            AttemptError::Timeout { .. } => "timeout",
+            AttemptError::Status { status, .. } => match status.as_u16() {
+                429 => "status_429",
+                401 | 403 => "auth",
+                _ if is_client_error(*status) => "client_4xx",
+                _ => "status_5xx",
+            },
+            AttemptError::StreamBroken(_) | AttemptError::BadResponse(_) => "stream_broken",
+            AttemptError::Unsupported(_) => "client_4xx",
+        }
+    }
+
+    /// The error to give the client when it must not be retried elsewhere.
+    pub fn into_client_error(self) -> EdgeError {
+        match self {
+            AttemptError::Status {
+                status,
+                body,
+                content_type,
+                ..
+            } => EdgeError::UpstreamRejected {
+                status,
+                body,
+                content_type,
+            },
+            AttemptError::Unsupported(message) => {
+                EdgeError::bad_request(message, None, Some("unsupported_parameter"))
+            }
+            other => EdgeError::Internal(other.to_string()),
+        }
+    }
+}
+
+fn from_reqwest(e: reqwest::Error, connect_timeout: Duration) -> AttemptError {
+    if e.is_timeout() {
+        return AttemptError::Timeout {
+            kind: TimeoutKind::Connect,
+            after: connect_timeout,
+        };
+    }
+    let e = e.without_url();
+    let mut msg = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        msg = format!("{msg}: {s}");
+        source = s.source();
+    }
+    AttemptError::Connect(msg)
+}
+
+/// Sends the request; any non-2xx answer becomes an [`AttemptError::Status`].
+pub async fn send(
+    client: &reqwest::Client,
+    backend: &Backend,
+    up: UpstreamRequest,
+) -> Result<reqwest::Response, AttemptError> {
+    let provider = &backend.provider;
+    let mut rb = client
+        .post(&up.url)
+        .header("content-type", "application/json")
+        .body(up.body);
+    for (name, value) in up.headers {
+        rb = rb.header(name, value);
+    }
+    for (name, value) in &provider.headers {
+        rb = rb.header(name.as_str(), value.expose());
+    }
+    let resp = rb
+        .send()
+        .await
+        .map_err(|e| from_reqwest(e, provider.timeouts.connect))?;
+    if resp.status().is_success() {
+        return Ok(resp);
+    }
+    let status = resp.status();
+    let retry_after = retry_after(resp.headers());
+    let content_type = resp.headers().get("content-type").cloned();
+    // An error body is small; read what arrives, but never let it fail the classification.
+    let body = resp.bytes().await.unwrap_or_default();
+    Err(AttemptError::Status {
+        status,
+        retry_after,
+        body,
+        content_type,
+    })
+}
+
+/// `retry-after-ms`, or `Retry-After` in seconds.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let get = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<f64>().ok();
+    if let Some(ms) = get("retry-after-ms") {
+        return Some(Duration::from_secs_f64(ms.max(0.0) / 1000.0));
+    }
+    get("retry-after").map(|s| Duration::from_secs_f64(s.max(0.0)))
+}
+
+/// A whole non-streaming answer, already in OpenAI's format.
+pub struct Complete {
+    pub body: Bytes,
+    pub usage: Option<Usage>,
+}
+
+/// A non-streaming attempt, bounded by `limit` from send to the last byte.
+pub async fn complete(
+    client: &reqwest::Client,
+    backend: &Backend,
+    req: &ChatRequest,
+    limit: (Duration, TimeoutKind),
+) -> Result<Complete, AttemptError> {
+    let up = build(backend, req)?;
+    let work = async {
+        let resp = send(client, backend, up).await?;
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| AttemptError::StreamBroken(e.without_url().to_string()))?;
+        let (body, usage) =
+            providers::translate_response(backend, body).map_err(AttemptError::BadResponse)?;
+        Ok(Complete { body, usage })
+    };
+    let started = Instant::now();
+    match tokio::time::timeout(limit.0, work).await {
+        Ok(result) => result,
+        Err(_) => Err(AttemptError::Timeout {
+            kind: limit.1,
+            after: started.elapsed(),
+        }),
+    }
+}
+
+/// The upstream request, or why this backend cannot take it.
+pub fn build(backend: &Backend, req: &ChatRequest) -> Result<UpstreamRequest, AttemptError> {
+    providers::build_request(backend, req).map_err(|e| {
+        AttemptError::Unsupported(format!(
+            "backend {:?} cannot take this request: {e}",
+            backend.id
+        ))
+    })
+}

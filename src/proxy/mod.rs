@@ -1,0 +1,333 @@
+//! The attempt loop: choose a backend, try it, fail over to another on a
+//! retryable failure, never the same backend twice in one request.
+
+pub mod attempt;
+pub mod sse;
+mod stream;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+
+use crate::config::{Backend, User};
+use crate::providers::ChatRequest;
+use crate::routing::Candidate;
+use crate::server::error::EdgeError;
+use crate::state::{ModelRoute, Snapshot};
+use crate::telemetry::{AttemptLog, RequestRecord};
+use attempt::{AttemptError, TimeoutKind};
+
+/// Serves one chat completion request for an authenticated user.
+pub async fn chat(
+    snap: Arc<Snapshot>,
+    user: Arc<User>,
+    req: ChatRequest,
+    record: Arc<RequestRecord>,
+) -> Result<Response, EdgeError> {
+    let Some(route) = snap.models.get(&req.model) else {
+        let message = format!(
+            "The model `{}` does not exist or you do not have access to it.",
+            req.model
+        );
+        return Err(EdgeError::NotFound {
+            message,
+            code: "model_not_found",
+        });
+    };
+    if !user.may_use(&req.model) {
+        let message = format!("user {:?} may not use model `{}`", user.id, req.model);
+        return Err(EdgeError::Forbidden {
+            message,
+            code: "model_not_allowed",
+        });
+    }
+    let pinned = match &req.backend {
+        Some(id) => Some(pin(route, &user, id)?),
+        None => None,
+    };
+    record.update(|f| {
+        f.model = Some(req.model.clone());
+        f.stream = req.stream;
+        f.pinned = pinned.is_some();
+    });
+    Attempts {
+        snap: &snap,
+        route,
+        user: &user,
+        req: &req,
+        record: &record,
+        pinned,
+    }
+    .run()
+    .await
+}
+
+/// Resolves a `backend` pin to the index of a backend this user may pin.
+fn pin(route: &ModelRoute, user: &User, id: &str) -> Result<usize, EdgeError> {
+    if !user.allow_backend_pin {
+        let message = format!("user {:?} may not pin requests to a backend", user.id);
+        return Err(EdgeError::Forbidden {
+            message,
+            code: "backend_pin_not_allowed",
+        });
+    }
+    let backends = &route.model.backends;
+    let Some(index) = backends
+        .iter()
+        .position(|b| b.id == id && b.visible_to(user))
+    else {
+        let mine: Vec<&str> = backends
+            .iter()
+            .filter(|b| b.visible_to(user) && b.enabled)
+            .map(|b| b.id.as_str())
+            .collect();
+        let message = format!(
+            "backend {id:?} is not a backend of model `{}`; backends you may pin: {}",
+            route.model.name,
+            mine.join(", ")
+        );
+        return Err(EdgeError::bad_request(
+            message,
+            Some("backend"),
+            Some("backend_not_found"),
+        ));
+    };
+    if !backends[index].enabled {
+        let message = format!(
+            "backend {id:?} of model `{}` is disabled in the configuration",
+            route.model.name
+        );
+        return Err(EdgeError::bad_request(
+            message,
+            Some("backend"),
+            Some("backend_disabled"),
+        ));
+    }
+    Ok(index)
+}
+
+struct Attempts<'a> {
+    snap: &'a Snapshot,
+    route: &'a ModelRoute,
+    user: &'a User,
+    req: &'a ChatRequest,
+    record: &'a Arc<RequestRecord>,
+    pinned: Option<usize>,
+}
+
+impl Attempts<'_> {
+    async fn run(&self) -> Result<Response, EdgeError> {
+        let settings = &self.snap.config.settings;
+        let deadline = settings.request_deadline.map(|d| self.record.start + d);
+        let mut rng = fastrand::Rng::new();
+        let mut tried: Vec<usize> = Vec::with_capacity(settings.max_attempts as usize);
+        let mut failures: Vec<(String, AttemptError)> = Vec::new();
+        while tried.len() < settings.max_attempts as usize {
+            let Some(index) = self.next_backend(&tried, &mut rng) else {
+                break;
+            };
+            tried.push(index);
+            let Some(limit) = remaining(deadline) else {
+                break;
+            };
+            match self.attempt(index, limit).await {
+                Ok(resp) => {
+                    return Ok(with_route_headers(
+                        resp,
+                        &self.route.model.backends[index],
+                        tried.len(),
+                    ))
+                }
+                Err(e) if !e.retryable() => return Err(e.into_client_error()),
+                Err(e) => failures.push((self.route.model.backends[index].id.clone(), e)),
+            }
+        }
+        Err(exhausted(
+            &self.route.model.name,
+            failures,
+            tried.is_empty(),
+            self.pinned.is_some(),
+        ))
+    }
+
+    /// The pinned backend the first time, else the strategy's pick among
+    /// backends that are enabled, visible to the user and not yet tried.
+    fn next_backend(&self, tried: &[usize], rng: &mut fastrand::Rng) -> Option<usize> {
+        if let Some(pin) = self.pinned {
+            return tried.is_empty().then_some(pin);
+        }
+        let route = self.route;
+        let cands: Vec<Candidate> = route
+            .model
+            .backends
+            .iter()
+            .enumerate()
+            .filter(|(i, b)| b.enabled && b.visible_to(self.user) && !tried.contains(i))
+            .map(|(i, b)| Candidate {
+                index: i,
+                backend: b,
+                stats: &route.stats[i],
+            })
+            .collect();
+        route.balancer.pick(&cands, rng).map(|p| cands[p].index)
+    }
+
+    async fn attempt(
+        &self,
+        index: usize,
+        deadline_left: Option<Duration>,
+    ) -> Result<Response, AttemptError> {
+        let backend = &self.route.model.backends[index];
+        let stats = &self.route.stats[index];
+        let inflight = stats.start();
+        let timeouts = backend.provider.timeouts;
+        let client = self
+            .snap
+            .client(&backend.provider.id)
+            .ok_or_else(|| AttemptError::Connect("no HTTP client for provider".into()))?;
+        let started = Instant::now();
+        let result = if self.req.stream {
+            let limit = bounded(timeouts.first_token, TimeoutKind::FirstToken, deadline_left);
+            stream::open(client, backend, self.req, limit)
+                .await
+                .map(|committed| {
+                    stats.record_success(committed.ttft, Some(committed.ttft));
+                    self.record
+                        .update(|f| f.ttft = Some(self.record.start.elapsed()));
+                    let relay = stream::Relay {
+                        stream: committed,
+                        idle_timeout: timeouts.idle,
+                        record: self.record.clone(),
+                        stats: stats.clone(),
+                        _inflight: inflight,
+                    };
+                    sse_response(stream::body(relay))
+                })
+        } else {
+            let limit = bounded(timeouts.request, TimeoutKind::Request, deadline_left);
+            attempt::complete(client, backend, self.req, limit)
+                .await
+                .map(|done| {
+                    stats.record_success(started.elapsed(), None);
+                    self.record.update(|f| f.usage = done.usage);
+                    json_response(done.body)
+                })
+        };
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) => {
+                stats.record_failure();
+                tracing::debug!(backend = %backend.id, error = %e, "attempt failed");
+                e.outcome()
+            }
+        };
+        self.record.update(|f| {
+            f.backend = Some(backend.id.clone());
+            f.attempts.push(AttemptLog {
+                backend: backend.id.clone(),
+                outcome,
+                elapsed: started.elapsed(),
+            });
+        });
+        result
+    }
+}
+
+fn remaining(deadline: Option<Instant>) -> Option<Option<Duration>> {
+    match deadline {
+        None => Some(None),
+        Some(d) => d
+            .checked_duration_since(Instant::now())
+            .filter(|r| !r.is_zero())
+            .map(Some),
+    }
+}
+
+/// The per-attempt limit, cut short by what is left of the request deadline.
+fn bounded(
+    limit: Duration,
+    kind: TimeoutKind,
+    deadline_left: Option<Duration>,
+) -> (Duration, TimeoutKind) {
+    match deadline_left {
+        Some(left) if left < limit => (left, TimeoutKind::Deadline),
+        _ => (limit, kind),
+    }
+}
+
+/// The error once no attempt is left: 503 if none could start, 400 if no
+/// backend could express the request, 504 if all timed out, else 502.
+fn exhausted(
+    model: &str,
+    failures: Vec<(String, AttemptError)>,
+    none_tried: bool,
+    pinned: bool,
+) -> EdgeError {
+    if none_tried || failures.is_empty() {
+        return EdgeError::NoBackend(format!("no backend of model `{model}` is available"));
+    }
+    if failures
+        .iter()
+        .all(|(_, e)| matches!(e, AttemptError::Unsupported(_)))
+    {
+        if let Some((_, first)) = failures.into_iter().next() {
+            return first.into_client_error();
+        }
+        return EdgeError::NoBackend(format!("no backend of model `{model}` is available"));
+    }
+    let all_timeouts = failures.iter().all(|(_, e)| e.is_timeout());
+    let list: Vec<String> = failures.iter().map(|(b, e)| format!("{b}: {e}")).collect();
+    let message = if pinned {
+        format!(
+            "pinned backend of model `{model}` failed: {}",
+            list.join("; ")
+        )
+    } else {
+        format!(
+            "all {} attempt(s) for model `{model}` failed: {}",
+            failures.len(),
+            list.join("; ")
+        )
+    };
+    EdgeError::AllAttemptsFailed {
+        message,
+        all_timeouts,
+    }
+}
+
+fn json_response(body: bytes::Bytes) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+fn sse_response(body: axum::body::Body) -> Response {
+    let headers = [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        ),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+    ];
+    (headers, body).into_response()
+}
+
+fn with_route_headers(mut resp: Response, backend: &Backend, attempts: usize) -> Response {
+    route_headers(resp.headers_mut(), &backend.id, attempts);
+    resp
+}
+
+/// `x-switchyard-backend` and `x-switchyard-attempts`.
+pub fn route_headers(headers: &mut axum::http::HeaderMap, backend: &str, attempts: usize) {
+    if let Ok(v) = HeaderValue::from_str(backend) {
+        headers.insert("x-switchyard-backend", v);
+    }
+    headers.insert("x-switchyard-attempts", HeaderValue::from(attempts));
+}

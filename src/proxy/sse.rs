@@ -1,0 +1,132 @@
+//! An incremental Server-Sent Events parser for upstream streams.
+
+/// One complete event. `data` joins multi-line data with `\n`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SseEvent {
+    pub event: Option<String>,
+    pub data: String,
+}
+
+/// Refuse to buffer an event larger than this: an upstream that never ends
+/// an event must not grow the gateway's memory without bound.
+const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SseError {
+    #[error("stream event larger than {MAX_EVENT_BYTES} bytes")]
+    TooLarge,
+    #[error("stream is not UTF-8")]
+    NotUtf8,
+}
+
+/// Feed bytes as they arrive with [`push`](Self::push), then drain events with
+/// [`next_event`](Self::next_event).
+#[derive(Default)]
+pub struct SseParser {
+    buf: Vec<u8>,
+    /// Where the scan for a line end resumes.
+    scanned: usize,
+    event: Option<String>,
+    data: Option<String>,
+}
+
+impl SseParser {
+    pub fn push(&mut self, bytes: &[u8]) -> Result<(), SseError> {
+        if self.buf.len() + bytes.len() > MAX_EVENT_BYTES {
+            return Err(SseError::TooLarge);
+        }
+        self.buf.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    /// The next complete event, if the bytes pushed so far hold one.
+    pub fn next_event(&mut self) -> Result<Option<SseEvent>, SseError> {
+        loop {
+            let Some(nl) = self.buf[self.scanned..].iter().position(|&b| b == b'\n') else {
+                self.scanned = self.buf.len();
+                return Ok(None);
+            };
+            let end = self.scanned + nl;
+            let line_end = if end > 0 && self.buf[end - 1] == b'\r' {
+                end - 1
+            } else {
+                end
+            };
+            let line = std::str::from_utf8(&self.buf[..line_end])
+                .map_err(|_| SseError::NotUtf8)?
+                .to_string();
+            self.buf.drain(..=end);
+            self.scanned = 0;
+            if let Some(event) = self.line(&line) {
+                return Ok(Some(event));
+            }
+        }
+    }
+
+    fn line(&mut self, line: &str) -> Option<SseEvent> {
+        if line.is_empty() {
+            let data = self.data.take()?;
+            return Some(SseEvent {
+                event: self.event.take(),
+                data,
+            });
+        }
+        if line.starts_with(':') {
+            return None;
+        }
+        let (field, value) = line.split_once(':').unwrap_or((line, ""));
+        let value = value.strip_prefix(' ').unwrap_or(value);
+        match field {
+            "data" => match &mut self.data {
+                Some(d) => {
+                    d.push('\n');
+                    d.push_str(value);
+                }
+                None => self.data = Some(value.to_string()),
+            },
+            "event" => self.event = Some(value.to_string()),
+            _ => {}
+        }
+        None
+    }
+
+    /// True when bytes of an unfinished event remain.
+    pub fn has_partial(&self) -> bool {
+        !self.buf.is_empty() || self.data.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(p: &mut SseParser) -> Vec<SseEvent> {
+        std::iter::from_fn(|| p.next_event().unwrap()).collect()
+    }
+
+    #[test]
+    fn splits_events_across_arbitrary_chunks() {
+        let text = "event: message_start\r\ndata: {\"a\":1}\r\n\r\n: comment\n\ndata: x\ndata: y\n\ndata: [DONE]\n\n";
+        for cut in 0..text.len() {
+            let mut p = SseParser::default();
+            p.push(&text.as_bytes()[..cut]).unwrap();
+            let mut events = all(&mut p);
+            p.push(&text.as_bytes()[cut..]).unwrap();
+            events.extend(all(&mut p));
+            assert_eq!(events.len(), 3, "cut at {cut}");
+            assert_eq!(events[0].event.as_deref(), Some("message_start"));
+            assert_eq!(events[0].data, "{\"a\":1}");
+            assert_eq!(events[1].data, "x\ny");
+            assert_eq!(events[2].data, "[DONE]");
+            assert!(!p.has_partial());
+        }
+    }
+
+    #[test]
+    fn partial_event_is_visible() {
+        let mut p = SseParser::default();
+        p.push(b"data: {\"half\"").unwrap();
+        assert_eq!(p.next_event().unwrap(), None);
+        assert!(p.has_partial());
+    }
+}

@@ -1,0 +1,186 @@
+//! Streaming attempts. An attempt reads upstream events until the first one
+//! with content, holding back what came before; only then is the request
+//! committed to that backend, so a failure before it still fails over. After
+//! the commit, a failure ends the stream with an SSE error event, never `[DONE]`.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+
+use super::attempt::{self, AttemptError, TimeoutKind};
+use super::sse::SseParser;
+use crate::config::Backend;
+use crate::health::{BackendStats, InflightGuard};
+use crate::providers::{self, ChatRequest, EventInfo, StreamTranslator, Usage};
+use crate::server::error::error_body;
+use crate::telemetry::RequestRecord;
+
+type Upstream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+
+/// A stream that produced its first content: the request is now committed.
+pub struct Committed {
+    upstream: Upstream,
+    parser: SseParser,
+    translator: Box<dyn StreamTranslator>,
+    /// Translated bytes not yet sent to the client.
+    pending: Vec<u8>,
+    usage: Option<Usage>,
+    done: bool,
+    /// Time from sending the request to the first content.
+    pub ttft: Duration,
+}
+
+/// Sends a streaming attempt and waits, within `limit`, for its first content.
+pub async fn open(
+    client: &reqwest::Client,
+    backend: &Backend,
+    req: &ChatRequest,
+    limit: (Duration, TimeoutKind),
+) -> Result<Committed, AttemptError> {
+    let up = attempt::build(backend, req)?;
+    let started = Instant::now();
+    let work = async {
+        let resp = attempt::send(client, backend, up).await?;
+        let mut c = Committed {
+            upstream: Box::pin(resp.bytes_stream()),
+            parser: SseParser::default(),
+            translator: providers::stream_translator(backend, req),
+            pending: Vec::new(),
+            usage: None,
+            done: false,
+            ttft: Duration::ZERO,
+        };
+        loop {
+            let Some(chunk) = c.upstream.next().await else {
+                return Err(AttemptError::StreamBroken(
+                    "upstream closed the stream before any content".into(),
+                ));
+            };
+            let chunk =
+                chunk.map_err(|e| AttemptError::StreamBroken(e.without_url().to_string()))?;
+            let info = c.feed(&chunk).map_err(AttemptError::StreamBroken)?;
+            if info.content || c.done {
+                c.ttft = started.elapsed();
+                return Ok(c);
+            }
+        }
+    };
+    match tokio::time::timeout(limit.0, work).await {
+        Ok(result) => result,
+        Err(_) => Err(AttemptError::Timeout {
+            kind: limit.1,
+            after: started.elapsed(),
+        }),
+    }
+}
+
+impl Committed {
+    /// Parses and translates one upstream chunk into `pending`; the returned
+    /// info says whether any event in it had content.
+    fn feed(&mut self, chunk: &[u8]) -> Result<EventInfo, String> {
+        self.parser.push(chunk).map_err(|e| e.to_string())?;
+        let mut seen = EventInfo::default();
+        while let Some(event) = self.parser.next_event().map_err(|e| e.to_string())? {
+            if self.done {
+                continue;
+            }
+            let info = self
+                .translator
+                .event(&event, &mut self.pending)
+                .map_err(|e| e.to_string())?;
+            seen.content |= info.content;
+            if info.usage.is_some() {
+                self.usage = info.usage;
+            }
+            self.done |= info.done;
+        }
+        Ok(seen)
+    }
+}
+
+/// Everything the response body needs after the commit.
+pub struct Relay {
+    pub stream: Committed,
+    pub idle_timeout: Duration,
+    pub record: Arc<RequestRecord>,
+    pub stats: Arc<BackendStats>,
+    /// Held until the stream ends or the client goes away.
+    pub _inflight: InflightGuard,
+}
+
+struct State {
+    relay: Relay,
+    finished: bool,
+}
+
+/// The client's response body: held-back events first, then the rest as it comes.
+pub fn body(relay: Relay) -> Body {
+    let state = State {
+        relay,
+        finished: false,
+    };
+    let stream = futures_util::stream::unfold(state, |mut st| async move {
+        let bytes = st.next_bytes().await?;
+        Some((Ok::<_, std::convert::Infallible>(bytes), st))
+    });
+    Body::from_stream(stream)
+}
+
+impl State {
+    async fn next_bytes(&mut self) -> Option<Bytes> {
+        let c = &mut self.relay.stream;
+        if !c.pending.is_empty() {
+            return Some(Bytes::from(std::mem::take(&mut c.pending)));
+        }
+        if self.finished {
+            return None;
+        }
+        loop {
+            let c = &mut self.relay.stream;
+            let next = tokio::time::timeout(self.relay.idle_timeout, c.upstream.next()).await;
+            let result = match next {
+                Err(_) => Err(format!(
+                    "no data from upstream for {:?} (idle timeout)",
+                    self.relay.idle_timeout
+                )),
+                Ok(None) if c.done => return self.end(None),
+                Ok(None) => Err("upstream closed the stream before it was complete".to_string()),
+                Ok(Some(Err(e))) => Err(format!("upstream connection failed: {}", e.without_url())),
+                Ok(Some(Ok(chunk))) => c.feed(&chunk).map(|_| ()),
+            };
+            if let Err(reason) = result {
+                return self.end(Some(reason));
+            }
+            let c = &mut self.relay.stream;
+            if !c.pending.is_empty() {
+                return Some(Bytes::from(std::mem::take(&mut c.pending)));
+            }
+        }
+    }
+
+    /// Ends the stream: cleanly, or with an error event and no `[DONE]`.
+    fn end(&mut self, failure: Option<String>) -> Option<Bytes> {
+        self.finished = true;
+        let usage = self.relay.stream.usage;
+        let failed = failure.is_some();
+        self.relay.record.update(|f| {
+            f.usage = usage.or(f.usage);
+            if let Some(reason) = &failure {
+                f.error = Some(format!("stream broken after commit: {reason}"));
+                if let Some(last) = f.attempts.last_mut() {
+                    last.outcome = "stream_broken";
+                }
+            }
+        });
+        if failed {
+            self.relay.stats.record_failure();
+        }
+        let reason = failure?;
+        let event = error_body(&reason, "server_error", None, Some("stream_broken"));
+        Some(Bytes::from(format!("data: {event}\n\n")))
+    }
+}

@@ -1,0 +1,64 @@
+//! Load balancing: which backend of a model serves the next attempt.
+//!
+//! The proxy hands [`Balancer::pick`] the backends still eligible for this
+//! attempt (visible to the user, enabled, not yet tried); strategies only
+//! choose among them. All but `round_robin` are lock-free; round robin keeps
+//! one small per-model lock for its smooth weighted counters.
+
+mod strategies;
+
+use std::sync::Mutex;
+
+use crate::config::{Backend, Strategy};
+use crate::health::BackendStats;
+
+/// A backend the strategy may choose for this attempt.
+pub struct Candidate<'a> {
+    /// Position in the model's backend list (stable across picks).
+    pub index: usize,
+    pub backend: &'a Backend,
+    pub stats: &'a BackendStats,
+}
+
+/// Per-model routing state.
+pub struct Balancer {
+    strategy: Strategy,
+    /// Smooth weighted round robin's current weights, by backend index.
+    current: Mutex<Vec<f64>>,
+}
+
+impl Balancer {
+    pub fn new(strategy: Strategy, backends: usize) -> Self {
+        Balancer {
+            strategy,
+            current: Mutex::new(vec![0.0; backends]),
+        }
+    }
+
+    pub fn strategy(&self) -> Strategy {
+        self.strategy
+    }
+
+    /// Returns the position in `cands` of the chosen backend.
+    pub fn pick(&self, cands: &[Candidate], rng: &mut fastrand::Rng) -> Option<usize> {
+        if cands.len() <= 1 {
+            return if cands.is_empty() { None } else { Some(0) };
+        }
+        use strategies as s;
+        Some(match self.strategy {
+            Strategy::WeightedRandom => s::weighted_random(cands, rng),
+            Strategy::Random => rng.usize(..cands.len()),
+            Strategy::RoundRobin => {
+                let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+                s::smooth_weighted(cands, &mut current)
+            }
+            Strategy::Failover => s::failover(cands),
+            Strategy::WeightedFailover => s::weighted_failover(cands, rng),
+            Strategy::LeastLatency => s::least_latency(cands, rng),
+            Strategy::LeastBusy => s::least_busy(cands, rng),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

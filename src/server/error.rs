@@ -1,0 +1,157 @@
+//! The one error type at the edge. It knows whose fault an error was and
+//! whether retrying may help; one exhaustive match maps it to an HTTP status
+//! and an OpenAI-shaped body.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde_json::json;
+
+/// Whose fault an error was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    Client,
+    Upstream,
+    Internal,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EdgeError {
+    #[error("{message}")]
+    BadRequest {
+        message: String,
+        param: Option<&'static str>,
+        code: Option<&'static str>,
+    },
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("{message}")]
+    Forbidden { message: String, code: &'static str },
+    #[error("{message}")]
+    NotFound { message: String, code: &'static str },
+    #[error("request body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("{0}")]
+    NoBackend(String),
+    /// Every attempt failed; `message` lists each attempt's backend and reason.
+    #[error("{message}")]
+    AllAttemptsFailed { message: String, all_timeouts: bool },
+    /// The upstream rejected the request itself (400, 404, 413, 422...):
+    /// the client gets the upstream's answer as it was sent.
+    #[error("upstream rejected the request with HTTP {status}")]
+    UpstreamRejected {
+        status: StatusCode,
+        body: Bytes,
+        content_type: Option<HeaderValue>,
+    },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl EdgeError {
+    pub fn fault(&self) -> Fault {
+        match self {
+            EdgeError::BadRequest { .. }
+            | EdgeError::Unauthorized(_)
+            | EdgeError::Forbidden { .. }
+            | EdgeError::NotFound { .. }
+            | EdgeError::PayloadTooLarge { .. }
+            | EdgeError::UpstreamRejected { .. } => Fault::Client,
+            EdgeError::NoBackend(_) | EdgeError::AllAttemptsFailed { .. } => Fault::Upstream,
+            EdgeError::Internal(_) => Fault::Internal,
+        }
+    }
+
+    /// Whether the same request may succeed if the client sends it again.
+    pub fn retryable(&self) -> bool {
+        self.fault() != Fault::Client
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            EdgeError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            EdgeError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            EdgeError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            EdgeError::NotFound { .. } => StatusCode::NOT_FOUND,
+            EdgeError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            EdgeError::NoBackend(_) => StatusCode::SERVICE_UNAVAILABLE,
+            EdgeError::AllAttemptsFailed {
+                all_timeouts: true, ..
+            } => StatusCode::GATEWAY_TIMEOUT,
+            EdgeError::AllAttemptsFailed {
+                all_timeouts: false,
+                ..
+            } => StatusCode::BAD_GATEWAY,
+            EdgeError::UpstreamRejected { status, .. } => *status,
+            EdgeError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// OpenAI's `type`, `param` and `code` for this error.
+    fn parts(&self) -> (&'static str, Option<&'static str>, Option<&'static str>) {
+        match self {
+            EdgeError::BadRequest { param, code, .. } => ("invalid_request_error", *param, *code),
+            EdgeError::Unauthorized(_) => ("invalid_request_error", None, Some("invalid_api_key")),
+            EdgeError::Forbidden { code, .. } => ("permission_error", None, Some(*code)),
+            EdgeError::NotFound { code, .. } => {
+                ("invalid_request_error", Some("model"), Some(*code))
+            }
+            EdgeError::PayloadTooLarge { .. } => {
+                ("invalid_request_error", None, Some("request_too_large"))
+            }
+            EdgeError::NoBackend(_) => ("server_error", None, Some("no_backend_available")),
+            EdgeError::AllAttemptsFailed {
+                all_timeouts: true, ..
+            } => ("server_error", None, Some("upstream_timeout")),
+            EdgeError::AllAttemptsFailed { .. } => ("server_error", None, Some("upstream_error")),
+            EdgeError::UpstreamRejected { .. } => ("invalid_request_error", None, None),
+            EdgeError::Internal(_) => ("server_error", None, Some("internal_error")),
+        }
+    }
+
+    pub fn bad_request(
+        message: impl Into<String>,
+        param: Option<&'static str>,
+        code: Option<&'static str>,
+    ) -> Self {
+        EdgeError::BadRequest {
+            message: message.into(),
+            param,
+            code,
+        }
+    }
+}
+
+/// An OpenAI error body.
+pub fn error_body(message: &str, kind: &str, param: Option<&str>, code: Option<&str>) -> String {
+    json!({"error": {"message": message, "type": kind, "param": param, "code": code}}).to_string()
+}
+
+impl IntoResponse for EdgeError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let EdgeError::UpstreamRejected {
+            body, content_type, ..
+        } = self
+        {
+            let ct = content_type.unwrap_or(HeaderValue::from_static("application/json"));
+            return (status, [(header::CONTENT_TYPE, ct)], body).into_response();
+        }
+        let (kind, param, code) = self.parts();
+        let body = error_body(&self.to_string(), kind, param, code);
+        let mut resp = (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}

@@ -1,0 +1,167 @@
+//! HTTP handlers of the public API.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde_json::{json, Value};
+
+use super::auth::authenticate;
+use super::error::EdgeError;
+use crate::config::User;
+use crate::providers::ChatRequest;
+use crate::proxy;
+use crate::state::{AppState, Snapshot};
+use crate::telemetry::RequestRecord;
+
+/// Turns an error into its response, noting it in the request's log line.
+pub fn fail(record: &RequestRecord, e: EdgeError) -> Response {
+    record.update(|f| f.error = Some(e.to_string()));
+    e.into_response()
+}
+
+pub async fn chat(
+    State(state): State<AppState>,
+    Extension(record): Extension<Arc<RequestRecord>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let snap = state.snapshot();
+    match chat_inner(snap, &record, &headers, body).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            let mut resp = fail(&record, e);
+            let mut last = None;
+            record.update(|f| {
+                last = f
+                    .attempts
+                    .last()
+                    .map(|a| (a.backend.clone(), f.attempts.len()))
+            });
+            if let Some((backend, n)) = last {
+                proxy::route_headers(resp.headers_mut(), &backend, n);
+            }
+            resp
+        }
+    }
+}
+
+async fn chat_inner(
+    snap: Arc<Snapshot>,
+    record: &Arc<RequestRecord>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, EdgeError> {
+    let user = authenticate(&snap, headers)?;
+    record.update(|f| f.user = Some(user.id.clone()));
+    let limit = snap.config.server.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(EdgeError::PayloadTooLarge { limit });
+    }
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| EdgeError::PayloadTooLarge { limit })?;
+    let req =
+        ChatRequest::parse(&bytes).map_err(|e| EdgeError::bad_request(e.message, e.param, None))?;
+    if req.backend.is_some() {
+        tracing::info!(target: "switchyard::pin", request_id = %record.id, user = %user.id, model = %req.model,
+            backend = req.backend.as_deref(), "request pinned to a backend");
+    }
+    proxy::chat(snap, user, req, record.clone()).await
+}
+
+fn model_object(snap: &Snapshot, user: &User, name: &str) -> Option<Value> {
+    let route = snap.models.get(name)?;
+    if !user.may_use(name) {
+        return None;
+    }
+    let backends: Vec<&str> = route
+        .model
+        .backends
+        .iter()
+        .filter(|b| b.enabled && b.visible_to(user))
+        .map(|b| b.id.as_str())
+        .collect();
+    Some(
+        json!({"id": name, "object": "model", "created": 0, "owned_by": "switchyard", "backends": backends}),
+    )
+}
+
+pub async fn list_models(
+    State(state): State<AppState>,
+    Extension(record): Extension<Arc<RequestRecord>>,
+    headers: HeaderMap,
+) -> Response {
+    let snap = state.snapshot();
+    let user = match authenticate(&snap, &headers) {
+        Ok(u) => u,
+        Err(e) => return fail(&record, e),
+    };
+    record.update(|f| f.user = Some(user.id.clone()));
+    let data: Vec<Value> = snap
+        .config
+        .models
+        .keys()
+        .filter_map(|name| model_object(&snap, &user, name))
+        .collect();
+    Json(json!({"object": "list", "data": data})).into_response()
+}
+
+pub async fn get_model(
+    State(state): State<AppState>,
+    Extension(record): Extension<Arc<RequestRecord>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let snap = state.snapshot();
+    let user = match authenticate(&snap, &headers) {
+        Ok(u) => u,
+        Err(e) => return fail(&record, e),
+    };
+    record.update(|f| f.user = Some(user.id.clone()));
+    match model_object(&snap, &user, &id) {
+        Some(model) => Json(model).into_response(),
+        None => {
+            let message =
+                format!("The model `{id}` does not exist or you do not have access to it.");
+            fail(
+                &record,
+                EdgeError::NotFound {
+                    message,
+                    code: "model_not_found",
+                },
+            )
+        }
+    }
+}
+
+pub async fn health() -> Response {
+    Json(json!({"status": "ok"})).into_response()
+}
+
+pub async fn not_found(Extension(record): Extension<Arc<RequestRecord>>) -> Response {
+    let e = EdgeError::NotFound {
+        message: "no such endpoint".into(),
+        code: "not_found",
+    };
+    let mut resp = fail(&record, e);
+    *resp.status_mut() = StatusCode::NOT_FOUND;
+    resp
+}
+
+pub async fn method_not_allowed(Extension(record): Extension<Arc<RequestRecord>>) -> Response {
+    let e = EdgeError::bad_request(
+        "method not allowed on this endpoint",
+        None,
+        Some("method_not_allowed"),
+    );
+    let mut resp = fail(&record, e);
+    *resp.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    resp
+}

@@ -1,0 +1,101 @@
+//! Request tracking: a request id on every response and exactly one log line
+//! per request, written when the response body has ended or been dropped.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+use bytes::Bytes;
+use http_body::{Body as _, Frame, SizeHint};
+
+use crate::telemetry::RequestRecord;
+
+/// Keeps a client's `x-request-id` when it is short and plain, else makes one.
+fn request_id(req: &Request) -> String {
+    let given = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok());
+    match given {
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= 64
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) =>
+        {
+            id.to_string()
+        }
+        _ => format!("req_{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..)),
+    }
+}
+
+pub async fn middleware(mut req: Request, next: Next) -> Response {
+    let id = request_id(&req);
+    let record = Arc::new(RequestRecord::new(
+        id,
+        req.method().as_str(),
+        req.uri().path(),
+    ));
+    req.extensions_mut().insert(record.clone());
+    let mut resp = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&record.id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    let status = resp.status().as_u16();
+    resp.map(|inner| {
+        Body::new(LoggedBody {
+            inner,
+            record,
+            status,
+            ended: false,
+        })
+    })
+}
+
+/// Wraps a response body; logs the request when the body ends or is dropped.
+struct LoggedBody {
+    inner: Body,
+    record: Arc<RequestRecord>,
+    status: u16,
+    ended: bool,
+}
+
+impl http_body::Body for LoggedBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let poll = Pin::new(&mut self.inner).poll_frame(cx);
+        if matches!(poll, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
+            self.ended = true;
+            self.record.finish(self.status, true);
+        }
+        poll
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for LoggedBody {
+    fn drop(&mut self) {
+        // A body never polled to its end: the client went away first (or a
+        // HEAD/empty response was never polled, which `is_end_stream` tells).
+        let completed = self.ended || self.inner.is_end_stream();
+        self.record.finish(self.status, completed);
+    }
+}

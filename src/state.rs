@@ -1,0 +1,123 @@
+//! The gateway's live state: an atomically swappable snapshot of the config
+//! with everything derived from it, plus registries that outlive snapshots.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use sha2::{Digest, Sha256};
+
+use crate::config::{Config, Model, User};
+use crate::health::{BackendStats, HealthRegistry};
+use crate::routing::Balancer;
+
+/// Shared by every request; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    snapshot: ArcSwap<Snapshot>,
+    health: Arc<HealthRegistry>,
+}
+
+impl AppState {
+    pub fn new(config: Config) -> Result<Self, String> {
+        let health = Arc::new(HealthRegistry::default());
+        let snapshot = Snapshot::build(config, &health)?;
+        Ok(AppState(Arc::new(Inner {
+            snapshot: ArcSwap::from_pointee(snapshot),
+            health,
+        })))
+    }
+
+    /// The current snapshot; a request keeps the one it started with.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.0.snapshot.load_full()
+    }
+
+    pub fn health(&self) -> &HealthRegistry {
+        &self.0.health
+    }
+}
+
+/// A model with its routing state and per-backend live stats (same order as `model.backends`).
+pub struct ModelRoute {
+    pub model: Arc<Model>,
+    pub stats: Vec<Arc<BackendStats>>,
+    pub balancer: Balancer,
+}
+
+pub struct Snapshot {
+    pub config: Arc<Config>,
+    pub models: HashMap<String, ModelRoute>,
+    /// Users by SHA-256 of their token, so lookup never compares secrets byte by byte.
+    tokens: HashMap<[u8; 32], Arc<User>>,
+    /// One pooled keep-alive client per provider.
+    clients: HashMap<String, reqwest::Client>,
+}
+
+pub fn token_digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+impl Snapshot {
+    pub fn build(config: Config, health: &HealthRegistry) -> Result<Self, String> {
+        let models = config
+            .models
+            .iter()
+            .map(|(name, model)| {
+                let stats = model
+                    .backends
+                    .iter()
+                    .map(|b| health.stats_for(&b.provider.id, &b.upstream_model))
+                    .collect();
+                let balancer = Balancer::new(model.strategy, model.backends.len());
+                (
+                    name.clone(),
+                    ModelRoute {
+                        model: model.clone(),
+                        stats,
+                        balancer,
+                    },
+                )
+            })
+            .collect();
+        let tokens = config
+            .users
+            .values()
+            .map(|u| (token_digest(u.token.expose()), u.clone()))
+            .collect();
+        let mut clients = HashMap::new();
+        for (id, p) in &config.providers {
+            clients.insert(
+                id.clone(),
+                http_client(p.timeouts.connect).map_err(|e| format!("providers.{id}: {e}"))?,
+            );
+        }
+        Ok(Snapshot {
+            config: Arc::new(config),
+            models,
+            tokens,
+            clients,
+        })
+    }
+
+    pub fn user_by_token(&self, token: &str) -> Option<&Arc<User>> {
+        self.tokens.get(&token_digest(token))
+    }
+
+    pub fn client(&self, provider: &str) -> Option<&reqwest::Client> {
+        self.clients.get(provider)
+    }
+}
+
+fn http_client(connect_timeout: Duration) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .tcp_nodelay(true)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(1024)
+        .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
