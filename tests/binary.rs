@@ -1,0 +1,266 @@
+//! Tests that start the real `switchyard` binary.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
+
+/// A running `switchyard demo` on a free port; its stdout lines arrive on `lines`.
+struct Demo {
+    child: Child,
+    url: String,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_demo() -> Demo {
+    let mut child = Command::new(BIN)
+        .args(["demo", "--listen", "127.0.0.1:0"])
+        .env("SWITCHYARD_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let (tx, lines) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let url = loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("demo printed no listen line");
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.trim().to_string();
+        }
+    };
+    Demo { child, url, lines }
+}
+
+/// The ```bash blocks of the seed document, with the demo's address.
+fn seed_blocks(url: &str) -> Vec<String> {
+    let doc = include_str!("fixtures/seed-usage.en.md");
+    doc.split("```bash")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .filter(|b| !b.contains("hooks.slack.com"))
+        .map(|b| b.replace("http://localhost:3000", url))
+        .collect()
+}
+
+fn bash(script: &str) -> (bool, String) {
+    let out = Command::new("bash").arg("-c").arg(script).output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+#[test]
+fn the_seed_commands_work_against_the_demo() {
+    let demo = start_demo();
+    let blocks = seed_blocks(&demo.url);
+    assert_eq!(blocks.len(), 7, "the seed has 7 runnable bash blocks");
+    for block in &blocks {
+        let (ok, out) = bash(block);
+        assert!(ok, "block failed:\n{block}\n---\n{out}");
+        assert!(
+            !out.contains("\"error\"") || block.contains("problematic_backend"),
+            "unexpected error:\n{block}\n---\n{out}"
+        );
+    }
+    let (_, basic) = bash(&blocks[0]);
+    assert!(
+        basic.contains("Hello from openai_official."),
+        "the pinned request reached openai_official:\n{basic}"
+    );
+    let (_, report) = bash(&blocks[3]);
+    for b in ["openai_official", "anthropic_claude", "google_gemini"] {
+        assert!(report.contains(&format!("✅ {b}: healthy")), "{report}");
+    }
+    let (_, debug) = bash(&blocks[4]);
+    assert!(
+        debug.contains("< HTTP/1.1 502") && debug.contains("problematic_backend: HTTP 500"),
+        "{debug}"
+    );
+    let (_, compare) = bash(&blocks[5]);
+    assert!(
+        compare.contains("\"Hello from anthropic_claude.")
+            && compare.contains("\"Hello from openai_official."),
+        "{compare}"
+    );
+}
+
+fn requests_logged(demo: &Demo) -> Vec<Value> {
+    let mut out = Vec::new();
+    while let Ok(line) = demo.lines.recv_timeout(Duration::from_millis(500)) {
+        if let Ok(v) = serde_json::from_str::<Value>(&line) {
+            if v["target"] == "switchyard::request" {
+                out.push(v);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_request_gets_exactly_one_log_line_without_secrets() {
+    let demo = start_demo();
+    let curl = |args: &str| bash(&format!("curl -s -o /dev/null -D - {args}")).1;
+    let auth = "-H 'Authorization: Bearer your-token' -H 'Content-Type: application/json'";
+    let chat = format!("{}/v1/chat/completions", demo.url);
+    let outputs = [
+        curl(&format!("{auth} {chat} -d '{{\"model\":\"gpt-4o\",\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}]}}'")),
+        curl(&format!("{auth} {chat} -d '{{\"model\":\"gpt-4o\",\"stream\":true,\"messages\":[]}}'")),
+        curl(&format!("{auth} {chat} -d '{{\"model\":\"gpt-4o\",\"backend\":\"problematic_backend\",\"messages\":[]}}'")),
+        curl(&format!("-H 'Authorization: Bearer wrong-secret' {chat} -d '{{}}'")),
+        curl(&format!("{auth} {chat} -d 'not json'")),
+        curl(&format!("{}/nope", demo.url)),
+        curl(&format!("{}/health", demo.url)),
+    ];
+    let ids: Vec<String> = outputs
+        .iter()
+        .map(|h| {
+            h.lines()
+                .find_map(|l| l.strip_prefix("x-request-id: "))
+                .unwrap()
+                .trim()
+                .to_string()
+        })
+        .collect();
+    let logged = requests_logged(&demo);
+    for id in &ids {
+        let n = logged
+            .iter()
+            .filter(|v| v["request_id"] == id.as_str())
+            .count();
+        assert_eq!(n, 1, "request {id} logged {n} times: {logged:?}");
+    }
+    assert_eq!(logged.len(), ids.len(), "{logged:?}");
+    let all = serde_json::to_string(&logged).unwrap();
+    assert!(
+        !all.contains("your-token") && !all.contains("wrong-secret") && !all.contains("demo-key"),
+        "{all}"
+    );
+    let pinned = logged
+        .iter()
+        .find(|v| v["backend"] == "problematic_backend")
+        .unwrap();
+    assert_eq!(
+        (pinned["pinned"].as_bool(), pinned["status"].as_u64()),
+        (Some(true), Some(502))
+    );
+    assert_eq!(
+        pinned["attempts"].as_str().unwrap().split(':').nth(1),
+        Some("status_5xx")
+    );
+    let ok = logged
+        .iter()
+        .find(|v| v["status"] == 200 && v["stream"] == false && v["path"] == "/v1/chat/completions")
+        .unwrap();
+    assert_eq!(
+        (ok["user"].as_str(), ok["model"].as_str()),
+        (Some("demo"), Some("gpt-4o"))
+    );
+    assert!(
+        ok["prompt_tokens"].as_u64().unwrap() > 0 && ok["completion_tokens"].as_u64().unwrap() > 0
+    );
+}
+
+#[test]
+fn demo_refuses_a_taken_port() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = Command::new(BIN)
+        .args(["demo", "--listen", &addr])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
+}
+
+#[test]
+fn serve_without_config_points_to_demo_and_init() {
+    let out = Command::new(BIN)
+        .args(["serve", "--config", "/nonexistent/switchyard.toml"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("switchyard demo") && err.contains("switchyard init"),
+        "{err}"
+    );
+}
+
+#[test]
+fn init_writes_a_config_that_check_config_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    let p = path.to_str().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env_remove("OPENAI_API_KEY")
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["init", "--output", p]).status.success());
+    let check = run(&["check-config", p]);
+    let summary = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "{summary}{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(
+        summary.contains("gpt-4o [weighted_failover]: openai_official, relay"),
+        "{summary}"
+    );
+    let token = std::fs::read_to_string(&path)
+        .unwrap()
+        .split("ALICE_TOKEN:-")
+        .nth(1)
+        .unwrap()[..20]
+        .to_string();
+    assert!(!summary.contains(&token), "check-config prints no secrets");
+    assert!(
+        !run(&["init", "--output", p]).status.success(),
+        "init refuses to overwrite"
+    );
+    assert!(run(&["init", "--output", p, "--force"]).status.success());
+}
+
+#[test]
+fn check_config_lists_every_error_with_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    let text = "[providers.p]\nbase_url = \"ftp://x\"\n[models.m]\nstrategy = \"nope\"\n[[models.m.backends]]\nprovider = \"x\"\nmodel = \"m\"\n";
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(BIN)
+        .args(["check-config", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "providers.p.base_url: must start with http://",
+        "models.m.strategy: unknown strategy \"nope\"",
+        "models.m.backends[0].provider: unknown provider \"x\"",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+}
