@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every test: Rust unit and integration tests (real HTTP over loopback
+# against mock upstreams), then the Python tests (official `openai` package,
+# the operator scripts in examples/) against the real `switchyard demo` binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! python3 -c "import pytest, openai, requests, prometheus_client" 2>/dev/null; then
+    python3 -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+fi
+
+cargo build --bins
+cargo test --workspace
+SWITCHYARD_BIN="$PWD/target/debug/switchyard" python3 -m pytest tests/python -q
