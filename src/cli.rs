@@ -98,7 +98,17 @@ async fn bind(addr: &str) -> Result<TcpListener> {
 }
 
 async fn run(listener: TcpListener, config: Config) -> Result<ExitCode> {
+    let metrics_listen = config.metrics.listen.clone();
     let state = AppState::new(config).map_err(anyhow::Error::msg)?;
+    if let Some(addr) = metrics_listen {
+        let metrics_listener = bind(&addr).await?;
+        println!(
+            "Metrics on http://{}/metrics",
+            metrics_listener.local_addr()?
+        );
+        let app = server::metrics_router(state.clone());
+        tokio::spawn(async move { axum::serve(metrics_listener, app).await });
+    }
     server::serve(listener, state, shutdown_signal())
         .await
         .context("serving")?;

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::config::{Config, Model, User};
 use crate::health::{BackendStats, HealthRegistry};
 use crate::routing::Balancer;
+use crate::telemetry::Metrics;
 
 /// Shared by every request; cheap to clone.
 #[derive(Clone)]
@@ -19,6 +20,7 @@ pub struct AppState(Arc<Inner>);
 struct Inner {
     snapshot: ArcSwap<Snapshot>,
     health: Arc<HealthRegistry>,
+    metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -28,6 +30,7 @@ impl AppState {
         Ok(AppState(Arc::new(Inner {
             snapshot: ArcSwap::from_pointee(snapshot),
             health,
+            metrics: Arc::new(Metrics::new()),
         })))
     }
 
@@ -38,6 +41,10 @@ impl AppState {
 
     pub fn health(&self) -> &HealthRegistry {
         &self.0.health
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.0.metrics
     }
 }
 

@@ -10,6 +10,10 @@ use tracing_subscriber::EnvFilter;
 
 use crate::providers::Usage;
 
+pub mod metrics;
+
+pub use metrics::Metrics;
+
 /// Sets up `tracing`: `RUST_LOG` filters (default `info`),
 /// `SWITCHYARD_LOG_FORMAT=json` switches to one JSON object per line.
 pub fn init_logging() {
@@ -40,12 +44,16 @@ pub struct AttemptLog {
 #[derive(Debug, Default)]
 pub struct Fields {
     pub user: Option<String>,
+    /// The model the client asked for (`model_known` says whether the config has it).
     pub model: Option<String>,
+    pub model_known: bool,
     pub backend: Option<String>,
     pub pinned: bool,
     pub stream: bool,
     pub attempts: Vec<AttemptLog>,
     pub ttft: Option<Duration>,
+    /// When the response (or the committed stream) was ready to send, from the request's start.
+    pub ready: Option<Duration>,
     pub usage: Option<Usage>,
     /// Why the request failed, or how a committed stream broke (no secrets).
     pub error: Option<String>,
@@ -79,12 +87,14 @@ impl RequestRecord {
 
     /// Writes the request's log line; later calls do nothing. `completed` is
     /// false when the client went away before the response body ended.
-    pub fn finish(&self, status: u16, completed: bool) {
+    pub fn finish(&self, status: u16, completed: bool, metrics: &Metrics) {
         if self.logged.swap(true, Ordering::AcqRel) {
             return;
         }
         let f = self.fields.lock().unwrap_or_else(|e| e.into_inner());
-        let latency_ms = self.start.elapsed().as_secs_f64() * 1000.0;
+        let latency = self.start.elapsed();
+        metrics.observe(&f, status, latency);
+        let latency_ms = latency.as_secs_f64() * 1000.0;
         tracing::info!(
             target: "switchyard::request",
             request_id = %self.id,

@@ -264,3 +264,39 @@ fn check_config_lists_every_error_with_its_path() {
         assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
     }
 }
+
+#[test]
+fn metrics_can_listen_on_their_own_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    let text = "[server]\nlisten = \"127.0.0.1:0\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n[providers.p]\nbase_url = \"http://127.0.0.1:9\"\n[models.m]\n[[models.m.backends]]\nprovider = \"p\"\nmodel = \"x\"\n";
+    std::fs::write(&path, text).unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config", path.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines: Vec<String> = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .take(2)
+        .collect();
+    let find = |prefix: &str| {
+        lines
+            .iter()
+            .find_map(|l| l.strip_prefix(prefix).map(str::to_string))
+            .unwrap()
+    };
+    let (metrics, main) = (find("Metrics on "), find("Switchyard listening on "));
+    let (_, scraped) = bash(&format!("curl -s {metrics}"));
+    let (_, on_main) = bash(&format!(
+        "curl -s -o /dev/null -w '%{{http_code}}' {main}/metrics"
+    ));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        scraped.contains("switchyard_requests_total") || scraped.contains("# EOF"),
+        "{scraped}"
+    );
+    assert_eq!(on_main, "404");
+}

@@ -17,6 +17,8 @@ pub struct RawConfig {
     pub models: IndexMap<String, RawModel>,
     #[serde(default)]
     pub users: IndexMap<String, RawUser>,
+    #[serde(default)]
+    pub metrics: RawMetrics,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -100,4 +102,11 @@ pub struct RawUser {
     pub enabled: Option<bool>,
     pub allow_backend_pin: Option<bool>,
     pub admin: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    pub access: Option<String>,
+    pub listen: Option<String>,
 }

@@ -14,6 +14,35 @@ pub struct Config {
     pub providers: IndexMap<String, Arc<Provider>>,
     pub models: IndexMap<String, Arc<Model>>,
     pub users: IndexMap<String, Arc<User>>,
+    pub metrics: MetricsConfig,
+}
+
+/// Who may read `/metrics`, and where it is served.
+#[derive(Debug, Clone)]
+pub struct MetricsConfig {
+    pub access: Access,
+    /// A separate listen address for `/metrics`; on the main one when `None`.
+    pub listen: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone who can reach the port, as with most exporters.
+    Open,
+    /// Only users with `admin = true`.
+    Admin,
+    Off,
+}
+
+impl Access {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "open" | "public" => Some(Access::Open),
+            "admin" => Some(Access::Admin),
+            "off" => Some(Access::Off),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
-use super::raw::{RawBackend, RawConfig, RawModel, RawProvider, RawSettings, RawUser};
+use super::raw::{RawBackend, RawConfig, RawMetrics, RawModel, RawProvider, RawSettings, RawUser};
 use super::secret::expand_env;
 use super::types::*;
 use super::{ConfigError, Env, Secret};
@@ -78,6 +78,7 @@ pub fn validate(raw: RawConfig, env: &Env) -> Result<Config, Vec<ConfigError>> {
     let providers = providers(&mut c, &raw.providers, &settings.timeouts);
     let models = models(&mut c, &raw.models, &providers);
     let users = users(&mut c, &raw.users, &models);
+    let metrics = metrics(&mut c, &raw.metrics);
     if c.errors.is_empty() {
         Ok(Config {
             server,
@@ -85,6 +86,7 @@ pub fn validate(raw: RawConfig, env: &Env) -> Result<Config, Vec<ConfigError>> {
             providers,
             models,
             users,
+            metrics,
         })
     } else {
         Err(c.errors)
@@ -386,4 +388,21 @@ fn users(
         out.insert(id.clone(), Arc::new(user));
     }
     out
+}
+
+fn metrics(c: &mut Checker, raw: &RawMetrics) -> MetricsConfig {
+    let access = match raw.access.as_deref() {
+        None => Access::Open,
+        Some(name) => Access::parse(name).unwrap_or_else(|| {
+            c.error(
+                "metrics.access",
+                format!("unknown access {name:?} (known: open, admin, off)"),
+            );
+            Access::Open
+        }),
+    };
+    MetricsConfig {
+        access,
+        listen: raw.listen.clone(),
+    }
 }

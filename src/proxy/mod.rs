@@ -26,7 +26,13 @@ pub async fn chat(
     req: ChatRequest,
     record: Arc<RequestRecord>,
 ) -> Result<Response, EdgeError> {
-    let Some(route) = snap.models.get(&req.model) else {
+    let route = snap.models.get(&req.model);
+    record.update(|f| {
+        f.model = Some(req.model.clone());
+        f.model_known = route.is_some();
+        f.stream = req.stream;
+    });
+    let Some(route) = route else {
         let message = format!(
             "The model `{}` does not exist or you do not have access to it.",
             req.model
@@ -47,11 +53,7 @@ pub async fn chat(
         Some(id) => Some(pin(route, &user, id)?),
         None => None,
     };
-    record.update(|f| {
-        f.model = Some(req.model.clone());
-        f.stream = req.stream;
-        f.pinned = pinned.is_some();
-    });
+    record.update(|f| f.pinned = pinned.is_some());
     Attempts {
         snap: &snap,
         route,
@@ -223,13 +225,17 @@ impl Attempts<'_> {
                 e.outcome()
             }
         };
+        let elapsed = started.elapsed();
         self.record.update(|f| {
             f.backend = Some(backend.id.clone());
             f.attempts.push(AttemptLog {
                 backend: backend.id.clone(),
                 outcome,
-                elapsed: started.elapsed(),
+                elapsed,
             });
+            if result.is_ok() {
+                f.ready = Some(self.record.start.elapsed());
+            }
         });
         result
     }

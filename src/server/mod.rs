@@ -15,14 +15,21 @@ use tokio::net::TcpListener;
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let mut router = Router::new();
+    if state.snapshot().config.metrics.listen.is_none() {
+        router = router.route("/metrics", get(routes::metrics));
+    }
+    router
         .route("/v1/chat/completions", post(routes::chat))
         .route("/v1/models", get(routes::list_models))
         .route("/v1/models/{*id}", get(routes::get_model))
         .route("/health", get(routes::health))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
-        .layer(axum::middleware::from_fn(track::middleware))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            track::middleware,
+        ))
         .with_state(state)
 }
 
@@ -38,4 +45,16 @@ pub async fn serve(
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// `/metrics` alone, for `[metrics] listen` on its own address.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(routes::metrics))
+        .fallback(routes::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            track::middleware,
+        ))
+        .with_state(state)
 }

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::auth::authenticate;
 use super::error::EdgeError;
-use crate::config::User;
+use crate::config::{Access, User};
 use crate::providers::ChatRequest;
 use crate::proxy;
 use crate::state::{AppState, Snapshot};
@@ -164,4 +164,41 @@ pub async fn method_not_allowed(Extension(record): Extension<Arc<RequestRecord>>
     let mut resp = fail(&record, e);
     *resp.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
     resp
+}
+
+/// Prometheus text format; access per `[metrics] access`.
+pub async fn metrics(
+    State(state): State<AppState>,
+    Extension(record): Extension<Arc<RequestRecord>>,
+    headers: HeaderMap,
+) -> Response {
+    let snap = state.snapshot();
+    match snap.config.metrics.access {
+        Access::Open => {}
+        Access::Off => return not_found(Extension(record)).await,
+        Access::Admin => match authenticate(&snap, &headers) {
+            Ok(user) if user.admin => record.update(|f| f.user = Some(user.id.clone())),
+            Ok(user) => {
+                let message = format!("user {:?} is not an admin", user.id);
+                return fail(
+                    &record,
+                    EdgeError::Forbidden {
+                        message,
+                        code: "admin_required",
+                    },
+                );
+            }
+            Err(e) => return fail(&record, e),
+        },
+    }
+    crate::telemetry::metrics::refresh_backend_gauges(state.metrics(), &snap);
+    let body = state.metrics().encode();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
 }

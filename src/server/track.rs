@@ -6,14 +6,15 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 use bytes::Bytes;
 use http_body::{Body as _, Frame, SizeHint};
 
-use crate::telemetry::RequestRecord;
+use crate::state::AppState;
+use crate::telemetry::{Metrics, RequestRecord};
 
 /// Keeps a client's `x-request-id` when it is short and plain, else makes one.
 fn request_id(req: &Request) -> String {
@@ -35,7 +36,7 @@ fn request_id(req: &Request) -> String {
     }
 }
 
-pub async fn middleware(mut req: Request, next: Next) -> Response {
+pub async fn middleware(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let id = request_id(&req);
     let record = Arc::new(RequestRecord::new(
         id,
@@ -48,10 +49,12 @@ pub async fn middleware(mut req: Request, next: Next) -> Response {
         resp.headers_mut().insert("x-request-id", v);
     }
     let status = resp.status().as_u16();
+    let metrics = state.metrics().clone();
     resp.map(|inner| {
         Body::new(LoggedBody {
             inner,
             record,
+            metrics,
             status,
             ended: false,
         })
@@ -62,6 +65,7 @@ pub async fn middleware(mut req: Request, next: Next) -> Response {
 struct LoggedBody {
     inner: Body,
     record: Arc<RequestRecord>,
+    metrics: Arc<Metrics>,
     status: u16,
     ended: bool,
 }
@@ -75,9 +79,17 @@ impl http_body::Body for LoggedBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let poll = Pin::new(&mut self.inner).poll_frame(cx);
-        if matches!(poll, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
+        // Finish when the last frame leaves (not only at `None`): hyper may never
+        // poll a body past its last frame, and the client should not see the
+        // end of a response before its log line and metrics exist.
+        let last = match &poll {
+            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => true,
+            Poll::Ready(Some(Ok(_))) => self.inner.is_end_stream(),
+            Poll::Pending => false,
+        };
+        if last && !self.ended {
             self.ended = true;
-            self.record.finish(self.status, true);
+            self.record.finish(self.status, true, &self.metrics);
         }
         poll
     }
@@ -96,6 +108,6 @@ impl Drop for LoggedBody {
         // A body never polled to its end: the client went away first (or a
         // HEAD/empty response was never polled, which `is_end_stream` tells).
         let completed = self.ended || self.inner.is_end_stream();
-        self.record.finish(self.status, completed);
+        self.record.finish(self.status, completed, &self.metrics);
     }
 }

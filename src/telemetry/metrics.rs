@@ -1,0 +1,301 @@
+//! Prometheus metrics. Every label is bounded: model and backend names come
+//! from the config (`_unknown` for a model not in it, `_none` where a request
+//! had none), outcomes and status classes are fixed sets; no tokens, no free
+//! text, no request ids.
+
+use std::time::Duration;
+
+use super::Fields;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub model: String,
+    pub backend: String,
+    pub status_class: &'static str,
+    pub pinned: &'static str,
+    pub stream: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub model: String,
+    pub backend: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AttemptLabels {
+    pub backend: String,
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModelLabels {
+    pub model: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TokenLabels {
+    pub model: String,
+    pub backend: String,
+    pub kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UserLabels {
+    pub user: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    pub result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BackendLabels {
+    pub backend: String,
+}
+
+fn seconds_histogram() -> Histogram {
+    Histogram::new([
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+    ])
+}
+
+fn overhead_histogram() -> Histogram {
+    Histogram::new([
+        0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+    ])
+}
+
+/// Every metric the gateway exports, registered once at start.
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<RequestLabels, Counter>,
+    pub duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    pub ttft: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    pub overhead: Histogram,
+    pub attempts: Family<AttemptLabels, Counter>,
+    pub failovers: Family<ModelLabels, Counter>,
+    pub tokens: Family<TokenLabels, Counter>,
+    pub rate_limited: Family<UserLabels, Counter>,
+    pub config_reloads: Family<ResultLabels, Counter>,
+    pub backend_up: Family<RouteLabels, Gauge>,
+    pub circuit_state: Family<BackendLabels, Gauge>,
+    pub inflight: Family<BackendLabels, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut m = Metrics {
+            registry: Registry::with_prefix("switchyard"),
+            requests: Family::default(),
+            duration: Family::new_with_constructor(seconds_histogram),
+            ttft: Family::new_with_constructor(seconds_histogram),
+            overhead: overhead_histogram(),
+            attempts: Family::default(),
+            failovers: Family::default(),
+            tokens: Family::default(),
+            rate_limited: Family::default(),
+            config_reloads: Family::default(),
+            backend_up: Family::default(),
+            circuit_state: Family::default(),
+            inflight: Family::default(),
+        };
+        m.register();
+        m
+    }
+
+    fn register(&mut self) {
+        let r = &mut self.registry;
+        r.register(
+            "requests",
+            "Requests by model, backend, status class, pinned and stream",
+            self.requests.clone(),
+        );
+        r.register(
+            "request_duration_seconds",
+            "Whole request duration, stream included",
+            self.duration.clone(),
+        );
+        r.register(
+            "time_to_first_token_seconds",
+            "Time from request to the first content chunk of a stream",
+            self.ttft.clone(),
+        );
+        r.register(
+            "overhead_seconds",
+            "Time spent in the gateway before the response, excluding upstream attempts",
+            self.overhead.clone(),
+        );
+        r.register(
+            "upstream_attempts",
+            "Upstream attempts by backend and outcome",
+            self.attempts.clone(),
+        );
+        r.register(
+            "failovers",
+            "Moves from a failed backend to another",
+            self.failovers.clone(),
+        );
+        r.register(
+            "tokens",
+            "Tokens reported by upstreams (kind: prompt, completion)",
+            self.tokens.clone(),
+        );
+        r.register(
+            "rate_limited",
+            "Requests refused by a user's rate limit",
+            self.rate_limited.clone(),
+        );
+        r.register(
+            "config_reloads",
+            "Config reloads by result",
+            self.config_reloads.clone(),
+        );
+        r.register(
+            "backend_up",
+            "1 when the backend may take traffic, else 0",
+            self.backend_up.clone(),
+        );
+        r.register(
+            "backend_circuit_state",
+            "0 closed, 1 half-open, 2 open, 3 cooling down, 4 disabled",
+            self.circuit_state.clone(),
+        );
+        r.register(
+            "backend_inflight",
+            "Requests in flight to the backend",
+            self.inflight.clone(),
+        );
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+fn flag(b: bool) -> &'static str {
+    if b {
+        "true"
+    } else {
+        "false"
+    }
+}
+
+fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+impl Metrics {
+    /// The one metrics update of a finished request.
+    pub fn observe(&self, f: &Fields, status: u16, latency: Duration) {
+        let model = match (&f.model, f.model_known) {
+            (Some(m), true) => m.clone(),
+            (Some(_), false) => "_unknown".to_string(),
+            (None, _) => "_none".to_string(),
+        };
+        let backend = f.backend.clone().unwrap_or_else(|| "_none".to_string());
+        let labels = RequestLabels {
+            model: model.clone(),
+            backend: backend.clone(),
+            status_class: status_class(status),
+            pinned: flag(f.pinned),
+            stream: flag(f.stream),
+        };
+        self.requests.get_or_create(&labels).inc();
+        let route = RouteLabels {
+            model: model.clone(),
+            backend: backend.clone(),
+        };
+        self.duration
+            .get_or_create(&route)
+            .observe(latency.as_secs_f64());
+        if let Some(t) = f.ttft {
+            self.ttft.get_or_create(&route).observe(t.as_secs_f64());
+        }
+        if let Some(ready) = f.ready {
+            let upstream: Duration = f.attempts.iter().map(|a| a.elapsed).sum();
+            self.overhead
+                .observe(ready.saturating_sub(upstream).as_secs_f64());
+        }
+        for a in &f.attempts {
+            self.attempts
+                .get_or_create(&AttemptLabels {
+                    backend: a.backend.clone(),
+                    outcome: a.outcome,
+                })
+                .inc();
+        }
+        if f.attempts.len() > 1 {
+            self.failovers
+                .get_or_create(&ModelLabels {
+                    model: model.clone(),
+                })
+                .inc_by(f.attempts.len() as u64 - 1);
+        }
+        if let Some(u) = f.usage {
+            let tokens = |kind| TokenLabels {
+                model: model.clone(),
+                backend: backend.clone(),
+                kind,
+            };
+            self.tokens
+                .get_or_create(&tokens("prompt"))
+                .inc_by(u.prompt_tokens);
+            self.tokens
+                .get_or_create(&tokens("completion"))
+                .inc_by(u.completion_tokens);
+        }
+    }
+}
+
+/// Sets the per-backend gauges from live state, at scrape time, so the
+/// request path never touches them.
+pub fn refresh_backend_gauges(metrics: &Metrics, snap: &crate::state::Snapshot) {
+    metrics.backend_up.clear();
+    metrics.circuit_state.clear();
+    metrics.inflight.clear();
+    for (name, route) in &snap.models {
+        for (backend, stats) in route.model.backends.iter().zip(&route.stats) {
+            let labels = RouteLabels {
+                model: name.clone(),
+                backend: backend.id.clone(),
+            };
+            metrics
+                .backend_up
+                .get_or_create(&labels)
+                .set(i64::from(backend.enabled));
+            let b = BackendLabels {
+                backend: backend.id.clone(),
+            };
+            metrics
+                .circuit_state
+                .get_or_create(&b)
+                .set(if backend.enabled { 0 } else { 4 });
+            metrics.inflight.get_or_create(&b).set(stats.inflight());
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! `/metrics` after known traffic: counts, a failover, a pinned request,
+//! bounded labels, and access control.
+
+mod common;
+
+use common::*;
+use mock_upstream::Fault;
+use serde_json::json;
+
+async fn scrape(gw: &Gateway, token: Option<&str>) -> reqwest::Response {
+    let mut rb = client().get(format!("{}/metrics", gw.url));
+    if let Some(t) = token {
+        rb = rb.bearer_auth(t);
+    }
+    rb.send().await.unwrap()
+}
+
+/// The value of the sample whose line starts with `series` (exact labels).
+fn value(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(series)
+                .and_then(|rest| rest.strip_prefix(' '))
+        })
+        .unwrap_or_else(|| panic!("no sample {series} in:\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn counts_known_traffic() {
+    let bad = mock_with("bad", Fault::status(500)).await;
+    let good = mock("good").await;
+    let gw = gateway(&config("failover", "", &[("bad", &bad), ("good", &good)])).await;
+    for _ in 0..3 {
+        assert_eq!(chat(&gw, chat_body(json!({}))).await.status(), 200);
+    }
+    let pinned = chat(&gw, chat_body(json!({"backend": "good", "stream": true}))).await;
+    sse_events(pinned).await;
+    assert_eq!(
+        chat(&gw, json!({"model": "ghost", "messages": []}))
+            .await
+            .status(),
+        404
+    );
+    let text = scrape(&gw, None).await.text().await.unwrap();
+
+    let req = |backend: &str, class: &str, pinned: &str, stream: &str| {
+        format!("switchyard_requests_total{{model=\"m\",backend=\"{backend}\",status_class=\"{class}\",pinned=\"{pinned}\",stream=\"{stream}\"}}")
+    };
+    assert_eq!(value(&text, &req("good", "2xx", "false", "false")), 3.0);
+    assert_eq!(value(&text, &req("good", "2xx", "true", "true")), 1.0);
+    let unknown = "switchyard_requests_total{model=\"_unknown\",backend=\"_none\",status_class=\"4xx\",pinned=\"false\",stream=\"false\"}";
+    assert_eq!(value(&text, unknown), 1.0);
+    assert_eq!(value(&text, "switchyard_failovers_total{model=\"m\"}"), 3.0);
+    assert_eq!(
+        value(
+            &text,
+            "switchyard_upstream_attempts_total{backend=\"bad\",outcome=\"status_5xx\"}"
+        ),
+        3.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            "switchyard_upstream_attempts_total{backend=\"good\",outcome=\"ok\"}"
+        ),
+        4.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            "switchyard_time_to_first_token_seconds_count{model=\"m\",backend=\"good\"}"
+        ),
+        1.0
+    );
+    assert_eq!(value(&text, "switchyard_overhead_seconds_count"), 4.0);
+    let completion = value(
+        &text,
+        "switchyard_tokens_total{model=\"m\",backend=\"good\",kind=\"completion\"}",
+    );
+    assert_eq!(completion, 4.0 * 6.0, "six words per mock reply");
+    assert_eq!(
+        value(&text, "switchyard_backend_inflight{backend=\"good\"}"),
+        0.0
+    );
+    assert!(
+        !text.contains(TOKEN) && !text.contains("secret") && !text.contains("req_"),
+        "labels are bounded"
+    );
+}
+
+#[tokio::test]
+async fn the_scrape_itself_is_counted_once() {
+    let a = mock("a").await;
+    let gw = gateway(&config("failover", "", &[("a", &a)])).await;
+    scrape(&gw, None).await.text().await.unwrap();
+    let text = scrape(&gw, None).await.text().await.unwrap();
+    let none = "switchyard_requests_total{model=\"_none\",backend=\"_none\",status_class=\"2xx\",pinned=\"false\",stream=\"false\"}";
+    assert_eq!(
+        value(&text, none),
+        1.0,
+        "the first scrape is in the second one"
+    );
+}
+
+#[tokio::test]
+async fn admin_access_needs_an_admin_token() {
+    let a = mock("a").await;
+    let t = config("failover", "", &[("a", &a)])
+        + "[users.root]\ntoken = \"root-token\"\nadmin = true\n[metrics]\naccess = \"admin\"\n";
+    let gw = gateway(&t).await;
+    assert_eq!(scrape(&gw, None).await.status(), 401);
+    assert_eq!(scrape(&gw, Some(TOKEN)).await.status(), 403);
+    let ok = scrape(&gw, Some("root-token")).await;
+    assert_eq!(ok.status(), 200);
+    assert!(ok
+        .text()
+        .await
+        .unwrap()
+        .contains("switchyard_requests_total"));
+}
