@@ -300,3 +300,73 @@ fn metrics_can_listen_on_their_own_address() {
     );
     assert_eq!(on_main, "404");
 }
+
+#[test]
+fn built_in_check_monitor_and_bench_against_the_demo() {
+    let demo = start_demo();
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .args(["--url", &demo.url])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (code, out) = run(&["check"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("❌ problematic_backend: unhealthy (HTTP 502")
+            && out.contains("3 healthy, 1 unhealthy"),
+        "{out}"
+    );
+    let (code, out) = run(&[
+        "check",
+        "--json",
+        "--streaming",
+        "--backends",
+        "openai_official",
+        "anthropic_claude",
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    for b in report["backends"].as_array().unwrap() {
+        assert_eq!(b["healthy"], true);
+        assert!(b["ttft_s"].as_f64().unwrap() > 0.0);
+    }
+    let (code, out) = run(&["check", "--token", "nope"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(!out.contains("nope"), "the token is never printed");
+    let (code, out) = run(&["monitor", "--interval", "0.1", "--count", "2"]);
+    assert_eq!(
+        (code, out.matches("Backend health report").count()),
+        (Some(0), 2),
+        "{out}"
+    );
+    let (code, out) = run(&[
+        "bench",
+        "--rounds",
+        "2",
+        "--backends",
+        "google_gemini",
+        "problematic_backend",
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    let row = |name: &str| {
+        out.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap()
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        (row("google_gemini"), row("problematic_backend")),
+        ("100%".to_string(), "0%".to_string()),
+        "{out}"
+    );
+}

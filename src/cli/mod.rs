@@ -1,4 +1,8 @@
-//! Command-line interface: `serve`, `demo`, `check-config`, `init`.
+//! Command-line interface: `serve`, `demo`, `check-config`, `init`, and the
+//! operator tools `check`, `monitor`, `bench`.
+
+mod ops;
+mod probe;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -37,6 +41,42 @@ enum Command {
     },
     /// Validate a config file and print a summary, or every error found.
     CheckConfig { path: PathBuf },
+    /// Probe every backend of a model with a pinned 1-token request; exit 1 if any is unhealthy.
+    Check {
+        #[command(flatten)]
+        target: probe::Target,
+        /// Backend ids (default: every backend the user may pin).
+        #[arg(long, num_args = 1..)]
+        backends: Vec<String>,
+        #[arg(long)]
+        streaming: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Repeat `check` every interval.
+    Monitor {
+        #[command(flatten)]
+        target: probe::Target,
+        #[arg(long, num_args = 1..)]
+        backends: Vec<String>,
+        /// Seconds between checks.
+        #[arg(long, default_value_t = 60.0)]
+        interval: f64,
+        /// Stop after this many checks.
+        #[arg(long)]
+        count: Option<u64>,
+    },
+    /// Latency of every backend over several rounds: success rate, avg/min/max/p50.
+    Bench {
+        #[command(flatten)]
+        target: probe::Target,
+        #[arg(long, num_args = 1..)]
+        backends: Vec<String>,
+        #[arg(long, default_value_t = 3)]
+        rounds: u32,
+        #[arg(long)]
+        streaming: bool,
+    },
     /// Write a commented example config.
     Init {
         #[arg(long, default_value = "config.toml")]
@@ -54,6 +94,28 @@ pub fn main() -> ExitCode {
         Command::Init { output, force } => init(&output, force),
         Command::Serve { config } => runtime().and_then(|rt| rt.block_on(serve(&config))),
         Command::Demo { listen } => runtime().and_then(|rt| rt.block_on(run_demo(&listen))),
+        Command::Check {
+            target,
+            backends,
+            streaming,
+            json,
+        } => runtime().and_then(|rt| rt.block_on(ops::check(target, backends, streaming, json))),
+        Command::Monitor {
+            target,
+            backends,
+            interval,
+            count,
+        } => {
+            let every = std::time::Duration::from_secs_f64(interval.max(0.0));
+            runtime().and_then(|rt| rt.block_on(ops::monitor(target, backends, every, count)))
+        }
+        Command::Bench {
+            target,
+            backends,
+            rounds,
+            streaming,
+        } => runtime()
+            .and_then(|rt| rt.block_on(ops::bench(target, backends, rounds.max(1), streaming))),
     };
     match result {
         Ok(code) => code,
@@ -237,7 +299,7 @@ fn init(output: &Path, force: bool) -> Result<ExitCode> {
         );
     }
     let token = format!("sy-{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
-    let text = include_str!("config/example.toml").replace("@TOKEN@", &token);
+    let text = include_str!("../config/example.toml").replace("@TOKEN@", &token);
     std::fs::write(output, text).with_context(|| format!("writing {}", output.display()))?;
     println!(
         "Wrote {}. Edit it, then: switchyard check-config {0}",
