@@ -17,6 +17,17 @@ use crate::proxy;
 use crate::state::{AppState, Snapshot};
 use crate::telemetry::RequestRecord;
 
+/// The authenticated user, noted in the request's log line.
+pub fn identify(
+    snap: &Snapshot,
+    headers: &HeaderMap,
+    record: &RequestRecord,
+) -> Result<Arc<User>, EdgeError> {
+    let user = authenticate(snap, headers)?;
+    record.update(|f| f.user = Some(user.id.clone()));
+    Ok(user)
+}
+
 /// Turns an error into its response, noting it in the request's log line.
 pub fn fail(record: &RequestRecord, e: EdgeError) -> Response {
     record.update(|f| f.error = Some(e.to_string()));
@@ -55,8 +66,7 @@ async fn chat_inner(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, EdgeError> {
-    let user = authenticate(&snap, headers)?;
-    record.update(|f| f.user = Some(user.id.clone()));
+    let user = identify(&snap, headers, record)?;
     let limit = snap.config.server.max_body_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -99,11 +109,10 @@ pub async fn list_models(
     headers: HeaderMap,
 ) -> Response {
     let snap = state.snapshot();
-    let user = match authenticate(&snap, &headers) {
+    let user = match identify(&snap, &headers, &record) {
         Ok(u) => u,
         Err(e) => return fail(&record, e),
     };
-    record.update(|f| f.user = Some(user.id.clone()));
     let data: Vec<Value> = snap
         .config
         .models
@@ -120,11 +129,10 @@ pub async fn get_model(
     headers: HeaderMap,
 ) -> Response {
     let snap = state.snapshot();
-    let user = match authenticate(&snap, &headers) {
+    let user = match identify(&snap, &headers, &record) {
         Ok(u) => u,
         Err(e) => return fail(&record, e),
     };
-    record.update(|f| f.user = Some(user.id.clone()));
     match model_object(&snap, &user, &id) {
         Some(model) => Json(model).into_response(),
         None => {
@@ -176,8 +184,8 @@ pub async fn metrics(
     match snap.config.metrics.access {
         Access::Open => {}
         Access::Off => return not_found(Extension(record)).await,
-        Access::Admin => match authenticate(&snap, &headers) {
-            Ok(user) if user.admin => record.update(|f| f.user = Some(user.id.clone())),
+        Access::Admin => match identify(&snap, &headers, &record) {
+            Ok(user) if user.admin => {}
             Ok(user) => {
                 let message = format!("user {:?} is not an admin", user.id);
                 return fail(
