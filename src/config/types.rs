@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
+use super::health::{AllDownPolicy, HealthConfig};
 use super::Secret;
 
 #[derive(Debug, Clone)]
@@ -14,6 +15,7 @@ pub struct Config {
     pub providers: IndexMap<String, Arc<Provider>>,
     pub models: IndexMap<String, Arc<Model>>,
     pub users: IndexMap<String, Arc<User>>,
+    pub health: HealthConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -28,6 +30,9 @@ pub struct Settings {
     pub timeouts: Timeouts,
     /// Bounds a whole request, all attempts included.
     pub request_deadline: Option<Duration>,
+    pub all_backends_down: AllDownPolicy,
+    /// How long in-flight requests may run on after a shutdown signal.
+    pub shutdown_grace: Duration,
 }
 
 /// Per-attempt limits, so a slow backend never spends the next one's time.
@@ -101,6 +106,8 @@ pub enum Strategy {
     WeightedFailover,
     LeastLatency,
     LeastBusy,
+    /// Weight times a confidence learned from outcomes; see `[health.smart]`.
+    Smart,
 }
 
 impl Strategy {
@@ -112,6 +119,7 @@ impl Strategy {
         "weighted_failover",
         "least_latency",
         "least_busy",
+        "smart",
     ];
 
     pub fn parse(name: &str) -> Option<Self> {
@@ -124,6 +132,7 @@ impl Strategy {
             WeightedFailover,
             LeastLatency,
             LeastBusy,
+            Smart,
         ];
         Self::NAMES.iter().position(|n| *n == name).map(|i| all[i])
     }
