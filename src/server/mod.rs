@@ -1,5 +1,6 @@
 //! The HTTP edge: routes, authentication, errors, request tracking.
 
+mod admin;
 pub mod auth;
 pub mod error;
 mod routes;
@@ -20,6 +21,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/models", get(routes::list_models))
         .route("/v1/models/{*id}", get(routes::get_model))
         .route("/health", get(routes::health))
+        .route("/ready", get(admin::ready))
+        .route("/admin/backends", get(admin::backends))
+        .route("/admin/backends/{backend}/disable", post(admin::disable))
+        .route("/admin/backends/{backend}/enable", post(admin::enable))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(axum::middleware::from_fn(track::middleware))
