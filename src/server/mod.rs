@@ -6,7 +6,7 @@ pub mod error;
 mod routes;
 mod track;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 
 use axum::routing::{get, post};
 use axum::serve::ListenerExt;
@@ -31,7 +31,9 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves until `shutdown` resolves, then lets open requests finish.
+/// Serves until `shutdown` resolves. Then the listener closes (new
+/// connections are refused), the probes stop, and open requests and streams
+/// get `settings.shutdown_grace` to finish before the rest are dropped.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -40,7 +42,32 @@ pub async fn serve(
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let (signalled, mut on_signal) = tokio::sync::watch::channel(false);
+    let signal = async move {
+        shutdown.await;
+        let _ = signalled.send(true);
+    };
+    let server = axum::serve(listener, router(state.clone())).with_graceful_shutdown(signal);
+    let grace = async {
+        // Only a real signal starts the grace period; a dropped sender never does.
+        if on_signal.wait_for(|s| *s).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        state.stop_probes();
+        let grace = state.snapshot().config.settings.shutdown_grace;
+        tracing::info!(
+            grace_ms = grace.as_millis() as u64,
+            "shutting down: listener closed, letting open requests finish"
+        );
+        tokio::time::sleep(grace).await;
+    };
+    let result = tokio::select! {
+        r = server.into_future() => r,
+        _ = grace => {
+            tracing::warn!("shutdown grace period over: dropping the requests still open");
+            Ok(())
+        }
+    };
+    state.stop_probes();
+    result
 }
