@@ -42,24 +42,26 @@ pub async fn serve(
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    let (signalled, mut on_signal) = tokio::sync::watch::channel(false);
+    // Carries the grace period, read when the signal comes (a reload may have changed it).
+    let (signalled, mut on_signal) = tokio::sync::watch::channel(None);
+    let probes = state.clone();
     let signal = async move {
         shutdown.await;
-        let _ = signalled.send(true);
-    };
-    let server = axum::serve(listener, router(state.clone())).with_graceful_shutdown(signal);
-    let grace = async {
-        // Only a real signal starts the grace period; a dropped sender never does.
-        if on_signal.wait_for(|s| *s).await.is_err() {
-            std::future::pending::<()>().await;
-        }
-        state.stop_probes();
-        let grace = state.snapshot().config.settings.shutdown_grace;
+        probes.stop_probes();
+        let grace = probes.snapshot().config.settings.shutdown_grace;
         tracing::info!(
             grace_ms = grace.as_millis() as u64,
             "shutting down: listener closed, letting open requests finish"
         );
-        tokio::time::sleep(grace).await;
+        let _ = signalled.send(Some(grace));
+    };
+    let server = axum::serve(listener, router(state.clone())).with_graceful_shutdown(signal);
+    let grace = async {
+        match on_signal.wait_for(Option::is_some).await.map(|g| *g) {
+            Ok(Some(grace)) => tokio::time::sleep(grace).await,
+            // A dropped sender is no signal: never start the grace period.
+            _ => std::future::pending::<()>().await,
+        }
     };
     let result = tokio::select! {
         r = server.into_future() => r,
