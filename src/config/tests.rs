@@ -228,3 +228,20 @@ min_confidence = 0
         errors(&typo)
     );
 }
+
+#[test]
+fn the_example_config_is_valid() {
+    let text = include_str!("example.toml").replace("@TOKEN@", "tok");
+    let c = parse(&text, &|_| None).unwrap();
+    assert_eq!(c.health, {
+        let mut h = HealthConfig::default();
+        h.provider_probes.insert(
+            "relay".into(),
+            ProbeConfig {
+                interval: std::time::Duration::from_secs(60),
+                ..ProbeConfig::default()
+            },
+        );
+        h
+    });
+}
