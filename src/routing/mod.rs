@@ -2,8 +2,9 @@
 //!
 //! The proxy hands [`Balancer::pick`] the backends still eligible for this
 //! attempt (visible to the user, enabled, not yet tried, and healthy unless
-//! none is); strategies only choose among them. All but `round_robin` are lock-free; round robin keeps
-//! one small per-model lock for its smooth weighted counters.
+//! none is); strategies only choose among them. All but `round_robin` are
+//! lock-free; round robin keeps one small per-model lock for its smooth
+//! weighted counters.
 
 mod smart;
 mod strategies;
