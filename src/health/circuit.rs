@@ -207,4 +207,26 @@ mod tests {
         assert_eq!(c.state(), CircuitState::HalfOpen { trial: true });
         assert!(c.reopen(0, &cfg).is_some());
     }
+
+    #[test]
+    fn concurrent_callers_get_exactly_one_trial() {
+        let (c, cfg) = (std::sync::Arc::new(Circuit::default()), cfg());
+        c.trip(0, &cfg);
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let (c, barrier) = (c.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    c.try_trial(1_000).is_some()
+                })
+            })
+            .collect();
+        let won = handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|&won| won)
+            .count();
+        assert_eq!(won, 1);
+    }
 }

@@ -131,7 +131,7 @@ impl BackendStats {
                 }
             }
             ProbeOutcome::Failed(f) => {
-                self.note_error(t, &format!("{} probe: {detail}", kind.name()));
+                self.note_error(&format!("{} probe: {detail}", kind.name()));
                 self.cool_down(cfg, t, f, now);
                 if !f.counts_for_circuit() {
                     return;

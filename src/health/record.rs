@@ -98,7 +98,8 @@ impl BackendStats {
         let in_a_row = self.count_failure(failure.counts_for_circuit());
         self.confidence
             .adjust(now, &cfg.smart, -failure.penalty(&cfg.smart.penalties));
-        self.note_error(t, detail);
+        let detail = t.scrub(detail);
+        self.note_error(&detail);
         self.cool_down(cfg, t, failure, now);
         if !failure.counts_for_circuit() {
             return;
@@ -159,7 +160,8 @@ impl BackendStats {
             ),
             _ => return,
         };
-        if !self.cooldown.start(now, d, reason) {
+        // An upstream saying "retry after 0" asks for no cooldown at all.
+        if d.is_zero() || !self.cooldown.start(now, d, reason) {
             return;
         }
         let cooldown_ms = d.as_millis() as u64;
@@ -173,8 +175,9 @@ impl BackendStats {
         }
     }
 
-    pub(super) fn note_error(&self, t: Target, detail: &str) {
-        self.lock_notes().last_error = Some((t.scrub(detail), SystemTime::now()));
+    /// Keeps a secret-free (already scrubbed) error summary for `/admin/backends`.
+    pub(super) fn note_error(&self, detail: &str) {
+        self.lock_notes().last_error = Some((detail.to_string(), SystemTime::now()));
     }
 }
 
