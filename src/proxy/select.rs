@@ -46,15 +46,7 @@ impl Attempts<'_> {
             .collect();
         let mut lost_race: Vec<usize> = Vec::new();
         loop {
-            let cands: Vec<Candidate> = eligible
-                .iter()
-                .filter(|(i, a)| !matches!(a, Availability::Down { .. }) && !lost_race.contains(i))
-                .map(|&(i, _)| Candidate {
-                    index: i,
-                    backend: &route.model.backends[i],
-                    stats: &route.stats[i],
-                })
-                .collect();
+            let cands = up(route, &eligible, &lost_race);
             let Some(p) = route.balancer.pick(&cands, rng) else {
                 break;
             };
@@ -110,6 +102,23 @@ impl Attempts<'_> {
             }
         }
     }
+}
+
+/// The eligible backends that may take traffic now.
+fn up<'r>(
+    route: &'r ModelRoute,
+    eligible: &[(usize, Availability)],
+    skip: &[usize],
+) -> Vec<Candidate<'r>> {
+    eligible
+        .iter()
+        .filter(|(i, a)| !matches!(a, Availability::Down { .. }) && !skip.contains(i))
+        .map(|&(i, _)| Candidate {
+            index: i,
+            backend: &route.model.backends[i],
+            stats: &route.stats[i],
+        })
+        .collect()
 }
 
 /// Enabled in the config and at runtime, and visible to the user.
