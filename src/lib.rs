@@ -8,7 +8,8 @@
 //! 2. [`proxy`]: checks the model and the user's permissions, resolves a
 //!    `backend` pin, then runs the attempt loop.
 //! 3. [`routing`]: for each attempt, the model's strategy picks a backend
-//!    among those still eligible, reading live [`health`] stats.
+//!    among those still eligible, skipping those [`health`] says are down
+//!    (circuit open, cooling down, disabled by an admin).
 //! 4. [`providers`]: the attempt's request in the backend's wire protocol, and
 //!    its answer (whole, or stream events) back in OpenAI's format.
 //! 5. [`proxy`] again: a stream is committed at its first content; after that
@@ -16,7 +17,8 @@
 //! 6. [`telemetry`]: when the body ends, the request's log line is written.
 //!
 //! [`config`] is read once into a snapshot held by [`state`], which the
-//! request keeps for its whole life.
+//! request keeps for its whole life. Outcomes, and the active probes that
+//! run beside requests, feed [`health`]; see docs/health.md.
 
 pub mod config;
 pub mod demo;

@@ -2,14 +2,14 @@
 //! with everything derived from it, plus registries that outlive snapshots.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
 
 use crate::config::{Config, Model, User};
-use crate::health::{BackendStats, HealthRegistry};
+use crate::health::{BackendStats, BackendSwitch, HealthRegistry, ProbeSupervisor};
 use crate::routing::Balancer;
 use crate::telemetry::Metrics;
 
@@ -21,17 +21,56 @@ struct Inner {
     snapshot: ArcSwap<Snapshot>,
     health: Arc<HealthRegistry>,
     metrics: Arc<Metrics>,
+    /// The active checks of the current snapshot; `None` once stopped.
+    probes: Mutex<Option<ProbeSupervisor>>,
 }
 
 impl AppState {
+    /// Builds the state and, inside a Tokio runtime, starts the active checks.
     pub fn new(config: Config) -> Result<Self, String> {
         let health = Arc::new(HealthRegistry::default());
         let snapshot = Snapshot::build(config, &health)?;
-        Ok(AppState(Arc::new(Inner {
+        let state = AppState(Arc::new(Inner {
             snapshot: ArcSwap::from_pointee(snapshot),
             health,
             metrics: Arc::new(Metrics::new()),
-        })))
+            probes: Mutex::new(None),
+        }));
+        state.restart_probes();
+        Ok(state)
+    }
+
+    /// Swaps in a new config: requests already running keep their snapshot,
+    /// live health state carries over, and the probes restart for the new backends.
+    pub fn install(&self, config: Config) -> Result<(), String> {
+        let snapshot = Snapshot::build(config, &self.0.health)?;
+        self.0.snapshot.store(Arc::new(snapshot));
+        self.restart_probes();
+        Ok(())
+    }
+
+    fn restart_probes(&self) {
+        let mut probes = self.0.probes.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = probes.take() {
+            old.stop();
+        }
+        if tokio::runtime::Handle::try_current().is_ok() {
+            *probes = Some(ProbeSupervisor::start(&self.snapshot()));
+        }
+    }
+
+    /// Stops the active checks (at shutdown). A later `install` starts them again.
+    pub fn stop_probes(&self) {
+        let mut probes = self.0.probes.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = probes.take() {
+            old.stop();
+        }
+    }
+
+    /// How many backends are being probed now.
+    pub fn probed_backends(&self) -> usize {
+        let probes = self.0.probes.lock().unwrap_or_else(|e| e.into_inner());
+        probes.as_ref().map_or(0, ProbeSupervisor::len)
     }
 
     /// The current snapshot; a request keeps the one it started with.
@@ -48,10 +87,12 @@ impl AppState {
     }
 }
 
-/// A model with its routing state and per-backend live stats (same order as `model.backends`).
+/// A model with its routing state and per-backend live stats and runtime
+/// switches (same order as `model.backends`).
 pub struct ModelRoute {
     pub model: Arc<Model>,
     pub stats: Vec<Arc<BackendStats>>,
+    pub switches: Vec<BackendSwitch>,
     pub balancer: Balancer,
 }
 
@@ -79,12 +120,19 @@ impl Snapshot {
                     .iter()
                     .map(|b| health.stats_for(&b.provider.id, &b.upstream_model))
                     .collect();
-                let balancer = Balancer::new(model.strategy, model.backends.len());
+                let switches = model
+                    .backends
+                    .iter()
+                    .map(|b| health.switches.for_backend(&b.id, name))
+                    .collect();
+                let balancer = Balancer::new(model.strategy, model.backends.len())
+                    .with_smart(config.health.smart);
                 (
                     name.clone(),
                     ModelRoute {
                         model: model.clone(),
                         stats,
+                        switches,
                         balancer,
                     },
                 )

@@ -193,7 +193,7 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutting down: no new connections, letting open requests finish");
+    tracing::info!("shutdown signal received");
 }
 
 async fn run_demo(listen: &str) -> Result<ExitCode> {

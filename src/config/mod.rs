@@ -2,11 +2,14 @@
 //! ([`raw`]), then validated into runtime types ([`types`]). Every error names
 //! its TOML path, e.g. `models.gpt-4o.backends[1].provider: unknown provider "x"`.
 
+mod health;
 mod raw;
+mod raw_health;
 mod secret;
 mod types;
 mod validate;
 
+pub use health::*;
 pub use secret::{expand_env, Secret};
 pub use types::*;
 

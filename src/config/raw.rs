@@ -19,6 +19,8 @@ pub struct RawConfig {
     pub users: IndexMap<String, RawUser>,
     #[serde(default)]
     pub metrics: RawMetrics,
+    #[serde(default)]
+    pub health: super::raw_health::RawHealth,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -38,6 +40,8 @@ pub struct RawSettings {
     pub idle_timeout: Option<String>,
     pub request_timeout: Option<String>,
     pub request_deadline: Option<String>,
+    pub all_backends_down: Option<String>,
+    pub shutdown_grace: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -59,6 +63,8 @@ pub struct RawProvider {
     pub idle_timeout: Option<String>,
     pub request_timeout: Option<String>,
     pub enabled: Option<bool>,
+    /// Overrides `[health.probe]` for this provider.
+    pub probe: Option<super::raw_health::RawProbe>,
 }
 
 fn default_backend_type() -> String {

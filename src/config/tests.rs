@@ -139,3 +139,109 @@ fn every_strategy_name_round_trips() {
         assert_eq!(Strategy::parse(name).unwrap().name(), *name);
     }
 }
+
+#[test]
+fn health_defaults_and_overrides() {
+    let c = parse(GOOD, &env).unwrap();
+    assert_eq!(c.health, HealthConfig::default());
+    assert_eq!(c.settings.all_backends_down, AllDownPolicy::TryAnyway);
+    assert_eq!(
+        c.settings.shutdown_grace,
+        std::time::Duration::from_secs(30)
+    );
+    let text = format!(
+        "{GOOD}
+[settings]
+all_backends_down = \"fail\"
+shutdown_grace = \"5s\"
+[health]
+failure_threshold = 2
+open_cooldown = \"200ms\"
+[health.probe]
+kind = \"chat\"
+interval = \"10s\"
+[health.smart]
+explore_ratio = 0.2
+[health.smart.penalties]
+timeout = 0.4
+[providers.relay.probe]
+kind = \"none\"
+"
+    );
+    let c = parse(&text, &env).unwrap();
+    let ms = std::time::Duration::from_millis;
+    assert_eq!(c.settings.all_backends_down, AllDownPolicy::Fail);
+    assert_eq!(c.health.failure_threshold, 2);
+    assert_eq!(c.health.open_cooldown, ms(200));
+    assert_eq!(c.health.probe.kind, ProbeKind::Chat);
+    assert_eq!(c.health.smart.explore_ratio, 0.2);
+    assert_eq!(c.health.smart.penalties.timeout, 0.4);
+    assert_eq!(c.health.smart.penalties.auth, 0.5);
+    let relay = c.health.probe_for("relay");
+    assert_eq!(
+        (relay.kind, relay.interval),
+        (ProbeKind::None, ms(10_000)),
+        "inherits the rest"
+    );
+    assert_eq!(c.health.probe_for("openai").kind, ProbeKind::Chat);
+}
+
+#[test]
+fn health_errors_name_their_path() {
+    let bad = format!(
+        "{GOOD}
+[settings]
+all_backends_down = \"panic\"
+[health]
+failure_threshold = 0
+error_rate_threshold = 1.5
+open_cooldown = \"10m\"
+max_open_cooldown = \"1m\"
+[health.probe]
+kind = \"ping\"
+[health.smart]
+min_confidence = 0
+"
+    );
+    let e = errors(&bad);
+    let expected = [
+        "settings.all_backends_down: unknown policy \"panic\"",
+        "health.failure_threshold: must be at least 1",
+        "health.error_rate_threshold: must be a number greater than 0 and at most 1, got 1.5",
+        "health.max_open_cooldown: must not be shorter than open_cooldown",
+        "health.probe.kind: unknown probe kind \"ping\"",
+        "health.smart.min_confidence: must be a number greater than 0 and at most 1, got 0",
+    ];
+    for want in expected {
+        assert!(
+            e.iter().any(|m| m.starts_with(want)),
+            "missing {want:?} in {e:?}"
+        );
+    }
+    let typo = GOOD.replace(
+        "[users.alice]",
+        "[health.probe]\nintervall = \"1s\"\n[users.alice]",
+    );
+    assert!(
+        errors(&typo)[0].starts_with("health.probe.intervall: unknown field"),
+        "{:?}",
+        errors(&typo)
+    );
+}
+
+#[test]
+fn the_example_config_is_valid() {
+    let text = include_str!("example.toml").replace("@TOKEN@", "tok");
+    let c = parse(&text, &|_| None).unwrap();
+    assert_eq!(c.health, {
+        let mut h = HealthConfig::default();
+        h.provider_probes.insert(
+            "relay".into(),
+            ProbeConfig {
+                interval: std::time::Duration::from_secs(60),
+                ..ProbeConfig::default()
+            },
+        );
+        h
+    });
+}

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
+use super::health::{AllDownPolicy, HealthConfig};
 use super::Secret;
 
 #[derive(Debug, Clone)]
@@ -15,6 +16,7 @@ pub struct Config {
     pub models: IndexMap<String, Arc<Model>>,
     pub users: IndexMap<String, Arc<User>>,
     pub metrics: MetricsConfig,
+    pub health: HealthConfig,
 }
 
 /// Who may read `/metrics`, and where it is served.
@@ -57,6 +59,9 @@ pub struct Settings {
     pub timeouts: Timeouts,
     /// Bounds a whole request, all attempts included.
     pub request_deadline: Option<Duration>,
+    pub all_backends_down: AllDownPolicy,
+    /// How long in-flight requests may run on after a shutdown signal.
+    pub shutdown_grace: Duration,
 }
 
 /// Per-attempt limits, so a slow backend never spends the next one's time.
@@ -130,6 +135,8 @@ pub enum Strategy {
     WeightedFailover,
     LeastLatency,
     LeastBusy,
+    /// Weight times a confidence learned from outcomes; see `[health.smart]`.
+    Smart,
 }
 
 impl Strategy {
@@ -141,6 +148,7 @@ impl Strategy {
         "weighted_failover",
         "least_latency",
         "least_busy",
+        "smart",
     ];
 
     pub fn parse(name: &str) -> Option<Self> {
@@ -153,6 +161,7 @@ impl Strategy {
             WeightedFailover,
             LeastLatency,
             LeastBusy,
+            Smart,
         ];
         Self::NAMES.iter().position(|n| *n == name).map(|i| all[i])
     }

@@ -7,10 +7,13 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
+use super::health::AllDownPolicy;
 use super::raw::{RawBackend, RawConfig, RawMetrics, RawModel, RawProvider, RawSettings, RawUser};
 use super::secret::expand_env;
 use super::types::*;
 use super::{ConfigError, Env, Secret};
+
+mod health;
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
 const DEFAULT_MAX_BODY: u64 = 10 * 1024 * 1024;
@@ -79,6 +82,7 @@ pub fn validate(raw: RawConfig, env: &Env) -> Result<Config, Vec<ConfigError>> {
     let models = models(&mut c, &raw.models, &providers);
     let users = users(&mut c, &raw.users, &models);
     let metrics = metrics(&mut c, &raw.metrics);
+    let health = health::health(&mut c, &raw.health, &raw.providers);
     if c.errors.is_empty() {
         Ok(Config {
             server,
@@ -87,6 +91,7 @@ pub fn validate(raw: RawConfig, env: &Env) -> Result<Config, Vec<ConfigError>> {
             models,
             users,
             metrics,
+            health,
         })
     } else {
         Err(c.errors)
@@ -113,10 +118,27 @@ fn settings(c: &mut Checker, raw: &RawSettings) -> Settings {
         .request_deadline
         .as_ref()
         .map(|d| c.duration("settings.request_deadline".into(), Some(d), Duration::MAX));
+    let all_backends_down = match raw.all_backends_down.as_deref() {
+        None => AllDownPolicy::TryAnyway,
+        Some(name) => AllDownPolicy::parse(name).unwrap_or_else(|| {
+            c.error(
+                "settings.all_backends_down",
+                format!("unknown policy {name:?} (known: try_anyway, fail)"),
+            );
+            AllDownPolicy::TryAnyway
+        }),
+    };
+    let shutdown_grace = c.duration(
+        "settings.shutdown_grace".into(),
+        raw.shutdown_grace.as_ref(),
+        Duration::from_secs(30),
+    );
     Settings {
         max_attempts,
         timeouts,
         request_deadline,
+        all_backends_down,
+        shutdown_grace,
     }
 }
 

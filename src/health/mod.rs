@@ -1,19 +1,40 @@
-//! Live per-backend state: in-flight requests, latency averages, outcomes.
+//! Live per-backend state: in-flight requests, latency averages, outcomes,
+//! and what they lead to: a circuit breaker, cooldowns, a confidence for the
+//! `smart` strategy, active probes, and switches an admin flips at runtime.
 //!
 //! State is keyed by (provider, upstream model) and lives outside the config
 //! snapshot, so a reload keeps what was learned about unchanged backends.
+//! docs/health.md describes the states and transitions.
 
+pub mod circuit;
+pub mod clock;
+pub mod confidence;
+pub mod cooldown;
+mod outcome;
+mod probe;
+mod probe_check;
+mod record;
+mod report;
 mod stats;
+mod switches;
+mod window;
 
-pub use stats::{BackendStats, InflightGuard};
+pub use outcome::{Failure, Target};
+pub use probe::ProbeSupervisor;
+pub use record::{Availability, TrialGuard};
+pub use report::{BackendReport, State};
+pub use stats::{BackendStats, InflightGuard, Notes, ProbeCheck};
+pub use switches::{BackendSwitch, Switches};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// Hands out one [`BackendStats`] per (provider id, upstream model).
+/// Hands out one [`BackendStats`] per (provider id, upstream model), and the
+/// runtime on/off switches by backend id.
 #[derive(Default)]
 pub struct HealthRegistry {
     stats: Mutex<HashMap<(String, String), Arc<BackendStats>>>,
+    pub switches: Switches,
 }
 
 impl HealthRegistry {
@@ -25,3 +46,6 @@ impl HealthRegistry {
             .clone()
     }
 }
+
+#[cfg(test)]
+mod tests;

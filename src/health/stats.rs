@@ -1,8 +1,15 @@
-//! Lock-free counters and moving averages for one backend.
+//! Lock-free counters and moving averages for one backend, next to its
+//! circuit, cooldown and confidence (their transitions are in `record`).
 
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use super::circuit::Circuit;
+use super::confidence::Confidence;
+use super::cooldown::Cooldown;
+use super::window::Window;
+use crate::config::{ProbeKind, SmartConfig};
 
 /// Weight of a new sample in the moving averages (1/8, as TCP's SRTT).
 const EWMA_SHIFT: u32 = 3;
@@ -15,7 +22,35 @@ pub struct BackendStats {
     ewma_ttft_us: AtomicU64,
     successes: AtomicU64,
     failures: AtomicU64,
-    consecutive_failures: AtomicU32,
+    /// Failures in a row that count for the circuit (not 429s or auth errors).
+    pub(super) consecutive_failures: AtomicU32,
+    pub(super) probe_failures: AtomicU32,
+    /// When live traffic last succeeded (clock ms; 0 = never).
+    pub(super) last_success_ms: AtomicU64,
+    pub(super) circuit: Circuit,
+    pub(super) cooldown: Cooldown,
+    pub(super) window: Window,
+    pub(super) confidence: Confidence,
+    /// Written on failures and probes only, never on the success path.
+    notes: Mutex<Notes>,
+}
+
+/// What an operator wants to read about the last things that went wrong.
+#[derive(Debug, Default, Clone)]
+pub struct Notes {
+    pub last_error: Option<(String, SystemTime)>,
+    pub last_check: Option<ProbeCheck>,
+}
+
+/// The result of the last active check.
+#[derive(Debug, Clone)]
+pub struct ProbeCheck {
+    pub at: SystemTime,
+    pub kind: ProbeKind,
+    pub ok: bool,
+    /// The status or error, secret-free.
+    pub detail: String,
+    pub latency: Duration,
 }
 
 impl BackendStats {
@@ -46,9 +81,9 @@ impl BackendStats {
         (self.successes.load(Relaxed), self.failures.load(Relaxed))
     }
 
-    /// A successful attempt: `latency` to the full response (or to the first
+    /// Counts a success: `latency` to the full response (or to the first
     /// token for streams, which is what a client waits on).
-    pub fn record_success(&self, latency: Duration, ttft: Option<Duration>) {
+    pub(super) fn count_success(&self, latency: Duration, ttft: Option<Duration>) {
         self.successes.fetch_add(1, Relaxed);
         self.consecutive_failures.store(0, Relaxed);
         update_ewma(&self.ewma_latency_us, latency);
@@ -57,9 +92,27 @@ impl BackendStats {
         }
     }
 
-    pub fn record_failure(&self) {
+    /// Counts a failure; returns the failures in a row when it counts for the circuit.
+    pub(super) fn count_failure(&self, for_circuit: bool) -> u32 {
         self.failures.fetch_add(1, Relaxed);
-        self.consecutive_failures.fetch_add(1, Relaxed);
+        if for_circuit {
+            self.consecutive_failures.fetch_add(1, Relaxed) + 1
+        } else {
+            self.consecutive_failures.load(Relaxed)
+        }
+    }
+
+    /// The `smart` strategy's confidence now, in [min_confidence, 1].
+    pub fn confidence(&self, now: u64, cfg: &SmartConfig) -> f64 {
+        self.confidence.get(now, cfg)
+    }
+
+    pub fn notes(&self) -> Notes {
+        self.lock_notes().clone()
+    }
+
+    pub(super) fn lock_notes(&self) -> MutexGuard<'_, Notes> {
+        self.notes.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -97,15 +150,16 @@ mod tests {
     fn ewma_moves_toward_samples_and_guard_counts() {
         let s = Arc::new(BackendStats::default());
         assert_eq!(s.latency(), None);
-        s.record_success(Duration::from_millis(80), None);
+        s.count_success(Duration::from_millis(80), None);
         assert_eq!(s.latency(), Some(Duration::from_millis(80)));
         for _ in 0..50 {
-            s.record_success(Duration::from_millis(8), None);
+            s.count_success(Duration::from_millis(8), None);
         }
         let l = s.latency().unwrap();
         assert!(l < Duration::from_millis(10), "{l:?}");
-        s.record_failure();
-        s.record_failure();
+        s.count_failure(true);
+        s.count_failure(false);
+        assert_eq!(s.count_failure(true), 2);
         assert_eq!(s.consecutive_failures(), 2);
         let g1 = s.start();
         let g2 = s.start();

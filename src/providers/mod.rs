@@ -4,8 +4,10 @@
 
 mod chat;
 mod openai;
+mod probe;
 
 pub use chat::{ChatRequest, RequestError};
+pub use probe::{probe_request, ProbeRequest};
 
 use bytes::Bytes;
 use serde::Deserialize;

@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use bytes::Bytes;
 
 use crate::config::Backend;
+use crate::health::{cooldown, Failure};
 use crate::providers::{self, ChatRequest, UpstreamRequest, Usage};
 use crate::server::error::EdgeError;
 
@@ -54,6 +55,36 @@ impl AttemptError {
 
     pub fn is_timeout(&self) -> bool {
         matches!(self, AttemptError::Timeout { .. })
+    }
+
+    /// What this failure says about the backend; `None` when the request
+    /// itself was at fault.
+    pub fn health_failure(&self) -> Option<Failure> {
+        Some(match self {
+            AttemptError::Connect(_) => Failure::Connect,
+            // The request's own deadline ran out: that says little about this backend.
+            AttemptError::Timeout {
+                kind: TimeoutKind::Deadline,
+                ..
+            } => return None,
+            AttemptError::Timeout { .. } => Failure::Timeout,
+            AttemptError::Status {
+                status,
+                retry_after,
+                ..
+            } => match status.as_u16() {
+                401 | 403 => Failure::Auth {
+                    status: status.as_u16(),
+                },
+                429 => Failure::RateLimited {
+                    retry_after: *retry_after,
+                },
+                _ if is_client_error(*status) => return None,
+                s => Failure::Server { status: s },
+            },
+            AttemptError::StreamBroken(_) | AttemptError::BadResponse(_) => Failure::StreamBroken,
+            AttemptError::Unsupported(_) => return None,
+        })
     }
 
     /// A bounded label for logs and metrics.
@@ -147,13 +178,9 @@ pub async fn send(
     })
 }
 
-/// `retry-after-ms`, or `Retry-After` in seconds.
+/// How long a 429 asks us to wait; see [`cooldown::rate_limit_delay`].
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let get = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<f64>().ok();
-    if let Some(ms) = get("retry-after-ms") {
-        return Some(Duration::from_secs_f64(ms.max(0.0) / 1000.0));
-    }
-    get("retry-after").map(|s| Duration::from_secs_f64(s.max(0.0)))
+    cooldown::rate_limit_delay(headers)
 }
 
 /// A whole non-streaming answer, already in OpenAI's format.

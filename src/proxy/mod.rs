@@ -2,6 +2,7 @@
 //! retryable failure, never the same backend twice in one request.
 
 pub mod attempt;
+mod select;
 pub mod sse;
 mod stream;
 
@@ -12,12 +13,13 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
 use crate::config::{Backend, User};
+use crate::health::{Target, TrialGuard};
 use crate::providers::ChatRequest;
-use crate::routing::Candidate;
 use crate::server::error::EdgeError;
 use crate::state::{ModelRoute, Snapshot};
 use crate::telemetry::{AttemptLog, RequestRecord};
 use attempt::{AttemptError, TimeoutKind};
+use select::{pin, Pick};
 
 /// Serves one chat completion request for an authenticated user.
 pub async fn chat(
@@ -66,50 +68,6 @@ pub async fn chat(
     .await
 }
 
-/// Resolves a `backend` pin to the index of a backend this user may pin.
-fn pin(route: &ModelRoute, user: &User, id: &str) -> Result<usize, EdgeError> {
-    if !user.allow_backend_pin {
-        let message = format!("user {:?} may not pin requests to a backend", user.id);
-        return Err(EdgeError::Forbidden {
-            message,
-            code: "backend_pin_not_allowed",
-        });
-    }
-    let backends = &route.model.backends;
-    let Some(index) = backends
-        .iter()
-        .position(|b| b.id == id && b.visible_to(user))
-    else {
-        let mine: Vec<&str> = backends
-            .iter()
-            .filter(|b| b.visible_to(user) && b.enabled)
-            .map(|b| b.id.as_str())
-            .collect();
-        let message = format!(
-            "backend {id:?} is not a backend of model `{}`; backends you may pin: {}",
-            route.model.name,
-            mine.join(", ")
-        );
-        return Err(EdgeError::bad_request(
-            message,
-            Some("backend"),
-            Some("backend_not_found"),
-        ));
-    };
-    if !backends[index].enabled {
-        let message = format!(
-            "backend {id:?} of model `{}` is disabled in the configuration",
-            route.model.name
-        );
-        return Err(EdgeError::bad_request(
-            message,
-            Some("backend"),
-            Some("backend_disabled"),
-        ));
-    }
-    Ok(index)
-}
-
 struct Attempts<'a> {
     snap: &'a Snapshot,
     route: &'a ModelRoute,
@@ -126,15 +84,26 @@ impl Attempts<'_> {
         let mut rng = fastrand::Rng::new();
         let mut tried: Vec<usize> = Vec::with_capacity(settings.max_attempts as usize);
         let mut failures: Vec<(String, AttemptError)> = Vec::new();
+        let mut all_down = false;
         while tried.len() < settings.max_attempts as usize {
-            let Some(index) = self.next_backend(&tried, &mut rng) else {
-                break;
+            let (index, trial) = match self.next_backend(&tried, &mut all_down, &mut rng) {
+                Pick::Go(index, trial) => (index, trial),
+                Pick::Exhausted => break,
+                Pick::AllDown(retry_after) => {
+                    return Err(EdgeError::AllBackendsDown {
+                        message: format!(
+                            "every backend of model `{}` is down (circuit open or cooling down)",
+                            self.route.model.name
+                        ),
+                        retry_after,
+                    })
+                }
             };
             tried.push(index);
             let Some(limit) = remaining(deadline) else {
                 break;
             };
-            match self.attempt(index, limit).await {
+            match self.attempt(index, limit, trial).await {
                 Ok(resp) => {
                     return Ok(with_route_headers(
                         resp,
@@ -154,35 +123,20 @@ impl Attempts<'_> {
         ))
     }
 
-    /// The pinned backend the first time, else the strategy's pick among
-    /// backends that are enabled, visible to the user and not yet tried.
-    fn next_backend(&self, tried: &[usize], rng: &mut fastrand::Rng) -> Option<usize> {
-        if let Some(pin) = self.pinned {
-            return tried.is_empty().then_some(pin);
-        }
-        let route = self.route;
-        let cands: Vec<Candidate> = route
-            .model
-            .backends
-            .iter()
-            .enumerate()
-            .filter(|(i, b)| b.enabled && b.visible_to(self.user) && !tried.contains(i))
-            .map(|(i, b)| Candidate {
-                index: i,
-                backend: b,
-                stats: &route.stats[i],
-            })
-            .collect();
-        route.balancer.pick(&cands, rng).map(|p| cands[p].index)
-    }
-
+    /// One attempt. `_trial` holds a half-open circuit's trial until the outcome is recorded.
     async fn attempt(
         &self,
         index: usize,
         deadline_left: Option<Duration>,
+        _trial: Option<TrialGuard>,
     ) -> Result<Response, AttemptError> {
         let backend = &self.route.model.backends[index];
         let stats = &self.route.stats[index];
+        let health = &self.snap.config.health;
+        let target = Target {
+            model: &self.route.model.name,
+            backend,
+        };
         let inflight = stats.start();
         let timeouts = backend.provider.timeouts;
         let client = self
@@ -195,7 +149,7 @@ impl Attempts<'_> {
             stream::open(client, backend, self.req, limit)
                 .await
                 .map(|committed| {
-                    stats.record_success(committed.ttft, Some(committed.ttft));
+                    stats.on_success(health, target, committed.ttft, Some(committed.ttft));
                     self.record
                         .update(|f| f.ttft = Some(self.record.start.elapsed()));
                     let relay = stream::Relay {
@@ -203,6 +157,9 @@ impl Attempts<'_> {
                         idle_timeout: timeouts.idle,
                         record: self.record.clone(),
                         stats: stats.clone(),
+                        config: self.snap.config.clone(),
+                        model: self.route.model.clone(),
+                        index,
                         _inflight: inflight,
                     };
                     sse_response(stream::body(relay))
@@ -212,7 +169,7 @@ impl Attempts<'_> {
             attempt::complete(client, backend, self.req, limit)
                 .await
                 .map(|done| {
-                    stats.record_success(started.elapsed(), None);
+                    stats.on_success(health, target, started.elapsed(), None);
                     self.record.update(|f| f.usage = done.usage);
                     json_response(done.body)
                 })
@@ -220,7 +177,9 @@ impl Attempts<'_> {
         let outcome = match &result {
             Ok(_) => "ok",
             Err(e) => {
-                stats.record_failure();
+                if let Some(failure) = e.health_failure() {
+                    stats.on_failure(health, target, failure, &e.to_string());
+                }
                 tracing::debug!(backend = %backend.id, error = %e, "attempt failed");
                 e.outcome()
             }

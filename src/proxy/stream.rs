@@ -13,8 +13,8 @@ use futures_util::{Stream, StreamExt};
 
 use super::attempt::{self, AttemptError, TimeoutKind};
 use super::sse::SseParser;
-use crate::config::Backend;
-use crate::health::{BackendStats, InflightGuard};
+use crate::config::{Backend, Config, Model};
+use crate::health::{BackendStats, Failure, InflightGuard, Target};
 use crate::providers::{self, ChatRequest, EventInfo, StreamTranslator, Usage};
 use crate::server::error::error_body;
 use crate::telemetry::RequestRecord;
@@ -108,6 +108,10 @@ pub struct Relay {
     pub idle_timeout: Duration,
     pub record: Arc<RequestRecord>,
     pub stats: Arc<BackendStats>,
+    /// What a failure after the commit is recorded against.
+    pub config: Arc<Config>,
+    pub model: Arc<Model>,
+    pub index: usize,
     /// Held until the stream ends or the client goes away.
     pub _inflight: InflightGuard,
 }
@@ -166,7 +170,6 @@ impl State {
     fn end(&mut self, failure: Option<String>) -> Option<Bytes> {
         self.finished = true;
         let usage = self.relay.stream.usage;
-        let failed = failure.is_some();
         self.relay.record.update(|f| {
             f.usage = usage.or(f.usage);
             if let Some(reason) = &failure {
@@ -176,10 +179,15 @@ impl State {
                 }
             }
         });
-        if failed {
-            self.relay.stats.record_failure();
-        }
         let reason = failure?;
+        let r = &self.relay;
+        let target = Target {
+            model: &r.model.name,
+            backend: &r.model.backends[r.index],
+        };
+        let detail = format!("stream broken after commit: {reason}");
+        r.stats
+            .on_failure(&r.config.health, target, Failure::StreamBroken, &detail);
         let event = error_body(&reason, "server_error", None, Some("stream_broken"));
         Some(Bytes::from(format!("data: {event}\n\n")))
     }

@@ -1,16 +1,18 @@
 //! Load balancing: which backend of a model serves the next attempt.
 //!
 //! The proxy hands [`Balancer::pick`] the backends still eligible for this
-//! attempt (visible to the user, enabled, not yet tried); strategies only
-//! choose among them. All but `round_robin` are lock-free; round robin keeps
-//! one small per-model lock for its smooth weighted counters.
+//! attempt (visible to the user, enabled, not yet tried, and healthy unless
+//! none is); strategies only choose among them. All but `round_robin` are
+//! lock-free; round robin keeps one small per-model lock for its smooth
+//! weighted counters.
 
+mod smart;
 mod strategies;
 
 use std::sync::Mutex;
 
-use crate::config::{Backend, Strategy};
-use crate::health::BackendStats;
+use crate::config::{Backend, SmartConfig, Strategy};
+use crate::health::{clock, BackendStats};
 
 /// A backend the strategy may choose for this attempt.
 pub struct Candidate<'a> {
@@ -25,6 +27,7 @@ pub struct Balancer {
     strategy: Strategy,
     /// Smooth weighted round robin's current weights, by backend index.
     current: Mutex<Vec<f64>>,
+    smart: SmartConfig,
 }
 
 impl Balancer {
@@ -32,7 +35,14 @@ impl Balancer {
         Balancer {
             strategy,
             current: Mutex::new(vec![0.0; backends]),
+            smart: SmartConfig::default(),
         }
+    }
+
+    /// The `smart` strategy's settings (defaults otherwise).
+    pub fn with_smart(mut self, smart: SmartConfig) -> Self {
+        self.smart = smart;
+        self
     }
 
     pub fn strategy(&self) -> Strategy {
@@ -56,6 +66,7 @@ impl Balancer {
             Strategy::WeightedFailover => s::weighted_failover(cands, rng),
             Strategy::LeastLatency => s::least_latency(cands, rng),
             Strategy::LeastBusy => s::least_busy(cands, rng),
+            Strategy::Smart => smart::smart(cands, &self.smart, clock::now_ms(), rng),
         })
     }
 }

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use super::*;
 use crate::config::BackendType;
-use crate::config::{BillingMode, Provider, Timeouts};
+use crate::config::{BillingMode, HealthConfig, Provider, Timeouts};
+use crate::health::{Failure, Target};
 
 fn backend(id: &str, weight: f64, priority: u32) -> Backend {
     let provider = Arc::new(Provider {
@@ -61,9 +62,28 @@ impl Fixture {
             .collect()
     }
 
+    fn succeed(&self, i: usize, latency: Duration) {
+        let t = Target {
+            model: "m",
+            backend: &self.backends[i],
+        };
+        self.stats[i].on_success(&HealthConfig::default(), t, latency, None);
+    }
+
+    fn fail(&self, i: usize, cfg: &HealthConfig) {
+        let t = Target {
+            model: "m",
+            backend: &self.backends[i],
+        };
+        self.stats[i].on_failure(cfg, t, Failure::Server { status: 500 }, "HTTP 500");
+    }
+
     /// Picks `n` times with all backends eligible; counts by backend index.
     fn counts(&self, strategy: Strategy, n: usize) -> Vec<usize> {
-        let balancer = Balancer::new(strategy, self.backends.len());
+        self.counts_with(Balancer::new(strategy, self.backends.len()), n)
+    }
+
+    fn counts_with(&self, balancer: Balancer, n: usize) -> Vec<usize> {
         let mut rng = fastrand::Rng::with_seed(7);
         let cands = self.cands(&[]);
         let mut counts = vec![0; self.backends.len()];
@@ -147,9 +167,9 @@ fn weighted_failover_weighs_within_the_best_tier() {
 #[test]
 fn least_latency_prefers_fastest_and_explores() {
     let f = Fixture::new(&[(1.0, 1), (1.0, 1), (1.0, 1)]);
-    f.stats[0].record_success(Duration::from_millis(300), None);
-    f.stats[1].record_success(Duration::from_millis(20), None);
-    f.stats[2].record_success(Duration::from_millis(900), None);
+    f.succeed(0, Duration::from_millis(300));
+    f.succeed(1, Duration::from_millis(20));
+    f.succeed(2, Duration::from_millis(900));
     let c = f.counts(Strategy::LeastLatency, 20_000);
     let explore_each = strategies::EXPLORE_RATIO / 3.0;
     assert_share(c[1], 20_000, 1.0 - 2.0 * explore_each);
@@ -163,7 +183,7 @@ fn least_latency_prefers_fastest_and_explores() {
 #[test]
 fn least_latency_measures_unmeasured_backends_first() {
     let f = Fixture::new(&[(1.0, 1), (1.0, 1)]);
-    f.stats[0].record_success(Duration::from_millis(5), None);
+    f.succeed(0, Duration::from_millis(5));
     let c = f.counts(Strategy::LeastLatency, 1_000);
     assert!(c[1] > 950, "{c:?}");
 }
@@ -184,4 +204,50 @@ fn least_busy_picks_fewest_inflight_and_spreads_ties() {
 fn no_candidates_means_no_pick() {
     let balancer = Balancer::new(Strategy::WeightedRandom, 0);
     assert_eq!(balancer.pick(&[], &mut fastrand::Rng::with_seed(1)), None);
+}
+
+/// Settings where confidence does not recover during a test.
+fn smart_cfg() -> HealthConfig {
+    let mut cfg = HealthConfig::default();
+    cfg.smart.recovery_half_life = Duration::from_secs(3600);
+    cfg
+}
+
+#[test]
+fn smart_weighs_by_confidence_and_explores() {
+    let f = Fixture::new(&[(1.0, 1), (1.0, 1)]);
+    let cfg = smart_cfg();
+    for _ in 0..3 {
+        f.fail(1, &cfg); // 1.0 - 3 x 0.2 = 0.4
+    }
+    let now = crate::health::clock::now_ms();
+    assert!((f.stats[1].confidence(now, &cfg.smart) - 0.4).abs() < 1e-3);
+    let balancer = Balancer::new(Strategy::Smart, 2).with_smart(cfg.smart);
+    let c = f.counts_with(balancer, 20_000);
+    // 90% weighted 1.0 : 0.4, 10% uniform.
+    let expected = 0.9 * (1.0 / 1.4) + 0.1 * 0.5;
+    assert_share(c[0], 20_000, expected);
+}
+
+#[test]
+fn smart_without_failures_follows_weights_and_a_floored_backend_keeps_exploration() {
+    let f = Fixture::new(&[(3.0, 1), (1.0, 1)]);
+    let cfg = smart_cfg();
+    let balancer = Balancer::new(Strategy::Smart, 2).with_smart(cfg.smart);
+    // 90% by weight 3:1, 10% uniform.
+    assert_share(
+        f.counts_with(balancer, 20_000)[0],
+        20_000,
+        0.9 * 0.75 + 0.1 * 0.5,
+    );
+    for _ in 0..20 {
+        f.fail(0, &cfg);
+    }
+    let now = crate::health::clock::now_ms();
+    assert!((f.stats[0].confidence(now, &cfg.smart) - cfg.smart.min_confidence).abs() < 1e-3);
+    let balancer = Balancer::new(Strategy::Smart, 2).with_smart(cfg.smart);
+    let c = f.counts_with(balancer, 20_000);
+    // Weighted: 3 x 0.05 = 0.15 against 1.0; plus half of the 10% exploration.
+    let expected = 0.9 * (0.15 / 1.15) + 0.1 * 0.5;
+    assert_share(c[0], 20_000, expected);
 }

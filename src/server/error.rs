@@ -33,6 +33,13 @@ pub enum EdgeError {
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
     NoBackend(String),
+    /// Every backend of the model is open or cooling down, and
+    /// `settings.all_backends_down = "fail"`.
+    #[error("{message}")]
+    AllBackendsDown {
+        message: String,
+        retry_after: std::time::Duration,
+    },
     /// Every attempt failed; `message` lists each attempt's backend and reason.
     #[error("{message}")]
     AllAttemptsFailed { message: String, all_timeouts: bool },
@@ -57,7 +64,9 @@ impl EdgeError {
             | EdgeError::NotFound { .. }
             | EdgeError::PayloadTooLarge { .. }
             | EdgeError::UpstreamRejected { .. } => Fault::Client,
-            EdgeError::NoBackend(_) | EdgeError::AllAttemptsFailed { .. } => Fault::Upstream,
+            EdgeError::NoBackend(_)
+            | EdgeError::AllBackendsDown { .. }
+            | EdgeError::AllAttemptsFailed { .. } => Fault::Upstream,
             EdgeError::Internal(_) => Fault::Internal,
         }
     }
@@ -74,7 +83,9 @@ impl EdgeError {
             EdgeError::Forbidden { .. } => StatusCode::FORBIDDEN,
             EdgeError::NotFound { .. } => StatusCode::NOT_FOUND,
             EdgeError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            EdgeError::NoBackend(_) => StatusCode::SERVICE_UNAVAILABLE,
+            EdgeError::NoBackend(_) | EdgeError::AllBackendsDown { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             EdgeError::AllAttemptsFailed {
                 all_timeouts: true, ..
             } => StatusCode::GATEWAY_TIMEOUT,
@@ -94,12 +105,14 @@ impl EdgeError {
             EdgeError::Unauthorized(_) => ("invalid_request_error", None, Some("invalid_api_key")),
             EdgeError::Forbidden { code, .. } => ("permission_error", None, Some(*code)),
             EdgeError::NotFound { code, .. } => {
-                ("invalid_request_error", Some("model"), Some(*code))
+                let param = (*code == "model_not_found").then_some("model");
+                ("invalid_request_error", param, Some(*code))
             }
             EdgeError::PayloadTooLarge { .. } => {
                 ("invalid_request_error", None, Some("request_too_large"))
             }
             EdgeError::NoBackend(_) => ("server_error", None, Some("no_backend_available")),
+            EdgeError::AllBackendsDown { .. } => ("server_error", None, Some("all_backends_down")),
             EdgeError::AllAttemptsFailed {
                 all_timeouts: true, ..
             } => ("server_error", None, Some("upstream_timeout")),
@@ -138,6 +151,13 @@ impl IntoResponse for EdgeError {
             return (status, [(header::CONTENT_TYPE, ct)], body).into_response();
         }
         let (kind, param, code) = self.parts();
+        let retry_after = match &self {
+            // Whole seconds, rounded up: a client must not come back too early.
+            EdgeError::AllBackendsDown { retry_after, .. } => {
+                Some(retry_after.as_millis().div_ceil(1000).max(1) as u64)
+            }
+            _ => None,
+        };
         let body = error_body(&self.to_string(), kind, param, code);
         let mut resp = (
             status,
@@ -148,6 +168,10 @@ impl IntoResponse for EdgeError {
             body,
         )
             .into_response();
+        if let Some(secs) = retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -1,11 +1,12 @@
 //! The HTTP edge: routes, authentication, errors, request tracking.
 
+mod admin;
 pub mod auth;
 pub mod error;
 mod routes;
 mod track;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 
 use axum::routing::{get, post};
 use axum::serve::ListenerExt;
@@ -24,6 +25,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/models", get(routes::list_models))
         .route("/v1/models/{*id}", get(routes::get_model))
         .route("/health", get(routes::health))
+        .route("/ready", get(admin::ready))
+        .route("/admin/backends", get(admin::backends))
+        .route("/admin/backends/{backend}/disable", post(admin::disable))
+        .route("/admin/backends/{backend}/enable", post(admin::enable))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -33,7 +38,9 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves until `shutdown` resolves, then lets open requests finish.
+/// Serves until `shutdown` resolves. Then the listener closes (new
+/// connections are refused), the probes stop, and open requests and streams
+/// get `settings.shutdown_grace` to finish before the rest are dropped.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -42,9 +49,36 @@ pub async fn serve(
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    // Carries the grace period, read when the signal comes (a reload may have changed it).
+    let (signalled, mut on_signal) = tokio::sync::watch::channel(None);
+    let probes = state.clone();
+    let signal = async move {
+        shutdown.await;
+        probes.stop_probes();
+        let grace = probes.snapshot().config.settings.shutdown_grace;
+        tracing::info!(
+            grace_ms = grace.as_millis() as u64,
+            "shutting down: listener closed, letting open requests finish"
+        );
+        let _ = signalled.send(Some(grace));
+    };
+    let server = axum::serve(listener, router(state.clone())).with_graceful_shutdown(signal);
+    let grace = async {
+        match on_signal.wait_for(Option::is_some).await.map(|g| *g) {
+            Ok(Some(grace)) => tokio::time::sleep(grace).await,
+            // A dropped sender is no signal: never start the grace period.
+            _ => std::future::pending::<()>().await,
+        }
+    };
+    let result = tokio::select! {
+        r = server.into_future() => r,
+        _ = grace => {
+            tracing::warn!("shutdown grace period over: dropping the requests still open");
+            Ok(())
+        }
+    };
+    state.stop_probes();
+    result
 }
 
 /// `/metrics` alone, for `[metrics] listen` on its own address.

@@ -91,12 +91,14 @@ fn model_object(snap: &Snapshot, user: &User, name: &str) -> Option<Value> {
     if !user.may_use(name) {
         return None;
     }
+    // The backends this user may pin now: not those disabled in the config or at runtime.
     let backends: Vec<&str> = route
         .model
         .backends
         .iter()
-        .filter(|b| b.enabled && b.visible_to(user))
-        .map(|b| b.id.as_str())
+        .zip(&route.switches)
+        .filter(|(b, s)| b.enabled && !s.disabled() && b.visible_to(user))
+        .map(|(b, _)| b.id.as_str())
         .collect();
     Some(
         json!({"id": name, "object": "model", "created": 0, "owned_by": "switchyard", "backends": backends}),

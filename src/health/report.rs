@@ -1,0 +1,115 @@
+//! A backend's health as `/admin/backends` shows it: no secrets, only
+//! counters, states and secret-free error summaries.
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use super::circuit::CircuitState;
+use super::clock;
+use super::cooldown::CooldownReason;
+use super::stats::BackendStats;
+use crate::config::HealthConfig;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Healthy,
+    Open,
+    HalfOpen,
+    CoolingDown,
+    Disabled,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    pub at: String,
+    pub probe: &'static str,
+    pub ok: bool,
+    pub detail: String,
+    pub latency_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BackendReport {
+    pub state: State,
+    pub healthy: bool,
+    pub consecutive_failures: u32,
+    /// Failure share over `[health].window`.
+    pub error_rate: f64,
+    pub window_requests: u64,
+    pub ewma_latency_ms: Option<f64>,
+    pub ewma_ttft_ms: Option<f64>,
+    pub inflight: i64,
+    pub confidence: f64,
+    pub successes: u64,
+    pub failures: u64,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<String>,
+    pub last_check: Option<CheckReport>,
+    /// Until the circuit lets a trial through or the cooldown ends, whichever is later.
+    pub cooldown_remaining_ms: u64,
+    pub cooldown_reason: Option<&'static str>,
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+fn ms(d: Option<std::time::Duration>) -> Option<f64> {
+    d.map(|d| (d.as_secs_f64() * 100_000.0).round() / 100.0)
+}
+
+impl BackendStats {
+    /// The state, leaving out the runtime and config switches.
+    pub fn state(&self, now: u64) -> State {
+        match self.circuit.state() {
+            CircuitState::Open { retry_at } if retry_at > now => State::Open,
+            CircuitState::Open { .. } | CircuitState::HalfOpen { .. } => State::HalfOpen,
+            CircuitState::Closed if self.cooldown.active(now).is_some() => State::CoolingDown,
+            CircuitState::Closed => State::Healthy,
+        }
+    }
+
+    pub fn report(&self, cfg: &HealthConfig, now: u64) -> BackendReport {
+        let state = self.state(now);
+        let (window_requests, bad) = self.window.totals(now, cfg.window);
+        let open_until = match self.circuit.state() {
+            CircuitState::Open { retry_at } => retry_at,
+            _ => 0,
+        };
+        let notes = self.notes();
+        let (successes, failures) = self.totals();
+        BackendReport {
+            state,
+            healthy: state == State::Healthy,
+            consecutive_failures: self.consecutive_failures(),
+            error_rate: if window_requests == 0 {
+                0.0
+            } else {
+                bad as f64 / window_requests as f64
+            },
+            window_requests,
+            ewma_latency_ms: ms(self.latency()),
+            ewma_ttft_ms: ms(self.ttft()),
+            inflight: self.inflight(),
+            confidence: (self.confidence.get(now, &cfg.smart) * 1000.0).round() / 1000.0,
+            successes,
+            failures,
+            last_error: notes.last_error.as_ref().map(|(m, _)| m.clone()),
+            last_error_at: notes.last_error.as_ref().map(|(_, t)| rfc3339(*t)),
+            last_check: notes.last_check.map(|c| CheckReport {
+                at: rfc3339(c.at),
+                probe: c.kind.name(),
+                ok: c.ok,
+                detail: c.detail,
+                latency_ms: ms(Some(c.latency)).unwrap_or(0.0),
+            }),
+            cooldown_remaining_ms: clock::until(now, open_until.max(self.cooldown.until())),
+            cooldown_reason: self.cooldown.active(now).map(|r| match r {
+                CooldownReason::RateLimited => "rate_limited",
+                CooldownReason::Auth => "auth",
+            }),
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! Transitions driven by outcomes, with the thresholds from the config.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::*;
+use crate::config::{Backend, BackendType, BillingMode, HealthConfig, Provider, Secret, Timeouts};
+
+fn backend() -> Backend {
+    let provider = Arc::new(Provider {
+        id: "p".into(),
+        name: "p".into(),
+        backend_type: BackendType::OpenAi,
+        base_url: "http://x/v1".into(),
+        api_key: Some(Secret::new("sk-secret-key")),
+        headers: vec![],
+        models: vec![],
+        timeouts: Timeouts::default(),
+        enabled: true,
+    });
+    Backend {
+        id: "b".into(),
+        provider,
+        upstream_model: "m".into(),
+        weight: 1.0,
+        priority: 1,
+        tags: vec![],
+        billing_mode: BillingMode::PerToken,
+        enabled: true,
+    }
+}
+
+fn cfg() -> HealthConfig {
+    HealthConfig {
+        failure_threshold: 3,
+        min_requests: 4,
+        error_rate_threshold: 0.5,
+        open_cooldown: Duration::from_millis(40),
+        ..HealthConfig::default()
+    }
+}
+
+const FIVE_HUNDRED: Failure = Failure::Server { status: 500 };
+
+#[test]
+fn consecutive_failures_open_then_a_trial_success_closes() {
+    let (b, cfg) = (backend(), cfg());
+    let t = Target {
+        model: "m",
+        backend: &b,
+    };
+    let s = Arc::new(BackendStats::default());
+    for _ in 0..2 {
+        s.on_failure(&cfg, t, FIVE_HUNDRED, "HTTP 500");
+    }
+    assert_eq!(s.state(clock::now_ms()), State::Healthy);
+    s.on_failure(&cfg, t, FIVE_HUNDRED, "HTTP 500");
+    let now = clock::now_ms();
+    assert_eq!(s.state(now), State::Open);
+    assert!(matches!(s.availability(now), Availability::Down { .. }));
+    std::thread::sleep(Duration::from_millis(45));
+    let now = clock::now_ms();
+    assert_eq!(s.availability(now), Availability::Trial);
+    let trial = s.try_trial(now, t).expect("the trial is free");
+    assert!(s.try_trial(now, t).is_none(), "only one trial");
+    assert_eq!(s.state(now), State::HalfOpen);
+    s.on_success(&cfg, t, Duration::from_millis(5), None);
+    drop(trial);
+    assert_eq!(s.state(clock::now_ms()), State::Healthy);
+    assert_eq!(s.consecutive_failures(), 0);
+}
+
+#[test]
+fn a_failed_trial_reopens() {
+    let (b, cfg) = (backend(), cfg());
+    let t = Target {
+        model: "m",
+        backend: &b,
+    };
+    let s = Arc::new(BackendStats::default());
+    for _ in 0..3 {
+        s.on_failure(&cfg, t, Failure::Connect, "connect error");
+    }
+    std::thread::sleep(Duration::from_millis(45));
+    let _trial = s.try_trial(clock::now_ms(), t).unwrap();
+    s.on_failure(&cfg, t, Failure::Timeout, "timed out");
+    let r = s.report(&cfg, clock::now_ms());
+    assert_eq!(r.state, State::Open);
+    assert!(
+        r.cooldown_remaining_ms > 40,
+        "backoff doubles: {}",
+        r.cooldown_remaining_ms
+    );
+}
+
+#[test]
+fn error_rate_over_the_window_opens() {
+    let (b, cfg) = (backend(), cfg());
+    let t = Target {
+        model: "m",
+        backend: &b,
+    };
+    let s = BackendStats::default();
+    // ok, fail, ok, fail: never 3 in a row, but 50% of 4 requests.
+    for i in 0..3 {
+        if i % 2 == 0 {
+            s.on_success(&cfg, t, Duration::from_millis(1), None);
+        } else {
+            s.on_failure(&cfg, t, FIVE_HUNDRED, "HTTP 500");
+        }
+    }
+    assert_eq!(s.state(clock::now_ms()), State::Healthy);
+    s.on_failure(&cfg, t, FIVE_HUNDRED, "HTTP 500");
+    assert_eq!(s.state(clock::now_ms()), State::Open);
+}
+
+#[test]
+fn rate_limits_and_auth_errors_cool_down_without_opening() {
+    let (b, mut cfg) = (backend(), cfg());
+    cfg.max_cooldown = Duration::from_secs(2);
+    let t = Target {
+        model: "m",
+        backend: &b,
+    };
+    let s = BackendStats::default();
+    let asked = Failure::RateLimited {
+        retry_after: Some(Duration::from_secs(60)),
+    };
+    for _ in 0..5 {
+        s.on_failure(&cfg, t, asked, "HTTP 429");
+    }
+    let r = s.report(&cfg, clock::now_ms());
+    assert_eq!(r.state, State::CoolingDown);
+    assert_eq!(r.cooldown_reason, Some("rate_limited"));
+    assert!(
+        r.cooldown_remaining_ms <= 2000 && r.cooldown_remaining_ms > 1500,
+        "capped by max_cooldown"
+    );
+    assert_eq!(r.consecutive_failures, 0);
+    assert!(r.confidence < 1.0);
+    let s = BackendStats::default();
+    s.on_failure(
+        &cfg,
+        t,
+        Failure::Auth { status: 401 },
+        "HTTP 401: bad key sk-secret-key",
+    );
+    let r = s.report(&cfg, clock::now_ms());
+    assert_eq!(r.cooldown_reason, Some("auth"));
+    assert!(
+        r.cooldown_remaining_ms > 200_000,
+        "auth_cooldown is 5m by default"
+    );
+    let last = r.last_error.unwrap();
+    assert!(
+        !last.contains("sk-secret-key") && last.contains("[redacted]"),
+        "{last}"
+    );
+    s.on_success(&cfg, t, Duration::from_millis(1), None);
+    assert_eq!(
+        s.state(clock::now_ms()),
+        State::Healthy,
+        "a success ends an auth cooldown"
+    );
+}

@@ -1,0 +1,183 @@
+//! Readiness and the admin API over backend health.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::auth::authenticate;
+use super::error::EdgeError;
+use super::routes::fail;
+use crate::config::User;
+use crate::health::{clock, BackendReport, State as Health};
+use crate::state::{AppState, Snapshot};
+use crate::telemetry::RequestRecord;
+
+/// 200 when every model has a backend that is enabled and whose circuit is
+/// not open; else 503 naming the models that have none.
+pub async fn ready(State(state): State<AppState>) -> Response {
+    let snap = state.snapshot();
+    let now = clock::now_ms();
+    let down: Vec<&str> = snap
+        .config
+        .models
+        .keys()
+        .filter(|name| {
+            let Some(route) = snap.models.get(name.as_str()) else {
+                return true;
+            };
+            !(0..route.model.backends.len()).any(|i| {
+                route.model.backends[i].enabled
+                    && !route.switches[i].disabled()
+                    && route.stats[i].state(now) != Health::Open
+            })
+        })
+        .map(String::as_str)
+        .collect();
+    if down.is_empty() {
+        return Json(json!({"status": "ready"})).into_response();
+    }
+    let body = json!({"status": "not_ready", "models_without_backends": down});
+    (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+}
+
+/// One (model, backend) pair as `/admin/backends` lists it.
+#[derive(Serialize)]
+struct Entry<'a> {
+    model: &'a str,
+    backend: &'a str,
+    provider: &'a str,
+    upstream_model: &'a str,
+    /// "config" or "admin" when the backend is out of rotation.
+    disabled_by: Option<&'static str>,
+    #[serde(flatten)]
+    health: BackendReport,
+}
+
+/// The admin user behind the request: 401 without a valid token, 403 for others.
+fn admin(
+    snap: &Snapshot,
+    headers: &HeaderMap,
+    record: &RequestRecord,
+) -> Result<Arc<User>, EdgeError> {
+    let user = authenticate(snap, headers)?;
+    record.update(|f| f.user = Some(user.id.clone()));
+    if user.admin {
+        return Ok(user);
+    }
+    Err(EdgeError::Forbidden {
+        message: format!("user {:?} is not an admin", user.id),
+        code: "admin_required",
+    })
+}
+
+pub async fn backends(
+    State(state): State<AppState>,
+    Extension(record): Extension<Arc<RequestRecord>>,
+    headers: HeaderMap,
+) -> Response {
+    let snap = state.snapshot();
+    if let Err(e) = admin(&snap, &headers, &record) {
+        return fail(&record, e);
+    }
+    let now = clock::now_ms();
+    let mut entries = Vec::new();
+    for (name, model) in &snap.config.models {
+        let Some(route) = snap.models.get(name) else {
+            continue;
+        };
+        for (i, b) in model.backends.iter().enumerate() {
+            let disabled_by = if !b.enabled {
+                Some("config")
+            } else if route.switches[i].disabled() {
+                Some("admin")
+            } else {
+                None
+            };
+            let mut health = route.stats[i].report(&snap.config.health, now);
+            if disabled_by.is_some() {
+                health.state = Health::Disabled;
+                health.healthy = false;
+            }
+            entries.push(Entry {
+                model: name,
+                backend: &b.id,
+                provider: &b.provider.id,
+                upstream_model: &b.upstream_model,
+                disabled_by,
+                health,
+            });
+        }
+    }
+    Json(json!({"object": "list", "data": entries})).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct Scope {
+    model: Option<String>,
+}
+
+pub async fn disable(
+    state: State<AppState>,
+    record: Extension<Arc<RequestRecord>>,
+    id: Path<String>,
+    scope: Query<Scope>,
+    headers: HeaderMap,
+) -> Response {
+    switch(state, record, id, scope, headers, false).await
+}
+
+pub async fn enable(
+    state: State<AppState>,
+    record: Extension<Arc<RequestRecord>>,
+    id: Path<String>,
+    scope: Query<Scope>,
+    headers: HeaderMap,
+) -> Response {
+    switch(state, record, id, scope, headers, true).await
+}
+
+async fn switch(
+    State(state): State<AppState>,
+    Extension(record): Extension<Arc<RequestRecord>>,
+    Path(id): Path<String>,
+    Query(scope): Query<Scope>,
+    headers: HeaderMap,
+    on: bool,
+) -> Response {
+    let snap = state.snapshot();
+    let user = match admin(&snap, &headers, &record) {
+        Ok(u) => u,
+        Err(e) => return fail(&record, e),
+    };
+    let having: Vec<&str> = snap
+        .config
+        .models
+        .iter()
+        .filter(|(_, m)| m.backends.iter().any(|b| b.id == id))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let model = scope.model.as_deref();
+    if having.is_empty() || model.is_some_and(|m| !having.contains(&m)) {
+        let within = model.map_or(String::new(), |m| format!(" in model `{m}`"));
+        let e = EdgeError::NotFound {
+            message: format!("no backend {id:?}{within}"),
+            code: "backend_not_found",
+        };
+        return fail(&record, e);
+    }
+    let switches = &state.health().switches;
+    if on {
+        switches.enable(&id, model, &having);
+    } else {
+        switches.disable(&id, model);
+    }
+    let models: Vec<&str> = model.map_or(having.clone(), |m| vec![m]);
+    tracing::warn!(target: "switchyard::health", backend = %id, models = ?models, user = %user.id,
+        "backend {} by an admin", if on { "enabled" } else { "disabled" });
+    Json(json!({"backend": id, "models": models, "disabled": !on})).into_response()
+}

@@ -1,0 +1,159 @@
+//! Graceful shutdown of the real binary.
+
+use std::time::{Duration, Instant};
+
+use mock_upstream::{Fault, MockConfig};
+use serde_json::json;
+
+use super::{ms, SECOND};
+use crate::common_health::*;
+
+/// The real binary serving `config`, with its address read from its output.
+struct Process {
+    child: std::process::Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Process {
+    fn start(config: &str) -> Process {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, config).unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args(["serve", "--config"])
+            .arg(&path)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Keeps draining, so the child never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Some(url) = line.split("listening on http://").nth(1) {
+                    let _ = tx.send(url.trim().to_string());
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(10 * SECOND)
+            .expect("the gateway announces its address");
+        Process {
+            child,
+            addr,
+            _dir: dir,
+        }
+    }
+
+    fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .args([name, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    async fn exit_code(&mut self, limit: Duration) -> Option<i32> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            tokio::time::sleep(ms(20)).await;
+        }
+        let _ = self.child.kill();
+        panic!("the gateway did not exit within {limit:?}");
+    }
+}
+
+fn shutdown_config(mock: &mock_upstream::MockServer, grace: &str) -> String {
+    let settings = format!("shutdown_grace = \"{grace}\"");
+    let setup = Setup {
+        settings: &settings,
+        ..Setup::default()
+    };
+    config_text(&setup, &[("a", mock, "")]).replace(
+        "[settings]",
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[settings]",
+    )
+}
+
+async fn start_stream(addr: &str) -> reqwest::Response {
+    let body =
+        json!({"model": "m", "stream": true, "messages": [{"role": "user", "content": "hi"}]});
+    let resp = reqwest::Client::new()
+        .post(format!("http://{addr}/v1/chat/completions"))
+        .bearer_auth(USER)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp
+}
+
+async fn refuses_connections(addr: &str) -> bool {
+    eventually(5 * SECOND, || async {
+        tokio::net::TcpStream::connect(addr).await.is_err()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn sigterm_lets_a_long_stream_finish_refuses_new_connections_and_exits_0() {
+    let mut cfg = MockConfig::new("a").with_fault(Fault {
+        chunk_delay: ms(100),
+        ..Fault::default()
+    });
+    cfg.chunks = Some(15);
+    let a = mock_with(cfg).await;
+    let mut gw = Process::start(&shutdown_config(&a, "20s"));
+    let resp = start_stream(&gw.addr).await;
+    let mut body = resp.bytes_stream();
+    let mut text = String::from_utf8(
+        futures_util::StreamExt::next(&mut body)
+            .await
+            .unwrap()
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    gw.signal("-TERM");
+    assert!(
+        refuses_connections(&gw.addr).await,
+        "the listener is closed"
+    );
+    while let Some(chunk) = futures_util::StreamExt::next(&mut body).await {
+        text.push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
+    }
+    let sse = parse_sse(&text);
+    assert!(
+        sse.done && sse.error.is_none(),
+        "the stream finished: {text}"
+    );
+    assert_eq!(sse.chunks, 15);
+    assert_eq!(gw.exit_code(10 * SECOND).await, Some(0));
+}
+
+#[tokio::test]
+async fn the_grace_period_bounds_shutdown() {
+    let a = mock_with(MockConfig::new("a").with_fault(Fault {
+        stall_after: Some(1),
+        ..Fault::default()
+    }))
+    .await;
+    let mut gw = Process::start(&shutdown_config(&a, "300ms"));
+    let resp = start_stream(&gw.addr).await;
+    let started = Instant::now();
+    gw.signal("-INT");
+    assert_eq!(gw.exit_code(10 * SECOND).await, Some(0));
+    assert!(started.elapsed() < 5 * SECOND, "{:?}", started.elapsed());
+    assert!(resp.text().await.is_err(), "the stalled stream was cut");
+    assert!(eventually(3 * SECOND, || async { a.streams_cancelled() == 1 }).await);
+}
