@@ -28,6 +28,7 @@ pub struct RawConfig {
 pub struct RawServer {
     pub listen: Option<String>,
     pub max_body_bytes: Option<u64>,
+    pub status_page: Option<String>,
 }
 
 /// Timeouts as human-readable durations; shared by `[settings]` and providers.

@@ -51,6 +51,8 @@ impl Access {
 pub struct ServerConfig {
     pub listen: String,
     pub max_body_bytes: usize,
+    /// Who may see `/status`.
+    pub status_page: Access,
 }
 
 #[derive(Debug, Clone)]

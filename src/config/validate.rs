@@ -66,6 +66,16 @@ pub fn validate(raw: RawConfig, env: &Env) -> Result<Config, Vec<ConfigError>> {
         errors: Vec::new(),
         env,
     };
+    let status_page = match raw.server.status_page.as_deref() {
+        None => Access::Admin,
+        Some(name) => Access::parse(name).unwrap_or_else(|| {
+            c.error(
+                "server.status_page",
+                format!("unknown value {name:?} (known: admin, public, off)"),
+            );
+            Access::Admin
+        }),
+    };
     let server = ServerConfig {
         listen: raw
             .server
@@ -73,6 +83,7 @@ pub fn validate(raw: RawConfig, env: &Env) -> Result<Config, Vec<ConfigError>> {
             .clone()
             .unwrap_or_else(|| DEFAULT_LISTEN.to_string()),
         max_body_bytes: raw.server.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY) as usize,
+        status_page,
     };
     if raw.server.max_body_bytes == Some(0) {
         c.error("server.max_body_bytes", "must be greater than zero");

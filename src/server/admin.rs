@@ -9,9 +9,8 @@ use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::auth::authenticate;
 use super::error::EdgeError;
-use super::routes::fail;
+use super::routes::{fail, identify};
 use crate::config::User;
 use crate::health::{clock, BackendReport, State as Health};
 use crate::state::{AppState, Snapshot};
@@ -45,27 +44,26 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
 }
 
-/// One (model, backend) pair as `/admin/backends` lists it.
+/// One (model, backend) pair as `/admin/backends` (and the status page) lists it.
 #[derive(Serialize)]
-struct Entry<'a> {
-    model: &'a str,
-    backend: &'a str,
-    provider: &'a str,
-    upstream_model: &'a str,
+pub struct Entry<'a> {
+    pub model: &'a str,
+    pub backend: &'a str,
+    pub provider: &'a str,
+    pub upstream_model: &'a str,
     /// "config" or "admin" when the backend is out of rotation.
-    disabled_by: Option<&'static str>,
+    pub disabled_by: Option<&'static str>,
     #[serde(flatten)]
-    health: BackendReport,
+    pub health: BackendReport,
 }
 
 /// The admin user behind the request: 401 without a valid token, 403 for others.
-fn admin(
+pub fn admin(
     snap: &Snapshot,
     headers: &HeaderMap,
     record: &RequestRecord,
 ) -> Result<Arc<User>, EdgeError> {
-    let user = authenticate(snap, headers)?;
-    record.update(|f| f.user = Some(user.id.clone()));
+    let user = identify(snap, headers, record)?;
     if user.admin {
         return Ok(user);
     }
@@ -75,15 +73,8 @@ fn admin(
     })
 }
 
-pub async fn backends(
-    State(state): State<AppState>,
-    Extension(record): Extension<Arc<RequestRecord>>,
-    headers: HeaderMap,
-) -> Response {
-    let snap = state.snapshot();
-    if let Err(e) = admin(&snap, &headers, &record) {
-        return fail(&record, e);
-    }
+/// Every (model, backend) pair with its live health, in config order.
+pub fn entries(snap: &Snapshot) -> Vec<Entry<'_>> {
     let now = clock::now_ms();
     let mut entries = Vec::new();
     for (name, model) in &snap.config.models {
@@ -113,7 +104,19 @@ pub async fn backends(
             });
         }
     }
-    Json(json!({"object": "list", "data": entries})).into_response()
+    entries
+}
+
+pub async fn backends(
+    State(state): State<AppState>,
+    Extension(record): Extension<Arc<RequestRecord>>,
+    headers: HeaderMap,
+) -> Response {
+    let snap = state.snapshot();
+    if let Err(e) = admin(&snap, &headers, &record) {
+        return fail(&record, e);
+    }
+    Json(json!({"object": "list", "data": entries(&snap)})).into_response()
 }
 
 #[derive(Deserialize)]

@@ -1,9 +1,10 @@
 //! The HTTP edge: routes, authentication, errors, request tracking.
 
-mod admin;
+pub mod admin;
 pub mod auth;
 pub mod error;
 mod routes;
+mod status;
 mod track;
 
 use std::future::{Future, IntoFuture};
@@ -26,6 +27,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/models/{*id}", get(routes::get_model))
         .route("/health", get(routes::health))
         .route("/ready", get(admin::ready))
+        .route("/status", get(status::page))
+        .route("/status/data", get(status::data))
         .route("/admin/backends", get(admin::backends))
         .route("/admin/backends/{backend}/disable", post(admin::disable))
         .route("/admin/backends/{backend}/enable", post(admin::enable))

@@ -186,22 +186,16 @@ pub async fn metrics(
     match snap.config.metrics.access {
         Access::Open => {}
         Access::Off => return not_found(Extension(record)).await,
-        Access::Admin => match identify(&snap, &headers, &record) {
-            Ok(user) if user.admin => {}
-            Ok(user) => {
-                let message = format!("user {:?} is not an admin", user.id);
-                return fail(
-                    &record,
-                    EdgeError::Forbidden {
-                        message,
-                        code: "admin_required",
-                    },
-                );
+        Access::Admin => {
+            if let Err(e) = super::admin::admin(&snap, &headers, &record) {
+                return fail(&record, e);
             }
-            Err(e) => return fail(&record, e),
-        },
+        }
     }
-    crate::telemetry::metrics::refresh_backend_gauges(state.metrics(), &snap);
+    crate::telemetry::metrics::refresh_backend_gauges(
+        state.metrics(),
+        &super::admin::entries(&snap),
+    );
     let body = state.metrics().encode();
     (
         [(

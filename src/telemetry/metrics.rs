@@ -274,28 +274,33 @@ impl Metrics {
 
 /// Sets the per-backend gauges from live state, at scrape time, so the
 /// request path never touches them.
-pub fn refresh_backend_gauges(metrics: &Metrics, snap: &crate::state::Snapshot) {
+pub fn refresh_backend_gauges(metrics: &Metrics, entries: &[crate::server::admin::Entry]) {
+    use crate::health::State;
     metrics.backend_up.clear();
     metrics.circuit_state.clear();
     metrics.inflight.clear();
-    for (name, route) in &snap.models {
-        for (backend, stats) in route.model.backends.iter().zip(&route.stats) {
-            let labels = RouteLabels {
-                model: name.clone(),
-                backend: backend.id.clone(),
-            };
-            metrics
-                .backend_up
-                .get_or_create(&labels)
-                .set(i64::from(backend.enabled));
-            let b = BackendLabels {
-                backend: backend.id.clone(),
-            };
-            metrics
-                .circuit_state
-                .get_or_create(&b)
-                .set(if backend.enabled { 0 } else { 4 });
-            metrics.inflight.get_or_create(&b).set(stats.inflight());
-        }
+    for e in entries {
+        let labels = RouteLabels {
+            model: e.model.to_string(),
+            backend: e.backend.to_string(),
+        };
+        metrics
+            .backend_up
+            .get_or_create(&labels)
+            .set(i64::from(e.health.healthy));
+        let code = match e.health.state {
+            State::Healthy => 0,
+            State::HalfOpen => 1,
+            State::Open => 2,
+            State::CoolingDown => 3,
+            State::Disabled => 4,
+        };
+        // A backend id may serve several models; its circuit gauge shows the worst.
+        let b = BackendLabels {
+            backend: e.backend.to_string(),
+        };
+        let gauge = metrics.circuit_state.get_or_create(&b);
+        gauge.set(gauge.get().max(code));
+        metrics.inflight.get_or_create(&b).set(e.health.inflight);
     }
 }
