@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! python3 -c "import pytest, openai, requests, prometheus_client" 2>/dev/null; then
+if ! python3 -c "import pytest, openai, requests, prometheus_client, selenium" 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 fi
 

@@ -1,0 +1,85 @@
+"""The status page in headless Chromium (Debian's chromium + chromium-driver)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from conftest import STARTUP_TIMEOUT_S, GatewayProcess, gateway_binary
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+DEMO_TOKEN = "your-token"
+BACKENDS = ["openai_official", "anthropic_claude", "google_gemini", "problematic_backend"]
+SCREENSHOTS = Path(os.environ.get("SWITCHYARD_SCREENSHOTS", tempfile.gettempdir()))
+
+
+@pytest.fixture()
+def own_gateway() -> Iterator[str]:
+    """A demo of its own: this test disables a backend, which others must not see."""
+    process = GatewayProcess(gateway_binary())
+    try:
+        yield process.wait_for_url(STARTUP_TIMEOUT_S)
+    finally:
+        process.stop()
+
+
+@pytest.fixture()
+def browser() -> Iterator[webdriver.Chrome]:
+    chromium = shutil.which("chromium")
+    driver_path = shutil.which("chromedriver")
+    if not chromium or not driver_path:
+        pytest.fail("chromium and chromium-driver are needed (apt-get install chromium chromium-driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--no-first-run",
+                 "--disable-sync", "--window-size=1400,900"):
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='sy-chrome-')}")
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def row_state(driver: webdriver.Chrome, backend: str) -> str | None:
+    rows = driver.find_elements(By.CSS_SELECTOR, f'table[data-model="gpt-4o"] tr[data-backend="{backend}"]')
+    return rows[0].get_attribute("data-state") if rows else None
+
+
+def test_status_page_shows_backends_and_a_disabled_one_going_down(own_gateway: str, browser) -> None:
+    browser.get(f"{own_gateway}/status")
+    wait = WebDriverWait(browser, 20)
+    token_box = wait.until(lambda d: d.find_element(By.ID, "token") if d.find_element(By.ID, "login").is_displayed() else None)
+    token_box.send_keys(DEMO_TOKEN)
+    browser.find_element(By.CSS_SELECTOR, "#login button").click()
+    wait.until(lambda d: all(row_state(d, b) for b in BACKENDS))
+    assert row_state(browser, "google_gemini") == "healthy"
+    browser.save_screenshot(str(SCREENSHOTS / "switchyard-status-before.png"))
+
+    resp = requests.post(f"{own_gateway}/admin/backends/google_gemini/disable",
+                         headers={"Authorization": f"Bearer {DEMO_TOKEN}"}, timeout=10)
+    assert resp.status_code == 200, resp.text
+    wait.until(lambda d: row_state(d, "google_gemini") == "disabled")
+    assert row_state(browser, "openai_official") == "healthy"
+    assert "not healthy" in browser.find_element(By.ID, "meta").text
+    browser.save_screenshot(str(SCREENSHOTS / "switchyard-status-after.png"))
+
+
+def test_status_page_rejects_a_non_admin_token(own_gateway: str, browser) -> None:
+    browser.get(f"{own_gateway}/status")
+    wait = WebDriverWait(browser, 20)
+    box = wait.until(lambda d: d.find_element(By.ID, "token") if d.find_element(By.ID, "login").is_displayed() else None)
+    box.send_keys("not-a-token")
+    browser.find_element(By.CSS_SELECTOR, "#login button").click()
+    wait.until(lambda d: "admin token is needed" in d.find_element(By.ID, "meta").text)
+    assert not browser.find_elements(By.CSS_SELECTOR, "tr[data-backend]")
