@@ -2,6 +2,7 @@
 //! each provider turns a [`ChatRequest`] into its upstream request and its
 //! upstream answers (whole or streamed) back into OpenAI's format.
 
+mod azure;
 mod chat;
 mod openai;
 
@@ -55,13 +56,19 @@ pub trait StreamTranslator: Send {
     fn event(&mut self, event: &SseEvent, out: &mut Vec<u8>) -> Result<EventInfo, StreamError>;
 }
 
-/// Builds the upstream request for `backend`.
+/// Builds the upstream request for `backend`, or says which field of the
+/// request its protocol cannot express.
 pub fn build_request(
     backend: &Backend,
     req: &ChatRequest,
 ) -> Result<UpstreamRequest, RequestError> {
     match backend.provider.backend_type {
         BackendType::OpenAi => Ok(openai::build_request(backend, req)),
+        BackendType::Azure => Ok(azure::build_request(backend, req)),
+        BackendType::Anthropic | BackendType::Gemini => Err(RequestError {
+            message: "this backend type is not implemented yet".into(),
+            param: None,
+        }),
     }
 }
 
@@ -71,14 +78,17 @@ pub fn translate_response(
     body: Bytes,
 ) -> Result<(Bytes, Option<Usage>), String> {
     match backend.provider.backend_type {
-        BackendType::OpenAi => openai::translate_response(body),
+        BackendType::OpenAi | BackendType::Azure => openai::translate_response(body),
+        BackendType::Anthropic | BackendType::Gemini => Err("not implemented yet".into()),
     }
 }
 
 /// A translator for one streamed attempt.
 pub fn stream_translator(backend: &Backend, req: &ChatRequest) -> Box<dyn StreamTranslator> {
     match backend.provider.backend_type {
-        BackendType::OpenAi => Box::new(openai::Stream::new(req.client_wants_usage)),
+        BackendType::OpenAi | BackendType::Azure | BackendType::Anthropic | BackendType::Gemini => {
+            Box::new(openai::Stream::new(req.client_wants_usage))
+        }
     }
 }
 
@@ -110,4 +120,22 @@ pub fn error_summary(body: &[u8]) -> String {
         short.push('…');
     }
     short
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::sync::Arc;
+
+    use crate::config::Model;
+
+    /// A one-backend model `m` on provider `p`, from TOML fragments.
+    pub fn model(provider_toml: &str, backend_toml: &str) -> Arc<Model> {
+        let text = format!(
+            "[providers.p]\n{provider_toml}\n[[models.m.backends]]\nprovider = \"p\"\n{backend_toml}\n"
+        );
+        match crate::config::parse(&text, &|_| None) {
+            Ok(c) => c.models["m"].clone(),
+            Err(e) => panic!("test config: {e}"),
+        }
+    }
 }
