@@ -2,11 +2,17 @@
 //! each provider turns a [`ChatRequest`] into its upstream request and its
 //! upstream answers (whole or streamed) back into OpenAI's format.
 
+mod anthropic;
 mod azure;
 mod chat;
+mod errors;
+mod input;
+mod messages;
 mod openai;
+mod output;
 
 pub use chat::{ChatRequest, RequestError};
+pub use errors::client_error_body;
 
 use bytes::Bytes;
 use serde::Deserialize;
@@ -65,7 +71,8 @@ pub fn build_request(
     match backend.provider.backend_type {
         BackendType::OpenAi => Ok(openai::build_request(backend, req)),
         BackendType::Azure => Ok(azure::build_request(backend, req)),
-        BackendType::Anthropic | BackendType::Gemini => Err(RequestError {
+        BackendType::Anthropic => anthropic::build_request(backend, req),
+        BackendType::Gemini => Err(RequestError {
             message: "this backend type is not implemented yet".into(),
             param: None,
         }),
@@ -79,16 +86,21 @@ pub fn translate_response(
 ) -> Result<(Bytes, Option<Usage>), String> {
     match backend.provider.backend_type {
         BackendType::OpenAi | BackendType::Azure => openai::translate_response(body),
-        BackendType::Anthropic | BackendType::Gemini => Err("not implemented yet".into()),
+        BackendType::Anthropic => anthropic::translate_response(body),
+        BackendType::Gemini => Err("not implemented yet".into()),
     }
 }
 
 /// A translator for one streamed attempt.
 pub fn stream_translator(backend: &Backend, req: &ChatRequest) -> Box<dyn StreamTranslator> {
     match backend.provider.backend_type {
-        BackendType::OpenAi | BackendType::Azure | BackendType::Anthropic | BackendType::Gemini => {
+        BackendType::OpenAi | BackendType::Azure | BackendType::Gemini => {
             Box::new(openai::Stream::new(req.client_wants_usage))
         }
+        BackendType::Anthropic => Box::new(anthropic::Stream::new(
+            req.client_wants_usage,
+            &backend.upstream_model,
+        )),
     }
 }
 
@@ -126,7 +138,44 @@ pub fn error_summary(body: &[u8]) -> String {
 pub(crate) mod testing {
     use std::sync::Arc;
 
+    use serde_json::Value;
+
+    use super::{EventInfo, StreamError, StreamTranslator};
     use crate::config::Model;
+    use crate::proxy::sse::SseEvent;
+
+    /// Feeds `(event, data)` pairs through `t`; returns every chunk it wrote
+    /// (JSON without the clock-dependent `created`, or the string `[DONE]`)
+    /// and the info of every event.
+    pub fn sse_transcript(
+        t: &mut dyn StreamTranslator,
+        events: &[(&str, &str)],
+    ) -> Result<(Vec<Value>, Vec<EventInfo>), StreamError> {
+        let mut out = Vec::new();
+        let mut infos = Vec::new();
+        for (name, data) in events {
+            let event = SseEvent {
+                event: Some(name.to_string()),
+                data: data.to_string(),
+            };
+            infos.push(t.event(&event, &mut out)?);
+        }
+        let text = String::from_utf8(out).unwrap();
+        let lines = text
+            .split_terminator("\n\n")
+            .map(|l| {
+                let data = l.strip_prefix("data: ").unwrap();
+                if data == "[DONE]" {
+                    return Value::from("[DONE]");
+                }
+                let mut v: Value = serde_json::from_str(data).unwrap();
+                assert!(v["created"].as_u64().is_some(), "{v}");
+                v.as_object_mut().unwrap().remove("created");
+                v
+            })
+            .collect();
+        Ok((lines, infos))
+    }
 
     /// A one-backend model `m` on provider `p`, from TOML fragments.
     pub fn model(provider_toml: &str, backend_toml: &str) -> Arc<Model> {
