@@ -6,6 +6,7 @@ mod anthropic;
 mod azure;
 mod chat;
 mod errors;
+mod gemini;
 mod input;
 mod messages;
 mod openai;
@@ -72,10 +73,7 @@ pub fn build_request(
         BackendType::OpenAi => Ok(openai::build_request(backend, req)),
         BackendType::Azure => Ok(azure::build_request(backend, req)),
         BackendType::Anthropic => anthropic::build_request(backend, req),
-        BackendType::Gemini => Err(RequestError {
-            message: "this backend type is not implemented yet".into(),
-            param: None,
-        }),
+        BackendType::Gemini => gemini::build_request(backend, req),
     }
 }
 
@@ -87,16 +85,21 @@ pub fn translate_response(
     match backend.provider.backend_type {
         BackendType::OpenAi | BackendType::Azure => openai::translate_response(body),
         BackendType::Anthropic => anthropic::translate_response(body),
-        BackendType::Gemini => Err("not implemented yet".into()),
+        BackendType::Gemini => gemini::translate_response(body, &backend.upstream_model),
     }
 }
 
 /// A translator for one streamed attempt.
 pub fn stream_translator(backend: &Backend, req: &ChatRequest) -> Box<dyn StreamTranslator> {
     match backend.provider.backend_type {
-        BackendType::OpenAi | BackendType::Azure | BackendType::Gemini => {
+        BackendType::OpenAi | BackendType::Azure => {
             Box::new(openai::Stream::new(req.client_wants_usage))
         }
+        BackendType::Gemini => Box::new(gemini::Stream::new(
+            req.client_wants_usage,
+            req.get::<u64>("n").unwrap_or(1),
+            &backend.upstream_model,
+        )),
         BackendType::Anthropic => Box::new(anthropic::Stream::new(
             req.client_wants_usage,
             &backend.upstream_model,

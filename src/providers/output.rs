@@ -50,6 +50,14 @@ pub(super) fn now() -> u64 {
         .unwrap_or(0)
 }
 
+/// `prefix` and 24 random alphanumerics, like OpenAI's `call_...` ids.
+pub(super) fn random_id(prefix: &str) -> String {
+    let mut id = String::with_capacity(prefix.len() + 24);
+    id.push_str(prefix);
+    id.extend(std::iter::repeat_with(fastrand::alphanumeric).take(24));
+    id
+}
+
 /// One complete tool call of a `chat.completion` message.
 pub(super) fn tool_call(id: &str, name: &str, arguments: String) -> Value {
     json!({"id": id, "type": "function", "function": {"name": name, "arguments": arguments}})
@@ -137,10 +145,12 @@ impl Chunks {
         );
     }
 
-    /// The start of streamed tool call `k`: id and name, no arguments yet.
-    pub fn tool_start(&self, out: &mut Vec<u8>, index: u64, k: usize, id: &str, name: &str) {
+    /// The start of streamed tool call `k` (id and name), with `arguments`
+    /// so far: none when fragments follow, all of them when none will.
+    pub fn tool_start(&self, out: &mut Vec<u8>, index: u64, k: usize, call: (&str, &str, &str)) {
+        let (id, name, arguments) = call;
         let call = json!({"index": k, "id": id, "type": "function",
-                          "function": {"name": name, "arguments": ""}});
+                          "function": {"name": name, "arguments": arguments}});
         self.delta(out, index, json!({"tool_calls": [call]}), None);
     }
 

@@ -97,7 +97,7 @@ impl Stream {
                 self.tools.push((index, k));
                 let field = |name: &str| block.get(name).and_then(Value::as_str).unwrap_or("");
                 self.chunks
-                    .tool_start(out, 0, k, field("id"), field("name"));
+                    .tool_start(out, 0, k, (field("id"), field("name"), ""));
                 true
             }
             _ => false,
