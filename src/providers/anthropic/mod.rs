@@ -2,10 +2,12 @@
 //! completions. The field-by-field mapping is in docs/providers.md.
 
 mod request;
-mod response;
-mod stream;
 #[cfg(test)]
-mod tests;
+mod request_tests;
+mod response;
+#[cfg(test)]
+mod response_tests;
+mod stream;
 
 pub use request::build_request;
 pub use response::translate_response;

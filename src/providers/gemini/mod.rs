@@ -3,11 +3,13 @@
 //! field-by-field mapping is in docs/providers.md.
 
 mod request;
+#[cfg(test)]
+mod request_tests;
 mod response;
+#[cfg(test)]
+mod response_tests;
 mod schema;
 mod stream;
-#[cfg(test)]
-mod tests;
 
 pub use request::build_request;
 pub use response::translate_response;
