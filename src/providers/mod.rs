@@ -1,6 +1,11 @@
 //! Wire protocols. The client always speaks OpenAI's chat completions API;
 //! each provider turns a [`ChatRequest`] into its upstream request and its
 //! upstream answers (whole or streamed) back into OpenAI's format.
+//!
+//! OpenAI and Azure bodies pass through nearly untouched (the hot path:
+//! no parse beyond the top level). Anthropic and Gemini need the request
+//! fully decoded ([`input`], [`messages`]) and their answers rebuilt
+//! ([`output`]). docs/providers.md has the field-by-field mapping.
 
 mod anthropic;
 mod azure;
