@@ -4,8 +4,8 @@
 //!
 //! OpenAI and Azure bodies pass through nearly untouched (the hot path:
 //! no parse beyond the top level). Anthropic and Gemini need the request
-//! fully decoded ([`input`], [`messages`]) and their answers rebuilt
-//! ([`output`]). docs/providers.md has the field-by-field mapping.
+//! fully decoded (`input`, `messages`) and their answers rebuilt
+//! (`output`). docs/providers.md has the field-by-field mapping.
 
 mod anthropic;
 mod azure;
