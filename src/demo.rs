@@ -10,9 +10,19 @@ use crate::config::{self, Config, ConfigErrors};
 /// The demo's user token, as in the seed document.
 pub const TOKEN: &str = "your-token";
 
-/// The demo backends: (id, fault). Latencies differ so strategies and
-/// benchmarks have something to see; `problematic_backend` always fails.
-fn backends() -> Vec<(&'static str, Fault)> {
+/// One demo backend: its id, the protocol its mock speaks, the upstream
+/// model name, and its fault.
+struct DemoBackend {
+    id: &'static str,
+    backend_type: &'static str,
+    model: &'static str,
+    fault: Fault,
+}
+
+/// Latencies differ so strategies and benchmarks have something to see;
+/// `problematic_backend` always fails. Anthropic and Gemini backends speak
+/// their native protocols, so the demo shows the translation at work.
+fn backends() -> Vec<DemoBackend> {
     let ms = Duration::from_millis;
     let slow = |delay, first, chunk| Fault {
         delay: ms(delay),
@@ -20,11 +30,32 @@ fn backends() -> Vec<(&'static str, Fault)> {
         chunk_delay: ms(chunk),
         ..Fault::default()
     };
+    let b = |id, backend_type, model, fault| DemoBackend {
+        id,
+        backend_type,
+        model,
+        fault,
+    };
     vec![
-        ("openai_official", slow(40, 60, 15)),
-        ("anthropic_claude", slow(60, 90, 20)),
-        ("google_gemini", slow(30, 50, 10)),
-        ("problematic_backend", Fault::status(500)),
+        b("openai_official", "openai", "gpt-4o", slow(40, 60, 15)),
+        b(
+            "anthropic_claude",
+            "anthropic",
+            "claude-sonnet-4",
+            slow(60, 90, 20),
+        ),
+        b(
+            "google_gemini",
+            "gemini",
+            "gemini-2.5-flash",
+            slow(30, 50, 10),
+        ),
+        b(
+            "problematic_backend",
+            "openai",
+            "gpt-4o",
+            Fault::status(500),
+        ),
     ]
 }
 
@@ -38,13 +69,14 @@ impl Demo {
     /// Starts the mocks on free loopback ports and builds the config for `listen`.
     pub async fn start(listen: &str) -> Result<Demo, DemoError> {
         let mut mocks = Vec::new();
-        for (name, fault) in backends() {
-            let mut cfg = MockConfig::new(name).with_fault(fault);
-            cfg.models = vec!["gpt-4o".to_string()];
+        let backends = backends();
+        for b in &backends {
+            let mut cfg = MockConfig::new(b.id).with_fault(b.fault.clone());
+            cfg.models = vec![b.model.to_string()];
             cfg.record = false;
-            mocks.push((name, MockServer::start(cfg).await.map_err(DemoError::Mock)?));
+            mocks.push((b.id, MockServer::start(cfg).await.map_err(DemoError::Mock)?));
         }
-        let text = config_text(listen, &mocks);
+        let text = config_text(listen, &backends, &mocks);
         let config = config::parse(&text, &|_| None).map_err(DemoError::Config)?;
         Ok(Demo { mocks, config })
     }
@@ -58,17 +90,58 @@ pub enum DemoError {
     Config(ConfigErrors),
 }
 
-fn config_text(listen: &str, mocks: &[(&str, MockServer)]) -> String {
+fn config_text(listen: &str, backends: &[DemoBackend], mocks: &[(&str, MockServer)]) -> String {
     let mut text = format!(
         "[server]\nlisten = \"{listen}\"\n\n[settings]\nmax_attempts = 3\nfirst_token_timeout = \"10s\"\nrequest_timeout = \"30s\"\n\n"
     );
-    for (name, mock) in mocks {
-        text += &format!("[providers.{name}]\nbackend_type = \"openai\"\nbase_url = \"{}/v1\"\napi_key = \"demo-key-{name}\"\n\n", mock.url());
+    for (b, (_, mock)) in backends.iter().zip(mocks) {
+        // Each protocol's base_url as its vendor documents it.
+        let path = match b.backend_type {
+            "openai" => "/v1",
+            _ => "",
+        };
+        text += &format!(
+            "[providers.{}]\nbackend_type = \"{}\"\nbase_url = \"{}{path}\"\napi_key = \"demo-key-{}\"\n\n",
+            b.id,
+            b.backend_type,
+            mock.url(),
+            b.id
+        );
     }
     text += "[models.gpt-4o]\nstrategy = \"weighted_random\"\n";
-    for (name, _) in mocks {
-        text += &format!("[[models.gpt-4o.backends]]\nprovider = \"{name}\"\nmodel = \"gpt-4o\"\n");
+    for b in backends {
+        text += &format!(
+            "[[models.gpt-4o.backends]]\nprovider = \"{}\"\nmodel = \"{}\"\n",
+            b.id, b.model
+        );
     }
     text += &format!("\n[users.demo]\ntoken = \"{TOKEN}\"\nadmin = true\n");
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::BackendType;
+
+    #[tokio::test]
+    async fn demo_serves_native_protocols() {
+        let demo = Demo::start("127.0.0.1:0").await.unwrap();
+        let mut kinds: Vec<(&str, BackendType)> = demo
+            .config
+            .providers
+            .values()
+            .map(|p| (p.id.as_str(), p.backend_type))
+            .collect();
+        kinds.sort_by_key(|(id, _)| *id);
+        assert_eq!(
+            kinds,
+            vec![
+                ("anthropic_claude", BackendType::Anthropic),
+                ("google_gemini", BackendType::Gemini),
+                ("openai_official", BackendType::OpenAi),
+                ("problematic_backend", BackendType::OpenAi),
+            ]
+        );
+    }
 }

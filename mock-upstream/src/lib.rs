@@ -1,11 +1,17 @@
 //! A mock LLM upstream for Switchyard's tests, demo and benchmarks.
 //!
-//! One server speaks every wire protocol the gateway does, chosen by path, and
-//! records what it receives. Faults ([`Fault`]) are set per server
+//! One server speaks every wire protocol the gateway does, chosen by path
+//! (OpenAI and Azure chat completions, Anthropic messages, Gemini
+//! generateContent), and records what it receives. Each protocol answers a
+//! user message mentioning the weather, when tools are offered, with a call
+//! of the first tool (`{"city": "Paris"}`), so tool round trips can be tested. Faults ([`Fault`]) are set per server
 //! ([`MockServer::set_fault`]) or per request with the `x-mock-fault` header.
 
+mod anthropic;
 mod fault;
+mod gemini;
 mod openai;
+mod reply;
 mod script;
 mod sse;
 
@@ -85,6 +91,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
+    /// The server-wide fault, as set by config or `set_fault`.
+    pub(crate) fn current_fault(&self) -> Fault {
+        lock(&self.fault).clone()
+    }
+
     /// Records the request and returns the fault that applies to it.
     pub(crate) fn admit(&self, path: String, headers: &HeaderMap, body: &Value) -> Fault {
         let n = self.received.fetch_add(1, Ordering::SeqCst);
@@ -190,5 +201,9 @@ fn router(shared: Arc<Shared>) -> Router {
             post(openai::chat),
         )
         .route("/v1/models", get(openai::models))
+        .route("/v1/messages", post(anthropic::messages))
+        .route("/v1beta/models/{*rest}", post(gemini::models))
+        .route("/v1beta/models", get(openai::models))
+        .route("/openai/models", get(openai::models))
         .with_state(shared)
 }

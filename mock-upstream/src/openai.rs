@@ -1,27 +1,39 @@
 //! The OpenAI chat completions protocol (also served on Azure's deployment path).
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{header, HeaderMap, Response, StatusCode};
+use axum::http::{HeaderMap, Response};
+use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::script::{last_text, Script};
+use crate::reply::{apply_status_fault, json as reply, now, whole};
+use crate::script::{last_text, tool_args, tool_to_call, Script, TOOL_ARGS};
 use crate::sse::{self, Event};
-use crate::{Fault, Shared};
+use crate::Shared;
 
-pub(crate) async fn models(State(shared): State<Arc<Shared>>) -> Json<Value> {
+/// The model list. A backend whose every request fails (a status fault set
+/// on the server, not `fail_first`) fails this too, as a dead upstream would.
+pub(crate) async fn models(State(shared): State<Arc<Shared>>) -> Response<Body> {
+    let fault = shared.current_fault();
+    if let (Some(status), None) = (fault.status, fault.fail_first) {
+        return reply(
+            status,
+            &error_body(status, &format!("mock fault: HTTP {status}")),
+        );
+    }
     let data: Vec<Value> = shared
         .config
         .models
         .iter()
         .map(|id| json!({"id": id, "object": "model", "created": 0, "owned_by": "mock"}))
         .collect();
-    Json(json!({"object": "list", "data": data}))
+    Json(json!({"object": "list", "data": data})).into_response()
 }
+
+const TOOL_CALL_ID: &str = "call_mock1";
 
 pub(crate) async fn chat(
     State(shared): State<Arc<Shared>>,
@@ -30,10 +42,10 @@ pub(crate) async fn chat(
     body: Bytes,
 ) -> Response<Body> {
     let Ok(req) = serde_json::from_slice::<Value>(&body) else {
-        return error(400, "invalid_request_error", "body is not JSON", None);
+        return reply(400, &error_body(400, "body is not JSON"));
     };
     let fault = shared.admit(uri.to_string(), &headers, &req);
-    if let Some(resp) = apply_status_fault(&fault).await {
+    if let Some(resp) = apply_status_fault(&fault, error_body).await {
         return resp;
     }
     let max = req
@@ -46,133 +58,126 @@ pub(crate) async fn chat(
         max,
         shared.config.chunks,
     );
-    let model = req
-        .get("model")
-        .and_then(Value::as_str)
-        .unwrap_or("mock-model")
-        .to_string();
+    let reply = Reply {
+        model: req
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or("mock-model"),
+        script: &script,
+        tool: tool(&req),
+    };
     if req.get("stream").and_then(Value::as_bool).unwrap_or(false) {
         let usage = req
             .pointer("/stream_options/include_usage")
             .and_then(Value::as_bool)
             == Some(true);
-        return sse::respond(shared.clone(), stream_events(&model, &script, usage), fault);
+        return sse::respond(shared.clone(), reply.stream_events(usage), fault);
     }
-    if fault.stall_after == Some(0) {
-        std::future::pending::<()>().await;
-    }
-    Json(completion(&model, &script)).into_response_body()
+    whole(&fault, &reply.completion()).await
 }
 
-/// Sleeps `delay`, then answers the status fault if there is one.
-pub(crate) async fn apply_status_fault(fault: &Fault) -> Option<Response<Body>> {
-    if !fault.delay.is_zero() {
-        tokio::time::sleep(fault.delay).await;
-    }
-    let status = fault.status?;
-    let mut resp = match &fault.body {
-        Some(b) => raw(status, b.clone()),
-        None => error(
-            status,
-            error_type(status),
-            &format!("mock fault: HTTP {status}"),
-            None,
-        ),
-    };
-    if let Some(ra) = &fault.retry_after {
-        if let Ok(v) = ra.parse() {
-            resp.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-    }
-    Some(resp)
+/// The tool to call: the last message is the user's and tools are offered.
+fn tool(req: &Value) -> Option<String> {
+    let last = req.get("messages")?.as_array()?.last()?;
+    let user = (last.get("role")?.as_str()? == "user")
+        .then(|| crate::script::text_of(last.get("content")));
+    let first = req
+        .pointer("/tools/0/function/name")
+        .and_then(Value::as_str);
+    tool_to_call(user.as_deref(), first)
 }
 
-fn error_type(status: u16) -> &'static str {
-    match status {
+/// An OpenAI error body, typed by status as OpenAI does.
+pub(crate) fn error_body(status: u16, message: &str) -> Value {
+    let kind = match status {
         401 | 403 => "authentication_error",
         429 => "rate_limit_error",
         400..=499 => "invalid_request_error",
         _ => "server_error",
-    }
-}
-
-fn error(status: u16, kind: &str, message: &str, code: Option<&str>) -> Response<Body> {
-    let body = json!({"error": {"message": message, "type": kind, "param": null, "code": code}});
-    raw(status, body.to_string())
-}
-
-fn raw(status: u16, body: String) -> Response<Body> {
-    Response::builder()
-        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(body))
-        .unwrap_or_default()
-}
-
-trait IntoBody {
-    fn into_response_body(self) -> Response<Body>;
-}
-
-impl IntoBody for Json<Value> {
-    fn into_response_body(self) -> Response<Body> {
-        raw(200, self.0.to_string())
-    }
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-fn usage(script: &Script) -> Value {
-    let (p, c) = (script.prompt_tokens, script.completion_tokens());
-    json!({"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c})
-}
-
-fn finish_reason(script: &Script) -> &'static str {
-    if script.truncated {
-        "length"
-    } else {
-        "stop"
-    }
-}
-
-fn completion(model: &str, script: &Script) -> Value {
-    json!({
-        "id": "chatcmpl-mock", "object": "chat.completion", "created": now(), "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": script.text()},
-                     "finish_reason": finish_reason(script)}],
-        "usage": usage(script),
-    })
-}
-
-fn stream_events(model: &str, script: &Script, include_usage: bool) -> Vec<Event> {
-    let created = now();
-    let chunk = |delta: Value, finish: Value| {
-        json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": created,
-               "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
     };
-    let mut events = vec![Event::data(
-        &chunk(json!({"role": "assistant", "content": ""}), Value::Null),
-        false,
-    )];
-    for token in &script.tokens {
+    json!({"error": {"message": message, "type": kind, "param": null, "code": null}})
+}
+
+struct Reply<'a> {
+    model: &'a str,
+    script: &'a Script,
+    tool: Option<String>,
+}
+
+impl Reply<'_> {
+    fn usage(&self) -> Value {
+        let p = self.script.prompt_tokens;
+        let c = if self.tool.is_some() {
+            TOOL_ARGS.len() as u64
+        } else {
+            self.script.completion_tokens()
+        };
+        json!({"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c})
+    }
+
+    fn finish_reason(&self) -> &'static str {
+        match (&self.tool, self.script.truncated) {
+            (Some(_), _) => "tool_calls",
+            (None, true) => "length",
+            (None, false) => "stop",
+        }
+    }
+
+    fn completion(&self) -> Value {
+        let message = match &self.tool {
+            Some(name) => json!({"role": "assistant", "content": null, "tool_calls": [
+                {"id": TOOL_CALL_ID, "type": "function", "function": {"name": name, "arguments": tool_args()}}]}),
+            None => json!({"role": "assistant", "content": self.script.text()}),
+        };
+        json!({
+            "id": "chatcmpl-mock", "object": "chat.completion", "created": now(), "model": self.model,
+            "choices": [{"index": 0, "message": message, "finish_reason": self.finish_reason()}],
+            "usage": self.usage(),
+        })
+    }
+
+    /// Role chunk, content (text tokens, or a tool call start then argument
+    /// fragments), finish chunk, optional usage chunk, `[DONE]`.
+    fn stream_events(&self, include_usage: bool) -> Vec<Event> {
+        let created = now();
+        let chunk = |delta: Value, finish: Value| {
+            json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": created,
+                   "model": self.model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        };
+        let mut events = vec![Event::data(
+            &chunk(json!({"role": "assistant", "content": ""}), Value::Null),
+            false,
+        )];
+        match &self.tool {
+            Some(name) => {
+                let start = json!({"tool_calls": [{"index": 0, "id": TOOL_CALL_ID, "type": "function",
+                                                   "function": {"name": name, "arguments": ""}}]});
+                events.push(Event::data(&chunk(start, Value::Null), true));
+                for fragment in TOOL_ARGS {
+                    let delta =
+                        json!({"tool_calls": [{"index": 0, "function": {"arguments": fragment}}]});
+                    events.push(Event::data(&chunk(delta, Value::Null), true));
+                }
+            }
+            None => {
+                for token in &self.script.tokens {
+                    events.push(Event::data(
+                        &chunk(json!({"content": token}), Value::Null),
+                        true,
+                    ));
+                }
+            }
+        }
         events.push(Event::data(
-            &chunk(json!({"content": token}), Value::Null),
-            true,
+            &chunk(json!({}), json!(self.finish_reason())),
+            false,
         ));
+        if include_usage {
+            let u = json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": created,
+                           "model": self.model, "choices": [], "usage": self.usage()});
+            events.push(Event::data(&u, false));
+        }
+        events.push(Event::raw("data: [DONE]\n\n"));
+        events
     }
-    events.push(Event::data(
-        &chunk(json!({}), json!(finish_reason(script))),
-        false,
-    ));
-    if include_usage {
-        let u = json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": created,
-                       "model": model, "choices": [], "usage": usage(script)});
-        events.push(Event::data(&u, false));
-    }
-    events.push(Event::raw("data: [DONE]\n\n"));
-    events
 }

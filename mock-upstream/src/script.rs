@@ -39,6 +39,25 @@ impl Script {
     }
 }
 
+/// The arguments of the mock's tool calls, as the fragments a stream sends.
+pub const TOOL_ARGS: [&str; 2] = ["{\"city\": ", "\"Paris\"}"];
+
+/// The whole arguments of the mock's tool calls.
+pub fn tool_args() -> String {
+    TOOL_ARGS.concat()
+}
+
+/// The tool the mock calls: the first one offered, when the last message is
+/// the user's own text (not a tool result) and mentions the weather. After
+/// a tool result the mock answers in text, so a round trip ends.
+pub fn tool_to_call(user_text: Option<&str>, first_tool: Option<&str>) -> Option<String> {
+    let text = user_text?;
+    let tool = first_tool?;
+    text.to_lowercase()
+        .contains("weather")
+        .then(|| tool.to_string())
+}
+
 fn count_words(text: &str) -> u64 {
     text.split_whitespace().count() as u64
 }
@@ -51,7 +70,7 @@ pub fn last_text(messages: Option<&Value>) -> String {
     text_of(last.get("content").or_else(|| last.get("parts")))
 }
 
-fn text_of(content: Option<&Value>) -> String {
+pub fn text_of(content: Option<&Value>) -> String {
     match content {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Array(parts)) => parts

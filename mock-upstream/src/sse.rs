@@ -24,6 +24,14 @@ impl Event {
         }
     }
 
+    /// An event with a type line, as Anthropic sends them.
+    pub fn named(name: &str, json: &serde_json::Value, content: bool) -> Self {
+        Event {
+            data: Bytes::from(format!("event: {name}\ndata: {json}\n\n")),
+            content,
+        }
+    }
+
     pub fn raw(text: &'static str) -> Self {
         Event {
             data: Bytes::from_static(text.as_bytes()),

@@ -3,6 +3,7 @@
 //! its TOML path, e.g. `models.gpt-4o.backends[1].provider: unknown provider "x"`.
 
 mod health;
+mod protocol;
 mod raw;
 mod raw_health;
 mod secret;

@@ -63,6 +63,12 @@ pub struct RawProvider {
     pub first_token_timeout: Option<String>,
     pub idle_timeout: Option<String>,
     pub request_timeout: Option<String>,
+    /// Anthropic only.
+    pub anthropic_version: Option<String>,
+    /// Anthropic only.
+    pub default_max_tokens: Option<u64>,
+    /// Azure only.
+    pub api_version: Option<String>,
     pub enabled: Option<bool>,
     /// Overrides `[health.probe]` for this provider.
     pub probe: Option<super::raw_health::RawProbe>,
@@ -89,6 +95,8 @@ pub struct RawBackend {
     pub id: Option<String>,
     pub provider: String,
     pub model: String,
+    /// Azure only.
+    pub deployment: Option<String>,
     pub weight: Option<f64>,
     pub priority: Option<u32>,
     #[serde(default)]

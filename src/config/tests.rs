@@ -245,3 +245,188 @@ fn the_example_config_is_valid() {
         h
     });
 }
+
+fn one_provider(provider: &str, backend: &str) -> Result<Config, Vec<String>> {
+    let text = format!(
+        "[providers.p]\n{provider}\n[models.m]\n[[models.m.backends]]\nprovider = \"p\"\n{backend}\n"
+    );
+    parse(&text, &env).map_err(|e| e.0.iter().map(ToString::to_string).collect())
+}
+
+#[test]
+fn base_url_is_normalised_per_protocol() {
+    let cases = [
+        (
+            "openai",
+            "https://api.openai.com",
+            "https://api.openai.com/v1",
+        ),
+        (
+            "openai",
+            "https://api.openai.com/v1/",
+            "https://api.openai.com/v1",
+        ),
+        (
+            "anthropic",
+            "https://api.anthropic.com/v1/",
+            "https://api.anthropic.com",
+        ),
+        (
+            "claude",
+            "https://api.anthropic.com",
+            "https://api.anthropic.com",
+        ),
+        (
+            "gemini",
+            "https://generativelanguage.googleapis.com/v1beta",
+            "https://generativelanguage.googleapis.com",
+        ),
+        ("gemini", "https://g.example/", "https://g.example"),
+        (
+            "azure",
+            "https://r.openai.azure.com/",
+            "https://r.openai.azure.com",
+        ),
+    ];
+    for (kind, raw, want) in cases {
+        let c = one_provider(
+            &format!("backend_type = \"{kind}\"\nbase_url = \"{raw}\""),
+            "model = \"x\"",
+        )
+        .unwrap();
+        assert_eq!(c.providers["p"].base_url, want, "{kind} {raw}");
+    }
+    let c = one_provider(
+        "backend_type = \"claude\"\nbase_url = \"https://a\"",
+        "model = \"x\"",
+    )
+    .unwrap();
+    assert_eq!(c.providers["p"].backend_type, BackendType::Anthropic);
+    assert_eq!(c.providers["p"].backend_type.name(), "anthropic");
+}
+
+#[test]
+fn protocol_options_have_defaults_and_overrides() {
+    let c = one_provider(
+        "backend_type = \"anthropic\"\nbase_url = \"https://a\"",
+        "model = \"x\"",
+    )
+    .unwrap();
+    assert_eq!(c.providers["p"].options, ProtocolOptions::default());
+    assert_eq!(c.providers["p"].options.anthropic_version, "2023-06-01");
+    assert_eq!(c.providers["p"].options.default_max_tokens, 4096);
+    let c = one_provider(
+        "backend_type = \"anthropic\"\nbase_url = \"https://a\"\nanthropic_version = \"2024-01-01\"\ndefault_max_tokens = 1000",
+        "model = \"x\"",
+    )
+    .unwrap();
+    assert_eq!(c.providers["p"].options.anthropic_version, "2024-01-01");
+    assert_eq!(c.providers["p"].options.default_max_tokens, 1000);
+    let c = one_provider(
+        "backend_type = \"azure\"\nbase_url = \"https://a\"\napi_version = \"2025-01-01-preview\"",
+        "model = \"gpt-4o\"\ndeployment = \"prod\"",
+    )
+    .unwrap();
+    assert_eq!(c.providers["p"].options.api_version, "2025-01-01-preview");
+    assert_eq!(
+        c.models["m"].backends[0].deployment.as_deref(),
+        Some("prod")
+    );
+}
+
+#[test]
+fn protocol_keys_are_rejected_on_other_protocols() {
+    let e = one_provider(
+        "base_url = \"https://a\"\nanthropic_version = \"2023-06-01\"\napi_version = \"v\"",
+        "model = \"x\"\ndeployment = \"d\"",
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        vec![
+            r#"providers.p.anthropic_version: only applies to providers with backend_type = "anthropic" (this one is "openai")"#,
+            r#"providers.p.api_version: only applies to providers with backend_type = "azure" (this one is "openai")"#,
+            r#"models.m.backends[0].deployment: only applies to backends of providers with backend_type = "azure" (this one is "openai")"#,
+        ]
+    );
+    let e = one_provider(
+        "backend_type = \"gemini\"\nbase_url = \"https://a\"\ndefault_max_tokens = 5",
+        "model = \"x\"",
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        vec![
+            r#"providers.p.default_max_tokens: only applies to providers with backend_type = "anthropic" (this one is "gemini")"#
+        ]
+    );
+    let e = one_provider(
+        "backend_type = \"anthropic\"\nbase_url = \"https://a\"\ndefault_max_tokens = 0",
+        "model = \"x\"",
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        vec!["providers.p.default_max_tokens: must be at least 1"]
+    );
+}
+
+#[test]
+fn names_in_url_paths_are_checked() {
+    let e = one_provider(
+        "backend_type = \"azure\"\nbase_url = \"https://a\"",
+        "model = \"a/b\"",
+    )
+    .unwrap_err();
+    assert!(
+        e[0].starts_with(r#"models.m.backends[0].model: "a/b" is used as the Azure deployment"#),
+        "{e:?}"
+    );
+    assert!(one_provider(
+        "backend_type = \"azure\"\nbase_url = \"https://a\"",
+        "model = \"a/b\"\ndeployment = \"ok-1\""
+    )
+    .is_ok());
+    let e = one_provider(
+        "backend_type = \"azure\"\nbase_url = \"https://a\"\napi_version = \"x&y=1\"",
+        "model = \"m\"",
+    )
+    .unwrap_err();
+    assert!(
+        e[0].starts_with("providers.p.api_version: invalid api version"),
+        "{e:?}"
+    );
+    let e = one_provider(
+        "backend_type = \"gemini\"\nbase_url = \"https://a\"",
+        "model = \"x:y?z\"",
+    )
+    .unwrap_err();
+    assert!(
+        e[0].starts_with("models.m.backends[0].model: invalid Gemini model"),
+        "{e:?}"
+    );
+    for ok in [
+        "gemini-2.5-flash",
+        "models/gemini-2.0-flash",
+        "tunedModels/t-1",
+    ] {
+        assert!(
+            one_provider(
+                "backend_type = \"gemini\"\nbase_url = \"https://a\"",
+                &format!("model = \"{ok}\"")
+            )
+            .is_ok(),
+            "{ok}"
+        );
+    }
+}
+
+#[test]
+fn an_empty_api_key_sends_no_credentials() {
+    let c = one_provider(
+        "base_url = \"https://a\"\napi_key = \"${NOPE:-}\"",
+        "model = \"x\"",
+    )
+    .unwrap();
+    assert!(c.providers["p"].api_key.is_none());
+}

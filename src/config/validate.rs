@@ -8,6 +8,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 
 use super::health::AllDownPolicy;
+use super::protocol;
 use super::raw::{RawBackend, RawConfig, RawMetrics, RawModel, RawProvider, RawSettings, RawUser};
 use super::secret::expand_env;
 use super::types::*;
@@ -19,13 +20,13 @@ const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
 const DEFAULT_MAX_BODY: u64 = 10 * 1024 * 1024;
 
 /// Collects errors so `check-config` can show all of them at once.
-struct Checker<'a> {
+pub(super) struct Checker<'a> {
     errors: Vec<ConfigError>,
     env: &'a Env<'a>,
 }
 
 impl Checker<'_> {
-    fn error(&mut self, path: impl Into<String>, message: impl Into<String>) {
+    pub(super) fn error(&mut self, path: impl Into<String>, message: impl Into<String>) {
         self.errors.push(ConfigError {
             path: path.into(),
             message: message.into(),
@@ -196,10 +197,14 @@ fn provider(c: &mut Checker, id: &str, p: &RawProvider, base: &Timeouts) -> Prov
         BackendType::OpenAi
     });
     let base_url = base_url(c, &format!("{path}.base_url"), &p.base_url);
+    let base_url = protocol::normalise_base_url(backend_type, &base_url);
+    let options = protocol::options(c, &path, backend_type, p);
+    // An empty key (e.g. "${KEY:-}") means no credentials at all, not an empty header.
     let api_key = p
         .api_key
         .as_ref()
-        .map(|k| c.secret(format!("{path}.api_key"), k));
+        .map(|k| c.secret(format!("{path}.api_key"), k))
+        .filter(|k| !k.expose().is_empty());
     let headers = p
         .headers
         .iter()
@@ -228,11 +233,12 @@ fn provider(c: &mut Checker, id: &str, p: &RawProvider, base: &Timeouts) -> Prov
         headers,
         models,
         timeouts,
+        options,
         enabled: p.enabled.unwrap_or(true),
     }
 }
 
-/// Accepts `https://host`, `https://host/`, `https://host/v1` alike.
+/// Expands and checks the scheme; [`protocol::normalise_base_url`] shapes the path.
 fn base_url(c: &mut Checker, path: &str, raw: &str) -> String {
     let url = match expand_env(raw, c.env) {
         Ok(u) => u,
@@ -247,12 +253,7 @@ fn base_url(c: &mut Checker, path: &str, raw: &str) -> String {
             format!("must start with http:// or https://, got {url:?}"),
         );
     }
-    let trimmed = url.trim_end_matches('/');
-    if trimmed.ends_with("/v1") {
-        trimmed.to_string()
-    } else {
-        format!("{trimmed}/v1")
-    }
+    url
 }
 
 fn models(
@@ -366,6 +367,7 @@ fn backend(
             BillingMode::PerToken
         }
     };
+    let deployment = protocol::backend(c, path, provider.backend_type, b);
     let id = b.id.clone().unwrap_or_else(|| b.provider.clone());
     if id.is_empty() {
         c.error(format!("{path}.id"), "must not be empty");
@@ -374,6 +376,7 @@ fn backend(
         id,
         provider: provider.clone(),
         upstream_model: b.model.clone(),
+        deployment,
         weight,
         priority: b.priority.unwrap_or(1),
         tags: b.tags.clone(),

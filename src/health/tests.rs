@@ -16,6 +16,7 @@ fn backend() -> Backend {
         headers: vec![],
         models: vec![],
         timeouts: Timeouts::default(),
+        options: Default::default(),
         enabled: true,
     });
     Backend {
@@ -26,6 +27,7 @@ fn backend() -> Backend {
         priority: 1,
         tags: vec![],
         billing_mode: BillingMode::PerToken,
+        deployment: None,
         enabled: true,
     }
 }

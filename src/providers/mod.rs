@@ -1,12 +1,25 @@
 //! Wire protocols. The client always speaks OpenAI's chat completions API;
 //! each provider turns a [`ChatRequest`] into its upstream request and its
 //! upstream answers (whole or streamed) back into OpenAI's format.
+//!
+//! OpenAI and Azure bodies pass through nearly untouched (the hot path:
+//! no parse beyond the top level). Anthropic and Gemini need the request
+//! fully decoded (`input`, `messages`) and their answers rebuilt
+//! (`output`). docs/providers.md has the field-by-field mapping.
 
+mod anthropic;
+mod azure;
 mod chat;
+mod errors;
+mod gemini;
+mod input;
+mod messages;
 mod openai;
+mod output;
 mod probe;
 
 pub use chat::{ChatRequest, RequestError};
+pub use errors::client_error_body;
 pub use probe::{probe_request, ProbeRequest};
 
 use bytes::Bytes;
@@ -57,13 +70,17 @@ pub trait StreamTranslator: Send {
     fn event(&mut self, event: &SseEvent, out: &mut Vec<u8>) -> Result<EventInfo, StreamError>;
 }
 
-/// Builds the upstream request for `backend`.
+/// Builds the upstream request for `backend`, or says which field of the
+/// request its protocol cannot express.
 pub fn build_request(
     backend: &Backend,
     req: &ChatRequest,
 ) -> Result<UpstreamRequest, RequestError> {
     match backend.provider.backend_type {
         BackendType::OpenAi => Ok(openai::build_request(backend, req)),
+        BackendType::Azure => Ok(azure::build_request(backend, req)),
+        BackendType::Anthropic => anthropic::build_request(backend, req),
+        BackendType::Gemini => gemini::build_request(backend, req),
     }
 }
 
@@ -73,14 +90,27 @@ pub fn translate_response(
     body: Bytes,
 ) -> Result<(Bytes, Option<Usage>), String> {
     match backend.provider.backend_type {
-        BackendType::OpenAi => openai::translate_response(body),
+        BackendType::OpenAi | BackendType::Azure => openai::translate_response(body),
+        BackendType::Anthropic => anthropic::translate_response(body),
+        BackendType::Gemini => gemini::translate_response(body, &backend.upstream_model),
     }
 }
 
 /// A translator for one streamed attempt.
 pub fn stream_translator(backend: &Backend, req: &ChatRequest) -> Box<dyn StreamTranslator> {
     match backend.provider.backend_type {
-        BackendType::OpenAi => Box::new(openai::Stream::new(req.client_wants_usage)),
+        BackendType::OpenAi | BackendType::Azure => {
+            Box::new(openai::Stream::new(req.client_wants_usage))
+        }
+        BackendType::Gemini => Box::new(gemini::Stream::new(
+            req.client_wants_usage,
+            req.get::<u64>("n").unwrap_or(1),
+            &backend.upstream_model,
+        )),
+        BackendType::Anthropic => Box::new(anthropic::Stream::new(
+            req.client_wants_usage,
+            &backend.upstream_model,
+        )),
     }
 }
 
@@ -112,4 +142,59 @@ pub fn error_summary(body: &[u8]) -> String {
         short.push('…');
     }
     short
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::sync::Arc;
+
+    use serde_json::Value;
+
+    use super::{EventInfo, StreamError, StreamTranslator};
+    use crate::config::Model;
+    use crate::proxy::sse::SseEvent;
+
+    /// Feeds `(event, data)` pairs through `t`; returns every chunk it wrote
+    /// (JSON without the clock-dependent `created`, or the string `[DONE]`)
+    /// and the info of every event.
+    pub fn sse_transcript(
+        t: &mut dyn StreamTranslator,
+        events: &[(&str, &str)],
+    ) -> Result<(Vec<Value>, Vec<EventInfo>), StreamError> {
+        let mut out = Vec::new();
+        let mut infos = Vec::new();
+        for (name, data) in events {
+            let event = SseEvent {
+                event: Some(name.to_string()),
+                data: data.to_string(),
+            };
+            infos.push(t.event(&event, &mut out)?);
+        }
+        let text = String::from_utf8(out).unwrap();
+        let lines = text
+            .split_terminator("\n\n")
+            .map(|l| {
+                let data = l.strip_prefix("data: ").unwrap();
+                if data == "[DONE]" {
+                    return Value::from("[DONE]");
+                }
+                let mut v: Value = serde_json::from_str(data).unwrap();
+                assert!(v["created"].as_u64().is_some(), "{v}");
+                v.as_object_mut().unwrap().remove("created");
+                v
+            })
+            .collect();
+        Ok((lines, infos))
+    }
+
+    /// A one-backend model `m` on provider `p`, from TOML fragments.
+    pub fn model(provider_toml: &str, backend_toml: &str) -> Arc<Model> {
+        let text = format!(
+            "[providers.p]\n{provider_toml}\n[[models.m.backends]]\nprovider = \"p\"\n{backend_toml}\n"
+        );
+        match crate::config::parse(&text, &|_| None) {
+            Ok(c) => c.models["m"].clone(),
+            Err(e) => panic!("test config: {e}"),
+        }
+    }
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use bytes::Bytes;
 
-use crate::config::Backend;
+use crate::config::{Backend, BackendType};
 use crate::health::{cooldown, Failure};
 use crate::providers::{self, ChatRequest, UpstreamRequest, Usage};
 use crate::server::error::EdgeError;
@@ -31,8 +31,11 @@ pub enum AttemptError {
     Status {
         status: StatusCode,
         retry_after: Option<Duration>,
+        /// As the upstream sent it, in its protocol's error shape.
         body: Bytes,
         content_type: Option<HeaderValue>,
+        /// The protocol that shaped `body`.
+        protocol: BackendType,
     },
     #[error("stream broken before the first token: {0}")]
     StreamBroken(String),
@@ -104,17 +107,29 @@ impl AttemptError {
     }
 
     /// The error to give the client when it must not be retried elsewhere.
+    /// A native protocol's error body is rewritten in OpenAI's shape.
     pub fn into_client_error(self) -> EdgeError {
         match self {
             AttemptError::Status {
                 status,
                 body,
                 content_type,
+                protocol: BackendType::OpenAi | BackendType::Azure,
                 ..
             } => EdgeError::UpstreamRejected {
                 status,
                 body,
                 content_type,
+            },
+            AttemptError::Status {
+                status,
+                body,
+                protocol,
+                ..
+            } => EdgeError::UpstreamRejected {
+                status,
+                body: providers::client_error_body(protocol, status, body),
+                content_type: Some(HeaderValue::from_static("application/json")),
             },
             AttemptError::Unsupported(message) => {
                 EdgeError::bad_request(message, None, Some("unsupported_parameter"))
@@ -175,6 +190,7 @@ pub async fn send(
         retry_after,
         body,
         content_type,
+        protocol: provider.backend_type,
     })
 }
 

@@ -18,12 +18,14 @@ fn backend(id: &str, weight: f64, priority: u32) -> Backend {
         headers: vec![],
         models: vec![],
         timeouts: Timeouts::default(),
+        options: Default::default(),
         enabled: true,
     });
     Backend {
         id: id.into(),
         provider,
         upstream_model: "m".into(),
+        deployment: None,
         weight,
         priority,
         tags: vec![],

@@ -1,0 +1,60 @@
+//! Pieces every protocol's handler shares: fault statuses with
+//! protocol-shaped error bodies, JSON replies, the clock.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::http::{header, Response, StatusCode};
+use serde_json::Value;
+
+use crate::Fault;
+
+/// Sleeps `delay`, then answers the status fault if there is one, its body
+/// from `error_body(status, message)` unless the fault sets one.
+pub(crate) async fn apply_status_fault(
+    fault: &Fault,
+    error_body: fn(u16, &str) -> Value,
+) -> Option<Response<Body>> {
+    if !fault.delay.is_zero() {
+        tokio::time::sleep(fault.delay).await;
+    }
+    let status = fault.status?;
+    let body = match &fault.body {
+        Some(b) => b.clone(),
+        None => error_body(status, &format!("mock fault: HTTP {status}")).to_string(),
+    };
+    let mut resp = raw(status, body);
+    if let Some(ra) = &fault.retry_after {
+        if let Ok(v) = ra.parse() {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    Some(resp)
+}
+
+pub(crate) fn raw(status: u16, body: String) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .unwrap_or_default()
+}
+
+pub(crate) fn json(status: u16, body: &Value) -> Response<Body> {
+    raw(status, body.to_string())
+}
+
+pub(crate) fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// A non-stream reply, or none at all under `stall_after = 0`.
+pub(crate) async fn whole(fault: &Fault, body: &Value) -> Response<Body> {
+    if fault.stall_after == Some(0) {
+        std::future::pending::<()>().await;
+    }
+    json(200, body)
+}
