@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from openai import APIStatusError, AuthenticationError, BadRequestError, NotFoundError, OpenAI
 
@@ -85,3 +87,75 @@ def test_errors_map_to_sdk_exceptions(client: OpenAI, gateway_url: str) -> None:
     stranger = OpenAI(base_url=f"{gateway_url}/v1", api_key="wrong", max_retries=0)
     with pytest.raises(AuthenticationError):
         stranger.models.list()
+
+
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+
+
+@pytest.mark.parametrize("backend", ["anthropic_claude", "google_gemini", "openai_official"])
+def test_tool_call_round_trip_through_each_protocol(client: OpenAI, backend: str) -> None:
+    messages = [{"role": "user", "content": "What is the weather in Paris?"}]
+    first = client.chat.completions.create(
+        model="gpt-4o", messages=messages, tools=[WEATHER_TOOL], extra_body={"backend": backend}
+    )
+    choice = first.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    call = choice.message.tool_calls[0]
+    assert call.function.name == "get_weather"
+    assert json.loads(call.function.arguments) == {"city": "Paris"}
+    assert call.id
+    messages += [
+        choice.message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": '{"temp_c": 21}'},
+    ]
+    second = client.chat.completions.create(
+        model="gpt-4o", messages=messages, tools=[WEATHER_TOOL], extra_body={"backend": backend}
+    )
+    assert second.choices[0].finish_reason == "stop"
+    assert second.choices[0].message.content
+
+
+@pytest.mark.parametrize("backend", ["anthropic_claude", "google_gemini"])
+def test_streamed_tool_call_through_native_protocols(client: OpenAI, backend: str) -> None:
+    stream = client.chat.completions.create(
+        model="gpt-4o",
+        messages=[{"role": "user", "content": "weather in Paris please"}],
+        tools=[WEATHER_TOOL],
+        stream=True,
+        stream_options={"include_usage": True},
+        extra_body={"backend": backend},
+    )
+    name, args, finish, usage = "", "", None, None
+    for chunk in stream:
+        if chunk.usage:
+            usage = chunk.usage
+        for choice in chunk.choices:
+            for tc in choice.delta.tool_calls or []:
+                name += tc.function.name or ""
+                args += tc.function.arguments or ""
+            finish = choice.finish_reason or finish
+    assert name == "get_weather"
+    assert json.loads(args) == {"city": "Paris"}
+    assert finish == "tool_calls"
+    assert usage is not None and usage.prompt_tokens > 0
+
+
+@pytest.mark.parametrize("backend", ["anthropic_claude", "google_gemini"])
+def test_text_streaming_through_native_protocols(client: OpenAI, backend: str) -> None:
+    stream = client.chat.completions.create(
+        model="gpt-4o",
+        messages=[{"role": "system", "content": "be brief"}, {"role": "user", "content": "Count to 5"}],
+        stream=True,
+        extra_body={"backend": backend},
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text.startswith(f"Hello from {backend}.")
+    assert chunks[-1].choices[0].finish_reason == "stop"
