@@ -149,7 +149,14 @@ impl StreamTranslator for Stream {
         let usage_only = chunk.choices.is_empty() && chunk.usage.is_some();
         if !usage_only || self.client_wants_usage {
             out.extend_from_slice(b"data: ");
-            out.extend_from_slice(data.as_bytes());
+            // Data split over several `data:` lines arrives joined by `\n`;
+            // each line needs its own prefix again.
+            for (i, line) in data.split('\n').enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(b"\ndata: ");
+                }
+                out.extend_from_slice(line.as_bytes());
+            }
             out.extend_from_slice(b"\n\n");
         }
         Ok(EventInfo {
@@ -243,6 +250,17 @@ mod tests {
             r#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":5}}"#,
         );
         assert!(out.contains("usage"));
+    }
+
+    #[test]
+    fn multi_line_data_keeps_a_prefix_on_every_line() {
+        let mut s = Stream::new(false);
+        let (out, info) = run(&mut s, "{\"choices\":\n[{\"delta\":{\"content\":\"Hi\"}}]}");
+        assert!(info.content);
+        assert_eq!(
+            out,
+            "data: {\"choices\":\ndata: [{\"delta\":{\"content\":\"Hi\"}}]}\n\n"
+        );
     }
 
     #[test]
