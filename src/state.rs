@@ -171,6 +171,8 @@ fn http_client(connect_timeout: Duration) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
         .connect_timeout(connect_timeout)
         .tcp_nodelay(true)
+        // A redirect would carry the provider's key headers to another host.
+        .redirect(reqwest::redirect::Policy::none())
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_max_idle_per_host(1024)
         .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))

@@ -221,3 +221,91 @@ async fn no_enabled_backend_answers_503() {
     assert_eq!(error_of(resp).await["code"], "no_backend_available");
     assert_eq!(a.received(), 0);
 }
+
+#[tokio::test]
+async fn echoed_keys_are_scrubbed_from_errors() {
+    // The test provider's key is `sk-<name>-secret`; these upstreams echo it.
+    let echo = |status| Fault {
+        body: Some(
+            r#"{"error":{"message":"bad key sk-bad-secret","type":"x","param":null,"code":null}}"#
+                .into(),
+        ),
+        ..Fault::status(status)
+    };
+    let (resp, _, _) = fails_over_from(echo(400), "").await;
+    assert_eq!(resp.status(), 400);
+    let text = resp.text().await.unwrap();
+    assert!(
+        !text.contains("sk-bad-secret") && text.contains("[redacted]"),
+        "{text}"
+    );
+
+    let bad = mock_with("bad", echo(500)).await;
+    let gw = gateway(&config("failover", "", &[("bad", &bad)])).await;
+    let resp = chat(&gw, chat_body(json!({}))).await;
+    assert_eq!(resp.status(), 502);
+    let msg = error_of(resp).await["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        !msg.contains("sk-bad-secret") && msg.contains("[redacted]"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn non_json_client_errors_are_wrapped_in_openai_shape() {
+    let fault = Fault {
+        body: Some("<html>404 page</html>".into()),
+        ..Fault::status(404)
+    };
+    let (resp, _, good) = fails_over_from(fault, "").await;
+    assert_eq!(resp.status(), 404);
+    assert_eq!(header(&resp, "content-type"), "application/json");
+    let err = error_of(resp).await;
+    assert!(err["message"].as_str().unwrap().contains("404"), "{err}");
+    assert_eq!(good.received(), 0);
+}
+
+#[tokio::test]
+async fn a_deadline_that_runs_out_between_attempts_is_a_timeout() {
+    let slow_fail = Fault {
+        delay: std::time::Duration::from_millis(400),
+        ..Fault::status(500)
+    };
+    let a = mock_with("a", slow_fail).await;
+    let b = mock("b").await;
+    let gw = gateway(&config(
+        "failover",
+        "request_deadline = \"300ms\"\nrequest_timeout = \"5s\"",
+        &[("a", &a), ("b", &b)],
+    ))
+    .await;
+    let resp = chat(&gw, chat_body(json!({}))).await;
+    assert_eq!(resp.status(), 504);
+    assert_eq!(b.received(), 0, "no attempt starts after the deadline");
+}
+
+#[tokio::test]
+async fn backends_that_cannot_take_a_request_do_not_use_up_attempts() {
+    let (c1, c2, o) = (mock("c1").await, mock("c2").await, mock("o").await);
+    let mut t = "[settings]\nmax_attempts = 2\n".to_string();
+    t += &provider("c1", &c1, "backend_type = \"anthropic\"");
+    t += &provider("c2", &c2, "backend_type = \"anthropic\"");
+    t += &provider("o", &o, "");
+    t += "[models.m]\nstrategy = \"failover\"\n";
+    t += &(backend("m", "c1", "priority = 1")
+        + &backend("m", "c2", "priority = 2")
+        + &backend("m", "o", "priority = 3"));
+    let gw = gateway(&(t + &user())).await;
+    let resp = chat(&gw, chat_body(json!({"logprobs": true}))).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(&resp, "x-switchyard-backend"), "o");
+    assert_eq!(header(&resp, "x-switchyard-attempts"), "1");
+    assert_eq!(
+        (c1.received(), c2.received()),
+        (0, 0),
+        "nothing is sent to a backend that cannot express the request"
+    );
+}

@@ -120,3 +120,42 @@ async fn admin_access_needs_an_admin_token() {
         .unwrap()
         .contains("switchyard_requests_total"));
 }
+
+#[tokio::test]
+async fn a_client_that_leaves_before_the_response_is_still_counted() {
+    let slow = mock_with(
+        "slow",
+        Fault {
+            delay: std::time::Duration::from_secs(3),
+            ..Fault::default()
+        },
+    )
+    .await;
+    let gw = gateway(&config("failover", "", &[("slow", &slow)])).await;
+    let quick = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let gone = quick
+        .post(format!("{}/v1/chat/completions", gw.url))
+        .bearer_auth(TOKEN)
+        .json(&chat_body(json!({})))
+        .send()
+        .await;
+    assert!(gone.is_err(), "the client gave up first");
+    let series = "switchyard_requests_total{model=\"m\",backend=\"_none\",status_class=\"4xx\",pinned=\"false\",stream=\"false\"}";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut text = String::new();
+    while std::time::Instant::now() < deadline {
+        text = scrape(&gw, None).await.text().await.unwrap();
+        if text.contains(series) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        value(&text, series),
+        1.0,
+        "logged as 499 once the client left"
+    );
+}

@@ -244,6 +244,24 @@ pub struct Backend {
     pub enabled: bool,
 }
 
+impl Provider {
+    /// `text` with this provider's secrets (key, header values) replaced, in
+    /// case an upstream echoes them in an error.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for s in self
+            .api_key
+            .iter()
+            .chain(self.headers.iter().map(|(_, v)| v))
+        {
+            if s.expose().len() >= 4 && out.contains(s.expose()) {
+                out = out.replace(s.expose(), "[redacted]");
+            }
+        }
+        out
+    }
+}
+
 impl Backend {
     /// A backend with tags serves only users sharing one; untagged serves all.
     pub fn visible_to(&self, user: &User) -> bool {

@@ -8,11 +8,18 @@ use serde_json::json;
 
 use crate::config::BackendType;
 
+/// True for `{"error": {...}}`, the shape OpenAI clients parse.
+pub fn is_openai_error(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|v| v["error"].is_object())
+}
+
 /// The body to give the client for an upstream client error (4xx). OpenAI
-/// and Azure bodies pass through untouched; native ones are rewritten.
+/// and Azure bodies in OpenAI's shape pass through untouched; native ones,
+/// and anything else a relay sent (an HTML 404 page), are rewritten.
 pub fn client_error_body(kind: BackendType, status: StatusCode, body: Bytes) -> Bytes {
     let (message, kind_name, code) = match kind {
-        BackendType::OpenAi | BackendType::Azure => return body,
+        BackendType::OpenAi | BackendType::Azure if is_openai_error(&body) => return body,
+        BackendType::OpenAi | BackendType::Azure => None,
         BackendType::Anthropic => anthropic(&body),
         BackendType::Gemini => gemini(&body),
     }

@@ -19,7 +19,7 @@ mod output;
 mod probe;
 
 pub use chat::{ChatRequest, RequestError};
-pub use errors::client_error_body;
+pub use errors::{client_error_body, is_openai_error};
 pub use probe::{probe_request, ProbeRequest};
 
 use bytes::Bytes;

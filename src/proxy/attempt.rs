@@ -48,7 +48,7 @@ pub enum AttemptError {
 
 /// 4xx statuses that mean the request itself is wrong, so no backend would take it.
 fn is_client_error(status: StatusCode) -> bool {
-    status.is_client_error() && !matches!(status.as_u16(), 401 | 403 | 408 | 409 | 429)
+    status.is_client_error() && !matches!(status.as_u16(), 401 | 403 | 408 | 429)
 }
 
 impl AttemptError {
@@ -82,6 +82,7 @@ impl AttemptError {
                 429 => Failure::RateLimited {
                     retry_after: *retry_after,
                 },
+                408 => Failure::Timeout,
                 _ if is_client_error(*status) => return None,
                 s => Failure::Server { status: s },
             },
@@ -98,6 +99,7 @@ impl AttemptError {
             AttemptError::Status { status, .. } => match status.as_u16() {
                 429 => "status_429",
                 401 | 403 => "auth",
+                408 => "timeout",
                 _ if is_client_error(*status) => "client_4xx",
                 _ => "status_5xx",
             },
@@ -116,7 +118,7 @@ impl AttemptError {
                 content_type,
                 protocol: BackendType::OpenAi | BackendType::Azure,
                 ..
-            } => EdgeError::UpstreamRejected {
+            } if providers::is_openai_error(&body) => EdgeError::UpstreamRejected {
                 status,
                 body,
                 content_type,
@@ -183,8 +185,13 @@ pub async fn send(
     let status = resp.status();
     let retry_after = retry_after(resp.headers());
     let content_type = resp.headers().get("content-type").cloned();
-    // An error body is small; read what arrives, but never let it fail the classification.
+    // An error body is small; read what arrives, but never let it fail the
+    // classification. A relay may echo the key it was sent: never pass it on.
     let body = resp.bytes().await.unwrap_or_default();
+    let body = match std::str::from_utf8(&body) {
+        Ok(text) if provider.scrub(text) != text => Bytes::from(provider.scrub(text)),
+        _ => body,
+    };
     Err(AttemptError::Status {
         status,
         retry_after,

@@ -85,42 +85,53 @@ impl Attempts<'_> {
         let mut tried: Vec<usize> = Vec::with_capacity(settings.max_attempts as usize);
         let mut failures: Vec<(String, AttemptError)> = Vec::new();
         let mut all_down = false;
-        while tried.len() < settings.max_attempts as usize {
+        // Backends that cannot express the request are skipped without
+        // spending one of the attempts.
+        let mut attempts = 0;
+        let mut out_of_time = false;
+        while attempts < settings.max_attempts as usize {
+            let Some(limit) = remaining(deadline) else {
+                out_of_time = true;
+                break;
+            };
             let (index, trial) = match self.next_backend(&tried, &mut all_down, &mut rng) {
                 Pick::Go(index, trial) => (index, trial),
                 Pick::Exhausted => break,
-                Pick::AllDown(retry_after) => {
-                    return Err(EdgeError::AllBackendsDown {
-                        message: format!(
-                            "every backend of model `{}` is down (circuit open or cooling down)",
-                            self.route.model.name
-                        ),
-                        retry_after,
-                    })
-                }
+                Pick::AllDown(retry_after) => return Err(self.all_down(retry_after)),
             };
             tried.push(index);
-            let Some(limit) = remaining(deadline) else {
-                break;
-            };
+            let backend = &self.route.model.backends[index];
             match self.attempt(index, limit, trial).await {
-                Ok(resp) => {
-                    return Ok(with_route_headers(
-                        resp,
-                        &self.route.model.backends[index],
-                        tried.len(),
-                    ))
-                }
+                Ok(resp) => return Ok(with_route_headers(resp, backend, attempts + 1)),
                 Err(e) if !e.retryable() => return Err(e.into_client_error()),
-                Err(e) => failures.push((self.route.model.backends[index].id.clone(), e)),
+                Err(e) => {
+                    if !matches!(e, AttemptError::Unsupported(_)) {
+                        attempts += 1;
+                    }
+                    failures.push((backend.id.clone(), e));
+                }
             }
+        }
+        let pinned = self.pinned.is_some();
+        if out_of_time {
+            return Err(deadline_exceeded(&self.route.model.name, &failures));
         }
         Err(exhausted(
             &self.route.model.name,
             failures,
             tried.is_empty(),
-            self.pinned.is_some(),
+            pinned,
         ))
+    }
+
+    fn all_down(&self, retry_after: Duration) -> EdgeError {
+        EdgeError::AllBackendsDown {
+            message: format!(
+                "every backend of model `{}` is down (circuit open or cooling down)",
+                self.route.model.name
+            ),
+            retry_after,
+        }
     }
 
     /// One attempt. `_trial` holds a half-open circuit's trial until the outcome is recorded.
@@ -219,6 +230,20 @@ fn bounded(
     match deadline_left {
         Some(left) if left < limit => (left, TimeoutKind::Deadline),
         _ => (limit, kind),
+    }
+}
+
+/// `request_deadline` ran out between attempts: a timeout, whatever came before.
+fn deadline_exceeded(model: &str, failures: &[(String, AttemptError)]) -> EdgeError {
+    let list: Vec<String> = failures.iter().map(|(b, e)| format!("{b}: {e}")).collect();
+    let before = if list.is_empty() {
+        String::new()
+    } else {
+        format!(" after: {}", list.join("; "))
+    };
+    EdgeError::AllAttemptsFailed {
+        message: format!("request deadline for model `{model}` exceeded{before}"),
+        all_timeouts: true,
     }
 }
 

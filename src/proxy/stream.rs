@@ -62,7 +62,9 @@ pub async fn open(
             };
             let chunk =
                 chunk.map_err(|e| AttemptError::StreamBroken(e.without_url().to_string()))?;
-            let info = c.feed(&chunk).map_err(AttemptError::StreamBroken)?;
+            let info = c
+                .feed(&chunk)
+                .map_err(|e| AttemptError::StreamBroken(backend.provider.scrub(&e)))?;
             if info.content || c.done {
                 c.ttft = started.elapsed();
                 return Ok(c);
@@ -163,12 +165,19 @@ impl State {
             if !c.pending.is_empty() {
                 return Some(Bytes::from(std::mem::take(&mut c.pending)));
             }
+            // Complete: stop here rather than wait on an upstream that keeps
+            // the connection open after its last event.
+            if c.done {
+                return self.end(None);
+            }
         }
     }
 
     /// Ends the stream: cleanly, or with an error event and no `[DONE]`.
     fn end(&mut self, failure: Option<String>) -> Option<Bytes> {
         self.finished = true;
+        let provider = &self.relay.model.backends[self.relay.index].provider;
+        let failure = failure.map(|f| provider.scrub(&f));
         let usage = self.relay.stream.usage;
         self.relay.record.update(|f| {
             f.usage = usage.or(f.usage);
@@ -179,16 +188,20 @@ impl State {
                 }
             }
         });
+        let r = &mut self.relay;
+        let backend = &r.model.backends[r.index];
         let reason = failure?;
-        let r = &self.relay;
         let target = Target {
             model: &r.model.name,
-            backend: &r.model.backends[r.index],
+            backend,
         };
         let detail = format!("stream broken after commit: {reason}");
         r.stats
             .on_failure(&r.config.health, target, Failure::StreamBroken, &detail);
         let event = error_body(&reason, "server_error", None, Some("stream_broken"));
-        Some(Bytes::from(format!("data: {event}\n\n")))
+        // Events translated before the failure go first, then the error.
+        let mut out = std::mem::take(&mut r.stream.pending);
+        out.extend_from_slice(format!("data: {event}\n\n").as_bytes());
+        Some(Bytes::from(out))
     }
 }

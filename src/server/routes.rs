@@ -74,16 +74,33 @@ async fn chat_inner(
     if declared.is_some_and(|n| n > limit) {
         return Err(EdgeError::PayloadTooLarge { limit });
     }
-    let bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| EdgeError::PayloadTooLarge { limit })?;
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if is_length_limit(&e) {
+            EdgeError::PayloadTooLarge { limit }
+        } else {
+            EdgeError::bad_request(format!("could not read the request body: {e}"), None, None)
+        }
+    })?;
     let req =
         ChatRequest::parse(&bytes).map_err(|e| EdgeError::bad_request(e.message, e.param, None))?;
+    // The request's own log line records the pin (`pinned`, `backend`); this is detail.
     if req.backend.is_some() {
-        tracing::info!(target: "switchyard::pin", request_id = %record.id, user = %user.id, model = %req.model,
-            backend = req.backend.as_deref(), "request pinned to a backend");
+        tracing::debug!(target: "switchyard::pin", request_id = %record.id, user = %user.id, model = %req.model,
+            backend = req.backend.as_deref(), "request asks for a pinned backend");
     }
     proxy::chat(snap, user, req, record.clone()).await
+}
+
+/// Whether reading the body failed on the size limit (rather than a broken upload).
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 fn model_object(snap: &Snapshot, user: &User, name: &str) -> Option<Value> {

@@ -44,12 +44,20 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         req.uri().path(),
     ));
     req.extensions_mut().insert(record.clone());
+    let metrics = state.metrics().clone();
+    // Hyper drops this future when the client leaves before the response
+    // starts; the guard still gives that request its log line and metrics.
+    let mut guard = Unanswered {
+        record: record.clone(),
+        metrics: metrics.clone(),
+        armed: true,
+    };
     let mut resp = next.run(req).await;
+    guard.armed = false;
     if let Ok(v) = HeaderValue::from_str(&record.id) {
         resp.headers_mut().insert("x-request-id", v);
     }
     let status = resp.status().as_u16();
-    let metrics = state.metrics().clone();
     resp.map(|inner| {
         Body::new(LoggedBody {
             inner,
@@ -59,6 +67,24 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
             ended: false,
         })
     })
+}
+
+/// Status logged for a client that closed the connection before any response
+/// (nginx's convention).
+const CLIENT_CLOSED: u16 = 499;
+
+struct Unanswered {
+    record: Arc<RequestRecord>,
+    metrics: Arc<Metrics>,
+    armed: bool,
+}
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        if self.armed {
+            self.record.finish(CLIENT_CLOSED, false, &self.metrics);
+        }
+    }
 }
 
 /// Wraps a response body; logs the request when the body ends or is dropped.
