@@ -263,7 +263,7 @@ fn summary(c: &Config) -> String {
             "  {} [{}] {} ({key}{state})\n",
             p.id,
             p.backend_type.name(),
-            p.base_url
+            config::redact_url(&p.base_url)
         );
     }
     s += &format!("models ({}):\n", c.models.len());
@@ -298,7 +298,13 @@ fn init(output: &Path, force: bool) -> Result<ExitCode> {
             output.display()
         );
     }
-    let token = format!("sy-{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+    // A credential: from the OS's random source, not a seeded generator.
+    let mut bytes = [0u8; 24];
+    getrandom::getrandom(&mut bytes)
+        .map_err(|e| anyhow::anyhow!("reading the OS random source: {e}"))?;
+    let token: String = std::iter::once("sy-".to_string())
+        .chain(bytes.iter().map(|b| format!("{b:02x}")))
+        .collect();
     let text = include_str!("../config/example.toml").replace("@TOKEN@", &token);
     std::fs::write(output, text).with_context(|| format!("writing {}", output.display()))?;
     println!(

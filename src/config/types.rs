@@ -287,3 +287,41 @@ impl User {
         self.allowed_models.is_empty() || self.allowed_models.iter().any(|m| m == model)
     }
 }
+
+/// A URL fit to print: user info and query string (where keys hide) replaced.
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let userinfo = if authority.contains('@') {
+        "[redacted]@"
+    } else {
+        ""
+    };
+    let path = match path.split_once('?') {
+        Some((p, _)) => format!("{p}?[redacted]"),
+        None => path.to_string(),
+    };
+    let sep = if scheme.is_empty() { "" } else { "://" };
+    format!("{scheme}{sep}{userinfo}{host}/{path}")
+        .trim_end_matches('/')
+        .to_string()
+}
+
+#[cfg(test)]
+mod redact_tests {
+    use super::redact_url;
+
+    #[test]
+    fn hides_userinfo_and_query() {
+        assert_eq!(
+            redact_url("https://u:p@h.example/v1?key=s"),
+            "https://[redacted]@h.example/v1?[redacted]"
+        );
+        assert_eq!(
+            redact_url("https://api.openai.com/v1"),
+            "https://api.openai.com/v1"
+        );
+        assert_eq!(redact_url("ftp://x"), "ftp://x");
+    }
+}

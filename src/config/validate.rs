@@ -250,7 +250,10 @@ fn base_url(c: &mut Checker, path: &str, raw: &str) -> String {
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         c.error(
             path,
-            format!("must start with http:// or https://, got {url:?}"),
+            format!(
+                "must start with http:// or https://, got {:?}",
+                redact_url(&url)
+            ),
         );
     }
     url
