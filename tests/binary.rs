@@ -24,10 +24,14 @@ impl Drop for Demo {
 }
 
 fn start_demo() -> Demo {
+    start_demo_logging("info")
+}
+
+fn start_demo_logging(level: &str) -> Demo {
     let mut child = Command::new(BIN)
         .args(["demo", "--listen", "127.0.0.1:0"])
         .env("SWITCHYARD_LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", level)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -369,4 +373,39 @@ fn built_in_check_monitor_and_bench_against_the_demo() {
         ("100%".to_string(), "0%".to_string()),
         "{out}"
     );
+}
+
+#[test]
+fn debug_logs_carry_no_secrets() {
+    let demo = start_demo_logging("debug");
+    for b in [
+        "openai_official",
+        "anthropic_claude",
+        "google_gemini",
+        "problematic_backend",
+    ] {
+        let body = format!("{{\"model\":\"gpt-4o\",\"backend\":\"{b}\",\"stream\":true,\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}]}}");
+        bash(&format!("curl -s -o /dev/null -H 'Authorization: Bearer your-token' {}/v1/chat/completions -d '{body}'", demo.url));
+    }
+    bash(&format!(
+        "curl -s -o /dev/null -H 'Authorization: Bearer wrong-secret' {}/v1/models",
+        demo.url
+    ));
+    let mut lines = Vec::new();
+    while let Ok(line) = demo.lines.recv_timeout(Duration::from_millis(500)) {
+        lines.push(line);
+    }
+    let debug = lines
+        .iter()
+        .filter(|l| l.contains("\"level\":\"DEBUG\""))
+        .count();
+    assert!(debug > 0, "debug logging was on");
+    for l in &lines {
+        assert!(
+            !l.contains("demo-key")
+                && !l.contains("wrong-secret")
+                && !l.contains("Bearer your-token"),
+            "{l}"
+        );
+    }
 }
