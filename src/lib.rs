@@ -23,9 +23,12 @@
 pub mod config;
 pub mod demo;
 pub mod health;
+pub mod limits;
 pub mod providers;
 pub mod proxy;
+pub mod reload;
 pub mod routing;
 pub mod server;
+pub mod shared;
 pub mod state;
 pub mod telemetry;

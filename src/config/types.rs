@@ -6,6 +6,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 
 use super::health::{AllDownPolicy, HealthConfig};
+use super::limits::{RateLimit, ReloadConfig, StateConfig};
 use super::Secret;
 
 #[derive(Debug, Clone)]
@@ -17,6 +18,8 @@ pub struct Config {
     pub users: IndexMap<String, Arc<User>>,
     pub metrics: MetricsConfig,
     pub health: HealthConfig,
+    pub state: StateConfig,
+    pub reload: ReloadConfig,
 }
 
 /// Who may read `/metrics`, and where it is served.
@@ -210,12 +213,14 @@ pub struct User {
     pub id: String,
     /// Display name; the id when the file sets none.
     pub name: String,
-    pub token: Secret,
+    /// SHA-256 of the token: the token itself is never kept.
+    pub token_digest: [u8; 32],
     pub allowed_models: Vec<String>,
     pub tags: Vec<String>,
     pub enabled: bool,
     pub allow_backend_pin: bool,
     pub admin: bool,
+    pub rate_limit: RateLimit,
 }
 
 impl User {
