@@ -60,9 +60,13 @@ impl AppState {
         }
     }
 
-    fn swap(&self, new: Config) -> Result<(), ConfigErrors> {
+    fn swap(&self, mut new: Config) -> Result<(), ConfigErrors> {
         let old = self.snapshot().config.clone();
         warn_restart_needed(&old, &new);
+        // The store connection and the watcher were set up at start: keep
+        // their settings, so key names and policies match what is running.
+        new.state = old.state.clone();
+        new.reload = old.reload;
         self.install(new).map_err(|message| {
             ConfigErrors(vec![ConfigError {
                 path: "(config)".into(),
