@@ -62,30 +62,12 @@ impl LimitRegistry {
     pub fn plans(&self, config: &Config) -> HashMap<String, Arc<UserPlan>> {
         let mut tats = self.tats.lock().unwrap_or_else(|e| e.into_inner());
         let mut inflight = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
-        let (mut new_tats, mut new_inflight) = (HashMap::new(), HashMap::new());
-        let mut scope = |user: &str, model: Option<&str>, l: &Limits| {
-            if l.is_empty() {
-                return None;
-            }
-            let key: ScopeKey = (user.to_string(), model.map(str::to_string));
-            let windows = l.windows();
-            let tkey = (key.clone(), windows.clone());
-            let t = tats
-                .remove(&tkey)
-                .unwrap_or_else(|| Arc::new(Mutex::new(vec![0; windows.len()])));
-            new_tats.insert(tkey, t.clone());
-            let n = inflight.remove(&key).unwrap_or_default();
-            new_inflight.insert(key, n.clone());
-            let stem = format!("{}:rl:{user}:{}", config.state.prefix, model.unwrap_or("*"));
-            Some(Arc::new(Scope {
-                user: user.to_string(),
-                model: model.map(str::to_string),
-                windows,
-                max_concurrent: l.max_concurrent,
-                tats: t,
-                inflight: n,
-                key: stem,
-            }))
+        let mut b = Builder {
+            prefix: &config.state.prefix,
+            old_tats: std::mem::take(&mut *tats),
+            old_inflight: std::mem::take(&mut *inflight),
+            tats: HashMap::new(),
+            inflight: HashMap::new(),
         };
         let mut plans = HashMap::new();
         for (id, user) in &config.users {
@@ -94,17 +76,53 @@ impl LimitRegistry {
                 continue;
             }
             let plan = UserPlan {
-                all: scope(id, None, &rl.all),
+                all: b.scope(id, None, &rl.all),
                 models: rl
                     .models
                     .iter()
-                    .filter_map(|(m, l)| Some((m.clone(), scope(id, Some(m), l)?)))
+                    .filter_map(|(m, l)| Some((m.clone(), b.scope(id, Some(m), l)?)))
                     .collect(),
             };
             plans.insert(id.clone(), Arc::new(plan));
         }
-        *tats = new_tats;
-        *inflight = new_inflight;
+        *tats = b.tats;
+        *inflight = b.inflight;
         plans
+    }
+}
+
+/// Moves the counters still in use from the old maps to the new ones.
+struct Builder<'a> {
+    prefix: &'a str,
+    old_tats: HashMap<(ScopeKey, Vec<Window>), Tats>,
+    old_inflight: HashMap<ScopeKey, Arc<AtomicU64>>,
+    tats: HashMap<(ScopeKey, Vec<Window>), Tats>,
+    inflight: HashMap<ScopeKey, Arc<AtomicU64>>,
+}
+
+impl Builder<'_> {
+    fn scope(&mut self, user: &str, model: Option<&str>, l: &Limits) -> Option<Arc<Scope>> {
+        if l.is_empty() {
+            return None;
+        }
+        let key: ScopeKey = (user.to_string(), model.map(str::to_string));
+        let windows = l.windows();
+        let tkey = (key.clone(), windows.clone());
+        let tats = self
+            .old_tats
+            .remove(&tkey)
+            .unwrap_or_else(|| Arc::new(Mutex::new(vec![0; windows.len()])));
+        self.tats.insert(tkey, tats.clone());
+        let inflight = self.old_inflight.remove(&key).unwrap_or_default();
+        self.inflight.insert(key, inflight.clone());
+        Some(Arc::new(Scope {
+            user: user.to_string(),
+            model: model.map(str::to_string),
+            windows,
+            max_concurrent: l.max_concurrent,
+            tats,
+            inflight,
+            key: format!("{}:rl:{user}:{}", self.prefix, model.unwrap_or("*")),
+        }))
     }
 }
