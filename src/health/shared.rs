@@ -92,3 +92,74 @@ impl BackendStats {
 
 /// `OnceLock` for the field in `BackendStats`.
 pub(super) type OriginCell = OnceLock<Origin>;
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::super::{Failure, HealthRegistry, State, Target};
+    use super::*;
+
+    #[test]
+    fn transitions_are_announced_once_and_shared_ones_are_not_echoed() {
+        let text = "[providers.p]\nbase_url = \"http://h\"\n[[models.m.backends]]\nprovider = \"p\"\nmodel = \"up\"\n";
+        let config = crate::config::parse(text, &|_| None).unwrap();
+        let backend = &config.models["m"].backends[0];
+        let t = Target {
+            model: "m",
+            backend,
+        };
+        let reg = HealthRegistry::default();
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        let keep = heard.clone();
+        reg.announce_to(Box::new(move |a| keep.lock().unwrap().push(a)));
+        let s = reg.stats_for("p", "up");
+        let cfg = crate::config::HealthConfig {
+            failure_threshold: 2,
+            ..Default::default()
+        };
+        let limited = Failure::RateLimited {
+            retry_after: Some(Duration::from_secs(7)),
+        };
+        s.on_failure(&cfg, t, limited, "429");
+        s.on_failure(&cfg, t, limited, "429");
+        for _ in 0..3 {
+            s.on_failure(&cfg, t, Failure::Connect, "refused");
+        }
+        let heard: Vec<(String, Duration, CooldownReason)> = heard
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    format!("{}/{}", a.provider, a.upstream_model),
+                    a.ttl,
+                    a.reason,
+                )
+            })
+            .collect();
+        assert_eq!(
+            heard,
+            vec![
+                (
+                    "p/up".into(),
+                    Duration::from_secs(7),
+                    CooldownReason::RateLimited
+                ),
+                (
+                    "p/up".into(),
+                    cfg.open_cooldown,
+                    CooldownReason::CircuitOpen
+                ),
+            ]
+        );
+        let other = reg.stats_for("p", "other");
+        assert!(other.apply_shared(Duration::from_secs(5), CooldownReason::CircuitOpen));
+        assert!(!other.apply_shared(Duration::from_secs(1), CooldownReason::CircuitOpen));
+        assert_eq!(other.state(clock::now_ms()), State::CoolingDown);
+        assert_eq!(
+            other.report(&cfg, clock::now_ms()).cooldown_reason,
+            Some("circuit_open")
+        );
+    }
+}
