@@ -22,10 +22,19 @@ pub fn start(
     if !reload.watch {
         return Ok(None);
     }
-    let watcher = switchyard::reload::watch(state.clone(), path.clone(), reload.debounce)
-        .with_context(|| format!("watching {} for changes", path.display()))?;
-    tracing::info!(path = %path.display(), "watching the config file for changes");
-    Ok(Some(watcher))
+    // Without a watcher the gateway still serves and reloads on SIGHUP or
+    // the admin API, so a failure here (e.g. no inotify watches left) is a warning.
+    match switchyard::reload::watch(state.clone(), path.clone(), reload.debounce) {
+        Ok(watcher) => {
+            tracing::info!(path = %path.display(), "watching the config file for changes");
+            Ok(Some(watcher))
+        }
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e,
+                "cannot watch the config file: reload with SIGHUP or POST /admin/reload");
+            Ok(None)
+        }
+    }
 }
 
 #[cfg(unix)]
