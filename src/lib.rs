@@ -6,7 +6,9 @@
 //!    line; `auth` finds the user by token; the body is read (size-limited)
 //!    and parsed once into a [`providers::ChatRequest`].
 //! 2. [`proxy`]: checks the model and the user's permissions, resolves a
-//!    `backend` pin, then runs the attempt loop.
+//!    `backend` pin; then [`limits`] admits the request against the user's
+//!    rate limits (in memory, or in Redis through [`shared`]); then the
+//!    attempt loop runs.
 //! 3. [`routing`]: for each attempt, the model's strategy picks a backend
 //!    among those still eligible, skipping those [`health`] says are down
 //!    (circuit open, cooling down, disabled by an admin).
@@ -16,16 +18,20 @@
 //!    the response body relays it chunk by chunk.
 //! 6. [`telemetry`]: when the body ends, the request's log line is written.
 //!
-//! [`config`] is read once into a snapshot held by [`state`], which the
-//! request keeps for its whole life. Outcomes, and the active probes that
+//! [`config`] is read into a snapshot held by [`state`], which the request
+//! keeps for its whole life; [`reload`] swaps in a new one on file change,
+//! SIGHUP or `POST /admin/reload`. Outcomes, and the active probes that
 //! run beside requests, feed [`health`]; see docs/health.md.
 
 pub mod config;
 pub mod demo;
 pub mod health;
+pub mod limits;
 pub mod providers;
 pub mod proxy;
+pub mod reload;
 pub mod routing;
 pub mod server;
+pub mod shared;
 pub mod state;
 pub mod telemetry;

@@ -2,20 +2,32 @@
 //! with everything derived from it, plus registries that outlive snapshots.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use sha2::{Digest, Sha256};
 
 use crate::config::{Config, Model, User};
 use crate::health::{BackendStats, BackendSwitch, HealthRegistry, ProbeSupervisor};
+use crate::limits::{LimitRegistry, Limiter, UserPlan};
 use crate::routing::Balancer;
+use crate::shared::Shared;
 use crate::telemetry::Metrics;
 
 /// Shared by every request; cheap to clone.
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
+
+/// An [`AppState`] that background tasks hold without keeping it alive.
+#[derive(Clone)]
+pub struct WeakState(Weak<Inner>);
+
+impl WeakState {
+    pub fn upgrade(&self) -> Option<AppState> {
+        self.0.upgrade().map(AppState)
+    }
+}
 
 struct Inner {
     snapshot: ArcSwap<Snapshot>,
@@ -23,27 +35,57 @@ struct Inner {
     metrics: Arc<Metrics>,
     /// The active checks of the current snapshot; `None` once stopped.
     probes: Mutex<Option<ProbeSupervisor>>,
+    /// Rate-limit counters, kept across reloads like health state.
+    limits: LimitRegistry,
+    limiter: Limiter,
+    /// The file `serve` read the config from, for reloads.
+    config_path: OnceLock<PathBuf>,
+    /// One reload at a time (file change, SIGHUP and the admin API may race).
+    reloading: tokio::sync::Mutex<()>,
 }
 
 impl AppState {
-    /// Builds the state and, inside a Tokio runtime, starts the active checks.
+    /// Builds the state and, inside a Tokio runtime, starts the active checks
+    /// and, with `[state] backend = "redis"`, the shared state sync.
     pub fn new(config: Config) -> Result<Self, String> {
         let health = Arc::new(HealthRegistry::default());
-        let snapshot = Snapshot::build(config, &health)?;
+        let metrics = Arc::new(Metrics::new());
+        let shared = match tokio::runtime::Handle::try_current() {
+            Ok(_) => Shared::connect(&config.state, metrics.clone())?,
+            Err(_) if config.state.backend == crate::config::StateBackend::Memory => None,
+            Err(_) => return Err("the redis state backend needs a Tokio runtime".into()),
+        };
+        if let Some(shared) = &shared {
+            health.announce_to(shared.announcer());
+        }
+        let limits = LimitRegistry::default();
+        let snapshot = Snapshot::build(config, &health, &limits)?;
         let state = AppState(Arc::new(Inner {
             snapshot: ArcSwap::from_pointee(snapshot),
             health,
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             probes: Mutex::new(None),
+            limits,
+            limiter: Limiter::new(shared.clone()),
+            config_path: OnceLock::new(),
+            reloading: tokio::sync::Mutex::new(()),
         }));
+        if let Some(shared) = &shared {
+            shared.spawn_sync(state.downgrade());
+        }
         state.restart_probes();
         Ok(state)
     }
 
+    pub fn downgrade(&self) -> WeakState {
+        WeakState(Arc::downgrade(&self.0))
+    }
+
     /// Swaps in a new config: requests already running keep their snapshot,
-    /// live health state carries over, and the probes restart for the new backends.
+    /// live health state and rate-limit counters carry over, and the probes
+    /// restart for the new backends.
     pub fn install(&self, config: Config) -> Result<(), String> {
-        let snapshot = Snapshot::build(config, &self.0.health)?;
+        let snapshot = Snapshot::build(config, &self.0.health, &self.0.limits)?;
         self.0.snapshot.store(Arc::new(snapshot));
         self.restart_probes();
         Ok(())
@@ -85,6 +127,23 @@ impl AppState {
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.0.metrics
     }
+
+    pub fn limiter(&self) -> &Limiter {
+        &self.0.limiter
+    }
+
+    /// Remembers the config file, so reloads know what to read (once).
+    pub fn set_config_path(&self, path: PathBuf) {
+        let _ = self.0.config_path.set(path);
+    }
+
+    pub fn config_path(&self) -> Option<PathBuf> {
+        self.0.config_path.get().cloned()
+    }
+
+    pub(crate) fn reloading(&self) -> &tokio::sync::Mutex<()> {
+        &self.0.reloading
+    }
 }
 
 /// A model with its routing state and per-backend live stats and runtime
@@ -101,16 +160,20 @@ pub struct Snapshot {
     pub models: HashMap<String, ModelRoute>,
     /// Users by SHA-256 of their token, so lookup never compares secrets byte by byte.
     tokens: HashMap<[u8; 32], Arc<User>>,
+    /// Rate limits of the users that have some, by user id.
+    plans: HashMap<String, Arc<UserPlan>>,
     /// One pooled keep-alive client per provider.
     clients: HashMap<String, reqwest::Client>,
 }
 
-pub fn token_digest(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
-}
+pub use crate::config::token_digest;
 
 impl Snapshot {
-    pub fn build(config: Config, health: &HealthRegistry) -> Result<Self, String> {
+    pub fn build(
+        config: Config,
+        health: &HealthRegistry,
+        limits: &LimitRegistry,
+    ) -> Result<Self, String> {
         let models = config
             .models
             .iter()
@@ -141,8 +204,9 @@ impl Snapshot {
         let tokens = config
             .users
             .values()
-            .map(|u| (token_digest(u.token.expose()), u.clone()))
+            .map(|u| (u.token_digest, u.clone()))
             .collect();
+        let plans = limits.plans(&config);
         let mut clients = HashMap::new();
         for (id, p) in &config.providers {
             clients.insert(
@@ -154,12 +218,18 @@ impl Snapshot {
             config: Arc::new(config),
             models,
             tokens,
+            plans,
             clients,
         })
     }
 
     pub fn user_by_token(&self, token: &str) -> Option<&Arc<User>> {
         self.tokens.get(&token_digest(token))
+    }
+
+    /// The user's rate limits; `None` when they have none.
+    pub fn plan(&self, user: &str) -> Option<&Arc<UserPlan>> {
+        self.plans.get(user)
     }
 
     pub fn client(&self, provider: &str) -> Option<&reqwest::Client> {

@@ -59,6 +59,11 @@ pub struct Fields {
     pub error: Option<String>,
 }
 
+/// Work to do when the request ends (given its status and fields), before
+/// the client sees the end of the response. Dropped unrun if the request is
+/// abandoned before any response.
+pub type Finisher = Box<dyn FnOnce(u16, &Fields) + Send>;
+
 /// Shared by the handler, the response body and the logging middleware.
 pub struct RequestRecord {
     pub id: String,
@@ -67,6 +72,7 @@ pub struct RequestRecord {
     path: String,
     fields: Mutex<Fields>,
     logged: AtomicBool,
+    on_finish: Mutex<Option<Finisher>>,
 }
 
 impl RequestRecord {
@@ -78,7 +84,13 @@ impl RequestRecord {
             path: path.to_string(),
             fields: Mutex::new(Fields::default()),
             logged: AtomicBool::new(false),
+            on_finish: Mutex::new(None),
         }
+    }
+
+    /// Runs `f` when the request finishes (see [`Finisher`]); replaces any earlier one.
+    pub fn on_finish(&self, f: Finisher) {
+        *self.on_finish.lock().unwrap_or_else(|e| e.into_inner()) = Some(f);
     }
 
     pub fn update(&self, f: impl FnOnce(&mut Fields)) {
@@ -92,6 +104,14 @@ impl RequestRecord {
             return;
         }
         let f = self.fields.lock().unwrap_or_else(|e| e.into_inner());
+        let finisher = self
+            .on_finish
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(finish) = finisher {
+            finish(status, &f);
+        }
         let latency = self.start.elapsed();
         metrics.observe(&f, status, latency);
         let latency_ms = latency.as_secs_f64() * 1000.0;

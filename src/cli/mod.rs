@@ -1,6 +1,7 @@
-//! Command-line interface: `serve`, `demo`, `check-config`, `init`, and the
-//! operator tools `check`, `monitor`, `bench`.
+//! Command-line interface: `serve`, `demo`, `check-config`, `init`,
+//! `hash-token`, and the operator tools `check`, `monitor`, `bench`.
 
+mod live;
 mod ops;
 mod probe;
 
@@ -77,6 +78,8 @@ enum Command {
         #[arg(long)]
         streaming: bool,
     },
+    /// Read a token from standard input and print its SHA-256, for `token_sha256`.
+    HashToken,
     /// Write a commented example config.
     Init {
         #[arg(long, default_value = "config.toml")]
@@ -92,6 +95,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::CheckConfig { path } => check_config(&path),
         Command::Init { output, force } => init(&output, force),
+        Command::HashToken => live::hash_token(),
         Command::Serve { config } => runtime().and_then(|rt| rt.block_on(serve(&config))),
         Command::Demo { listen } => runtime().and_then(|rt| rt.block_on(run_demo(&listen))),
         Command::Check {
@@ -150,7 +154,7 @@ async fn serve(path: &Path) -> Result<ExitCode> {
     };
     let listener = bind(&config.server.listen).await?;
     println!("Switchyard listening on http://{}", listener.local_addr()?);
-    run(listener, config).await
+    run(listener, config, Some(path)).await
 }
 
 async fn bind(addr: &str) -> Result<TcpListener> {
@@ -159,8 +163,11 @@ async fn bind(addr: &str) -> Result<TcpListener> {
     })
 }
 
-async fn run(listener: TcpListener, config: Config) -> Result<ExitCode> {
+/// Serves `config`; with the file it came from, reloads it on SIGHUP and,
+/// with `[reload] watch`, when it changes.
+async fn run(listener: TcpListener, config: Config, path: Option<&Path>) -> Result<ExitCode> {
     let metrics_listen = config.metrics.listen.clone();
+    let reload = config.reload;
     let state = AppState::new(config).map_err(anyhow::Error::msg)?;
     if let Some(addr) = metrics_listen {
         let metrics_listener = bind(&addr).await?;
@@ -171,6 +178,10 @@ async fn run(listener: TcpListener, config: Config) -> Result<ExitCode> {
         let app = server::metrics_router(state.clone());
         tokio::spawn(async move { axum::serve(metrics_listener, app).await });
     }
+    let _watcher = match path {
+        Some(path) => live::start(&state, path, reload)?,
+        None => None,
+    };
     server::serve(listener, state, shutdown_signal())
         .await
         .context("serving")?;
@@ -202,7 +213,7 @@ async fn run_demo(listen: &str) -> Result<ExitCode> {
     let addr = listener.local_addr()?;
     let demo = Demo::start(&addr.to_string()).await?;
     print_banner(&addr.to_string(), &demo);
-    run(listener, demo.config.clone()).await
+    run(listener, demo.config.clone(), None).await
 }
 
 fn print_banner(addr: &str, demo: &Demo) {

@@ -3,15 +3,18 @@
 //! its TOML path, e.g. `models.gpt-4o.backends[1].provider: unknown provider "x"`.
 
 mod health;
+mod limits;
 mod protocol;
 mod raw;
 mod raw_health;
+mod raw_limits;
 mod secret;
 mod types;
 mod validate;
 
 pub use health::*;
-pub use secret::{expand_env, Secret};
+pub use limits::*;
+pub use secret::{digest_from_hex, expand_env, hex, token_digest, Secret};
 pub use types::*;
 
 use std::fmt;
@@ -53,8 +56,7 @@ fn one(path: impl Into<String>, message: impl Into<String>) -> ConfigErrors {
 
 /// Parses and validates config text, reading `${VAR}` references from `env`.
 pub fn parse(text: &str, env: &Env) -> Result<Config, ConfigErrors> {
-    let de = toml::Deserializer::parse(text)
-        .map_err(|e| one("(toml)", e.to_string().trim().to_string()))?;
+    let de = toml::Deserializer::parse(text).map_err(|e| one("(toml)", syntax_error(&e)))?;
     let raw: raw::RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let message = e.into_inner().message().trim().to_string();
@@ -68,6 +70,24 @@ pub fn parse(text: &str, env: &Env) -> Result<Config, ConfigErrors> {
         )
     })?;
     validate::validate(raw, env).map_err(ConfigErrors)
+}
+
+/// A TOML syntax error without the quoted source line, which may hold a
+/// secret: "TOML parse error at line 3, column 11: invalid basic string".
+fn syntax_error(e: &toml::de::Error) -> String {
+    let text = e.to_string();
+    let quoted = |l: &&str| {
+        let t = l.trim_start();
+        t.starts_with('|')
+            || t.split_once(" |")
+                .is_some_and(|(n, _)| n.trim().parse::<u32>().is_ok())
+    };
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !quoted(l))
+        .map(str::trim)
+        .collect();
+    kept.join(": ")
 }
 
 /// Reads, parses and validates a config file with the process environment.

@@ -21,6 +21,10 @@ pub struct RawConfig {
     pub metrics: RawMetrics,
     #[serde(default)]
     pub health: super::raw_health::RawHealth,
+    #[serde(default)]
+    pub state: super::raw_limits::RawState,
+    #[serde(default)]
+    pub reload: super::raw_limits::RawReload,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -109,7 +113,9 @@ pub struct RawBackend {
 #[serde(deny_unknown_fields)]
 pub struct RawUser {
     pub name: Option<String>,
-    pub token: String,
+    /// Exactly one of `token` and `token_sha256` (hex) is set.
+    pub token: Option<String>,
+    pub token_sha256: Option<String>,
     #[serde(default)]
     pub allowed_models: Vec<String>,
     #[serde(default)]
@@ -117,6 +123,7 @@ pub struct RawUser {
     pub enabled: Option<bool>,
     pub allow_backend_pin: Option<bool>,
     pub admin: Option<bool>,
+    pub rate_limit: Option<super::raw_limits::RawRateLimit>,
 }
 
 #[derive(Debug, Default, Deserialize)]

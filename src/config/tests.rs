@@ -430,3 +430,88 @@ fn an_empty_api_key_sends_no_credentials() {
     .unwrap();
     assert!(c.providers["p"].api_key.is_none());
 }
+
+#[test]
+fn syntax_errors_do_not_quote_the_line() {
+    let e = errors("[users.a]\ntoken = \"sk-secret-value\nx = 1\n");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with("(toml): TOML parse error at line 2"),
+        "{e:?}"
+    );
+    assert!(!e[0].contains("sk-secret"), "{e:?}");
+}
+
+const MODELS: &str = "[providers.p]\nbase_url = \"http://h\"\n[[models.m.backends]]\nprovider = \"p\"\nmodel = \"x\"\n";
+
+#[test]
+fn tokens_by_digest_and_rate_limits() {
+    let digest = hex(&token_digest("tok-b"));
+    let text = format!(
+        "{MODELS}[users.a]\ntoken = \"tok-a\"\n[users.a.rate_limit]\nrequests_per_minute = 5\ntokens_per_day = 1000\n[users.a.rate_limit.models.m]\nmax_concurrent = 2\n[users.b]\ntoken_sha256 = \"{}\"\n",
+        digest.to_uppercase()
+    );
+    let c = parse(&text, &env).unwrap();
+    assert_eq!(c.users["a"].token_digest, token_digest("tok-a"));
+    assert_eq!(c.users["b"].token_digest, token_digest("tok-b"));
+    let rl = &c.users["a"].rate_limit;
+    assert_eq!(rl.all.requests_per_minute, Some(5));
+    assert_eq!(rl.all.windows().len(), 2);
+    assert_eq!(rl.models["m"].max_concurrent, Some(2));
+    assert!(c.users["b"].rate_limit.is_empty());
+    assert_eq!(c.state, StateConfig::default());
+    assert_eq!(c.reload, ReloadConfig::default());
+}
+
+#[test]
+fn token_and_limit_errors_name_their_paths() {
+    let digest = hex(&token_digest("same"));
+    let text = format!(
+        "{MODELS}[users.a]\ntoken = \"same\"\n[users.b]\ntoken_sha256 = \"{digest}\"\n[users.c]\n[users.d]\ntoken = \"t\"\ntoken_sha256 = \"{digest}\"\n[users.e]\ntoken_sha256 = \"abc\"\n[users.f]\ntoken = \"f\"\n[users.f.rate_limit]\nrequests_per_day = 0\n[users.f.rate_limit.models.nope]\nmax_concurrent = 1\n"
+    );
+    let e = errors(&text);
+    for want in [
+        "users.b.token_sha256: this token is already used by another user",
+        "users.c: set exactly one of `token` or `token_sha256`",
+        "users.d: set exactly one of `token` or `token_sha256`",
+        "users.f.rate_limit.requests_per_day: must be at least 1",
+        "users.f.rate_limit.models.nope: unknown model \"nope\"",
+    ] {
+        assert!(
+            e.iter().any(|x| x.starts_with(want)),
+            "{want} not in {e:#?}"
+        );
+    }
+    assert!(e
+        .iter()
+        .any(|x| x.starts_with("users.e.token_sha256: must be 64 hexadecimal")));
+}
+
+#[test]
+fn state_section() {
+    let c = parse(
+        &format!("{MODELS}[state]\nbackend = \"redis\"\nurl = \"redis://:pw@127.0.0.1:6379/2\"\ntimeout = \"50ms\"\non_error = \"fail_closed\"\n"),
+        &env,
+    )
+    .unwrap();
+    assert_eq!(c.state.on_error, OnError::FailClosed);
+    assert_eq!(c.state.timeout, std::time::Duration::from_millis(50));
+    assert!(!format!("{:?}", c.state).contains("pw"));
+    let e = errors(&format!(
+        "{MODELS}[state]\nbackend = \"redis\"\nurl = \"rediss://:pw@h\"\non_error = \"maybe\"\n"
+    ));
+    assert!(
+        e.iter()
+            .any(|x| x.starts_with("state.url: must start with redis://")),
+        "{e:?}"
+    );
+    assert!(e.iter().all(|x| !x.contains("pw")), "{e:?}");
+    assert!(e
+        .iter()
+        .any(|x| x.starts_with("state.on_error: unknown policy")));
+    let e = errors(&format!("{MODELS}[state]\nbackend = \"redis\"\n"));
+    assert_eq!(
+        e,
+        vec!["state.url: required with backend = \"redis\"".to_string()]
+    );
+}

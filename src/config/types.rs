@@ -6,6 +6,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 
 use super::health::{AllDownPolicy, HealthConfig};
+use super::limits::{RateLimit, ReloadConfig, StateConfig};
 use super::Secret;
 
 #[derive(Debug, Clone)]
@@ -17,6 +18,8 @@ pub struct Config {
     pub users: IndexMap<String, Arc<User>>,
     pub metrics: MetricsConfig,
     pub health: HealthConfig,
+    pub state: StateConfig,
+    pub reload: ReloadConfig,
 }
 
 /// Who may read `/metrics`, and where it is served.
@@ -274,12 +277,14 @@ pub struct User {
     pub id: String,
     /// Display name; the id when the file sets none.
     pub name: String,
-    pub token: Secret,
+    /// SHA-256 of the token: the token itself is never kept.
+    pub token_digest: [u8; 32],
     pub allowed_models: Vec<String>,
     pub tags: Vec<String>,
     pub enabled: bool,
     pub allow_backend_pin: bool,
     pub admin: bool,
+    pub rate_limit: RateLimit,
 }
 
 impl User {
@@ -288,29 +293,9 @@ impl User {
     }
 }
 
-/// A URL fit to print: user info and query string (where keys hide) replaced.
-pub fn redact_url(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let userinfo = if authority.contains('@') {
-        "[redacted]@"
-    } else {
-        ""
-    };
-    let path = match path.split_once('?') {
-        Some((p, _)) => format!("{p}?[redacted]"),
-        None => path.to_string(),
-    };
-    let sep = if scheme.is_empty() { "" } else { "://" };
-    format!("{scheme}{sep}{userinfo}{host}/{path}")
-        .trim_end_matches('/')
-        .to_string()
-}
-
 #[cfg(test)]
 mod redact_tests {
-    use super::redact_url;
+    use crate::config::redact_url;
 
     #[test]
     fn hides_userinfo_and_query() {

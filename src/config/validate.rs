@@ -15,6 +15,7 @@ use super::types::*;
 use super::{ConfigError, Env, Secret};
 
 mod health;
+mod limits;
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
 const DEFAULT_MAX_BODY: u64 = 10 * 1024 * 1024;
@@ -95,6 +96,8 @@ pub fn validate(raw: RawConfig, env: &Env) -> Result<Config, Vec<ConfigError>> {
     let users = users(&mut c, &raw.users, &models);
     let metrics = metrics(&mut c, &raw.metrics);
     let health = health::health(&mut c, &raw.health, &raw.providers);
+    let state = limits::state(&mut c, &raw.state);
+    let reload = limits::reload(&mut c, &raw.reload);
     if c.errors.is_empty() {
         Ok(Config {
             server,
@@ -104,6 +107,8 @@ pub fn validate(raw: RawConfig, env: &Env) -> Result<Config, Vec<ConfigError>> {
             users,
             metrics,
             health,
+            state,
+            reload,
         })
     } else {
         Err(c.errors)
@@ -252,7 +257,7 @@ fn base_url(c: &mut Checker, path: &str, raw: &str) -> String {
             path,
             format!(
                 "must start with http:// or https://, got {:?}",
-                redact_url(&url)
+                super::redact_url(&url)
             ),
         );
     }
@@ -393,19 +398,11 @@ fn users(
     raw: &IndexMap<String, RawUser>,
     models: &IndexMap<String, Arc<Model>>,
 ) -> IndexMap<String, Arc<User>> {
-    let mut tokens: HashSet<String> = HashSet::new();
+    let mut digests = HashSet::new();
     let mut out = IndexMap::new();
     for (id, u) in raw {
         let path = format!("users.{id}");
-        let token = c.secret(format!("{path}.token"), &u.token);
-        if token.expose().is_empty() {
-            c.error(format!("{path}.token"), "must not be empty");
-        } else if !tokens.insert(token.expose().to_string()) {
-            c.error(
-                format!("{path}.token"),
-                "this token is already used by another user",
-            );
-        }
+        let token_digest = limits::user_digest(c, &path, u, &mut digests);
         for (i, m) in u.allowed_models.iter().enumerate() {
             if !models.contains_key(m) {
                 c.error(
@@ -414,15 +411,22 @@ fn users(
                 );
             }
         }
+        let rate_limit = limits::rate_limit(
+            c,
+            &format!("{path}.rate_limit"),
+            u.rate_limit.as_ref(),
+            models,
+        );
         let user = User {
             id: id.clone(),
             name: u.name.clone().unwrap_or_else(|| id.clone()),
-            token,
+            token_digest,
             allowed_models: u.allowed_models.clone(),
             tags: u.tags.clone(),
             enabled: u.enabled.unwrap_or(true),
             allow_backend_pin: u.allow_backend_pin.unwrap_or(true),
             admin: u.admin.unwrap_or(false),
+            rate_limit,
         };
         out.insert(id.clone(), Arc::new(user));
     }

@@ -12,6 +12,8 @@ use super::clock;
 pub enum CooldownReason {
     RateLimited,
     Auth,
+    /// Another instance opened its circuit for this backend (shared state).
+    CircuitOpen,
 }
 
 #[derive(Debug, Default)]
@@ -33,6 +35,7 @@ impl Cooldown {
         }
         Some(match self.reason.load(Relaxed) {
             2 => CooldownReason::Auth,
+            3 => CooldownReason::CircuitOpen,
             _ => CooldownReason::RateLimited,
         })
     }
@@ -43,6 +46,7 @@ impl Cooldown {
         let code = match reason {
             CooldownReason::RateLimited => 1,
             CooldownReason::Auth => 2,
+            CooldownReason::CircuitOpen => 3,
         };
         let until = clock::after(now, d);
         let prev = self.until.fetch_max(until, Relaxed);

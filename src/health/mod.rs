@@ -15,14 +15,17 @@ mod probe;
 mod probe_check;
 mod record;
 mod report;
+mod shared;
 mod stats;
 mod switches;
 mod window;
 
+pub use cooldown::CooldownReason;
 pub use outcome::{Failure, Target};
 pub use probe::ProbeSupervisor;
 pub use record::{Availability, TrialGuard};
 pub use report::{BackendReport, State};
+pub use shared::{Announcement, Sink};
 pub use stats::{BackendStats, InflightGuard, Notes, ProbeCheck};
 pub use switches::{BackendSwitch, Switches};
 
@@ -35,6 +38,8 @@ use std::sync::{Arc, Mutex};
 pub struct HealthRegistry {
     stats: Mutex<HashMap<(String, String), Arc<BackendStats>>>,
     pub switches: Switches,
+    /// Where circuit openings and cooldowns are announced to other instances.
+    sink: shared::SinkSlot,
 }
 
 impl HealthRegistry {
@@ -42,8 +47,21 @@ impl HealthRegistry {
     pub fn stats_for(&self, provider: &str, upstream_model: &str) -> Arc<BackendStats> {
         let mut map = self.stats.lock().unwrap_or_else(|e| e.into_inner());
         map.entry((provider.to_string(), upstream_model.to_string()))
-            .or_insert_with(|| Arc::new(BackendStats::default()))
+            .or_insert_with(|| {
+                let stats = BackendStats::default();
+                stats.set_origin(shared::Origin {
+                    provider: provider.into(),
+                    upstream_model: upstream_model.into(),
+                    sink: self.sink.clone(),
+                });
+                Arc::new(stats)
+            })
             .clone()
+    }
+
+    /// Sends every later circuit opening and cooldown start to `sink`.
+    pub fn announce_to(&self, sink: Box<Sink>) {
+        self.sink.store(Some(Arc::new(sink)));
     }
 }
 

@@ -132,6 +132,7 @@ impl BackendStats {
             _ => (self.circuit.trip(now, cfg), "circuit opened"),
         };
         let Some(cooldown) = cooldown else { return };
+        self.announce(cooldown, CooldownReason::CircuitOpen);
         let cooldown_ms = cooldown.as_millis() as u64;
         tracing::warn!(target: "switchyard::health", backend = %t.backend.id, model = t.model,
             provider = %t.backend.provider.id, reason, cooldown_ms, "{what}");
@@ -164,6 +165,7 @@ impl BackendStats {
         if d.is_zero() || !self.cooldown.start(now, d, reason) {
             return;
         }
+        self.announce(d, reason);
         let cooldown_ms = d.as_millis() as u64;
         match failure {
             Failure::Auth { status } => tracing::warn!(target: "switchyard::health", backend = %b,

@@ -106,10 +106,7 @@ impl BackendStats {
                 latency_ms: ms(Some(c.latency)).unwrap_or(0.0),
             }),
             cooldown_remaining_ms: clock::until(now, open_until.max(self.cooldown.until())),
-            cooldown_reason: self.cooldown.active(now).map(|r| match r {
-                CooldownReason::RateLimited => "rate_limited",
-                CooldownReason::Auth => "auth",
-            }),
+            cooldown_reason: self.cooldown.active(now).map(CooldownReason::name),
         }
     }
 }

@@ -33,6 +33,8 @@ pub struct BackendStats {
     pub(super) confidence: Confidence,
     /// Written on failures and probes only, never on the success path.
     notes: Mutex<Notes>,
+    /// Set once by the registry: which backend this is, for other instances.
+    pub(super) origin: super::shared::OriginCell,
 }
 
 /// What an operator wants to read about the last things that went wrong.

@@ -28,6 +28,19 @@ pub async fn chat(
     req: ChatRequest,
     record: Arc<RequestRecord>,
 ) -> Result<Response, EdgeError> {
+    let pinned = check(&snap, &user, &req, &record)?;
+    run(snap, user, req, record, pinned).await
+}
+
+/// Checks the model, the user's permission and the pin: everything that
+/// can refuse a request before it spends any quota. Returns the pinned
+/// backend's index, if any.
+pub fn check(
+    snap: &Snapshot,
+    user: &User,
+    req: &ChatRequest,
+    record: &RequestRecord,
+) -> Result<Option<usize>, EdgeError> {
     let route = snap.models.get(&req.model);
     record.update(|f| {
         f.model = Some(req.model.clone());
@@ -52,10 +65,27 @@ pub async fn chat(
         });
     }
     let pinned = match &req.backend {
-        Some(id) => Some(pin(route, &user, id)?),
+        Some(id) => Some(pin(route, user, id)?),
         None => None,
     };
     record.update(|f| f.pinned = pinned.is_some());
+    Ok(pinned)
+}
+
+/// Runs the attempt loop for a request that passed [`check`].
+pub async fn run(
+    snap: Arc<Snapshot>,
+    user: Arc<User>,
+    req: ChatRequest,
+    record: Arc<RequestRecord>,
+    pinned: Option<usize>,
+) -> Result<Response, EdgeError> {
+    let Some(route) = snap.models.get(&req.model) else {
+        return Err(EdgeError::NoBackend(format!(
+            "model `{}` is gone",
+            req.model
+        )));
+    };
     Attempts {
         snap: &snap,
         route,

@@ -13,6 +13,7 @@ use super::error::EdgeError;
 use super::routes::{fail, identify};
 use crate::config::User;
 use crate::health::{clock, BackendReport, State as Health};
+use crate::reload::ReloadError;
 use crate::state::{AppState, Snapshot};
 use crate::telemetry::RequestRecord;
 
@@ -183,4 +184,45 @@ async fn switch(
     tracing::warn!(target: "switchyard::health", backend = %id, models = ?models, user = %user.id,
         "backend {} by an admin", if on { "enabled" } else { "disabled" });
     Json(json!({"backend": id, "models": models, "disabled": !on})).into_response()
+}
+
+/// `POST /admin/reload`: reads the config file again. 200 `{"status":
+/// "reloaded"}`; 422 with every error and its TOML path when the file is
+/// invalid (the running config keeps serving); 400 without a config file.
+pub async fn reload(
+    State(state): State<AppState>,
+    Extension(record): Extension<Arc<RequestRecord>>,
+    headers: HeaderMap,
+) -> Response {
+    let snap = state.snapshot();
+    if let Err(e) = admin(&snap, &headers, &record) {
+        return fail(&record, e);
+    }
+    drop(snap);
+    match state.reload("admin").await {
+        Ok(()) => Json(json!({"status": "reloaded"})).into_response(),
+        Err(ReloadError::NoFile) => fail(
+            &record,
+            EdgeError::bad_request(
+                ReloadError::NoFile.to_string(),
+                None,
+                Some("reload_unavailable"),
+            ),
+        ),
+        Err(ReloadError::Invalid(errors)) => {
+            let message = ReloadError::Invalid(errors.clone()).to_string();
+            record.update(|f| f.error = Some(message.clone()));
+            let list: Vec<_> = errors
+                .0
+                .iter()
+                .map(|e| json!({"path": e.path, "message": e.message}))
+                .collect();
+            let body = json!({
+                "status": "error",
+                "error": {"message": message, "type": "invalid_request_error", "param": null, "code": "invalid_config"},
+                "errors": list,
+            });
+            (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+        }
+    }
 }

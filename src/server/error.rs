@@ -51,6 +51,16 @@ pub enum EdgeError {
         body: Bytes,
         content_type: Option<HeaderValue>,
     },
+    /// A user's rate limit; `kind` is OpenAI's error type (`requests` or `tokens`).
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        kind: &'static str,
+        retry_after: std::time::Duration,
+    },
+    /// The shared state store is unreachable and `state.on_error = "fail_closed"`.
+    #[error("rate limits cannot be checked right now (shared state store unreachable); try again shortly")]
+    StateUnavailable,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -63,11 +73,12 @@ impl EdgeError {
             | EdgeError::Forbidden { .. }
             | EdgeError::NotFound { .. }
             | EdgeError::PayloadTooLarge { .. }
+            | EdgeError::RateLimited { .. }
             | EdgeError::UpstreamRejected { .. } => Fault::Client,
             EdgeError::NoBackend(_)
             | EdgeError::AllBackendsDown { .. }
             | EdgeError::AllAttemptsFailed { .. } => Fault::Upstream,
-            EdgeError::Internal(_) => Fault::Internal,
+            EdgeError::Internal(_) | EdgeError::StateUnavailable => Fault::Internal,
         }
     }
 
@@ -94,6 +105,8 @@ impl EdgeError {
                 ..
             } => StatusCode::BAD_GATEWAY,
             EdgeError::UpstreamRejected { status, .. } => *status,
+            EdgeError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            EdgeError::StateUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             EdgeError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -118,6 +131,8 @@ impl EdgeError {
             } => ("server_error", None, Some("upstream_timeout")),
             EdgeError::AllAttemptsFailed { .. } => ("server_error", None, Some("upstream_error")),
             EdgeError::UpstreamRejected { .. } => ("invalid_request_error", None, None),
+            EdgeError::RateLimited { kind, .. } => (kind, None, Some("rate_limit_exceeded")),
+            EdgeError::StateUnavailable => ("server_error", None, Some("state_unavailable")),
             EdgeError::Internal(_) => ("server_error", None, Some("internal_error")),
         }
     }
@@ -152,10 +167,9 @@ impl IntoResponse for EdgeError {
         }
         let (kind, param, code) = self.parts();
         let retry_after = match &self {
-            // Whole seconds, rounded up: a client must not come back too early.
-            EdgeError::AllBackendsDown { retry_after, .. } => {
-                Some(retry_after.as_millis().div_ceil(1000).max(1) as u64)
-            }
+            EdgeError::AllBackendsDown { retry_after, .. }
+            | EdgeError::RateLimited { retry_after, .. } => Some(*retry_after),
+            EdgeError::StateUnavailable => Some(std::time::Duration::from_secs(1)),
             _ => None,
         };
         let body = error_body(&self.to_string(), kind, param, code);
@@ -168,9 +182,16 @@ impl IntoResponse for EdgeError {
             body,
         )
             .into_response();
-        if let Some(secs) = retry_after {
+        if let Some(wait) = retry_after {
+            // Whole seconds, rounded up: a client must not come back too early.
+            let secs = wait.as_millis().div_ceil(1000).max(1) as u64;
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            if matches!(self, EdgeError::RateLimited { .. }) {
+                let ms = wait.as_millis().max(1) as u64;
+                resp.headers_mut()
+                    .insert("retry-after-ms", HeaderValue::from(ms));
+            }
         }
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()

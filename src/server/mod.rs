@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+mod chat;
 pub mod error;
 mod routes;
 mod status;
@@ -22,7 +23,7 @@ pub fn router(state: AppState) -> Router {
         router = router.route("/metrics", get(routes::metrics));
     }
     router
-        .route("/v1/chat/completions", post(routes::chat))
+        .route("/v1/chat/completions", post(chat::chat))
         .route("/v1/models", get(routes::list_models))
         .route("/v1/models/{*id}", get(routes::get_model))
         .route("/health", get(routes::health))
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/backends", get(admin::backends))
         .route("/admin/backends/{backend}/disable", post(admin::disable))
         .route("/admin/backends/{backend}/enable", post(admin::enable))
+        .route("/admin/reload", post(admin::reload))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -12,8 +11,6 @@ use serde_json::{json, Value};
 use super::auth::authenticate;
 use super::error::EdgeError;
 use crate::config::{Access, User};
-use crate::providers::ChatRequest;
-use crate::proxy;
 use crate::state::{AppState, Snapshot};
 use crate::telemetry::RequestRecord;
 
@@ -32,75 +29,6 @@ pub fn identify(
 pub fn fail(record: &RequestRecord, e: EdgeError) -> Response {
     record.update(|f| f.error = Some(e.to_string()));
     e.into_response()
-}
-
-pub async fn chat(
-    State(state): State<AppState>,
-    Extension(record): Extension<Arc<RequestRecord>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let snap = state.snapshot();
-    match chat_inner(snap, &record, &headers, body).await {
-        Ok(resp) => resp,
-        Err(e) => {
-            let mut resp = fail(&record, e);
-            let mut last = None;
-            record.update(|f| {
-                last = f
-                    .attempts
-                    .last()
-                    .map(|a| (a.backend.clone(), f.attempts.len()))
-            });
-            if let Some((backend, n)) = last {
-                proxy::route_headers(resp.headers_mut(), &backend, n);
-            }
-            resp
-        }
-    }
-}
-
-async fn chat_inner(
-    snap: Arc<Snapshot>,
-    record: &Arc<RequestRecord>,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Response, EdgeError> {
-    let user = identify(&snap, headers, record)?;
-    let limit = snap.config.server.max_body_bytes;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(EdgeError::PayloadTooLarge { limit });
-    }
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
-        if is_length_limit(&e) {
-            EdgeError::PayloadTooLarge { limit }
-        } else {
-            EdgeError::bad_request(format!("could not read the request body: {e}"), None, None)
-        }
-    })?;
-    let req =
-        ChatRequest::parse(&bytes).map_err(|e| EdgeError::bad_request(e.message, e.param, None))?;
-    // The request's own log line records the pin (`pinned`, `backend`); this is detail.
-    if req.backend.is_some() {
-        tracing::debug!(target: "switchyard::pin", request_id = %record.id, user = %user.id, model = %req.model,
-            backend = req.backend.as_deref(), "request asks for a pinned backend");
-    }
-    proxy::chat(snap, user, req, record.clone()).await
-}
-
-/// Whether reading the body failed on the size limit (rather than a broken upload).
-fn is_length_limit(e: &axum::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = source {
-        if err.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        source = err.source();
-    }
-    false
 }
 
 fn model_object(snap: &Snapshot, user: &User, name: &str) -> Option<Value> {

@@ -86,6 +86,7 @@ pub struct Metrics {
     pub tokens: Family<TokenLabels, Counter>,
     pub rate_limited: Family<UserLabels, Counter>,
     pub config_reloads: Family<ResultLabels, Counter>,
+    pub state_errors: Counter,
     pub backend_up: Family<RouteLabels, Gauge>,
     pub circuit_state: Family<BackendLabels, Gauge>,
     pub inflight: Family<BackendLabels, Gauge>,
@@ -110,6 +111,7 @@ impl Metrics {
             tokens: Family::default(),
             rate_limited: Family::default(),
             config_reloads: Family::default(),
+            state_errors: Counter::default(),
             backend_up: Family::default(),
             circuit_state: Family::default(),
             inflight: Family::default(),
@@ -164,6 +166,11 @@ impl Metrics {
             "config_reloads",
             "Config reloads by result",
             self.config_reloads.clone(),
+        );
+        r.register(
+            "state_errors",
+            "Calls to the shared state store (Redis) that failed or timed out",
+            self.state_errors.clone(),
         );
         r.register(
             "backend_up",

@@ -1,0 +1,78 @@
+//! What `serve` adds for a running gateway: reloads on SIGHUP and on file
+//! change, and `hash-token`.
+
+use std::io::{IsTerminal, Read};
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use switchyard::config::{hex, token_digest, ReloadConfig};
+use switchyard::state::AppState;
+
+/// Remembers the config path and starts the reload triggers. The returned
+/// watcher must be kept alive for file changes to be seen.
+pub fn start(
+    state: &AppState,
+    path: &Path,
+    reload: ReloadConfig,
+) -> Result<Option<notify::RecommendedWatcher>> {
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    state.set_config_path(path.clone());
+    spawn_sighup(state.clone());
+    if !reload.watch {
+        return Ok(None);
+    }
+    // Without a watcher the gateway still serves and reloads on SIGHUP or
+    // the admin API, so a failure here (e.g. no inotify watches left) is a warning.
+    match switchyard::reload::watch(state.clone(), path.clone(), reload.debounce) {
+        Ok(watcher) => {
+            tracing::info!(path = %path.display(), "watching the config file for changes");
+            Ok(Some(watcher))
+        }
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e,
+                "cannot watch the config file: reload with SIGHUP or POST /admin/reload");
+            Ok(None)
+        }
+    }
+}
+
+#[cfg(unix)]
+fn spawn_sighup(state: AppState) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP: reload with POST /admin/reload instead");
+        return;
+    };
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            let _ = state.reload("sighup").await;
+        }
+    });
+}
+
+#[cfg(not(unix))]
+fn spawn_sighup(_state: AppState) {}
+
+/// Reads one token from standard input (so it stays out of shell history and
+/// `ps`) and prints its SHA-256 in hex.
+pub fn hash_token() -> Result<ExitCode> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprintln!("Paste the token, then press Enter and Ctrl-D:");
+    }
+    let mut text = String::new();
+    stdin
+        .lock()
+        .read_to_string(&mut text)
+        .context("reading the token from standard input")?;
+    let token = text.trim_end_matches(['\n', '\r']).trim();
+    if token.is_empty() {
+        bail!("no token on standard input: e.g. `printf %s \"$TOKEN\" | switchyard hash-token`");
+    }
+    if token.contains('\n') {
+        bail!("standard input holds more than one line; give one token");
+    }
+    println!("{}", hex(&token_digest(token)));
+    Ok(ExitCode::SUCCESS)
+}

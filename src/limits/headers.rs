@@ -1,0 +1,85 @@
+//! OpenAI's rate-limit headers: for requests and for tokens, the tightest
+//! window's limit, what is left of it, and when it is full again.
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+
+use super::Verdict;
+use crate::config::Kind;
+
+/// A duration as OpenAI writes it (Go's format): `20ms`, `1s`, `1.5s`,
+/// `6m0s`, `1h2m3s`.
+pub fn go_duration(ms: u64) -> String {
+    if ms == 0 {
+        return "0s".to_string();
+    }
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    let (h, rest) = (ms / 3_600_000, ms % 3_600_000);
+    let (m, rest) = (rest / 60_000, rest % 60_000);
+    let (s, frac) = (rest / 1000, rest % 1000);
+    let seconds = if frac == 0 {
+        format!("{s}s")
+    } else {
+        let f = format!("{frac:03}");
+        format!("{s}.{}s", f.trim_end_matches('0'))
+    };
+    match (h, m) {
+        (0, 0) => seconds,
+        (0, m) => format!("{m}m{seconds}"),
+        (h, m) => format!("{h}h{m}m{seconds}"),
+    }
+}
+
+/// Sets `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` from the
+/// window of each kind with the least left (ties: the one full again last).
+pub fn apply(headers: &mut HeaderMap, verdict: &Verdict) {
+    for kind in [Kind::Requests, Kind::Tokens] {
+        let tightest = verdict
+            .statuses
+            .iter()
+            .filter(|s| s.window.kind == kind)
+            .min_by_key(|s| (s.remaining, std::cmp::Reverse(s.reset_ms)));
+        let Some(s) = tightest else { continue };
+        let name = kind.name();
+        let mut set = |what: &str, value: String| {
+            if let (Ok(n), Ok(v)) = (
+                HeaderName::try_from(format!("x-ratelimit-{what}-{name}")),
+                HeaderValue::try_from(value),
+            ) {
+                headers.insert(n, v);
+            }
+        };
+        set("limit", s.window.limit.to_string());
+        set("remaining", s.remaining.to_string());
+        set("reset", go_duration(s.reset_ms));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::cooldown::go_duration as parse;
+    use std::time::Duration;
+
+    #[test]
+    fn formats_like_openai_and_parses_back() {
+        let cases = [
+            (0, "0s"),
+            (20, "20ms"),
+            (999, "999ms"),
+            (1000, "1s"),
+            (1500, "1.5s"),
+            (1250, "1.25s"),
+            (60_000, "1m0s"),
+            (360_000, "6m0s"),
+            (90_500, "1m30.5s"),
+            (3_723_000, "1h2m3s"),
+            (86_400_000, "24h0m0s"),
+        ];
+        for (ms, text) in cases {
+            assert_eq!(go_duration(ms), text);
+            assert_eq!(parse(text), Some(Duration::from_millis(ms)), "{text}");
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! Per-user rate limits: request and token windows, and concurrency.
+//!
+//! A request is checked after authentication and its model, permission and
+//! pin checks, so a refused or invalid request spends nothing. It reserves
+//! one request and an estimate of its tokens in every window of the user's
+//! scopes (all models, and its model), all or none; when its response ends
+//! the token windows are corrected to the usage the upstream reported.
+//! State is in memory ([`memory`]) or shared through Redis (`crate::shared`).
+
+pub mod gcra;
+pub mod headers;
+pub mod memory;
+mod plan;
+
+pub use plan::{LimitRegistry, Scope, UserPlan};
+
+use std::sync::Arc;
+
+use crate::config::{OnError, Window};
+use crate::health::clock;
+use crate::providers::ChatRequest;
+use crate::shared::Shared;
+use gcra::Status;
+
+/// Completion tokens reserved when a request sets no `max_tokens`.
+pub const DEFAULT_COMPLETION_ALLOWANCE: u64 = 256;
+
+/// Which limit refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limited {
+    Window(Window),
+    Concurrency { max: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub limited: Limited,
+    /// The scope's model; `None` for the user's limits over all models.
+    pub model: Option<String>,
+    pub retry_after_ms: u64,
+}
+
+/// Every window's state after a check, and the refusal if there was one.
+#[derive(Debug, Clone, Default)]
+pub struct Verdict {
+    pub statuses: Vec<Status>,
+    pub refusal: Option<Refusal>,
+}
+
+impl Verdict {
+    /// Keeps the refusal that makes the client wait longest: it must wait for all.
+    pub fn refuse(&mut self, r: Refusal) {
+        if self
+            .refusal
+            .as_ref()
+            .is_none_or(|old| old.retry_after_ms < r.retry_after_ms)
+        {
+            self.refusal = Some(r);
+        }
+    }
+}
+
+/// The outcome of checking a request against its user's limits.
+pub enum Decision {
+    Admitted(Verdict, Admission),
+    Refused(Verdict),
+    /// The shared store failed and `on_error = "fail_open"`: serve unchecked.
+    Unchecked,
+    /// The shared store failed and `on_error = "fail_closed"`.
+    Unavailable,
+}
+
+/// Tokens to reserve for a request: its prompt estimated from the body size
+/// (about 4 bytes a token), plus the completion it may ask for.
+pub fn estimate_tokens(req: &ChatRequest, body_len: usize) -> u64 {
+    let completion = req
+        .get::<u64>("max_completion_tokens")
+        .or_else(|| req.get::<u64>("max_tokens"))
+        .unwrap_or(DEFAULT_COMPLETION_ALLOWANCE);
+    let choices = req.get::<u64>("n").unwrap_or(1).max(1);
+    (body_len as u64 / 4).saturating_add(completion.saturating_mul(choices))
+}
+
+/// Checks requests against user plans, in memory or through the shared store.
+pub struct Limiter {
+    shared: Option<Arc<Shared>>,
+}
+
+impl Limiter {
+    pub fn new(shared: Option<Arc<Shared>>) -> Self {
+        Limiter { shared }
+    }
+
+    /// Checks and, when every limit passes, takes a request and `tokens`.
+    pub async fn admit(&self, scopes: Vec<Arc<Scope>>, tokens: u64) -> Decision {
+        let Some(shared) = &self.shared else {
+            let verdict = memory::admit(&scopes, tokens, clock::now_ms(), true);
+            return decide(verdict, scopes, tokens, Via::Memory);
+        };
+        let lease = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+        match shared.admit(&scopes, tokens, &lease).await {
+            Ok(verdict) => decide(verdict, scopes, tokens, Via::Shared(shared.clone(), lease)),
+            Err(_) => match shared.on_error() {
+                OnError::FailOpen => Decision::Unchecked,
+                OnError::FailClosed => Decision::Unavailable,
+            },
+        }
+    }
+
+    /// The windows' state without taking anything (for the headers of a
+    /// response refused before the check). `None` when the store failed.
+    pub async fn peek(&self, scopes: &[Arc<Scope>]) -> Option<Verdict> {
+        match &self.shared {
+            None => Some(memory::admit(scopes, 0, clock::now_ms(), false)),
+            Some(shared) => shared.peek(scopes).await.ok(),
+        }
+    }
+}
+
+fn decide(verdict: Verdict, scopes: Vec<Arc<Scope>>, reserved: u64, via: Via) -> Decision {
+    if verdict.refusal.is_some() {
+        return Decision::Refused(verdict);
+    }
+    let admission = Admission {
+        scopes,
+        reserved,
+        via,
+        delta: None,
+    };
+    Decision::Admitted(verdict, admission)
+}
+
+enum Via {
+    Memory,
+    /// With the lease id of the concurrency slot.
+    Shared(Arc<Shared>, String),
+}
+
+/// An admitted request's hold on its limits: frees its concurrency slot and
+/// corrects its token reservation when dropped.
+pub struct Admission {
+    scopes: Vec<Arc<Scope>>,
+    reserved: u64,
+    via: Via,
+    delta: Option<i64>,
+}
+
+impl Admission {
+    /// The request ended: `used` tokens as the upstream reported them. Without
+    /// a report, a failed request gives its reservation back and a successful
+    /// one keeps it (the estimate stands).
+    pub fn finish(mut self, used: Option<u64>, succeeded: bool) {
+        let reserved = self.reserved as i64;
+        self.delta = match used {
+            Some(u) => Some(u.min(i64::MAX as u64) as i64 - reserved),
+            None if !succeeded => Some(-reserved),
+            None => None,
+        };
+    }
+
+    fn has_token_windows(&self) -> bool {
+        self.scopes.iter().any(|s| {
+            s.windows
+                .iter()
+                .any(|w| w.kind == crate::config::Kind::Tokens)
+        })
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        let delta = self.delta.filter(|&d| d != 0 && self.has_token_windows());
+        match &self.via {
+            Via::Memory => {
+                memory::release(&self.scopes);
+                if let Some(d) = delta {
+                    memory::settle(&self.scopes, d, clock::now_ms());
+                }
+            }
+            Via::Shared(shared, lease) => {
+                shared.finish(std::mem::take(&mut self.scopes), lease.clone(), delta);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

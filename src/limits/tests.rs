@@ -1,0 +1,161 @@
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Barrier};
+
+use super::*;
+use crate::config::{parse, Config, Kind};
+
+fn config(limits: &str) -> Config {
+    let text = format!(
+        "[providers.p]\nbase_url = \"http://h\"\n[[models.m.backends]]\nprovider = \"p\"\nmodel = \"x\"\n[[models.n.backends]]\nprovider = \"p\"\nmodel = \"y\"\n[users.u]\ntoken = \"t\"\n{limits}"
+    );
+    parse(&text, &|_| None).unwrap()
+}
+
+fn scopes(reg: &LimitRegistry, limits: &str, model: &str) -> Vec<Arc<Scope>> {
+    reg.plans(&config(limits))["u"].scopes(model)
+}
+
+#[test]
+fn exact_under_contention_from_many_threads() {
+    let reg = LimitRegistry::default();
+    let s = Arc::new(scopes(
+        &reg,
+        "[users.u.rate_limit]\nrequests_per_minute = 37\ntokens_per_minute = 100000",
+        "m",
+    ));
+    let barrier = Arc::new(Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let (s, barrier) = (s.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                (0..20)
+                    .filter(|_| memory::admit(&s, 10, 1000, true).refusal.is_none())
+                    .count()
+            })
+        })
+        .collect();
+    let admitted: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(admitted, 37);
+    let peek = memory::admit(&s, 0, 1000, false);
+    let tokens = peek
+        .statuses
+        .iter()
+        .find(|st| st.window.kind == Kind::Tokens);
+    assert_eq!(
+        tokens.unwrap().remaining,
+        100000 - 370,
+        "refused requests took nothing"
+    );
+}
+
+#[test]
+fn all_windows_or_none() {
+    let reg = LimitRegistry::default();
+    let s = scopes(
+        &reg,
+        "[users.u.rate_limit]\nrequests_per_minute = 10\n[users.u.rate_limit.models.m]\ntokens_per_minute = 100",
+        "m",
+    );
+    assert!(memory::admit(&s, 60, 0, true).refusal.is_none());
+    let v = memory::admit(&s, 60, 0, true);
+    let r = v.refusal.unwrap();
+    assert_eq!(r.model.as_deref(), Some("m"));
+    assert!(matches!(r.limited, Limited::Window(w) if w.kind == Kind::Tokens));
+    let peek = memory::admit(&s, 0, 0, false);
+    assert_eq!(
+        peek.statuses[0].remaining, 9,
+        "the refused request took no request cell"
+    );
+    let other = scopes(&reg, "[users.u.rate_limit]\nrequests_per_minute = 10\n[users.u.rate_limit.models.m]\ntokens_per_minute = 100", "n");
+    assert_eq!(other.len(), 1, "model n has only the user-wide scope");
+}
+
+#[test]
+fn concurrency_slots_are_freed_by_the_admission() {
+    let limiter = Limiter::new(None);
+    let reg = LimitRegistry::default();
+    let s = scopes(&reg, "[users.u.rate_limit]\nmax_concurrent = 2", "m");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let a = limiter.admit(s.clone(), 1).await;
+        let b = limiter.admit(s.clone(), 1).await;
+        assert!(matches!(
+            limiter.admit(s.clone(), 1).await,
+            Decision::Refused(_)
+        ));
+        drop(a);
+        let Decision::Admitted(_, c) = limiter.admit(s.clone(), 1).await else {
+            panic!("a slot was freed")
+        };
+        c.finish(Some(5), true);
+        drop(b);
+        assert_eq!(s[0].inflight.load(Relaxed), 0);
+    });
+}
+
+#[test]
+fn corrections_refund_or_charge_tokens() {
+    let limiter = Limiter::new(None);
+    let reg = LimitRegistry::default();
+    let s = scopes(&reg, "[users.u.rate_limit]\ntokens_per_day = 1000", "m");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let left = |s: &[Arc<Scope>]| memory::admit(s, 0, clock::now_ms(), false).statuses[0].remaining;
+    rt.block_on(async {
+        let Decision::Admitted(_, a) = limiter.admit(s.clone(), 400).await else {
+            panic!()
+        };
+        assert_eq!(left(&s), 600);
+        a.finish(Some(100), true);
+        assert_eq!(left(&s), 900);
+        let Decision::Admitted(_, b) = limiter.admit(s.clone(), 100).await else {
+            panic!()
+        };
+        b.finish(None, false);
+        assert_eq!(
+            left(&s),
+            900,
+            "a failed request without usage gives its tokens back"
+        );
+        let Decision::Admitted(_, c) = limiter.admit(s.clone(), 100).await else {
+            panic!()
+        };
+        c.finish(Some(500), true);
+        assert_eq!(left(&s), 400);
+    });
+}
+
+#[test]
+fn counters_survive_a_reload_unless_the_windows_change() {
+    let reg = LimitRegistry::default();
+    let text = "[users.u.rate_limit]\nrequests_per_minute = 3";
+    let s = scopes(&reg, text, "m");
+    for _ in 0..3 {
+        assert!(memory::admit(&s, 1, 0, true).refusal.is_none());
+    }
+    let again = scopes(&reg, text, "m");
+    assert!(
+        memory::admit(&again, 1, 0, true).refusal.is_some(),
+        "same limits: same counters"
+    );
+    let raised = scopes(&reg, "[users.u.rate_limit]\nrequests_per_minute = 4", "m");
+    assert!(
+        memory::admit(&raised, 1, 0, true).refusal.is_none(),
+        "new windows start full"
+    );
+}
+
+#[test]
+fn estimates_prompt_and_completion() {
+    let req = |body: &str| crate::providers::ChatRequest::parse(body.as_bytes()).unwrap();
+    let body = r#"{"model":"m","messages":[],"max_tokens":100,"n":2}"#;
+    assert_eq!(estimate_tokens(&req(body), 400), 100 + 200);
+    let body = r#"{"model":"m","messages":[],"max_completion_tokens":7,"max_tokens":100}"#;
+    assert_eq!(estimate_tokens(&req(body), 40), 10 + 7);
+    let body = r#"{"model":"m","messages":[]}"#;
+    assert_eq!(estimate_tokens(&req(body), 0), DEFAULT_COMPLETION_ALLOWANCE);
+}

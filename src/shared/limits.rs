@@ -1,0 +1,141 @@
+//! Rate limits in Redis: one Lua script (`limits.lua`) checks and takes from
+//! every window of a request atomically, so the limit holds exactly however
+//! many instances share it.
+
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use redis::Script;
+
+use super::{Shared, StoreError};
+use crate::config::Kind;
+use crate::limits::gcra::Status;
+use crate::limits::{Limited, Refusal, Scope, Verdict};
+
+static SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("limits.lua")));
+
+/// How long a concurrency slot is held if its instance never frees it (it
+/// died): longer than any request should run.
+const LEASE: Duration = Duration::from_secs(15 * 60);
+
+/// One key of a scope: a window, or the scope's concurrency set.
+enum Part<'a> {
+    Window(&'a crate::config::Window),
+    Concurrency(u64),
+}
+
+fn parts(scope: &Scope) -> Vec<(String, Part<'_>)> {
+    let mut out: Vec<(String, Part<'_>)> = scope
+        .windows
+        .iter()
+        .map(|w| (format!("{}:{}", scope.key, w.code()), Part::Window(w)))
+        .collect();
+    if let Some(max) = scope.max_concurrent {
+        out.push((format!("{}:inflight", scope.key), Part::Concurrency(max)));
+    }
+    out
+}
+
+fn invocation(
+    scopes: &[Arc<Scope>],
+    mode: &str,
+    amount: i64,
+    lease: &str,
+) -> redis::ScriptInvocation<'static> {
+    let mut inv = SCRIPT.prepare_invoke();
+    inv.arg(mode)
+        .arg(amount)
+        .arg(lease)
+        .arg(LEASE.as_millis() as u64);
+    for s in scopes {
+        for (key, part) in parts(s) {
+            inv.key(key);
+            match part {
+                Part::Window(w) => {
+                    let kind = if w.kind == Kind::Requests { "r" } else { "t" };
+                    inv.arg(kind).arg(w.limit).arg(w.period.as_millis() as u64)
+                }
+                Part::Concurrency(max) => inv.arg("c").arg(max).arg(0),
+            };
+        }
+    }
+    inv
+}
+
+impl Shared {
+    pub async fn admit(
+        &self,
+        scopes: &[Arc<Scope>],
+        tokens: u64,
+        lease: &str,
+    ) -> Result<Verdict, StoreError> {
+        let inv = invocation(scopes, "admit", tokens.min(i64::MAX as u64) as i64, lease);
+        let mut conn = self.conn();
+        let reply: Vec<i64> = self.call("admit", inv.invoke_async(&mut conn)).await?;
+        verdict(scopes, &reply)
+    }
+
+    pub async fn peek(&self, scopes: &[Arc<Scope>]) -> Result<Verdict, StoreError> {
+        let inv = invocation(scopes, "peek", 0, "");
+        let mut conn = self.conn();
+        let reply: Vec<i64> = self.call("peek", inv.invoke_async(&mut conn)).await?;
+        verdict(scopes, &reply)
+    }
+
+    /// Frees the lease and corrects the token windows, in the background:
+    /// the response is already over, and a failure only costs precision.
+    pub fn finish(self: &Arc<Self>, scopes: Vec<Arc<Scope>>, lease: String, delta: Option<i64>) {
+        let needs_call = delta.is_some() || scopes.iter().any(|s| s.max_concurrent.is_some());
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if !needs_call {
+            return;
+        }
+        let shared = self.clone();
+        rt.spawn(async move {
+            let inv = invocation(&scopes, "finish", delta.unwrap_or(0), &lease);
+            let mut conn = shared.conn();
+            let _: Result<i64, _> = shared.call("finish", inv.invoke_async(&mut conn)).await;
+        });
+    }
+}
+
+/// Reads the script's reply back into window statuses and a refusal.
+fn verdict(scopes: &[Arc<Scope>], reply: &[i64]) -> Result<Verdict, StoreError> {
+    let (refused, wait) = match reply {
+        [r, w, ..] => (*r, *w),
+        _ => return Err(StoreError::Reply("too short")),
+    };
+    let mut v = Verdict::default();
+    let mut i = 0;
+    for s in scopes {
+        for (_, part) in parts(s) {
+            let at = 2 + 3 * i;
+            let Some(row) = reply.get(at..at + 3) else {
+                return Err(StoreError::Reply("missing key"));
+            };
+            i += 1;
+            let limited = match part {
+                Part::Window(w) => {
+                    v.statuses.push(Status {
+                        window: *w,
+                        remaining: row[0].max(0) as u64,
+                        reset_ms: row[1].max(0) as u64,
+                        retry_after_ms: row[2].max(0) as u64,
+                    });
+                    Limited::Window(*w)
+                }
+                Part::Concurrency(max) => Limited::Concurrency { max },
+            };
+            if refused == i as i64 {
+                v.refuse(Refusal {
+                    limited,
+                    model: s.model.clone(),
+                    retry_after_ms: wait.max(0) as u64,
+                });
+            }
+        }
+    }
+    Ok(v)
+}

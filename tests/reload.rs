@@ -1,0 +1,236 @@
+//! Live config reload: the admin endpoint in-process over real HTTP, and
+//! SIGHUP and file changes on the real binary. Every wait is a bounded poll.
+
+mod common;
+mod common_health;
+mod common_redis;
+
+use std::time::{Duration, Instant};
+
+use common_health::{config_text, mock, mock_with, parse_sse, Gateway, Setup, ADMIN, USER};
+use common_redis::{signal, Instance, BIN};
+use futures_util::StreamExt;
+use mock_upstream::{Fault, MockConfig};
+use serde_json::{json, Value};
+
+/// A gateway that reloads from a temp file holding `text`.
+async fn from_file(text: &str) -> (Gateway, tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("switchyard.toml");
+    std::fs::write(&path, text).unwrap();
+    let gw = Gateway::from_text(text).await;
+    gw.state.set_config_path(path.clone());
+    (gw, dir, path)
+}
+
+async fn reload(gw: &Gateway) -> (u16, Value) {
+    let r = gw.post("/admin/reload", ADMIN, json!({})).await;
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+async fn metrics(gw: &Gateway) -> String {
+    gw.get("/metrics", None).await.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_reload_during_a_long_stream_does_not_break_it_and_removed_backends_get_no_traffic() {
+    let slow = MockConfig {
+        chunks: Some(20),
+        ..MockConfig::new("old").with_fault(Fault {
+            chunk_delay: Duration::from_millis(30),
+            ..Fault::default()
+        })
+    };
+    let old = mock_with(slow).await;
+    let new = mock("new").await;
+    let setup = Setup::default();
+    let (gw, _dir, path) = from_file(&config_text(&setup, &[("old", &old, "")])).await;
+    let resp = gw.chat(json!({"stream": true})).await;
+    assert_eq!(resp.status(), 200);
+    let mut body = resp.bytes_stream();
+    let mut text = String::from_utf8(body.next().await.unwrap().unwrap().to_vec()).unwrap();
+    std::fs::write(&path, config_text(&setup, &[("new", &new, "")])).unwrap();
+    assert_eq!(reload(&gw).await, (200, json!({"status": "reloaded"})));
+    while let Some(chunk) = body.next().await {
+        text += &String::from_utf8_lossy(&chunk.unwrap());
+    }
+    let sse = parse_sse(&text);
+    assert!(
+        sse.done && sse.error.is_none(),
+        "the stream finished on the old config"
+    );
+    assert_eq!(sse.chunks, 20);
+    for _ in 0..3 {
+        let r = gw.chat(json!({})).await;
+        assert_eq!(r.headers()["x-switchyard-backend"], "new");
+    }
+    assert_eq!(old.received(), 1, "the removed backend got no new traffic");
+    assert!(metrics(&gw)
+        .await
+        .contains("switchyard_config_reloads_total{result=\"ok\"} 1"));
+}
+
+#[tokio::test]
+async fn an_invalid_reload_keeps_serving_and_returns_every_error_with_its_path() {
+    let up = mock("a").await;
+    let setup = Setup::default();
+    let good = config_text(&setup, &[("a", &up, "")]);
+    let (gw, _dir, path) = from_file(&good).await;
+    let bad = good.replace("strategy = \"round_robin\"", "strategy = \"fastest\"")
+        + "\n[users.user.rate_limit]\nrequests_per_minute = 0\n";
+    std::fs::write(&path, bad).unwrap();
+    let (status, body) = reload(&gw).await;
+    assert_eq!(status, 422, "{body}");
+    let paths: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        vec![
+            "models.m.strategy",
+            "users.user.rate_limit.requests_per_minute"
+        ]
+    );
+    assert_eq!(body["error"]["code"], "invalid_config");
+    assert_eq!(
+        gw.chat(json!({})).await.status(),
+        200,
+        "the old config serves"
+    );
+    std::fs::write(&path, "[users.x\n").unwrap();
+    let (status, body) = reload(&gw).await;
+    assert_eq!(
+        (status, body["errors"][0]["path"].as_str()),
+        (422, Some("(toml)"))
+    );
+    let user = gw.post("/admin/reload", USER, json!({})).await;
+    assert_eq!(user.status(), 403, "admins only");
+    let m = metrics(&gw).await;
+    assert!(
+        m.contains("switchyard_config_reloads_total{result=\"error\"} 2"),
+        "{m}"
+    );
+}
+
+#[tokio::test]
+async fn health_of_unchanged_backends_survives_a_reload() {
+    let bad = mock_with(MockConfig::new("bad").with_fault(Fault::status(500))).await;
+    let good = mock("good").await;
+    let setup = Setup {
+        health: "failure_threshold = 2\nopen_cooldown = \"60s\"",
+        ..Setup::default()
+    };
+    let (gw, _dir, path) = from_file(&config_text(
+        &setup,
+        &[("bad", &bad, ""), ("good", &good, "")],
+    ))
+    .await;
+    for _ in 0..4 {
+        gw.chat(json!({})).await;
+    }
+    assert_eq!(gw.state_of("bad").await, "open");
+    let more = config_text(&setup, &[("bad", &bad, ""), ("good", &good, "")])
+        + "\n[users.new]\ntoken = \"n\"\n";
+    std::fs::write(&path, more).unwrap();
+    assert_eq!(reload(&gw).await.0, 200);
+    assert_eq!(gw.state_of("bad").await, "open", "the circuit stayed open");
+}
+
+#[tokio::test]
+async fn without_a_config_file_reload_is_a_400() {
+    let up = mock("a").await;
+    let gw = Gateway::start(&Setup::default(), &[("a", &up, "")]).await;
+    let (status, body) = reload(&gw).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("reload_unavailable"))
+    );
+}
+
+fn served(token: &str) -> String {
+    format!("[health.probe]\nkind = \"none\"\n[providers.p]\nbase_url = \"http://127.0.0.1:9\"\n[models.m]\n[[models.m.backends]]\nprovider = \"p\"\nmodel = \"x\"\n[users.u]\ntoken = \"{token}\"\n")
+}
+
+/// Polls until `token` is accepted by `/v1/models` (at most 10 s).
+async fn accepted_eventually(url: &str, token: &str) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        let r = reqwest::Client::new()
+            .get(format!("{url}/v1/models"))
+            .bearer_auth(token)
+            .send()
+            .await;
+        if r.is_ok_and(|r| r.status() == 200) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn sighup_reloads_the_file() {
+    let gw = Instance::start(&(served("one") + "[reload]\nwatch = false\n"));
+    assert!(accepted_eventually(&gw.url, "one").await);
+    gw.rewrite(&(served("two") + "[reload]\nwatch = false\n"));
+    signal(gw.child.id(), "-HUP");
+    assert!(
+        accepted_eventually(&gw.url, "two").await,
+        "{:#?}",
+        gw.logs()
+    );
+    assert!(gw
+        .logs()
+        .iter()
+        .any(|l| l.contains("config reloaded") && l.contains("sighup")));
+}
+
+#[tokio::test]
+async fn a_changed_file_is_reloaded_and_listen_changes_warn() {
+    let gw = Instance::start(&(served("one") + "[reload]\ndebounce = \"50ms\"\n"));
+    assert!(accepted_eventually(&gw.url, "one").await);
+    let text = served("two") + "[reload]\ndebounce = \"50ms\"\n";
+    std::fs::write(
+        &gw.config,
+        format!("[server]\nlisten = \"127.0.0.1:1\"\n{text}"),
+    )
+    .unwrap();
+    assert!(
+        accepted_eventually(&gw.url, "two").await,
+        "{:#?}",
+        gw.logs()
+    );
+    let logs = gw.logs();
+    assert!(logs
+        .iter()
+        .any(|l| l.contains("config reloaded") && l.contains("\"file\"")));
+    assert!(logs
+        .iter()
+        .any(|l| l.contains("server.listen") && l.contains("restart")));
+}
+
+#[test]
+fn hash_token_reads_standard_input() {
+    use std::io::Write;
+    let mut child = std::process::Command::new(BIN)
+        .arg("hash-token")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"sy-secret\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let digest = String::from_utf8(out.stdout).unwrap();
+    let want = switchyard::config::hex(&switchyard::config::token_digest("sy-secret"));
+    assert_eq!(digest.trim(), want);
+    assert!(!digest.contains("sy-secret"));
+}
