@@ -1,0 +1,140 @@
+//! `[models.NAME]` and their backends.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+
+use super::super::protocol;
+use super::super::raw::{RawBackend, RawModel};
+use super::super::types::*;
+use super::Checker;
+
+pub(super) fn models(
+    c: &mut Checker,
+    raw: &IndexMap<String, RawModel>,
+    providers: &IndexMap<String, Arc<Provider>>,
+) -> IndexMap<String, Arc<Model>> {
+    let mut out = IndexMap::new();
+    for (key, m) in raw {
+        if m.enabled == Some(false) {
+            continue;
+        }
+        let name = m.name.clone().unwrap_or_else(|| key.clone());
+        let model = model(c, &format!("models.{key}"), name.clone(), m, providers);
+        if out.insert(name.clone(), Arc::new(model)).is_some() {
+            c.error(
+                format!("models.{key}.name"),
+                format!("model name {name:?} is used twice"),
+            );
+        }
+    }
+    out
+}
+
+fn model(
+    c: &mut Checker,
+    path: &str,
+    name: String,
+    m: &RawModel,
+    providers: &IndexMap<String, Arc<Provider>>,
+) -> Model {
+    let strategy_name = m.strategy.as_deref().unwrap_or("weighted_random");
+    let strategy = Strategy::parse(strategy_name).unwrap_or_else(|| {
+        let known = Strategy::NAMES.join(", ");
+        c.error(
+            format!("{path}.strategy"),
+            format!("unknown strategy {strategy_name:?} (known: {known})"),
+        );
+        Strategy::WeightedRandom
+    });
+    if m.backends.is_empty() {
+        c.error(
+            format!("{path}.backends"),
+            "a model needs at least one backend",
+        );
+    }
+    let mut seen = HashSet::new();
+    let mut backends = Vec::new();
+    for (i, b) in m.backends.iter().enumerate() {
+        let bpath = format!("{path}.backends[{i}]");
+        if let Some(backend) = backend(c, &bpath, b, providers) {
+            if !seen.insert(backend.id.clone()) {
+                let hint =
+                    "two backends of one provider in one model must each set a distinct `id`";
+                c.error(
+                    format!("{bpath}.id"),
+                    format!("duplicate backend id {:?}; {hint}", backend.id),
+                );
+            }
+            backends.push(backend);
+        }
+    }
+    Model {
+        name,
+        strategy,
+        backends,
+    }
+}
+
+fn backend(
+    c: &mut Checker,
+    path: &str,
+    b: &RawBackend,
+    providers: &IndexMap<String, Arc<Provider>>,
+) -> Option<Backend> {
+    let Some(provider) = providers.get(&b.provider) else {
+        c.error(
+            format!("{path}.provider"),
+            format!("unknown provider {:?}", b.provider),
+        );
+        return None;
+    };
+    let weight = b.weight.unwrap_or(1.0);
+    if !(weight > 0.0 && weight.is_finite()) {
+        c.error(
+            format!("{path}.weight"),
+            format!("must be a number greater than 0, got {weight}"),
+        );
+    }
+    if b.model.is_empty() {
+        c.error(format!("{path}.model"), "must not be empty");
+    }
+    if !provider.models.is_empty() && !provider.models.contains(&b.model) {
+        let listed = provider.models.join(", ");
+        c.error(
+            format!("{path}.model"),
+            format!(
+                "provider {:?} does not list model {:?} (it lists: {listed})",
+                b.provider, b.model
+            ),
+        );
+    }
+    let billing_mode = match b.billing_mode.as_deref() {
+        None | Some("per_token") => BillingMode::PerToken,
+        Some("per_request") => BillingMode::PerRequest,
+        Some(other) => {
+            c.error(
+                format!("{path}.billing_mode"),
+                format!("unknown billing mode {other:?} (known: per_token, per_request)"),
+            );
+            BillingMode::PerToken
+        }
+    };
+    let deployment = protocol::backend(c, path, provider.backend_type, b);
+    let id = b.id.clone().unwrap_or_else(|| b.provider.clone());
+    if id.is_empty() {
+        c.error(format!("{path}.id"), "must not be empty");
+    }
+    Some(Backend {
+        id,
+        provider: provider.clone(),
+        upstream_model: b.model.clone(),
+        deployment,
+        weight,
+        priority: b.priority.unwrap_or(1),
+        tags: b.tags.clone(),
+        billing_mode,
+        enabled: b.enabled.unwrap_or(true) && provider.enabled,
+    })
+}
