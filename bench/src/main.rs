@@ -12,6 +12,7 @@
 //! ```
 
 mod load;
+mod opts;
 mod phases;
 mod procs;
 mod report;
@@ -23,6 +24,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 
+use crate::opts::Opts;
+
 use crate::load::Spec;
 use crate::phases::{PhaseResult, Target};
 use crate::procs::Pinning;
@@ -31,52 +34,6 @@ use crate::sysstat::status_kib;
 
 const CHUNKS: usize = 64;
 
-struct Opts {
-    quick: bool,
-    build: bool,
-    out: Option<String>,
-}
-
-impl Opts {
-    fn parse() -> Result<Opts> {
-        let mut o = Opts {
-            quick: false,
-            build: true,
-            out: None,
-        };
-        let mut it = std::env::args().skip(1);
-        while let Some(a) = it.next() {
-            match a.as_str() {
-                "--quick" => o.quick = true,
-                "--no-build" => o.build = false,
-                "--out" => o.out = it.next(),
-                "-h" | "--help" => {
-                    println!("usage: switchyard-bench [--quick] [--no-build] [--out FILE.json]");
-                    std::process::exit(0);
-                }
-                other => bail!("unknown argument {other}"),
-            }
-        }
-        Ok(o)
-    }
-
-    fn secs(&self) -> (Duration, Duration) {
-        if self.quick {
-            (Duration::from_millis(500), Duration::from_secs(3))
-        } else {
-            (Duration::from_secs(2), Duration::from_secs(10))
-        }
-    }
-
-    fn rounds(&self) -> usize {
-        if self.quick {
-            3
-        } else {
-            6
-        }
-    }
-}
-
 #[derive(serde::Serialize)]
 struct Results {
     machine: sysstat::Machine,
@@ -84,7 +41,7 @@ struct Results {
     mode: &'static str,
     phase_secs: f64,
     latency_rounds: usize,
-    latency_noise: sysstat::Noise,
+    latency_noise: Option<sysstat::Noise>,
     latency_quiet: bool,
     phases: Vec<PhaseResult>,
     added: Vec<report::Added>,
@@ -93,7 +50,7 @@ struct Results {
 }
 
 fn main() -> Result<()> {
-    let opts = Opts::parse()?;
+    let opts = Opts::parse(std::env::args().skip(1))?;
     let machine = sysstat::machine();
     let pin = Pinning::detect_and_pin_self(machine.cores);
     println!(
@@ -103,7 +60,7 @@ fn main() -> Result<()> {
     if opts.build {
         setup::build()?;
     }
-    let paths = setup::Paths::locate()?;
+    let paths = setup::Paths::locate(opts.gateway_bin.as_deref())?;
     // One thread: the load generator shares its CPU with the mock.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -125,7 +82,6 @@ async fn bench(
     machine: sysstat::Machine,
 ) -> Result<Results> {
     let mut running = setup::start(paths, pin, CHUNKS, "0ms")?;
-    let pids = running.pids();
     let targets = [
         Target {
             name: "direct",
@@ -155,32 +111,39 @@ async fn bench(
         warmup,
         duration,
     };
+    let env = phases::Env {
+        pids: running.pids(),
+        perf_dir: opts.perf.then(|| paths.out_dir.clone()),
+    };
     let mut all = Vec::new();
-    println!("\n1 connection, non-streaming (repeated until a round is quiet):");
-    let (lat, latency_noise, latency_rounds) =
-        phases::quiet_rounds(LATENCY, &targets, spec(1, false), &pids, opts.rounds()).await;
-    all.extend(lat);
-    println!("\n1 connection, {CHUNKS}-chunk streams:");
-    let (st, _, _) = phases::quiet_rounds(
-        STREAM_LATENCY,
-        &targets,
-        spec(1, true),
-        &pids,
-        opts.rounds(),
-    )
-    .await;
-    all.extend(st);
-    println!("\n64 connections, non-streaming:");
-    all.extend(load_phase(THROUGHPUT, &targets, spec(64, false), &pids, &running).await);
-    println!("\n256 concurrent {CHUNKS}-chunk streams:");
-    all.extend(load_phase(STREAM_LOAD, &targets, spec(256, true), &pids, &running).await);
+    let mut latency_noise = None;
+    let mut latency_rounds = 0;
+    if opts.wants("latency") {
+        println!("\n1 connection, non-streaming (repeated until a round is quiet):");
+        let (r, noise, rounds) =
+            phases::quiet_rounds(LATENCY, &targets, spec(1, false), &env, opts.rounds()).await;
+        all.extend(r);
+        (latency_noise, latency_rounds) = (Some(noise), rounds);
+        running.gateway.truncate_log();
+    }
+    if opts.wants("stream_latency") {
+        println!("\n1 connection, {CHUNKS}-chunk streams:");
+        let rounds = opts.rounds();
+        let (r, _, _) =
+            phases::quiet_rounds(STREAM_LATENCY, &targets, spec(1, true), &env, rounds).await;
+        all.extend(r);
+        running.gateway.truncate_log();
+    }
+    if opts.wants("throughput") {
+        println!("\n64 connections, non-streaming:");
+        all.extend(load_phase(THROUGHPUT, &targets, spec(64, false), &env, &running).await);
+    }
+    if opts.wants("streams") {
+        println!("\n256 concurrent {CHUNKS}-chunk streams:");
+        all.extend(load_phase(STREAM_LOAD, &targets, spec(256, true), &env, &running).await);
+    }
     let peak_kib = status_kib(gw, "VmHWM:").unwrap_or(0);
-    tokio::time::sleep(if opts.quick {
-        Duration::from_secs(2)
-    } else {
-        Duration::from_secs(5)
-    })
-    .await;
+    tokio::time::sleep(opts.settle()).await;
     let after_kib = status_kib(gw, "VmRSS:").unwrap_or(0);
     if !running.gateway.alive() {
         bail!(
@@ -193,7 +156,7 @@ async fn bench(
         peak_kib,
         after_kib,
     };
-    let latency_quiet = latency_noise.quiet();
+    let latency_quiet = latency_noise.as_ref().is_some_and(sysstat::Noise::quiet);
     let checks = report::evaluate(&all, memory, latency_quiet);
     report::print_summary(&all, &checks, memory, &latency_noise);
     let added = ["bare", "gateway"]
@@ -203,7 +166,7 @@ async fn bench(
     Ok(Results {
         machine,
         pinning: pin,
-        mode: if opts.quick { "quick" } else { "full" },
+        mode: opts.mode(),
         phase_secs: duration.as_secs_f64(),
         latency_rounds,
         latency_noise,
@@ -221,12 +184,12 @@ async fn load_phase(
     name: &'static str,
     targets: &[Target],
     spec: Spec,
-    pids: &[u32],
+    env: &phases::Env,
     running: &setup::Running,
 ) -> Vec<PhaseResult> {
     let mut out = Vec::new();
     for &t in targets {
-        let r = phases::run(name, t, spec, pids).await;
+        let r = phases::run(name, t, spec, env).await;
         report::print_phase(&r);
         out.push(r);
         running.gateway.truncate_log();

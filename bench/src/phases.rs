@@ -3,6 +3,8 @@
 //! measured over the same window as the requests.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::load::{self, Outcome, Spec};
@@ -53,8 +55,36 @@ fn pct_opt(v: &mut [u32], p: f64, scale: f64) -> Option<f64> {
     (!v.is_empty()).then(|| percentile(v, p) / scale)
 }
 
-/// Runs `spec` against `target`; `pids` are all our processes (for noise).
-pub async fn run(phase: &'static str, target: Target, spec: Spec, pids: &[u32]) -> PhaseResult {
+/// What every phase needs to know about the run.
+pub struct Env {
+    /// All our processes, so their CPU time is not counted as foreign.
+    pub pids: Vec<u32>,
+    /// Record the gateway with `perf record -g` into this folder.
+    pub perf_dir: Option<PathBuf>,
+}
+
+/// Starts `perf record -g` on the gateway for the whole phase, if asked.
+fn perf(env: &Env, phase: &str, target: Target, spec: Spec) -> Option<Child> {
+    let (dir, pid) = (env.perf_dir.as_ref()?, target.pid?);
+    if target.name != "gateway" {
+        return None;
+    }
+    let secs = (spec.warmup + spec.duration).as_secs_f64();
+    Command::new("perf")
+        .args(["record", "-F", "999", "--call-graph", "dwarf,16384"])
+        .args(["-p", &pid.to_string(), "-o"])
+        .arg(dir.join(format!("perf-{phase}.data")))
+        .args(["--", "sleep", &format!("{secs:.1}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()
+}
+
+/// Runs `spec` against `target`, measuring noise and the target's CPU time.
+pub async fn run(phase: &'static str, target: Target, spec: Spec, env: &Env) -> PhaseResult {
+    let pids = &env.pids[..];
+    let recorder = perf(env, phase, target, spec);
     let pids_owned = pids.to_vec();
     // Sample when the counted window opens, not when the warmup starts.
     let opening = tokio::spawn(async move {
@@ -65,6 +95,9 @@ pub async fn run(phase: &'static str, target: Target, spec: Spec, pids: &[u32]) 
     let mut out = load::run(target.addr, spec).await;
     let after = Sample::take(pids);
     let cpu_after = target.pid.map(cpu_ticks);
+    if let Some(mut p) = recorder {
+        let _ = p.wait();
+    }
     let (before, cpu_before) = match opening.await {
         Ok(x) => x,
         Err(_) => (after.clone(), cpu_after),
@@ -123,9 +156,10 @@ pub async fn quiet_rounds(
     phase: &'static str,
     targets: &[Target],
     spec: Spec,
-    pids: &[u32],
+    env: &Env,
     max_rounds: usize,
 ) -> (Vec<PhaseResult>, Noise, usize) {
+    let pids = &env.pids[..];
     let mut best: Option<(Vec<PhaseResult>, Noise)> = None;
     let mut rounds = 0;
     while rounds < max_rounds.max(1) {
@@ -133,7 +167,7 @@ pub async fn quiet_rounds(
         let start = Sample::take(pids);
         let mut results = Vec::new();
         for &t in targets {
-            let r = run(phase, t, spec, pids).await;
+            let r = run(phase, t, spec, env).await;
             crate::report::print_phase(&r);
             results.push(r);
         }

@@ -235,7 +235,12 @@ pub fn print_phase(r: &PhaseResult) {
     }
 }
 
-pub fn print_summary(all: &[PhaseResult], checks: &[Check], mem: Memory, latency_noise: &Noise) {
+pub fn print_summary(
+    all: &[PhaseResult],
+    checks: &[Check],
+    mem: Memory,
+    latency_noise: &Option<Noise>,
+) {
     println!(
         "\n{:<18} {:<8} {:>10} {:>9} {:>9} {:>10} {:>7}",
         "phase", "target", "per sec", "p50 us", "p99 us", "cpu us/req", "errors"
@@ -249,7 +254,9 @@ pub fn print_summary(all: &[PhaseResult], checks: &[Check], mem: Memory, latency
     }
     println!(
         "\nadded over direct (latency rounds: {})",
-        latency_noise.describe()
+        latency_noise
+            .as_ref()
+            .map_or("not run".into(), Noise::describe)
     );
     for a in ["bare", "gateway"].iter().filter_map(|t| added(all, t)) {
         let f = |v: Option<f64>| v.map_or("-".into(), |x| format!("{x:.1}"));

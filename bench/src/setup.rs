@@ -12,18 +12,24 @@ use crate::procs::{Pinning, Proc};
 /// Where things are: the release binaries and the output folder.
 pub struct Paths {
     pub bin_dir: PathBuf,
+    pub gateway: PathBuf,
     pub out_dir: PathBuf,
 }
 
 impl Paths {
     /// The binaries sit next to this one (target/release); results go to target/bench.
-    pub fn locate() -> Result<Paths> {
+    pub fn locate(gateway: Option<&str>) -> Result<Paths> {
         let exe = std::env::current_exe()?;
         let bin_dir = exe.parent().context("no parent dir")?.to_path_buf();
         let target = bin_dir.parent().context("no target dir")?;
         let out_dir = target.join("bench");
         std::fs::create_dir_all(&out_dir)?;
-        Ok(Paths { bin_dir, out_dir })
+        let gateway = gateway.map_or_else(|| bin_dir.join("switchyard"), PathBuf::from);
+        Ok(Paths {
+            bin_dir,
+            gateway,
+            out_dir,
+        })
     }
 }
 
@@ -121,7 +127,7 @@ pub fn start(paths: &Paths, pin: Pinning, chunks: usize, chunk_delay: &str) -> R
     ];
     let gateway = Proc::start(
         "gateway",
-        &paths.bin_dir.join("switchyard"),
+        &paths.gateway,
         &gw_args,
         pin.proxy_cpu,
         out.join("gateway.log"),
