@@ -103,45 +103,11 @@ async fn bench(
     let gw = running.gateway.pid;
     let idle_kib = status_kib(gw, "VmRSS:").unwrap_or(0);
     println!("gateway idle RSS {:.1} MiB", idle_kib as f64 / 1024.0);
-    let (warmup, duration) = opts.secs();
-    let spec = |conns, stream| Spec {
-        conns,
-        stream,
-        chunks: CHUNKS,
-        warmup,
-        duration,
-    };
     let env = phases::Env {
         pids: running.pids(),
         perf_dir: opts.perf.then(|| paths.out_dir.clone()),
     };
-    let mut all = Vec::new();
-    let mut latency_noise = None;
-    let mut latency_rounds = 0;
-    if opts.wants("latency") {
-        println!("\n1 connection, non-streaming (repeated until a round is quiet):");
-        let (r, noise, rounds) =
-            phases::quiet_rounds(LATENCY, &targets, spec(1, false), &env, opts.rounds()).await;
-        all.extend(r);
-        (latency_noise, latency_rounds) = (Some(noise), rounds);
-        running.gateway.truncate_log();
-    }
-    if opts.wants("stream_latency") {
-        println!("\n1 connection, {CHUNKS}-chunk streams:");
-        let rounds = opts.rounds();
-        let (r, _, _) =
-            phases::quiet_rounds(STREAM_LATENCY, &targets, spec(1, true), &env, rounds).await;
-        all.extend(r);
-        running.gateway.truncate_log();
-    }
-    if opts.wants("throughput") {
-        println!("\n64 connections, non-streaming:");
-        all.extend(load_phase(THROUGHPUT, &targets, spec(64, false), &env, &running).await);
-    }
-    if opts.wants("streams") {
-        println!("\n256 concurrent {CHUNKS}-chunk streams:");
-        all.extend(load_phase(STREAM_LOAD, &targets, spec(256, true), &env, &running).await);
-    }
+    let (all, latency_noise, latency_rounds) = run_phases(opts, &targets, &env, &running).await;
     let peak_kib = status_kib(gw, "VmHWM:").unwrap_or(0);
     tokio::time::sleep(opts.settle()).await;
     let after_kib = status_kib(gw, "VmRSS:").unwrap_or(0);
@@ -167,7 +133,7 @@ async fn bench(
         machine,
         pinning: pin,
         mode: opts.mode(),
-        phase_secs: duration.as_secs_f64(),
+        phase_secs: opts.secs().1.as_secs_f64(),
         latency_rounds,
         latency_noise,
         latency_quiet,
@@ -176,6 +142,51 @@ async fn bench(
         memory,
         checks,
     })
+}
+
+/// The phases `opts` asks for, in order: (results, latency rounds' noise, rounds run).
+async fn run_phases(
+    opts: &Opts,
+    targets: &[Target],
+    env: &phases::Env,
+    running: &setup::Running,
+) -> (Vec<PhaseResult>, Option<sysstat::Noise>, usize) {
+    let (warmup, duration) = opts.secs();
+    let spec = |conns, stream| Spec {
+        conns,
+        stream,
+        chunks: CHUNKS,
+        warmup,
+        duration,
+    };
+    let mut all = Vec::new();
+    let mut latency_noise = None;
+    let mut latency_rounds = 0;
+    if opts.wants("latency") {
+        println!("\n1 connection, non-streaming (repeated until a round is quiet):");
+        let (r, noise, rounds) =
+            phases::quiet_rounds(LATENCY, targets, spec(1, false), env, opts.rounds()).await;
+        all.extend(r);
+        (latency_noise, latency_rounds) = (Some(noise), rounds);
+        running.gateway.truncate_log();
+    }
+    if opts.wants("stream_latency") {
+        println!("\n1 connection, {CHUNKS}-chunk streams:");
+        let rounds = opts.rounds();
+        let (r, _, _) =
+            phases::quiet_rounds(STREAM_LATENCY, targets, spec(1, true), env, rounds).await;
+        all.extend(r);
+        running.gateway.truncate_log();
+    }
+    if opts.wants("throughput") {
+        println!("\n64 connections, non-streaming:");
+        all.extend(load_phase(THROUGHPUT, targets, spec(64, false), env, running).await);
+    }
+    if opts.wants("streams") {
+        println!("\n256 concurrent {CHUNKS}-chunk streams:");
+        all.extend(load_phase(STREAM_LOAD, targets, spec(256, true), env, running).await);
+    }
+    (all, latency_noise, latency_rounds)
 }
 
 /// A phase at every target once; the gateway's request log is emptied after
