@@ -147,6 +147,11 @@ impl MockServer {
             streams_cancelled: AtomicU64::new(0),
         });
         let app = router(shared.clone());
+        // Without TCP_NODELAY each small stream chunk waits on the peer's
+        // delayed ACK (~40 ms), which no real upstream does.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });

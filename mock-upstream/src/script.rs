@@ -13,13 +13,16 @@ pub struct Script {
 
 impl Script {
     /// Builds the reply of mock `name` to a request whose last user text is
-    /// `prompt`. `chunks` forces a reply of exactly that many tokens.
+    /// `prompt`. `chunks` forces a reply of exactly that many tokens, numbered
+    /// `c0 `, `c1 `, ... so a client can check none was lost or reordered.
     pub fn new(name: &str, prompt: &str, max_tokens: Option<u64>, chunks: Option<usize>) -> Self {
-        let words = format!("Hello from {name}. You said: {prompt}");
-        let mut tokens: Vec<String> = words.split_whitespace().map(|w| format!("{w} ")).collect();
-        if let Some(n) = chunks {
-            tokens = (0..n).map(|i| tokens[i % tokens.len()].clone()).collect();
-        }
+        let mut tokens: Vec<String> = match chunks {
+            Some(n) => (0..n).map(|i| format!("c{i} ")).collect(),
+            None => format!("Hello from {name}. You said: {prompt}")
+                .split_whitespace()
+                .map(|w| format!("{w} "))
+                .collect(),
+        };
         let limit = max_tokens.map(|m| m as usize).unwrap_or(usize::MAX);
         let truncated = tokens.len() > limit;
         tokens.truncate(limit.max(1));
@@ -94,6 +97,10 @@ mod tests {
         assert_eq!(s.prompt_tokens, 3);
         let s = Script::new("m", "hi", None, Some(64));
         assert_eq!(s.tokens.len(), 64);
+        assert_eq!(
+            (s.tokens[0].as_str(), s.tokens[63].as_str()),
+            ("c0 ", "c63 ")
+        );
         assert!(!s.truncated);
     }
 }

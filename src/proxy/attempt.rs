@@ -165,8 +165,10 @@ pub async fn send(
     up: UpstreamRequest,
 ) -> Result<reqwest::Response, AttemptError> {
     let provider = &backend.provider;
+    let url = parsed_url(&up.url)
+        .map_err(|e| AttemptError::Connect(format!("invalid upstream URL: {e}")))?;
     let mut rb = client
-        .post(&up.url)
+        .post(url)
         .header("content-type", "application/json")
         .body(up.body);
     for (name, value) in up.headers {
@@ -199,6 +201,29 @@ pub async fn send(
         content_type,
         protocol: provider.backend_type,
     })
+}
+
+/// Parsing a URL costs microseconds (IDNA host processing), and every
+/// request of a backend goes to the same few URLs: keep the last few parsed.
+const URL_CACHE: usize = 16;
+
+thread_local! {
+    static URLS: std::cell::RefCell<Vec<(String, reqwest::Url)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn parsed_url(url: &str) -> Result<reqwest::Url, String> {
+    let hit = URLS.with_borrow(|c| c.iter().find(|(s, _)| s == url).map(|(_, u)| u.clone()));
+    if let Some(u) = hit {
+        return Ok(u);
+    }
+    let parsed = reqwest::Url::parse(url).map_err(|e| e.to_string())?;
+    URLS.with_borrow_mut(|c| {
+        if c.len() >= URL_CACHE {
+            c.remove(0);
+        }
+        c.push((url.to_string(), parsed.clone()));
+    });
+    Ok(parsed)
 }
 
 /// How long a 429 asks us to wait; see [`cooldown::rate_limit_delay`].

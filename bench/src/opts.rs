@@ -1,0 +1,110 @@
+//! Command-line options of `switchyard-bench`.
+
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+
+pub const USAGE: &str =
+    "usage: switchyard-bench [--quick] [--no-build] [--only PHASE]... [--perf] [--out FILE.json]
+  --quick      a few seconds per phase (default: full, 10 s per phase)
+  --no-build   use the release binaries already in target/release
+  --only P     run only phase P (latency, stream_latency, throughput, streams); repeatable
+  --perf       record the gateway with `perf record -g` during each phase (target/bench/perf-*.data)
+  --gateway-bin B  run this gateway binary instead of target/release/switchyard (A/B runs)
+  --settle S   seconds to wait after the load before reading the gateway's memory (default 2 quick, 5 full)
+  --out F      write the JSON results to F (default target/bench/results.json)";
+
+pub struct Opts {
+    pub quick: bool,
+    pub build: bool,
+    pub perf: bool,
+    pub only: Vec<String>,
+    pub out: Option<String>,
+    pub gateway_bin: Option<String>,
+    pub settle: Option<u64>,
+}
+
+impl Opts {
+    pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Opts> {
+        let mut o = Opts {
+            quick: false,
+            build: true,
+            perf: false,
+            only: Vec::new(),
+            out: None,
+            gateway_bin: None,
+            settle: None,
+        };
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "--quick" => o.quick = true,
+                "--no-build" => o.build = false,
+                "--perf" => o.perf = true,
+                "--only" => o.only.extend(it.next()),
+                "--out" => o.out = it.next(),
+                "--gateway-bin" => o.gateway_bin = it.next(),
+                "--settle" => o.settle = it.next().and_then(|s| s.parse().ok()),
+                "-h" | "--help" => {
+                    println!("{USAGE}");
+                    std::process::exit(0);
+                }
+                other => bail!("unknown argument {other}\n{USAGE}"),
+            }
+        }
+        Ok(o)
+    }
+
+    /// Whether the phase called `name` (without its `_Nconn` suffix) runs.
+    pub fn wants(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| o == name)
+    }
+
+    /// (warmup, measured) time of each phase.
+    pub fn secs(&self) -> (Duration, Duration) {
+        if self.quick {
+            (Duration::from_millis(500), Duration::from_secs(3))
+        } else {
+            (Duration::from_secs(2), Duration::from_secs(10))
+        }
+    }
+
+    /// How long the gateway may take to give memory back after the load.
+    pub fn settle(&self) -> Duration {
+        let default = if self.quick { 2 } else { 5 };
+        Duration::from_secs(self.settle.unwrap_or(default))
+    }
+
+    /// How many times the 1-connection rounds may repeat to find a quiet one.
+    pub fn rounds(&self) -> usize {
+        if self.quick {
+            3
+        } else {
+            6
+        }
+    }
+
+    pub fn mode(&self) -> &'static str {
+        if self.quick {
+            "quick"
+        } else {
+            "full"
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_filters() {
+        let o = Opts::parse(
+            ["--quick", "--only", "throughput"]
+                .map(String::from)
+                .into_iter(),
+        )
+        .unwrap();
+        assert!(o.quick && o.build && o.wants("throughput") && !o.wants("latency"));
+        assert!(Opts::parse(["--bogus"].map(String::from).into_iter()).is_err());
+    }
+}

@@ -1,0 +1,143 @@
+//! The processes under test: started pinned to a CPU (when `taskset` exists
+//! and there are two CPUs), stdout to a log file, address read from the
+//! `listening on http://ADDR` line each of them prints.
+
+use std::fs::File;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+/// Which CPU each side gets; `None` everywhere when pinning is not possible.
+#[derive(Clone, Copy, Debug, serde::Serialize)]
+pub struct Pinning {
+    /// The gateway and the bare proxy.
+    pub proxy_cpu: Option<usize>,
+    /// The mock upstream and the load generator (this process).
+    pub load_cpu: Option<usize>,
+}
+
+impl Pinning {
+    /// Pins this process (before its runtime starts, so every thread inherits).
+    pub fn detect_and_pin_self(cores: usize) -> Pinning {
+        let have_taskset = Command::new("taskset")
+            .arg("-V")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !have_taskset || cores < 2 {
+            return Pinning {
+                proxy_cpu: None,
+                load_cpu: None,
+            };
+        }
+        let pid = std::process::id().to_string();
+        let ok = Command::new("taskset")
+            .args(["-pc", "1", &pid])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        Pinning {
+            proxy_cpu: Some(0),
+            load_cpu: ok.then_some(1),
+        }
+    }
+}
+
+/// A child process under test; killed when dropped.
+pub struct Proc {
+    pub pid: u32,
+    pub addr: SocketAddr,
+    pub log: PathBuf,
+    child: Child,
+}
+
+impl Proc {
+    /// Starts `exe args` on `cpu`, stdout and stderr appended to `log`.
+    pub fn start(
+        name: &'static str,
+        exe: &Path,
+        args: &[String],
+        cpu: Option<usize>,
+        log: PathBuf,
+    ) -> Result<Proc> {
+        if !exe.exists() {
+            bail!(
+                "{} not found (build it with cargo build --release)",
+                exe.display()
+            );
+        }
+        let out = File::options().create(true).append(true).open(&log)?;
+        out.set_len(0)?;
+        let mut cmd = match cpu {
+            Some(c) => {
+                let mut cmd = Command::new("taskset");
+                cmd.arg("-c").arg(c.to_string()).arg(exe);
+                cmd
+            }
+            None => Command::new(exe),
+        };
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out);
+        let mut child = cmd.spawn().with_context(|| format!("starting {name}"))?;
+        let addr = match wait_for_addr(&log, &mut child) {
+            Ok(a) => a,
+            Err(e) => {
+                let _ = child.kill();
+                return Err(e.context(format!("{name} did not start; see {}", log.display())));
+            }
+        };
+        Ok(Proc {
+            pid: child.id(),
+            addr,
+            log,
+            child,
+        })
+    }
+
+    /// Empties the log (opened in append mode, so the process keeps writing
+    /// at the new end); returns how many bytes it held.
+    pub fn truncate_log(&self) -> u64 {
+        let Ok(f) = File::options().write(true).open(&self.log) else {
+            return 0;
+        };
+        let len = f.metadata().map_or(0, |m| m.len());
+        let _ = f.set_len(0);
+        len
+    }
+
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_for_addr(log: &Path, child: &mut Child) -> Result<SocketAddr> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait()? {
+            bail!("exited with {status}");
+        }
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(addr) = text
+            .lines()
+            .find_map(|l| l.split_once("listening on http://"))
+            .and_then(|(_, a)| a.trim().parse().ok())
+        {
+            return Ok(addr);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    bail!("no `listening on http://ADDR` line within 20 s")
+}

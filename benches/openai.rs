@@ -1,0 +1,49 @@
+//! The OpenAI provider's per-request and per-chunk work: parsing the
+//! client's request, rewriting it for the upstream, and translating each
+//! upstream stream event. (Other providers get their own bench file.)
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use switchyard::providers::{self, ChatRequest};
+use switchyard::proxy::sse::SseEvent;
+
+mod support;
+
+fn request(c: &mut Criterion) {
+    let config = support::config();
+    let backend = &config.models["m"].backends[0];
+    let body = support::request_body(false);
+    let mut group = c.benchmark_group("openai_request");
+    group.bench_function("chat_request_parse", |b| {
+        b.iter(|| ChatRequest::parse(black_box(&body)).map(|r| r.fields.len()))
+    });
+    let req = ChatRequest::parse(&body).expect("bench request parses");
+    group.bench_function("build_upstream_request", |b| {
+        b.iter(|| providers::build_request(backend, black_box(&req)).map(|u| u.body.len()))
+    });
+    group.finish();
+}
+
+fn stream_chunk(c: &mut Criterion) {
+    let config = support::config();
+    let backend = &config.models["m"].backends[0];
+    let req = ChatRequest::parse(&support::request_body(true)).expect("bench request parses");
+    let event = SseEvent {
+        event: None,
+        data: support::chunk_data(7),
+    };
+    let mut translator = providers::stream_translator(backend, &req);
+    let mut out = Vec::with_capacity(4096);
+    c.bench_function("openai_stream_translate_chunk", |b| {
+        b.iter(|| {
+            out.clear();
+            translator
+                .event(black_box(&event), &mut out)
+                .map(|i| i.content)
+        })
+    });
+}
+
+criterion_group!(benches, request, stream_chunk);
+criterion_main!(benches);
