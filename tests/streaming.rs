@@ -243,3 +243,23 @@ async fn client_disconnect_cancels_the_upstream_stream() {
     let route = &gw.state.snapshot().models["m"];
     assert_eq!(route.stats[0].inflight(), 0);
 }
+
+#[tokio::test]
+async fn a_relay_that_never_sends_done_still_completes_cleanly() {
+    let relay = mock_with(
+        "relay",
+        Fault {
+            omit_done: true,
+            ..Fault::default()
+        },
+    )
+    .await;
+    let gw = gateway(&config("failover", "", &[("relay", &relay)])).await;
+    let events = sse_events(chat(&gw, stream_body()).await).await;
+    assert!(stream_text(&events).starts_with("Hello from relay."));
+    assert_eq!(events.last().unwrap(), "[DONE]", "{events:?}");
+    assert!(
+        !events.iter().any(|e| e.contains("\"error\"")),
+        "{events:?}"
+    );
+}

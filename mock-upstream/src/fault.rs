@@ -26,6 +26,8 @@ pub struct Fault {
     pub close_after: Option<usize>,
     /// Streams: send one malformed SSE data line after N content chunks.
     pub malformed_after: Option<usize>,
+    /// Streams: end after the last event without `data: [DONE]`, as some relays do.
+    pub omit_done: bool,
 }
 
 impl Fault {
@@ -62,6 +64,7 @@ impl Fault {
             "stall_after" => self.stall_after = Some(count()?),
             "close_after" => self.close_after = Some(count()?),
             "malformed_after" => self.malformed_after = Some(count()?),
+            "omit_done" => self.omit_done = value == "true",
             other => return Err(format!("unknown fault key {other:?}")),
         }
         Ok(())

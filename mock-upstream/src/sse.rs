@@ -63,6 +63,14 @@ struct State {
 }
 
 pub(crate) fn respond(shared: Arc<Shared>, events: Vec<Event>, fault: Fault) -> Response<Body> {
+    let events: Vec<Event> = if fault.omit_done {
+        events
+            .into_iter()
+            .filter(|e| &e.data[..] != b"data: [DONE]\n\n")
+            .collect()
+    } else {
+        events
+    };
     shared.streams_open.fetch_add(1, Ordering::SeqCst);
     let state = State {
         events: events.into_iter(),

@@ -68,6 +68,13 @@ pub enum StreamError {
 pub trait StreamTranslator: Send {
     /// Appends the OpenAI SSE bytes for `event` (possibly none) to `out`.
     fn event(&mut self, event: &SseEvent, out: &mut Vec<u8>) -> Result<EventInfo, StreamError>;
+
+    /// The upstream closed without saying it was done. Returns true (after
+    /// appending the end, e.g. `[DONE]`, to `out`) when what came is complete
+    /// anyway; false makes it a broken stream.
+    fn closed(&mut self, _out: &mut Vec<u8>) -> bool {
+        false
+    }
 }
 
 /// Builds the upstream request for `backend`, or says which field of the

@@ -117,11 +117,16 @@ impl Delta<'_> {
 /// asked for when the client did not ask for it.
 pub struct Stream {
     client_wants_usage: bool,
+    /// Some relays end with the finish-reason chunk and never send `[DONE]`.
+    finished: bool,
 }
 
 impl Stream {
     pub fn new(client_wants_usage: bool) -> Self {
-        Stream { client_wants_usage }
+        Stream {
+            client_wants_usage,
+            finished: false,
+        }
     }
 }
 
@@ -146,6 +151,7 @@ impl StreamTranslator for Stream {
             .choices
             .iter()
             .any(|c| c.finish_reason.is_some() || c.delta.as_ref().is_some_and(Delta::has_content));
+        self.finished |= chunk.choices.iter().any(|c| c.finish_reason.is_some());
         let usage_only = chunk.choices.is_empty() && chunk.usage.is_some();
         if !usage_only || self.client_wants_usage {
             out.extend_from_slice(b"data: ");
@@ -164,6 +170,13 @@ impl StreamTranslator for Stream {
             done: false,
             usage: chunk.usage,
         })
+    }
+
+    fn closed(&mut self, out: &mut Vec<u8>) -> bool {
+        if self.finished {
+            out.extend_from_slice(b"data: [DONE]\n\n");
+        }
+        self.finished
     }
 }
 
@@ -250,6 +263,23 @@ mod tests {
             r#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":5}}"#,
         );
         assert!(out.contains("usage"));
+    }
+
+    #[test]
+    fn a_close_after_the_finish_reason_is_a_complete_stream() {
+        let mut s = Stream::new(false);
+        run(
+            &mut s,
+            r#"{"choices":[{"index":0,"delta":{"content":"Hi"}}]}"#,
+        );
+        let mut out = Vec::new();
+        assert!(!s.closed(&mut out), "no finish reason yet: broken");
+        run(
+            &mut s,
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+        );
+        assert!(s.closed(&mut out));
+        assert_eq!(out, b"data: [DONE]\n\n");
     }
 
     #[test]

@@ -154,6 +154,11 @@ impl State {
                     self.relay.idle_timeout
                 )),
                 Ok(None) if c.done => return self.end(None),
+                Ok(None) if c.translator.closed(&mut c.pending) => {
+                    let rest = Bytes::from(std::mem::take(&mut c.pending));
+                    self.end(None);
+                    return Some(rest);
+                }
                 Ok(None) => Err("upstream closed the stream before it was complete".to_string()),
                 Ok(Some(Err(e))) => Err(format!("upstream connection failed: {}", e.without_url())),
                 Ok(Some(Ok(chunk))) => c.feed(&chunk).map(|_| ()),
