@@ -182,10 +182,25 @@ async fn sighup_reloads_the_file() {
         "{:#?}",
         gw.logs()
     );
-    assert!(gw
-        .logs()
-        .iter()
-        .any(|l| l.contains("config reloaded") && l.contains("sighup")));
+    assert!(
+        logged(&gw, |l| l.contains("config reloaded")
+            && l.contains("sighup"))
+        .await
+    );
+}
+
+/// Waits (bounded) for a log line: lines are read from the child's stdout by
+/// another thread, so one may trail the behaviour it describes.
+async fn logged(gw: &Instance, want: impl Fn(&str) -> bool) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(5) {
+        if gw.logs().iter().any(|l| want(l)) {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    eprintln!("{:#?}", gw.logs());
+    false
 }
 
 #[tokio::test]
@@ -203,13 +218,16 @@ async fn a_changed_file_is_reloaded_and_listen_changes_warn() {
         "{:#?}",
         gw.logs()
     );
-    let logs = gw.logs();
-    assert!(logs
-        .iter()
-        .any(|l| l.contains("config reloaded") && l.contains("\"file\"")));
-    assert!(logs
-        .iter()
-        .any(|l| l.contains("server.listen") && l.contains("restart")));
+    assert!(
+        logged(&gw, |l| l.contains("config reloaded")
+            && l.contains("\"file\""))
+        .await
+    );
+    assert!(
+        logged(&gw, |l| l.contains("server.listen")
+            && l.contains("restart"))
+        .await
+    );
 }
 
 #[test]

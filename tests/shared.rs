@@ -190,6 +190,13 @@ async fn redis_stopped_mid_run_follows_on_error_without_hanging() {
         assert_eq!((status, retry.as_str()), (503, "1"), "fail_closed refuses");
         assert!(took < Duration::from_secs(2), "{took:?}");
     }
+    // Log lines trail the responses they explain (another thread reads them).
+    poll(Duration::from_secs(5), || async {
+        open.logs()
+            .iter()
+            .any(|l| l.contains("redis://[redacted]@127.0.0.1"))
+    })
+    .await;
     let logs = open.logs();
     let incidents = logs
         .iter()
@@ -224,7 +231,12 @@ async fn redis_stopped_mid_run_follows_on_error_without_hanging() {
     })
     .await;
     assert!(back, "fail_closed serves again once Redis is back");
-    assert!(closed.logs().iter().any(|l| l.contains("reachable again")));
+    // The line is read from the child's stdout by another thread: wait for it.
+    let logged = poll(Duration::from_secs(5), || async {
+        closed.logs().iter().any(|l| l.contains("reachable again"))
+    })
+    .await;
+    assert!(logged, "recovery is logged:\n{}", closed.logs().join("\n"));
 }
 
 #[tokio::test]
