@@ -2,6 +2,7 @@
 //! retryable failure, never the same backend twice in one request.
 
 pub mod attempt;
+mod outcome;
 mod select;
 pub mod sse;
 mod stream;
@@ -9,16 +10,20 @@ mod stream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::http::{header, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
-use crate::config::{Backend, User};
+use crate::config::User;
 use crate::health::{Target, TrialGuard};
 use crate::providers::ChatRequest;
 use crate::server::error::EdgeError;
 use crate::state::{ModelRoute, Snapshot};
 use crate::telemetry::{AttemptLog, RequestRecord};
 use attempt::{AttemptError, TimeoutKind};
+pub use outcome::route_headers;
+use outcome::{
+    bounded, deadline_exceeded, exhausted, json_response, remaining, sse_response,
+    with_route_headers,
+};
 use select::{pin, Pick};
 
 /// Serves one chat completion request for an authenticated user.
@@ -239,115 +244,4 @@ impl Attempts<'_> {
         });
         result
     }
-}
-
-fn remaining(deadline: Option<Instant>) -> Option<Option<Duration>> {
-    match deadline {
-        None => Some(None),
-        Some(d) => d
-            .checked_duration_since(Instant::now())
-            .filter(|r| !r.is_zero())
-            .map(Some),
-    }
-}
-
-/// The per-attempt limit, cut short by what is left of the request deadline.
-fn bounded(
-    limit: Duration,
-    kind: TimeoutKind,
-    deadline_left: Option<Duration>,
-) -> (Duration, TimeoutKind) {
-    match deadline_left {
-        Some(left) if left < limit => (left, TimeoutKind::Deadline),
-        _ => (limit, kind),
-    }
-}
-
-/// `request_deadline` ran out between attempts: a timeout, whatever came before.
-fn deadline_exceeded(model: &str, failures: &[(String, AttemptError)]) -> EdgeError {
-    let list: Vec<String> = failures.iter().map(|(b, e)| format!("{b}: {e}")).collect();
-    let before = if list.is_empty() {
-        String::new()
-    } else {
-        format!(" after: {}", list.join("; "))
-    };
-    EdgeError::AllAttemptsFailed {
-        message: format!("request deadline for model `{model}` exceeded{before}"),
-        all_timeouts: true,
-    }
-}
-
-/// The error once no attempt is left: 503 if none could start, 400 if no
-/// backend could express the request, 504 if all timed out, else 502.
-fn exhausted(
-    model: &str,
-    failures: Vec<(String, AttemptError)>,
-    none_tried: bool,
-    pinned: bool,
-) -> EdgeError {
-    if none_tried || failures.is_empty() {
-        return EdgeError::NoBackend(format!("no backend of model `{model}` is available"));
-    }
-    if failures
-        .iter()
-        .all(|(_, e)| matches!(e, AttemptError::Unsupported(_)))
-    {
-        if let Some((_, first)) = failures.into_iter().next() {
-            return first.into_client_error();
-        }
-        return EdgeError::NoBackend(format!("no backend of model `{model}` is available"));
-    }
-    let all_timeouts = failures.iter().all(|(_, e)| e.is_timeout());
-    let list: Vec<String> = failures.iter().map(|(b, e)| format!("{b}: {e}")).collect();
-    let message = if pinned {
-        format!(
-            "pinned backend of model `{model}` failed: {}",
-            list.join("; ")
-        )
-    } else {
-        format!(
-            "all {} attempt(s) for model `{model}` failed: {}",
-            failures.len(),
-            list.join("; ")
-        )
-    };
-    EdgeError::AllAttemptsFailed {
-        message,
-        all_timeouts,
-    }
-}
-
-fn json_response(body: bytes::Bytes) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response()
-}
-
-fn sse_response(body: axum::body::Body) -> Response {
-    let headers = [
-        (
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/event-stream"),
-        ),
-        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-    ];
-    (headers, body).into_response()
-}
-
-fn with_route_headers(mut resp: Response, backend: &Backend, attempts: usize) -> Response {
-    route_headers(resp.headers_mut(), &backend.id, attempts);
-    resp
-}
-
-/// `x-switchyard-backend` and `x-switchyard-attempts`.
-pub fn route_headers(headers: &mut axum::http::HeaderMap, backend: &str, attempts: usize) {
-    if let Ok(v) = HeaderValue::from_str(backend) {
-        headers.insert("x-switchyard-backend", v);
-    }
-    headers.insert("x-switchyard-attempts", HeaderValue::from(attempts));
 }
