@@ -22,14 +22,6 @@ async fn two_models() -> (Gateway, mock_upstream::MockServer) {
     (gateway(&t).await, a)
 }
 
-async fn get(gw: &Gateway, path: &str, token: Option<&str>) -> reqwest::Response {
-    let mut rb = client().get(format!("{}{path}", gw.url));
-    if let Some(t) = token {
-        rb = rb.bearer_auth(t);
-    }
-    rb.send().await.unwrap()
-}
-
 #[tokio::test]
 async fn auth_statuses() {
     let (gw, a) = two_models().await;

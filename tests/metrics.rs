@@ -8,11 +8,7 @@ use mock_upstream::Fault;
 use serde_json::json;
 
 async fn scrape(gw: &Gateway, token: Option<&str>) -> reqwest::Response {
-    let mut rb = client().get(format!("{}/metrics", gw.url));
-    if let Some(t) = token {
-        rb = rb.bearer_auth(t);
-    }
-    rb.send().await.unwrap()
+    get(gw, "/metrics", token).await
 }
 
 /// The value of the sample whose line starts with `series` (exact labels).

@@ -12,14 +12,6 @@ async fn with(server_lines: &str) -> (Gateway, mock_upstream::MockServer) {
     (gateway(&t).await, a)
 }
 
-async fn get(gw: &Gateway, path: &str, token: Option<&str>) -> reqwest::Response {
-    let mut rb = client().get(format!("{}{path}", gw.url));
-    if let Some(t) = token {
-        rb = rb.bearer_auth(t);
-    }
-    rb.send().await.unwrap()
-}
-
 #[tokio::test]
 async fn admin_mode_serves_the_page_but_data_only_to_admins() {
     let (gw, _a) = with("").await;

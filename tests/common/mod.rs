@@ -109,6 +109,15 @@ pub async fn chat(gw: &Gateway, body: Value) -> reqwest::Response {
         .unwrap()
 }
 
+/// GETs `path`, with the given Bearer token if any.
+pub async fn get(gw: &Gateway, path: &str, token: Option<&str>) -> reqwest::Response {
+    let mut rb = client().get(format!("{}{path}", gw.url));
+    if let Some(t) = token {
+        rb = rb.bearer_auth(t);
+    }
+    rb.send().await.unwrap()
+}
+
 pub fn header<'a>(resp: &'a reqwest::Response, name: &str) -> &'a str {
     resp.headers()
         .get(name)
