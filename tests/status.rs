@@ -75,3 +75,50 @@ async fn metrics_show_a_backend_going_down() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn inflight_gauge_sums_every_upstream_behind_a_backend_id() {
+    let slow = mock_with(
+        "a",
+        mock_upstream::Fault {
+            delay: std::time::Duration::from_secs(2),
+            ..Default::default()
+        },
+    )
+    .await;
+    let mut t = provider("a", &slow, "");
+    t += "[models.m1]\n[[models.m1.backends]]\nprovider = \"a\"\nmodel = \"x\"\n";
+    t += "[models.m2]\n[[models.m2.backends]]\nprovider = \"a\"\nmodel = \"y\"\n";
+    let gw = gateway(&(t + &user())).await;
+    let mut calls = Vec::new();
+    for model in ["m1", "m2"] {
+        let url = gw.url.clone();
+        calls.push(tokio::spawn(async move {
+            let body = serde_json::json!({"model": model, "messages": [{"role": "user", "content": "hi"}]});
+            client().post(format!("{url}/v1/chat/completions")).bearer_auth(TOKEN).json(&body).send().await.unwrap().status()
+        }));
+    }
+    let series = "switchyard_backend_inflight{backend=\"a\"} ";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let mut seen = String::new();
+    while std::time::Instant::now() < deadline {
+        let text = get(&gw, "/metrics", None).await.text().await.unwrap();
+        seen = text
+            .lines()
+            .find(|l| l.starts_with(series))
+            .unwrap_or("")
+            .to_string();
+        if seen.ends_with(" 2") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        seen,
+        format!("{series}2"),
+        "two upstream models in flight behind backend id `a`"
+    );
+    for c in calls {
+        assert_eq!(c.await.unwrap(), 200);
+    }
+}

@@ -286,6 +286,9 @@ pub fn refresh_backend_gauges(metrics: &Metrics, entries: &[crate::server::admin
     metrics.backend_up.clear();
     metrics.circuit_state.clear();
     metrics.inflight.clear();
+    // In-flight counts live per (provider, upstream model); one backend id can
+    // name several of them across models, and several models can share one.
+    let mut counted = std::collections::HashSet::new();
     for e in entries {
         let labels = RouteLabels {
             model: e.model.to_string(),
@@ -308,6 +311,9 @@ pub fn refresh_backend_gauges(metrics: &Metrics, entries: &[crate::server::admin
         };
         let gauge = metrics.circuit_state.get_or_create(&b);
         gauge.set(gauge.get().max(code));
-        metrics.inflight.get_or_create(&b).set(e.health.inflight);
+        let inflight = metrics.inflight.get_or_create(&b);
+        if counted.insert((e.backend, e.provider, e.upstream_model)) {
+            inflight.inc_by(e.health.inflight);
+        }
     }
 }
