@@ -409,3 +409,22 @@ fn debug_logs_carry_no_secrets() {
         );
     }
 }
+
+#[test]
+fn check_config_shows_display_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("named.toml");
+    let text = "[providers.oa]\nname = \"OpenAI Official\"\nbase_url = \"https://api.openai.com\"\n[models.m]\n[[models.m.backends]]\nprovider = \"oa\"\nmodel = \"x\"\n[users.al]\nname = \"Alice\"\ntoken = \"t-1\"\n";
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(BIN)
+        .args(["check-config", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{summary}");
+    assert!(
+        summary.contains("oa (\"OpenAI Official\") [openai]")
+            && summary.contains("al (\"Alice\"): all models"),
+        "{summary}"
+    );
+}

@@ -272,7 +272,7 @@ fn summary(c: &Config) -> String {
         let state = if p.enabled { "" } else { ", disabled" };
         s += &format!(
             "  {} [{}] {} ({key}{state})\n",
-            p.id,
+            labelled(&p.id, &p.name),
             p.backend_type.name(),
             config::redact_url(&p.base_url)
         );
@@ -295,11 +295,20 @@ fn summary(c: &Config) -> String {
         };
         s += &format!(
             "  {}{}: {models}\n",
-            u.id,
+            labelled(&u.id, &u.name),
             if u.admin { " (admin)" } else { "" }
         );
     }
     s
+}
+
+/// `id`, with its display name when the file gave a different one.
+fn labelled(id: &str, name: &str) -> String {
+    if id == name {
+        id.to_string()
+    } else {
+        format!("{id} ({name:?})")
+    }
 }
 
 fn init(output: &Path, force: bool) -> Result<ExitCode> {
