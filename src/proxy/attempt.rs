@@ -190,8 +190,8 @@ pub async fn send(
     // An error body is small; read what arrives, but never let it fail the
     // classification. A relay may echo the key it was sent: never pass it on.
     let body = resp.bytes().await.unwrap_or_default();
-    let body = match std::str::from_utf8(&body) {
-        Ok(text) if provider.scrub(text) != text => Bytes::from(provider.scrub(text)),
+    let body = match std::str::from_utf8(&body).map(|text| provider.scrub(text)) {
+        Ok(clean) if clean.as_bytes() != &body[..] => Bytes::from(clean),
         _ => body,
     };
     Err(AttemptError::Status {
