@@ -35,3 +35,4 @@ pub mod server;
 pub mod shared;
 pub mod state;
 pub mod telemetry;
+pub mod upstream;

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
@@ -14,6 +13,7 @@ use crate::limits::{LimitRegistry, Limiter, UserPlan};
 use crate::routing::Balancer;
 use crate::shared::Shared;
 use crate::telemetry::Metrics;
+use crate::upstream::UpstreamClient;
 
 /// Shared by every request; cheap to clone.
 #[derive(Clone)]
@@ -163,7 +163,7 @@ pub struct Snapshot {
     /// Rate limits of the users that have some, by user id.
     plans: HashMap<String, Arc<UserPlan>>,
     /// One pooled keep-alive client per provider.
-    clients: HashMap<String, reqwest::Client>,
+    clients: HashMap<String, UpstreamClient>,
 }
 
 pub use crate::config::token_digest;
@@ -211,7 +211,8 @@ impl Snapshot {
         for (id, p) in &config.providers {
             clients.insert(
                 id.clone(),
-                http_client(p.timeouts.connect).map_err(|e| format!("providers.{id}: {e}"))?,
+                UpstreamClient::new(p.timeouts.connect)
+                    .map_err(|e| format!("providers.{id}: {e}"))?,
             );
         }
         Ok(Snapshot {
@@ -232,19 +233,7 @@ impl Snapshot {
         self.plans.get(user)
     }
 
-    pub fn client(&self, provider: &str) -> Option<&reqwest::Client> {
+    pub fn client(&self, provider: &str) -> Option<&UpstreamClient> {
         self.clients.get(provider)
     }
-}
-
-fn http_client(connect_timeout: Duration) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .connect_timeout(connect_timeout)
-        .tcp_nodelay(true)
-        // A redirect would carry the provider's key headers to another host.
-        .redirect(reqwest::redirect::Policy::none())
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(1024)
-        .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
-        .build()
 }

@@ -22,6 +22,7 @@ use super::record::Availability;
 use super::{clock, probe_check, BackendStats};
 use crate::config::{BillingMode, Config, Model, ProbeConfig, ProbeKind};
 use crate::state::Snapshot;
+use crate::upstream::UpstreamClient;
 
 /// Owns the probe tasks; dropping it stops them.
 pub struct ProbeSupervisor {
@@ -35,7 +36,7 @@ struct Job {
     model: Arc<Model>,
     index: usize,
     stats: Arc<BackendStats>,
-    client: reqwest::Client,
+    client: UpstreamClient,
     probe: ProbeConfig,
 }
 

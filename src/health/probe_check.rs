@@ -10,6 +10,7 @@ use super::record::log_recovered;
 use super::stats::{BackendStats, ProbeCheck};
 use crate::config::{Backend, HealthConfig, ProbeKind};
 use crate::providers;
+use crate::upstream::{self, SendError, UpstreamClient};
 
 /// What a probe showed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +25,7 @@ pub enum ProbeOutcome {
 
 /// Sends the probe of `kind` to `backend`, bounded by `timeout`.
 pub async fn run(
-    client: &reqwest::Client,
+    client: &UpstreamClient,
     backend: &Backend,
     kind: ProbeKind,
     timeout: Duration,
@@ -48,7 +49,7 @@ pub async fn run(
 }
 
 async fn send(
-    client: &reqwest::Client,
+    client: &UpstreamClient,
     backend: &Backend,
     kind: ProbeKind,
 ) -> (ProbeOutcome, String) {
@@ -63,31 +64,31 @@ async fn send(
         }
     };
     let up = probe.upstream;
-    let mut rb = client.request(probe.method, &up.url);
-    if !up.body.is_empty() {
-        rb = rb.header("content-type", "application/json").body(up.body);
-    }
-    for (name, value) in up.headers {
-        rb = rb.header(name, value);
-    }
-    for (name, value) in &backend.provider.headers {
-        rb = rb.header(name.as_str(), value.expose());
-    }
-    let resp = match rb.send().await {
+    let sent = match upstream::request(
+        probe.method,
+        &up.url,
+        up.headers,
+        &backend.provider,
+        up.body,
+    ) {
+        Ok(req) => client.send(req).await,
+        Err(e) => return (ProbeOutcome::Inconclusive, e.to_string()),
+    };
+    let resp = match sent {
         Ok(r) => r,
-        Err(e) if e.is_timeout() => {
+        Err(SendError::ConnectTimeout) => {
             return (ProbeOutcome::Failed(Failure::Timeout), "timed out".into())
         }
         Err(e) => {
             return (
                 ProbeOutcome::Failed(Failure::Connect),
-                format!("connect error: {}", e.without_url()),
+                format!("connect error: {e}"),
             )
         }
     };
     let status = resp.status().as_u16();
     let retry_after = rate_limit_delay(resp.headers());
-    let body = resp.bytes().await.unwrap_or_default();
+    let body = upstream::read_error_body(resp.into_body()).await;
     let failure = match status {
         200..=299 => return (ProbeOutcome::Ok, format!("HTTP {status}")),
         401 | 403 => Failure::Auth { status },

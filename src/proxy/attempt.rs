@@ -2,13 +2,15 @@
 
 use std::time::{Duration, Instant};
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 use bytes::Bytes;
+use hyper::body::Incoming;
 
 use crate::config::{Backend, BackendType};
 use crate::health::{cooldown, Failure};
 use crate::providers::{self, ChatRequest, UpstreamRequest, Usage};
 use crate::server::error::EdgeError;
+use crate::upstream::{self, SendError, UpstreamClient};
 
 /// Which limit ran out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,46 +143,27 @@ impl AttemptError {
     }
 }
 
-fn from_reqwest(e: reqwest::Error, connect_timeout: Duration) -> AttemptError {
-    if e.is_timeout() {
-        return AttemptError::Timeout {
+fn from_send(e: SendError, connect_timeout: Duration) -> AttemptError {
+    match e {
+        SendError::ConnectTimeout => AttemptError::Timeout {
             kind: TimeoutKind::Connect,
             after: connect_timeout,
-        };
+        },
+        other => AttemptError::Connect(other.to_string()),
     }
-    let e = e.without_url();
-    let mut msg = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        msg = format!("{msg}: {s}");
-        source = s.source();
-    }
-    AttemptError::Connect(msg)
 }
 
 /// Sends the request; any non-2xx answer becomes an [`AttemptError::Status`].
 pub async fn send(
-    client: &reqwest::Client,
+    client: &UpstreamClient,
     backend: &Backend,
     up: UpstreamRequest,
-) -> Result<reqwest::Response, AttemptError> {
+) -> Result<Response<Incoming>, AttemptError> {
     let provider = &backend.provider;
-    let url = parsed_url(&up.url)
-        .map_err(|e| AttemptError::Connect(format!("invalid upstream URL: {e}")))?;
-    let mut rb = client
-        .post(url)
-        .header("content-type", "application/json")
-        .body(up.body);
-    for (name, value) in up.headers {
-        rb = rb.header(name, value);
-    }
-    for (name, value) in &provider.headers {
-        rb = rb.header(name.as_str(), value.expose());
-    }
-    let resp = rb
-        .send()
-        .await
-        .map_err(|e| from_reqwest(e, provider.timeouts.connect))?;
+    let connect = provider.timeouts.connect;
+    let req = upstream::request(Method::POST, &up.url, up.headers, provider, up.body)
+        .map_err(|e| from_send(e, connect))?;
+    let resp = client.send(req).await.map_err(|e| from_send(e, connect))?;
     if resp.status().is_success() {
         return Ok(resp);
     }
@@ -189,7 +172,7 @@ pub async fn send(
     let content_type = resp.headers().get("content-type").cloned();
     // An error body is small; read what arrives, but never let it fail the
     // classification. A relay may echo the key it was sent: never pass it on.
-    let body = resp.bytes().await.unwrap_or_default();
+    let body = upstream::read_error_body(resp.into_body()).await;
     let body = match std::str::from_utf8(&body).map(|text| provider.scrub(text)) {
         Ok(clean) if clean.as_bytes() != &body[..] => Bytes::from(clean),
         _ => body,
@@ -201,29 +184,6 @@ pub async fn send(
         content_type,
         protocol: provider.backend_type,
     })
-}
-
-/// Parsing a URL costs microseconds (IDNA host processing), and every
-/// request of a backend goes to the same few URLs: keep the last few parsed.
-const URL_CACHE: usize = 16;
-
-thread_local! {
-    static URLS: std::cell::RefCell<Vec<(String, reqwest::Url)>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-fn parsed_url(url: &str) -> Result<reqwest::Url, String> {
-    let hit = URLS.with_borrow(|c| c.iter().find(|(s, _)| s == url).map(|(_, u)| u.clone()));
-    if let Some(u) = hit {
-        return Ok(u);
-    }
-    let parsed = reqwest::Url::parse(url).map_err(|e| e.to_string())?;
-    URLS.with_borrow_mut(|c| {
-        if c.len() >= URL_CACHE {
-            c.remove(0);
-        }
-        c.push((url.to_string(), parsed.clone()));
-    });
-    Ok(parsed)
 }
 
 /// How long a 429 asks us to wait; see [`cooldown::rate_limit_delay`].
@@ -239,7 +199,7 @@ pub struct Complete {
 
 /// A non-streaming attempt, bounded by `limit` from send to the last byte.
 pub async fn complete(
-    client: &reqwest::Client,
+    client: &UpstreamClient,
     backend: &Backend,
     req: &ChatRequest,
     limit: (Duration, TimeoutKind),
@@ -247,10 +207,9 @@ pub async fn complete(
     let up = build(backend, req)?;
     let work = async {
         let resp = send(client, backend, up).await?;
-        let body = resp
-            .bytes()
+        let body = upstream::read_all(resp.into_body())
             .await
-            .map_err(|e| AttemptError::StreamBroken(e.without_url().to_string()))?;
+            .map_err(AttemptError::StreamBroken)?;
         let (body, usage) =
             providers::translate_response(backend, body).map_err(AttemptError::BadResponse)?;
         Ok(Complete { body, usage })

@@ -3,13 +3,15 @@
 //! committed to that backend, so a failure before it still fails over. After
 //! the commit, a failure ends the stream with an SSE error event, never `[DONE]`.
 
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
+use futures_util::StreamExt;
+
+use http_body_util::{BodyDataStream, BodyExt};
+use hyper::body::Incoming;
 
 use super::attempt::{self, AttemptError, TimeoutKind};
 use super::sse::SseParser;
@@ -18,8 +20,9 @@ use crate::health::{BackendStats, Failure, InflightGuard, Target};
 use crate::providers::{self, ChatRequest, EventInfo, StreamTranslator, Usage};
 use crate::server::error::error_body;
 use crate::telemetry::RequestRecord;
+use crate::upstream::{self, UpstreamClient};
 
-type Upstream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+type Upstream = BodyDataStream<Incoming>;
 
 /// A stream that produced its first content: the request is now committed.
 pub struct Committed {
@@ -36,7 +39,7 @@ pub struct Committed {
 
 /// Sends a streaming attempt and waits, within `limit`, for its first content.
 pub async fn open(
-    client: &reqwest::Client,
+    client: &UpstreamClient,
     backend: &Backend,
     req: &ChatRequest,
     limit: (Duration, TimeoutKind),
@@ -46,7 +49,7 @@ pub async fn open(
     let work = async {
         let resp = attempt::send(client, backend, up).await?;
         let mut c = Committed {
-            upstream: Box::pin(resp.bytes_stream()),
+            upstream: resp.into_body().into_data_stream(),
             parser: SseParser::default(),
             translator: providers::stream_translator(backend, req),
             pending: Vec::new(),
@@ -60,8 +63,7 @@ pub async fn open(
                     "upstream closed the stream before any content".into(),
                 ));
             };
-            let chunk =
-                chunk.map_err(|e| AttemptError::StreamBroken(e.without_url().to_string()))?;
+            let chunk = chunk.map_err(|e| AttemptError::StreamBroken(upstream::error_chain(&e)))?;
             let info = c
                 .feed(&chunk)
                 .map_err(|e| AttemptError::StreamBroken(backend.provider.scrub(&e)))?;
@@ -160,7 +162,10 @@ impl State {
                     return Some(rest);
                 }
                 Ok(None) => Err("upstream closed the stream before it was complete".to_string()),
-                Ok(Some(Err(e))) => Err(format!("upstream connection failed: {}", e.without_url())),
+                Ok(Some(Err(e))) => Err(format!(
+                    "upstream connection failed: {}",
+                    upstream::error_chain(&e)
+                )),
                 Ok(Some(Ok(chunk))) => c.feed(&chunk).map(|_| ()),
             };
             if let Err(reason) = result {

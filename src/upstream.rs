@@ -1,0 +1,240 @@
+//! The pooled HTTP client every upstream call goes through (attempts and
+//! active probes): hyper's keep-alive pool over rustls, HTTP/1.1,
+//! `TCP_NODELAY`, and no redirects, which would carry the provider's key
+//! headers to another host. It is hyper-util's client used directly rather
+//! than through reqwest: on the request path reqwest's layers (URL parsing,
+//! redirect and retry policy, a boxed body) cost more than the proxying.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::header::{HeaderName, HeaderValue, CONTENT_TYPE, USER_AGENT};
+use axum::http::{Method, Request, Response};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use crate::config::Provider;
+
+/// Idle upstream connections are closed after this long.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// Idle connections kept per upstream host.
+const MAX_IDLE_PER_HOST: usize = 1024;
+/// Error bodies are read for the client and the logs; more is not useful.
+const MAX_ERROR_BODY: usize = 1 << 20;
+
+/// Why a request did not get an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("invalid upstream request: {0}")]
+    Invalid(String),
+    #[error("connect timed out")]
+    ConnectTimeout,
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// One provider's pool (the connect timeout is per provider).
+#[derive(Clone)]
+pub struct UpstreamClient {
+    inner: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+}
+
+impl UpstreamClient {
+    pub fn new(connect_timeout: Duration) -> Result<Self, String> {
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(connect_timeout));
+        http.enforce_http(false);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls_config()?)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let inner = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(IDLE_TIMEOUT)
+            .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
+            .pool_timer(TokioTimer::new())
+            .build(https);
+        Ok(UpstreamClient { inner })
+    }
+
+    /// Sends `req`; any HTTP status is an answer.
+    pub async fn send(&self, req: Request<Full<Bytes>>) -> Result<Response<Incoming>, SendError> {
+        self.inner.request(req).await.map_err(|e| {
+            if is_timeout(&e) {
+                SendError::ConnectTimeout
+            } else {
+                SendError::Failed(error_chain(&e))
+            }
+        })
+    }
+}
+
+/// An upstream request: the protocol's own headers, then the provider's
+/// configured ones. Header values holding keys are marked sensitive.
+pub fn request(
+    method: Method,
+    url: &str,
+    headers: Vec<(&'static str, String)>,
+    provider: &Provider,
+    body: Bytes,
+) -> Result<Request<Full<Bytes>>, SendError> {
+    let invalid = |e: &dyn std::fmt::Display| SendError::Invalid(e.to_string());
+    let json = !body.is_empty();
+    let mut req = Request::builder()
+        .method(method)
+        .uri(url)
+        .body(Full::new(body))
+        .map_err(|e| invalid(&e))?;
+    let map = req.headers_mut();
+    map.insert(USER_AGENT, HeaderValue::from_static(AGENT));
+    if json {
+        map.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    }
+    for (name, value) in headers {
+        let mut value = HeaderValue::try_from(value).map_err(|e| invalid(&e))?;
+        value.set_sensitive(true);
+        map.append(HeaderName::from_static(name), value);
+    }
+    for (name, value) in &provider.headers {
+        let name = HeaderName::try_from(name.as_str()).map_err(|e| invalid(&e))?;
+        let mut value = HeaderValue::try_from(value.expose()).map_err(|e| invalid(&e))?;
+        value.set_sensitive(true);
+        map.insert(name, value);
+    }
+    Ok(req)
+}
+
+const AGENT: &str = concat!("switchyard/", env!("CARGO_PKG_VERSION"));
+
+/// The whole body of an answer.
+pub async fn read_all(body: Incoming) -> Result<Bytes, String> {
+    match body.collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) => Err(error_chain(&e)),
+    }
+}
+
+/// The body of an error answer, at most 1 MiB; empty if it cannot be read.
+pub async fn read_error_body(body: Incoming) -> Bytes {
+    match Limited::new(body, MAX_ERROR_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => Bytes::new(),
+    }
+}
+
+/// An error and its sources, joined: hyper's own message is often only
+/// "client error (Connect)", and the cause is further down.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut msg = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        msg = format!("{msg}: {s}");
+        source = s.source();
+    }
+    msg
+}
+
+fn is_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(e);
+    while let Some(err) = current {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::TimedOut {
+                return true;
+            }
+        }
+        current = err.source();
+    }
+    false
+}
+
+fn tls_config() -> Result<rustls::ClientConfig, String> {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Like hyper-util's `ConnectError`: a message over an io::Error cause.
+    #[derive(Debug)]
+    struct Wrapped(std::io::Error);
+
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("tcp connect error")
+        }
+    }
+
+    impl std::error::Error for Wrapped {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn chain_names_the_cause_and_finds_a_timeout() {
+        let timed_out = Wrapped(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "timed out",
+        ));
+        assert!(is_timeout(&timed_out));
+        assert_eq!(error_chain(&timed_out), "tcp connect error: timed out");
+        let refused = Wrapped(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "refused",
+        ));
+        assert!(!is_timeout(&refused));
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_a_failure_with_its_cause() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let client = UpstreamClient::new(Duration::from_secs(2)).unwrap();
+        let req = Request::get(format!("http://{addr}/v1/models"))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        match client.send(req).await {
+            Err(SendError::Failed(msg)) => assert!(msg.contains("refused"), "{msg}"),
+            other => panic!("expected a connect failure, got {other:?}"),
+        }
+    }
+
+    /// An https URL really speaks TLS: a plain-HTTP server fails the handshake.
+    #[tokio::test]
+    async fn https_urls_go_through_tls() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let _ = sock
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                .await;
+        });
+        let client = UpstreamClient::new(Duration::from_secs(2)).unwrap();
+        let req = Request::get(format!("https://{addr}/v1/models"))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        match client.send(req).await {
+            // rustls: "received corrupt message of type InvalidContentType"
+            Err(SendError::Failed(msg)) => assert!(msg.contains("corrupt message"), "{msg}"),
+            other => panic!("expected a TLS failure, got {other:?}"),
+        }
+    }
+}
