@@ -1,4 +1,4 @@
-//! Live config reload: on a change of the file (watched with `notify`, with
+//! Live config reload: on a change of the file (polled with `notify`, with
 //! a debounce), on SIGHUP, and on `POST /admin/reload`.
 //!
 //! The new file is validated first; if it has errors the running config
@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use notify::{RecommendedWatcher, RecursiveMode, Watcher};
+use notify::{PollWatcher, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
 use crate::config::{self, Config, ConfigError, ConfigErrors};
@@ -92,35 +92,32 @@ fn warn_restart_needed(old: &Config, new: &Config) {
     }
 }
 
+/// How often the watcher looks at the config file.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
+
 /// Watches the config file and reloads once it has been quiet for
-/// `debounce`. The directory is watched, not the file, because editors and
-/// deploy tools replace files by renaming a new one over them. The watcher
-/// stops when the returned handle is dropped.
-pub fn watch(
-    state: AppState,
-    path: PathBuf,
-    debounce: Duration,
-) -> notify::Result<RecommendedWatcher> {
+/// `debounce`. The file is polled (read every [`POLL_INTERVAL`]) rather
+/// than watched with inotify: inotify only sees a directory, and then every
+/// write to any file beside the config (a log file, say) wakes the watcher,
+/// which measurably costs CPU per request. Polling the path also follows
+/// replacements that inotify misses: editors renaming a new file over the
+/// old one, and Kubernetes swapping the symlinked directory of a ConfigMap.
+/// The watcher stops when the returned handle is dropped.
+pub fn watch(state: AppState, path: PathBuf, debounce: Duration) -> notify::Result<PollWatcher> {
     let (tx, rx) = mpsc::unbounded_channel();
-    let name = path.file_name().map(|n| n.to_os_string());
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        let Ok(event) = event else { return };
-        if event.kind.is_access() {
-            return;
-        }
-        if event
-            .paths
-            .iter()
-            .any(|p| p.file_name().map(|n| n.to_os_string()) == name)
-        {
+    let handler = move |event: notify::Result<notify::Event>| {
+        if matches!(event, Ok(ref e) if !e.kind.is_access()) {
             let _ = tx.send(());
         }
-    })?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
     };
-    watcher.watch(&dir, RecursiveMode::NonRecursive)?;
+    let config = notify::Config::default()
+        .with_poll_interval(POLL_INTERVAL)
+        // mtimes are compared in whole seconds: two saves within one
+        // second would look unchanged without comparing the (small) contents.
+        .with_compare_contents(true)
+        .with_follow_symlinks(true);
+    let mut watcher = PollWatcher::new(handler, config)?;
+    watcher.watch(&path, RecursiveMode::NonRecursive)?;
     tokio::spawn(debounced(state, path, debounce, rx));
     Ok(watcher)
 }

@@ -252,3 +252,33 @@ fn hash_token_reads_standard_input() {
     assert_eq!(digest.trim(), want);
     assert!(!digest.contains("sy-secret"));
 }
+
+/// Kubernetes mounts a ConfigMap as a symlink into a `..data` symlink and
+/// updates it by swapping `..data`: the config file itself is never written.
+#[tokio::test]
+async fn a_configmap_style_symlink_swap_is_reloaded() {
+    let text = |token: &str| {
+        format!("[server]\nlisten = \"127.0.0.1:0\"\n{}", served(token))
+            + "[reload]\ndebounce = \"50ms\"\n"
+    };
+    let gw = Instance::start(&(served("one") + "[reload]\ndebounce = \"50ms\"\n"));
+    assert!(accepted_eventually(&gw.url, "one").await);
+    let dir = gw.config.parent().unwrap().to_path_buf();
+    for (i, token) in ["two", "three"].into_iter().enumerate() {
+        let version = dir.join(format!("v{i}"));
+        std::fs::create_dir(&version).unwrap();
+        std::fs::write(version.join("switchyard.toml"), text(token)).unwrap();
+        std::os::unix::fs::symlink(&version, dir.join("..data_tmp")).unwrap();
+        std::fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
+        if i == 0 {
+            let link = dir.join("link.tmp");
+            std::os::unix::fs::symlink("..data/switchyard.toml", &link).unwrap();
+            std::fs::rename(&link, &gw.config).unwrap();
+        }
+        assert!(
+            accepted_eventually(&gw.url, token).await,
+            "{token}: {:#?}",
+            gw.logs()
+        );
+    }
+}

@@ -15,7 +15,7 @@ pub fn start(
     state: &AppState,
     path: &Path,
     reload: ReloadConfig,
-) -> Result<Option<notify::RecommendedWatcher>> {
+) -> Result<Option<notify::PollWatcher>> {
     let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     state.set_config_path(path.clone());
     spawn_sighup(state.clone());
