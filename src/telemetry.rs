@@ -11,11 +11,13 @@ use tracing_subscriber::EnvFilter;
 use crate::providers::Usage;
 
 pub mod metrics;
+pub mod writer;
 
 pub use metrics::Metrics;
 
 /// Sets up `tracing`: `RUST_LOG` filters (default `info`),
-/// `SWITCHYARD_LOG_FORMAT=json` switches to one JSON object per line.
+/// `SWITCHYARD_LOG_FORMAT=json` switches to one JSON object per line. Lines
+/// go to standard output, batched per worker (see [`writer`]).
 pub fn init_logging() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("SWITCHYARD_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
@@ -23,7 +25,7 @@ pub fn init_logging() {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
-        .with_writer(std::io::stdout);
+        .with_writer(|| writer::LogWriter);
     let _ = if json {
         builder.json().flatten_event(true).try_init()
     } else {
