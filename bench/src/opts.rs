@@ -9,7 +9,8 @@ pub const USAGE: &str =
   --quick      a few seconds per phase (default: full, 10 s per phase)
   --no-build   use the release binaries already in target/release
   --only P     run only phase P (latency, stream_latency, throughput, streams); repeatable
-  --perf       record the gateway with `perf record -g` during each phase (target/bench/perf-*.data)
+  --perf       record the gateway and the bare proxy with `perf record -g` during each phase
+               (target/bench/perf-PHASE-TARGET.data)
   --gateway-bin B  run this gateway binary instead of target/release/switchyard (A/B runs)
   --settle S   seconds to wait after the load before reading the gateway's memory (default 2 quick, 5 full)
   --out F      write the JSON results to F (default target/bench/results.json)";
