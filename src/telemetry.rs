@@ -1,7 +1,6 @@
 //! Logging setup and the request record: exactly one structured log line per
 //! request, written when the response (stream included) has ended.
 
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -10,6 +9,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::providers::Usage;
 
+mod line;
 pub mod metrics;
 pub mod writer;
 
@@ -26,11 +26,18 @@ pub fn init_logging() {
         .with_env_filter(filter)
         .with_ansi(ansi)
         .with_writer(|| writer::LogWriter);
-    let _ = if json {
+    let installed = if json {
         builder.json().flatten_event(true).try_init()
     } else {
         builder.try_init()
     };
+    if installed.is_ok() && !ansi {
+        line::write_directly(if json {
+            line::Format::Json
+        } else {
+            line::Format::Text
+        });
+    }
 }
 
 /// One upstream attempt, as the log shows it.
@@ -116,46 +123,15 @@ impl RequestRecord {
         }
         let latency = self.start.elapsed();
         metrics.observe(&f, status, latency);
-        let latency_ms = latency.as_secs_f64() * 1000.0;
-        tracing::info!(
-            target: "switchyard::request",
-            request_id = %self.id,
-            method = %self.method,
-            path = %self.path,
+        line::Line {
+            id: &self.id,
+            method: &self.method,
+            path: &self.path,
             status,
-            user = f.user.as_deref(),
-            model = f.model.as_deref(),
-            backend = f.backend.as_deref(),
-            pinned = f.pinned,
-            stream = f.stream,
-            attempts = %attempts_text(&f.attempts),
-            latency_ms = round2(latency_ms),
-            ttft_ms = f.ttft.map(|t| round2(t.as_secs_f64() * 1000.0)),
-            prompt_tokens = f.usage.map(|u| u.prompt_tokens),
-            completion_tokens = f.usage.map(|u| u.completion_tokens),
-            client_disconnected = !completed,
-            error = f.error.as_deref(),
-            "request"
-        );
+            fields: &f,
+            latency_ms: line::round2(latency.as_secs_f64() * 1000.0),
+            completed,
+        }
+        .emit();
     }
-}
-
-fn round2(ms: f64) -> f64 {
-    (ms * 100.0).round() / 100.0
-}
-
-/// `problematic_backend:status_5xx:3ms,openai_official:ok:41ms`
-fn attempts_text(attempts: &[AttemptLog]) -> String {
-    let mut s = String::new();
-    for (i, a) in attempts.iter().enumerate() {
-        let sep = if i == 0 { "" } else { "," };
-        let _ = write!(
-            s,
-            "{sep}{}:{}:{}ms",
-            a.backend,
-            a.outcome,
-            a.elapsed.as_millis()
-        );
-    }
-    s
 }
