@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap};
 use axum::response::Response;
 use axum::Extension;
@@ -34,9 +34,11 @@ struct Limits {
 pub async fn chat(
     State(state): State<AppState>,
     Extension(record): Extension<Arc<RequestRecord>>,
-    headers: HeaderMap,
-    body: Body,
+    req: Request,
 ) -> Response {
+    // Taken apart rather than extracted as `HeaderMap`, which clones it.
+    let (parts, body) = req.into_parts();
+    let headers = parts.headers;
     let snap = state.snapshot();
     let mut limits = Limits::default();
     let mut resp = match handle(&state, snap, &record, &headers, body, &mut limits).await {
