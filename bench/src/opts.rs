@@ -84,6 +84,15 @@ impl Opts {
         }
     }
 
+    /// Rounds of each load phase (throughput, streams); the best is kept.
+    pub fn load_rounds(&self) -> usize {
+        if self.quick {
+            3
+        } else {
+            5
+        }
+    }
+
     pub fn mode(&self) -> &'static str {
         if self.quick {
             "quick"
