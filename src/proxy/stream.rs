@@ -3,6 +3,7 @@
 //! committed to that backend, so a failure before it still fails over. After
 //! the commit, a failure ends the stream with an SSE error event, never `[DONE]`.
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -123,13 +124,19 @@ pub struct Relay {
 struct State {
     relay: Relay,
     finished: bool,
+    /// The idle timer, moved forward at each chunk: extending a tokio timer
+    /// is an atomic store, where a new `timeout` per chunk registered and
+    /// cancelled a timer-wheel entry each time.
+    idle: Pin<Box<tokio::time::Sleep>>,
 }
 
 /// The client's response body: held-back events first, then the rest as it comes.
 pub fn body(relay: Relay) -> Body {
+    let idle = Box::pin(tokio::time::sleep(relay.idle_timeout));
     let state = State {
         relay,
         finished: false,
+        idle,
     };
     let stream = futures_util::stream::unfold(state, |mut st| async move {
         let bytes = st.next_bytes().await?;
@@ -149,7 +156,13 @@ impl State {
         }
         loop {
             let c = &mut self.relay.stream;
-            let next = tokio::time::timeout(self.relay.idle_timeout, c.upstream.next()).await;
+            let deadline = tokio::time::Instant::now() + self.relay.idle_timeout;
+            self.idle.as_mut().reset(deadline);
+            let next = tokio::select! {
+                biased;
+                item = c.upstream.next() => Ok(item),
+                () = self.idle.as_mut() => Err(()),
+            };
             let result = match next {
                 Err(_) => Err(format!(
                     "no data from upstream for {:?} (idle timeout)",
