@@ -211,7 +211,7 @@ impl Snapshot {
         for (id, p) in &config.providers {
             clients.insert(
                 id.clone(),
-                UpstreamClient::new(p.timeouts.connect)
+                UpstreamClient::new(p.timeouts.connect, p.timeouts.pool_idle)
                     .map_err(|e| format!("providers.{id}: {e}"))?,
             );
         }

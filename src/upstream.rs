@@ -20,8 +20,6 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::config::Provider;
 
-/// Idle upstream connections are closed after this long.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// Idle connections kept per upstream host.
 const MAX_IDLE_PER_HOST: usize = 1024;
 /// Error bodies are read for the client and the logs; more is not useful.
@@ -45,10 +43,11 @@ pub struct UpstreamClient {
 }
 
 impl UpstreamClient {
-    pub fn new(connect_timeout: Duration) -> Result<Self, String> {
+    /// A pool connecting within `connect` and closing connections idle for `idle`.
+    pub fn new(connect: Duration, idle: Duration) -> Result<Self, String> {
         let mut http = HttpConnector::new();
         http.set_nodelay(true);
-        http.set_connect_timeout(Some(connect_timeout));
+        http.set_connect_timeout(Some(connect));
         http.enforce_http(false);
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls_config()?)
@@ -56,7 +55,7 @@ impl UpstreamClient {
             .enable_http1()
             .wrap_connector(http);
         let inner = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(IDLE_TIMEOUT)
+            .pool_idle_timeout(idle)
             .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
             .pool_timer(TokioTimer::new())
             .build(https);
@@ -205,7 +204,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         drop(listener);
-        let client = UpstreamClient::new(Duration::from_secs(2)).unwrap();
+        let client = UpstreamClient::new(Duration::from_secs(2), Duration::from_secs(30)).unwrap();
         let req = Request::get(format!("http://{addr}/v1/models"))
             .body(Full::new(Bytes::new()))
             .unwrap();
@@ -227,7 +226,7 @@ mod tests {
                 .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
                 .await;
         });
-        let client = UpstreamClient::new(Duration::from_secs(2)).unwrap();
+        let client = UpstreamClient::new(Duration::from_secs(2), Duration::from_secs(30)).unwrap();
         let req = Request::get(format!("https://{addr}/v1/models"))
             .body(Full::new(Bytes::new()))
             .unwrap();
@@ -236,5 +235,37 @@ mod tests {
             Err(SendError::Failed(msg)) => assert!(msg.contains("corrupt message"), "{msg}"),
             other => panic!("expected a TLS failure, got {other:?}"),
         }
+    }
+
+    /// An idle pooled connection is closed after the pool's idle timeout
+    /// (at most twice it: the pool checks once per period).
+    #[tokio::test]
+    async fn idle_connections_are_closed_after_the_pool_idle_timeout() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = sock.read(&mut buf).await.unwrap();
+            let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+            sock.write_all(ok).await.unwrap();
+            let started = std::time::Instant::now();
+            // The client closing the idle connection reads as end of file.
+            while sock.read(&mut buf).await.unwrap() > 0 {}
+            started.elapsed()
+        });
+        let idle = Duration::from_millis(200);
+        let client = UpstreamClient::new(Duration::from_secs(2), idle).unwrap();
+        let req = Request::get(format!("http://{addr}/"))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let resp = client.send(req).await.unwrap();
+        assert_eq!(read_all(resp.into_body()).await.unwrap(), "ok");
+        let open_for = tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .expect("the idle connection was never closed")
+            .unwrap();
+        assert!(open_for >= idle && open_for < idle * 3, "{open_for:?}");
     }
 }

@@ -44,6 +44,7 @@ pub struct RawSettings {
     pub first_token_timeout: Option<String>,
     pub idle_timeout: Option<String>,
     pub request_timeout: Option<String>,
+    pub pool_idle_timeout: Option<String>,
     pub request_deadline: Option<String>,
     pub all_backends_down: Option<String>,
     pub shutdown_grace: Option<String>,
@@ -67,6 +68,7 @@ pub struct RawProvider {
     pub first_token_timeout: Option<String>,
     pub idle_timeout: Option<String>,
     pub request_timeout: Option<String>,
+    pub pool_idle_timeout: Option<String>,
     /// Anthropic only.
     pub anthropic_version: Option<String>,
     /// Anthropic only.

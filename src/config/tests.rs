@@ -515,3 +515,22 @@ fn state_section() {
         vec!["state.url: required with backend = \"redis\"".to_string()]
     );
 }
+
+#[test]
+fn pool_idle_timeout_defaults_and_overrides_per_provider() {
+    let secs = std::time::Duration::from_secs;
+    let c = parse(GOOD, &env).unwrap();
+    assert_eq!(c.providers["relay"].timeouts.pool_idle, secs(30));
+    let text = GOOD.replace(
+        "[providers.relay]",
+        "[settings]\npool_idle_timeout = \"90s\"\n[providers.relay]\npool_idle_timeout = \"5s\"",
+    );
+    let c = parse(&text, &env).unwrap();
+    assert_eq!(c.providers["relay"].timeouts.pool_idle, secs(5));
+    assert_eq!(c.providers["openai"].timeouts.pool_idle, secs(90));
+    let bad = GOOD.replace(
+        "[providers.relay]",
+        "[providers.relay]\npool_idle_timeout = \"soon\"",
+    );
+    assert!(errors(&bad)[0].starts_with("providers.relay.pool_idle_timeout:"));
+}

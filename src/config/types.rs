@@ -79,6 +79,8 @@ pub struct Timeouts {
     pub idle: Duration,
     /// A whole non-streaming response.
     pub request: Duration,
+    /// How long an idle keep-alive connection to the upstream stays open.
+    pub pool_idle: Duration,
 }
 
 impl Default for Timeouts {
@@ -88,6 +90,9 @@ impl Default for Timeouts {
             first_token: Duration::from_secs(60),
             idle: Duration::from_secs(60),
             request: Duration::from_secs(600),
+            // Below the 60 s idle timeout common on providers' load balancers,
+            // so we close first and never send on a connection they are closing.
+            pool_idle: Duration::from_secs(30),
         }
     }
 }

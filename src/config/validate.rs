@@ -132,6 +132,7 @@ fn settings(c: &mut Checker, raw: &RawSettings) -> Settings {
             &raw.first_token_timeout,
             &raw.idle_timeout,
             &raw.request_timeout,
+            &raw.pool_idle_timeout,
         ],
         &Timeouts::default(),
     );
@@ -163,8 +164,8 @@ fn settings(c: &mut Checker, raw: &RawSettings) -> Settings {
     }
 }
 
-/// Reads `[connect, first_token, idle, request]` over `base`.
-fn timeouts(c: &mut Checker, path: &str, raw: [&Option<String>; 4], base: &Timeouts) -> Timeouts {
+/// Reads `[connect, first_token, idle, request, pool_idle]` over `base`.
+fn timeouts(c: &mut Checker, path: &str, raw: [&Option<String>; 5], base: &Timeouts) -> Timeouts {
     Timeouts {
         connect: c.duration(
             format!("{path}.connect_timeout"),
@@ -181,6 +182,11 @@ fn timeouts(c: &mut Checker, path: &str, raw: [&Option<String>; 4], base: &Timeo
             format!("{path}.request_timeout"),
             raw[3].as_ref(),
             base.request,
+        ),
+        pool_idle: c.duration(
+            format!("{path}.pool_idle_timeout"),
+            raw[4].as_ref(),
+            base.pool_idle,
         ),
     }
 }
@@ -230,6 +236,7 @@ fn provider(c: &mut Checker, id: &str, p: &RawProvider, base: &Timeouts) -> Prov
         &p.first_token_timeout,
         &p.idle_timeout,
         &p.request_timeout,
+        &p.pool_idle_timeout,
     ];
     let timeouts = timeouts(c, &path, raw_timeouts, base);
     let models = p.models.clone();
