@@ -134,7 +134,10 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         // Workers batch their log lines and write them when they go idle.
-        .on_thread_park(telemetry::writer::flush_worker)
+        .on_thread_park(|| {
+            telemetry::writer::flush_worker();
+            crate::release_idle_memory();
+        })
         .on_thread_stop(telemetry::writer::flush_worker)
         .build()
         .context("starting the async runtime")
