@@ -102,6 +102,7 @@ async fn bench(
     tokio::time::sleep(Duration::from_secs(1)).await;
     let gw = running.gateway.pid;
     let idle_kib = status_kib(gw, "VmRSS:").unwrap_or(0);
+    let idle_fds = sysstat::open_fds(gw).unwrap_or(0);
     println!("gateway idle RSS {:.1} MiB", idle_kib as f64 / 1024.0);
     let env = phases::Env {
         pids: running.pids(),
@@ -110,6 +111,8 @@ async fn bench(
     let (all, latency_noise, latency_rounds) = run_phases(opts, &targets, &env, &running).await;
     let peak_kib = status_kib(gw, "VmHWM:").unwrap_or(0);
     tokio::time::sleep(opts.settle()).await;
+    let warm_kib = status_kib(gw, "VmRSS:").unwrap_or(0);
+    let drained_after = pool_drained(gw, idle_fds).await;
     let after_kib = status_kib(gw, "VmRSS:").unwrap_or(0);
     if !running.gateway.alive() {
         bail!(
@@ -120,7 +123,9 @@ async fn bench(
     let memory = Memory {
         idle_kib,
         peak_kib,
+        warm_kib,
         after_kib,
+        drained_after_secs: drained_after.map(|d| d.as_secs_f64()),
     };
     let latency_quiet = latency_noise.as_ref().is_some_and(sysstat::Noise::quiet);
     let checks = report::evaluate(&all, memory, latency_quiet);
@@ -143,6 +148,26 @@ async fn bench(
         checks,
     })
 }
+
+/// Waits until the gateway has closed the idle upstream connections the
+/// load left in its pool (its open descriptors are back to the idle count):
+/// `pool_idle_timeout` (30 s by default) up to twice over. `None` if that
+/// did not happen within [`POOL_DRAIN_LIMIT`].
+async fn pool_drained(pid: u32, idle_fds: usize) -> Option<Duration> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < POOL_DRAIN_LIMIT {
+        if sysstat::open_fds(pid).is_some_and(|n| n <= idle_fds) {
+            // The worker gives freed memory back when it next goes idle.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    None
+}
+
+/// Two default pool idle timeouts and some slack.
+const POOL_DRAIN_LIMIT: Duration = Duration::from_secs(70);
 
 /// The phases `opts` asks for, in order: (results, latency rounds' noise, rounds run).
 async fn run_phases(

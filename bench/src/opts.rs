@@ -12,7 +12,8 @@ pub const USAGE: &str =
   --perf       record the gateway and the bare proxy with `perf record -g` during each phase
                (target/bench/perf-PHASE-TARGET.data)
   --gateway-bin B  run this gateway binary instead of target/release/switchyard (A/B runs)
-  --settle S   seconds to wait after the load before reading the gateway's memory (default 2 quick, 5 full)
+  --settle S   seconds after the load to read the gateway's memory with its upstream pool still warm
+               (default 2 quick, 5 full); \"after\" is read once the pool has closed those connections
   --out F      write the JSON results to F (default target/bench/results.json)";
 
 pub struct Opts {

@@ -16,7 +16,13 @@ pub const STREAM_LOAD: &str = "stream_256conn";
 pub struct Memory {
     pub idle_kib: u64,
     pub peak_kib: u64,
+    /// `--settle` seconds after the load: the upstream pool still holds
+    /// the load's connections.
+    pub warm_kib: u64,
+    /// Once the pool has closed them (or the wait gave up).
     pub after_kib: u64,
+    /// How long after `warm` the pool took to drain; `None` if it did not.
+    pub drained_after_secs: Option<f64>,
 }
 
 /// One target of the issue, judged.
@@ -53,10 +59,16 @@ pub fn evaluate(all: &[PhaseResult], mem: Memory, quiet: bool) -> Vec<Check> {
         format!("{idle:.1} MiB"),
         idle <= 15.0,
     );
-    let back = after <= idle * 1.10;
+    let back = after <= idle * 1.10 && mem.drained_after_secs.is_some();
+    let drained = mem
+        .drained_after_secs
+        .map_or("pool not drained".into(), |s| {
+            format!("pool drained in {s:.0} s")
+        });
     let m = format!(
-        "{after:.1} MiB after vs {idle:.1} idle (peak {:.1})",
-        mem.peak_kib as f64 / 1024.0
+        "{after:.1} MiB after vs {idle:.1} idle ({drained}; peak {:.1}, warm {:.1})",
+        mem.peak_kib as f64 / 1024.0,
+        mem.warm_kib as f64 / 1024.0
     );
     check(&mut c, "memory after load within 10% of idle", m, back);
     c
@@ -271,9 +283,10 @@ pub fn print_summary(
     }
     let mib = |k: u64| k as f64 / 1024.0;
     println!(
-        "gateway RSS: idle {:.1} MiB, peak {:.1} MiB, after {:.1} MiB",
+        "gateway RSS: idle {:.1} MiB, peak {:.1} MiB, warm pool {:.1} MiB, after {:.1} MiB",
         mib(mem.idle_kib),
         mib(mem.peak_kib),
+        mib(mem.warm_kib),
         mib(mem.after_kib)
     );
     println!("\ntargets:");

@@ -124,6 +124,11 @@ pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// How many file descriptors `pid` has open.
+pub fn open_fds(pid: u32) -> Option<usize> {
+    Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
+}
+
 /// The machine, for the report: CPU model, cores, kernel.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Machine {
