@@ -1,7 +1,9 @@
 //! The pooled HTTP client every upstream call goes through (attempts and
 //! active probes): hyper's keep-alive pool over rustls, HTTP/1.1,
-//! `TCP_NODELAY`, and no redirects, which would carry the provider's key
-//! headers to another host. It is hyper-util's client used directly rather
+//! `TCP_NODELAY` and TCP keepalive, one timeout over the whole connect (TCP
+//! and TLS), and no redirects, which would carry the provider's key headers
+//! to another host. HTTP(S)_PROXY variables are not honoured (see
+//! docs/operations.md). It is hyper-util's client used directly rather
 //! than through reqwest: on the request path reqwest's layers (URL parsing,
 //! redirect and retry policy, a boxed body) cost more than the proxying.
 
@@ -13,12 +15,12 @@ use axum::http::{Method, Request, Response};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::config::Provider;
+
+mod connect;
 
 /// Idle connections kept per upstream host.
 const MAX_IDLE_PER_HOST: usize = 1024;
@@ -39,21 +41,21 @@ pub enum SendError {
 /// One provider's pool (the connect timeout is per provider).
 #[derive(Clone)]
 pub struct UpstreamClient {
-    inner: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    inner: Client<connect::Timed, Full<Bytes>>,
 }
 
 impl UpstreamClient {
     /// A pool connecting within `connect` and closing connections idle for `idle`.
     pub fn new(connect: Duration, idle: Duration) -> Result<Self, String> {
-        let mut http = HttpConnector::new();
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(connect));
-        http.enforce_http(false);
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls_config()?)
             .https_or_http()
             .enable_http1()
-            .wrap_connector(http);
+            .wrap_connector(connect::tcp(connect));
+        let https = connect::Timed {
+            inner: https,
+            limit: connect,
+        };
         let inner = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(idle)
             .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
@@ -267,5 +269,29 @@ mod tests {
             .expect("the idle connection was never closed")
             .unwrap();
         assert!(open_for >= idle && open_for < idle * 3, "{open_for:?}");
+    }
+
+    /// A peer that accepts TCP and then stalls the TLS handshake runs into
+    /// the connect timeout, not the request's.
+    #[tokio::test]
+    async fn the_connect_timeout_covers_the_tls_handshake() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _server = tokio::spawn(async move {
+            let (_sock, _) = listener.accept().await.unwrap();
+            std::future::pending::<()>().await;
+        });
+        let client =
+            UpstreamClient::new(Duration::from_millis(300), Duration::from_secs(30)).unwrap();
+        let req = Request::get(format!("https://{addr}/v1/models"))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let started = std::time::Instant::now();
+        let result = tokio::time::timeout(Duration::from_secs(5), client.send(req)).await;
+        assert!(
+            matches!(result, Ok(Err(SendError::ConnectTimeout))),
+            "{result:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
     }
 }
