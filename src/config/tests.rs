@@ -534,3 +534,18 @@ fn pool_idle_timeout_defaults_and_overrides_per_provider() {
     );
     assert!(errors(&bad)[0].starts_with("providers.relay.pool_idle_timeout:"));
 }
+
+#[test]
+fn base_urls_with_credentials_or_non_ascii_hosts_are_refused() {
+    let with_user = GOOD.replace("http://127.0.0.1:9000", "http://user:pw@127.0.0.1:9000");
+    let e = errors(&with_user);
+    assert!(
+        e[0].starts_with("providers.relay.base_url: credentials in the URL"),
+        "{e:?}"
+    );
+    assert!(!e[0].contains("pw"));
+    let idn = GOOD.replace("http://127.0.0.1:9000", "https://bücher.example/v1");
+    assert!(errors(&idn)[0].starts_with("providers.relay.base_url: write the host in its ASCII"));
+    let at_in_path = GOOD.replace("http://127.0.0.1:9000", "http://127.0.0.1:9000/v1/@team");
+    assert_eq!(errors(&at_in_path), Vec::<String>::new());
+}

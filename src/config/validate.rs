@@ -272,5 +272,17 @@ fn base_url(c: &mut Checker, path: &str, raw: &str) -> String {
             ),
         );
     }
+    let authority = url
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next());
+    if authority.is_some_and(|a| a.contains('@')) {
+        c.error(
+            path,
+            "credentials in the URL are not sent; put them in the provider's `headers`",
+        );
+    } else if authority.is_some_and(|a| !a.is_ascii()) {
+        c.error(path, "write the host in its ASCII (punycode) form");
+    }
     url
 }
