@@ -428,3 +428,27 @@ fn check_config_shows_display_names() {
         "{summary}"
     );
 }
+
+#[test]
+fn a_proxy_variable_is_reported_as_unsupported() {
+    let mut child = Command::new(BIN)
+        .args(["demo", "--listen", "127.0.0.1:0"])
+        .env("SWITCHYARD_LOG_FORMAT", "json")
+        .env("HTTPS_PROXY", "http://127.0.0.1:9")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let warned = std::iter::from_fn(|| lines.recv_timeout(Duration::from_secs(10)).ok())
+        .any(|l| l.contains("egress proxies are not supported") && l.contains("HTTPS_PROXY"));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(warned);
+}
