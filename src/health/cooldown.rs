@@ -41,8 +41,12 @@ impl Cooldown {
     }
 
     /// Cools down for `d` from `now`, never shortening a longer cooldown.
-    /// True when the backend was not cooling down before (a transition).
+    /// True when the backend was not cooling down before (a transition). A
+    /// zero `d` (an upstream saying "retry after 0") is no cooldown at all.
     pub fn start(&self, now: u64, d: Duration, reason: CooldownReason) -> bool {
+        if d.is_zero() {
+            return false;
+        }
         let code = match reason {
             CooldownReason::RateLimited => 1,
             CooldownReason::Auth => 2,

@@ -161,8 +161,7 @@ impl BackendStats {
             ),
             _ => return,
         };
-        // An upstream saying "retry after 0" asks for no cooldown at all.
-        if d.is_zero() || !self.cooldown.start(now, d, reason) {
+        if !self.cooldown.start(now, d, reason) {
             return;
         }
         self.announce(d, reason);

@@ -86,7 +86,7 @@ impl BackendStats {
     /// announced again. True when it was not cooling down before.
     pub fn apply_shared(&self, ttl: Duration, reason: CooldownReason) -> bool {
         let now = clock::now_ms();
-        !ttl.is_zero() && self.cooldown.start(now, ttl, reason)
+        self.cooldown.start(now, ttl, reason)
     }
 }
 
