@@ -31,6 +31,22 @@ pub fn go_duration(ms: u64) -> String {
     }
 }
 
+/// `x-ratelimit-{limit,remaining,reset}-` and the kind, built once.
+fn names(kind: Kind) -> [HeaderName; 3] {
+    match kind {
+        Kind::Requests => [
+            HeaderName::from_static("x-ratelimit-limit-requests"),
+            HeaderName::from_static("x-ratelimit-remaining-requests"),
+            HeaderName::from_static("x-ratelimit-reset-requests"),
+        ],
+        Kind::Tokens => [
+            HeaderName::from_static("x-ratelimit-limit-tokens"),
+            HeaderName::from_static("x-ratelimit-remaining-tokens"),
+            HeaderName::from_static("x-ratelimit-reset-tokens"),
+        ],
+    }
+}
+
 /// Sets `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` from the
 /// window of each kind with the least left (ties: the one full again last).
 pub fn apply(headers: &mut HeaderMap, verdict: &Verdict) {
@@ -41,18 +57,12 @@ pub fn apply(headers: &mut HeaderMap, verdict: &Verdict) {
             .filter(|s| s.window.kind == kind)
             .min_by_key(|s| (s.remaining, std::cmp::Reverse(s.reset_ms)));
         let Some(s) = tightest else { continue };
-        let name = kind.name();
-        let mut set = |what: &str, value: String| {
-            if let (Ok(n), Ok(v)) = (
-                HeaderName::try_from(format!("x-ratelimit-{what}-{name}")),
-                HeaderValue::try_from(value),
-            ) {
-                headers.insert(n, v);
-            }
-        };
-        set("limit", s.window.limit.to_string());
-        set("remaining", s.remaining.to_string());
-        set("reset", go_duration(s.reset_ms));
+        let [limit, remaining, reset] = names(kind);
+        headers.insert(limit, HeaderValue::from(s.window.limit));
+        headers.insert(remaining, HeaderValue::from(s.remaining));
+        if let Ok(v) = HeaderValue::try_from(go_duration(s.reset_ms)) {
+            headers.insert(reset, v);
+        }
     }
 }
 
