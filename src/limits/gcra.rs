@@ -139,6 +139,8 @@ mod tests {
         assert_eq!(s.remaining, 0);
         assert!(s.retry_after_ms > 60_000, "in debt: {s:?}");
         let empty = adjust(0, now, &win, -5);
+        // A refund never leaves the TAT behind now (an empty bucket).
+        assert_eq!(empty, u128::from(now) * 100);
         assert_eq!(take(&mut { empty }, now, &win, 0).remaining, 100);
     }
 
