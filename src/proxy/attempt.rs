@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use axum::http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
+use axum::http::{HeaderValue, Method, Response, StatusCode};
 use bytes::Bytes;
 use hyper::body::Incoming;
 
@@ -168,7 +168,7 @@ pub async fn send(
         return Ok(resp);
     }
     let status = resp.status();
-    let retry_after = retry_after(resp.headers());
+    let retry_after = cooldown::rate_limit_delay(resp.headers());
     let content_type = resp.headers().get("content-type").cloned();
     // An error body is small; read what arrives, but never let it fail the
     // classification. A relay may echo the key it was sent: never pass it on.
@@ -184,11 +184,6 @@ pub async fn send(
         content_type,
         protocol: provider.backend_type,
     })
-}
-
-/// How long a 429 asks us to wait; see [`cooldown::rate_limit_delay`].
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    cooldown::rate_limit_delay(headers)
 }
 
 /// A whole non-streaming answer, already in OpenAI's format.

@@ -26,17 +26,6 @@ use outcome::{
 };
 use select::{pin, Pick};
 
-/// Serves one chat completion request for an authenticated user.
-pub async fn chat(
-    snap: Arc<Snapshot>,
-    user: Arc<User>,
-    req: ChatRequest,
-    record: Arc<RequestRecord>,
-) -> Result<Response, EdgeError> {
-    let pinned = check(&snap, &user, &req, &record)?;
-    run(snap, user, req, record, pinned).await
-}
-
 /// Checks the model, the user's permission and the pin: everything that
 /// can refuse a request before it spends any quota. Returns the pinned
 /// backend's index, if any.
