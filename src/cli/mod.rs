@@ -348,9 +348,7 @@ fn init(output: &Path, force: bool) -> Result<ExitCode> {
     let mut bytes = [0u8; 24];
     getrandom::getrandom(&mut bytes)
         .map_err(|e| anyhow::anyhow!("reading the OS random source: {e}"))?;
-    let token: String = std::iter::once("sy-".to_string())
-        .chain(bytes.iter().map(|b| format!("{b:02x}")))
-        .collect();
+    let token = format!("sy-{}", config::hex(&bytes));
     let text = include_str!("../config/example.toml").replace("@TOKEN@", &token);
     std::fs::write(output, text).with_context(|| format!("writing {}", output.display()))?;
     println!(
