@@ -210,7 +210,10 @@ pub async fn reload(
             ),
         ),
         Err(ReloadError::Invalid(errors)) => {
-            let message = ReloadError::Invalid(errors.clone()).to_string();
+            let message = format!(
+                "{} error(s) in the new config; the old one keeps serving",
+                errors.0.len()
+            );
             record.update(|f| f.error = Some(message.clone()));
             let list: Vec<_> = errors
                 .0

@@ -105,9 +105,7 @@ pub async fn not_found(Extension(record): Extension<Arc<RequestRecord>>) -> Resp
         message: "no such endpoint".into(),
         code: "not_found",
     };
-    let mut resp = fail(&record, e);
-    *resp.status_mut() = StatusCode::NOT_FOUND;
-    resp
+    fail(&record, e)
 }
 
 pub async fn method_not_allowed(Extension(record): Extension<Arc<RequestRecord>>) -> Response {
