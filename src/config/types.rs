@@ -40,6 +40,9 @@ pub enum Access {
 }
 
 impl Access {
+    /// For "unknown value" errors.
+    pub const KNOWN: &'static str = "open (or public), admin, off";
+
     pub fn parse(name: &str) -> Option<Self> {
         match name {
             "open" | "public" => Some(Access::Open),

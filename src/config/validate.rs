@@ -77,7 +77,7 @@ pub fn validate(raw: RawConfig, env: &Env) -> Result<Config, Vec<ConfigError>> {
         Some(name) => Access::parse(name).unwrap_or_else(|| {
             c.error(
                 "server.status_page",
-                format!("unknown value {name:?} (known: admin, public, off)"),
+                format!("unknown value {name:?} (known: {})", Access::KNOWN),
             );
             Access::Admin
         }),

@@ -55,7 +55,7 @@ pub(super) fn metrics(c: &mut Checker, raw: &RawMetrics) -> MetricsConfig {
         Some(name) => Access::parse(name).unwrap_or_else(|| {
             c.error(
                 "metrics.access",
-                format!("unknown access {name:?} (known: open, admin, off)"),
+                format!("unknown access {name:?} (known: {})", Access::KNOWN),
             );
             Access::Open
         }),
