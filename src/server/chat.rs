@@ -81,8 +81,14 @@ async fn handle(
 ) -> Result<Response, EdgeError> {
     let user = identify(&snap, headers, record)?;
     let plan = snap.plan(&user.id).cloned();
-    limits.scopes = plan.as_ref().map(|p| p.scopes(""));
-    let (req, body_len) = read(&snap, headers, body).await?;
+    let (req, body_len) = match read(&snap, headers, body).await {
+        Ok(read) => read,
+        Err(e) => {
+            // No model known: the headers show the user-wide windows.
+            limits.scopes = plan.as_ref().map(|p| p.scopes(""));
+            return Err(e);
+        }
+    };
     limits.scopes = plan.as_ref().map(|p| p.scopes(&req.model));
     let pinned = proxy::check(&snap, &user, &req, record)?;
     // The request's own log line records the pin (`pinned`, `backend`); this is detail.
@@ -90,7 +96,9 @@ async fn handle(
         tracing::debug!(target: "switchyard::pin", request_id = %record.id, user = %user.id, model = %req.model,
             backend = req.backend.as_deref(), "request pinned to a backend");
     }
-    if let Some(scopes) = limits.scopes.clone() {
+    // Once admitted or refused, the verdict carries the headers: the scopes
+    // are not needed again.
+    if let Some(scopes) = limits.scopes.take() {
         let tokens = limits::estimate_tokens(&req, body_len);
         match state.limiter().admit(scopes, tokens).await {
             Decision::Admitted(verdict, admission) => {
