@@ -24,16 +24,20 @@ enum Part<'a> {
     Concurrency(u64),
 }
 
-fn parts(scope: &Scope) -> Vec<(String, Part<'_>)> {
-    let mut out: Vec<(String, Part<'_>)> = scope
-        .windows
-        .iter()
-        .map(|w| (format!("{}:{}", scope.key, w.code()), Part::Window(w)))
-        .collect();
+fn parts(scope: &Scope) -> Vec<Part<'_>> {
+    let mut out: Vec<Part<'_>> = scope.windows.iter().map(Part::Window).collect();
     if let Some(max) = scope.max_concurrent {
-        out.push((format!("{}:inflight", scope.key), Part::Concurrency(max)));
+        out.push(Part::Concurrency(max));
     }
     out
+}
+
+/// The Redis key of one part (only the script invocation needs it).
+fn key(scope: &Scope, part: &Part<'_>) -> String {
+    match part {
+        Part::Window(w) => format!("{}:{}", scope.key, w.code()),
+        Part::Concurrency(_) => format!("{}:inflight", scope.key),
+    }
 }
 
 fn invocation(
@@ -48,8 +52,8 @@ fn invocation(
         .arg(lease)
         .arg(LEASE.as_millis() as u64);
     for s in scopes {
-        for (key, part) in parts(s) {
-            inv.key(key);
+        for part in parts(s) {
+            inv.key(key(s, &part));
             match part {
                 Part::Window(w) => {
                     let kind = if w.kind == Kind::Requests { "r" } else { "t" };
@@ -110,7 +114,7 @@ fn verdict(scopes: &[Arc<Scope>], reply: &[i64]) -> Result<Verdict, StoreError> 
     let mut v = Verdict::default();
     let mut i = 0;
     for s in scopes {
-        for (_, part) in parts(s) {
+        for part in parts(s) {
             let at = 2 + 3 * i;
             let Some(row) = reply.get(at..at + 3) else {
                 return Err(StoreError::Reply("missing key"));
