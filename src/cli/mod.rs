@@ -96,8 +96,8 @@ pub fn main() -> ExitCode {
         Command::CheckConfig { path } => check_config(&path),
         Command::Init { output, force } => init(&output, force),
         Command::HashToken => live::hash_token(),
-        Command::Serve { config } => runtime().and_then(|rt| rt.block_on(serve(&config))),
-        Command::Demo { listen } => runtime().and_then(|rt| rt.block_on(run_demo(&listen))),
+        Command::Serve { config } => on_worker(async move { serve(&config).await }),
+        Command::Demo { listen } => on_worker(async move { run_demo(&listen).await }),
         Command::Check {
             target,
             backends,
@@ -141,6 +141,19 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .on_thread_stop(telemetry::writer::flush_worker)
         .build()
         .context("starting the async runtime")
+}
+
+/// Runs a server on a runtime worker rather than in `block_on` on the main
+/// thread: the accept loop then allocates on the same thread as the
+/// connections, so the workers' idle `mi_collect` reaches all of its memory
+/// (the main thread, parked in `block_on`, never collects its own heap).
+fn on_worker<F>(server: F) -> Result<ExitCode>
+where
+    F: std::future::Future<Output = Result<ExitCode>> + Send + 'static,
+{
+    let rt = runtime()?;
+    rt.block_on(async { tokio::spawn(server).await })
+        .context("the server task failed")?
 }
 
 async fn serve(path: &Path) -> Result<ExitCode> {

@@ -27,6 +27,17 @@ struct Batch {
 }
 
 impl Batch {
+    /// The buffer is sized once, at the worker's first park (its start):
+    /// a buffer that grew under load would be a long-lived block among the
+    /// load's short-lived ones, and would keep their allocator pages
+    /// resident after the load.
+    fn enable(&mut self) {
+        if !self.enabled {
+            self.enabled = true;
+            self.buf.reserve_exact(CAPACITY);
+        }
+    }
+
     fn flush(&mut self, out: &mut impl Write) {
         if !self.buf.is_empty() {
             // Nowhere to report a failed log write; the lines are dropped.
@@ -70,7 +81,7 @@ thread_local! {
 pub fn flush_worker() {
     let _ = BATCH.try_with(|b| {
         if let Ok(mut b) = b.try_borrow_mut() {
-            b.enabled = true;
+            b.enable();
             b.flush(&mut io::stdout());
         }
     });
@@ -104,7 +115,7 @@ mod tests {
 
     fn batch() -> Batch {
         let mut b = Batch::default();
-        b.enabled = true;
+        b.enable();
         b
     }
 
@@ -126,6 +137,8 @@ mod tests {
         // The ninth would pass capacity: the eight go out first, in one write.
         assert!(b.take(&line, &mut out));
         assert_eq!((b.buf.len(), out.len()), (1000, 8000));
+        // Sized once when enabled, never grown.
+        assert_eq!(b.buf.capacity(), CAPACITY);
         b.buf.clear();
     }
 
