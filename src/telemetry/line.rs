@@ -104,8 +104,8 @@ impl Line<'_> {
         w.opt_str("user", f.user.as_deref());
         w.opt_str("model", f.model.as_deref());
         w.opt_str("backend", f.backend.as_deref());
-        w.num("pinned", f.pinned);
-        w.num("stream", f.stream);
+        w.flag("pinned", f.pinned);
+        w.flag("stream", f.stream);
         w.raw("attempts", &attempts_text(f));
         w.float("latency_ms", self.latency_ms);
         if let Some(ttft) = self.ttft_ms() {
@@ -115,7 +115,7 @@ impl Line<'_> {
             w.num("prompt_tokens", u.prompt_tokens);
             w.num("completion_tokens", u.completion_tokens);
         }
-        w.num("client_disconnected", !self.completed);
+        w.flag("client_disconnected", !self.completed);
         w.opt_str("error", f.error.as_deref());
         match w {
             Out::Text(out) => out.push('\n'),
@@ -135,9 +135,7 @@ impl Out<'_> {
     /// A `%`-displayed value.
     fn raw(&mut self, name: &str, value: &str) {
         match self {
-            Out::Text(out) => {
-                let _ = write!(out, " {name}={value}");
-            }
+            Out::Text(out) => push_all(out, &[" ", name, "=", value]),
             Out::Json(out) => json_field(out, name, value),
         }
     }
@@ -146,28 +144,35 @@ impl Out<'_> {
         match (self, value) {
             (_, None) => {}
             (Out::Text(out), Some(v)) => {
-                let _ = write!(out, " {name}={v:?}");
+                push_all(out, &[" ", name, "="]);
+                push_debug_str(out, v);
             }
             (Out::Json(out), Some(v)) => json_field(out, name, v),
         }
     }
 
-    /// A number or a bool: never quoted.
-    fn num(&mut self, name: &str, value: impl std::fmt::Display) {
+    /// A number: never quoted.
+    fn num(&mut self, name: &str, value: impl itoa::Integer) {
+        self.bare(name, itoa::Buffer::new().format(value));
+    }
+
+    fn flag(&mut self, name: &str, value: bool) {
+        self.bare(name, if value { "true" } else { "false" });
+    }
+
+    /// A value written as it is, unquoted in both formats.
+    fn bare(&mut self, name: &str, value: &str) {
         match self {
-            Out::Text(out) => {
-                let _ = write!(out, " {name}={value}");
-            }
-            Out::Json(out) => {
-                let _ = write!(out, ",\"{name}\":{value}");
-            }
+            Out::Text(out) => push_all(out, &[" ", name, "=", value]),
+            Out::Json(out) => push_all(out, &[",\"", name, "\":", value]),
         }
     }
 
     fn float(&mut self, name: &str, value: f64) {
         match self {
             Out::Text(out) => {
-                let _ = write!(out, " {name}={value:?}");
+                push_all(out, &[" ", name, "="]);
+                let _ = write!(out, "{value:?}");
             }
             Out::Json(out) => {
                 let number = serde_json::Number::from_f64(value)
@@ -175,6 +180,24 @@ impl Out<'_> {
                 let _ = write!(out, ",\"{name}\":{number}");
             }
         }
+    }
+}
+
+fn push_all(out: &mut String, parts: &[&str]) {
+    for part in parts {
+        out.push_str(part);
+    }
+}
+
+/// `{:?}` of a string: printable ASCII without quotes or backslashes, the
+/// usual case, needs no escaping, and skips the formatter's per-char walk.
+fn push_debug_str(out: &mut String, v: &str) {
+    if v.bytes()
+        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+    {
+        push_all(out, &["\"", v, "\""]);
+    } else {
+        let _ = write!(out, "{v:?}");
     }
 }
 
@@ -189,16 +212,12 @@ pub fn round2(ms: f64) -> f64 {
 
 /// `problematic_backend:status_5xx:3ms,openai_official:ok:41ms`
 fn attempts_text(f: &Fields) -> String {
-    let mut s = String::new();
+    let mut s = String::with_capacity(64);
     for (i, a) in f.attempts.iter().enumerate() {
         let sep = if i == 0 { "" } else { "," };
-        let _ = write!(
-            s,
-            "{sep}{}:{}:{}ms",
-            a.backend,
-            a.outcome,
-            a.elapsed.as_millis()
-        );
+        let mut ms = itoa::Buffer::new();
+        let ms = ms.format(a.elapsed.as_millis());
+        push_all(&mut s, &[sep, &a.backend, ":", a.outcome, ":", ms, "ms"]);
     }
     s
 }
