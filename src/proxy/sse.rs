@@ -24,6 +24,10 @@ pub enum SseError {
 #[derive(Default)]
 pub struct SseParser {
     buf: Vec<u8>,
+    /// Where the unread bytes start: lines are consumed by moving this
+    /// forward, and `buf` is compacted once per read rather than per line
+    /// (per line was quadratic in the events one upstream read carries).
+    start: usize,
     /// Where the scan for a line end resumes.
     scanned: usize,
     event: Option<String>,
@@ -32,7 +36,7 @@ pub struct SseParser {
 
 impl SseParser {
     pub fn push(&mut self, bytes: &[u8]) -> Result<(), SseError> {
-        if self.buf.len() + bytes.len() > MAX_EVENT_BYTES {
+        if self.buf.len() - self.start + bytes.len() > MAX_EVENT_BYTES {
             return Err(SseError::TooLarge);
         }
         self.buf.extend_from_slice(bytes);
@@ -42,33 +46,35 @@ impl SseParser {
     /// The next complete event, if the bytes pushed so far hold one.
     pub fn next_event(&mut self) -> Result<Option<SseEvent>, SseError> {
         loop {
-            let Some(nl) = self.buf[self.scanned..].iter().position(|&b| b == b'\n') else {
+            let from = self.scanned.max(self.start);
+            let Some(nl) = memchr::memchr(b'\n', &self.buf[from..]) else {
+                self.buf.drain(..self.start);
+                self.start = 0;
                 self.scanned = self.buf.len();
                 return Ok(None);
             };
-            let end = self.scanned + nl;
-            let line_end = if end > 0 && self.buf[end - 1] == b'\r' {
+            let end = from + nl;
+            let line_end = if end > self.start && self.buf[end - 1] == b'\r' {
                 end - 1
             } else {
                 end
             };
-            let line = std::str::from_utf8(&self.buf[..line_end])
-                .map_err(|_| SseError::NotUtf8)?
-                .to_string();
-            self.buf.drain(..=end);
-            self.scanned = 0;
-            if let Some(event) = self.line(&line) {
-                return Ok(Some(event));
+            let line = std::str::from_utf8(&self.buf[self.start..line_end])
+                .map_err(|_| SseError::NotUtf8)?;
+            let event = Self::line(&mut self.event, &mut self.data, line);
+            self.start = end + 1;
+            self.scanned = self.start;
+            if event.is_some() {
+                return Ok(event);
             }
         }
     }
 
-    fn line(&mut self, line: &str) -> Option<SseEvent> {
+    fn line(event: &mut Option<String>, data: &mut Option<String>, line: &str) -> Option<SseEvent> {
         if line.is_empty() {
-            let data = self.data.take()?;
             return Some(SseEvent {
-                event: self.event.take(),
-                data,
+                data: data.take()?,
+                event: event.take(),
             });
         }
         if line.starts_with(':') {
@@ -77,14 +83,14 @@ impl SseParser {
         let (field, value) = line.split_once(':').unwrap_or((line, ""));
         let value = value.strip_prefix(' ').unwrap_or(value);
         match field {
-            "data" => match &mut self.data {
+            "data" => match data {
                 Some(d) => {
                     d.push('\n');
                     d.push_str(value);
                 }
-                None => self.data = Some(value.to_string()),
+                None => *data = Some(value.to_string()),
             },
-            "event" => self.event = Some(value.to_string()),
+            "event" => *event = Some(value.to_string()),
             _ => {}
         }
         None
@@ -92,7 +98,7 @@ impl SseParser {
 
     /// True when bytes of an unfinished event remain.
     pub fn has_partial(&self) -> bool {
-        !self.buf.is_empty() || self.data.is_some()
+        self.buf.len() > self.start || self.data.is_some()
     }
 }
 
@@ -120,6 +126,21 @@ mod tests {
             assert_eq!(events[2].data, "[DONE]");
             assert!(!p.has_partial());
         }
+    }
+
+    #[test]
+    fn many_events_in_one_read_then_a_partial_one() {
+        let mut p = SseParser::default();
+        let mut text: String = (0..100).map(|i| format!("data: {i}\n\n")).collect();
+        text.push_str("data: tail");
+        p.push(text.as_bytes()).unwrap();
+        let events = all(&mut p);
+        assert_eq!(events.len(), 100);
+        assert_eq!(events[99].data, "99");
+        assert!(p.has_partial());
+        p.push(b"\r\n\r\n").unwrap();
+        assert_eq!(all(&mut p)[0].data, "tail");
+        assert!(!p.has_partial());
     }
 
     #[test]

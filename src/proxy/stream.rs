@@ -88,6 +88,9 @@ impl Committed {
     /// info says whether any event in it had content.
     fn feed(&mut self, chunk: &[u8]) -> Result<EventInfo, String> {
         self.parser.push(chunk).map_err(|e| e.to_string())?;
+        // What goes out is about what came in; sized once, `pending` (taken
+        // empty after every send) is not regrown several times per read.
+        self.pending.reserve(chunk.len() + 64);
         let mut seen = EventInfo::default();
         while let Some(event) = self.parser.next_event().map_err(|e| e.to_string())? {
             if self.done {
