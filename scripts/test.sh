@@ -9,6 +9,11 @@ if ! python3 -c "import pytest, openai, requests, prometheus_client, selenium" 2
     python3 -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 fi
 
+# Every test talks to loopback; an egress proxy set for this shell (the
+# gateway and the Python clients both follow one) must not come between.
+export NO_PROXY="127.0.0.1,localhost,::1${NO_PROXY:+,$NO_PROXY}"
+export no_proxy="$NO_PROXY"
+
 cargo build --bins
 cargo test --workspace
 SWITCHYARD_BIN="$PWD/target/debug/switchyard" python3 -m pytest tests/python -q

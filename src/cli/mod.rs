@@ -185,7 +185,7 @@ async fn bind(addr: &str) -> Result<TcpListener> {
 /// Serves `config`; with the file it came from, reloads it on SIGHUP and,
 /// with `[reload] watch`, when it changes.
 async fn run(listener: TcpListener, config: Config, path: Option<&Path>) -> Result<ExitCode> {
-    warn_about_proxy_variables();
+    report_proxy_variables();
     let metrics_listen = config.metrics.listen.clone();
     let reload = config.reload;
     let state = AppState::new(config).map_err(anyhow::Error::msg)?;
@@ -208,21 +208,17 @@ async fn run(listener: TcpListener, config: Config, path: Option<&Path>) -> Resu
     Ok(ExitCode::SUCCESS)
 }
 
-/// The upstream client connects directly; say so rather than ignore a
-/// proxy the environment asks for.
-fn warn_about_proxy_variables() {
-    const NAMES: [&str; 6] = [
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ];
-    for name in NAMES.iter().filter(|n| std::env::var_os(n).is_some()) {
-        tracing::warn!(
-            variable = *name,
-            "egress proxies are not supported: upstream connections go directly to each base_url"
+/// Says which proxy variables upstream connections follow: the names only,
+/// since a proxy URL can carry credentials.
+fn report_proxy_variables() {
+    let set: Vec<&str> = switchyard::upstream::PROXY_VARIABLES
+        .into_iter()
+        .filter(|n| std::env::var_os(n).is_some())
+        .collect();
+    if !set.is_empty() {
+        tracing::info!(
+            variables = set.join(","),
+            "upstream connections go through the proxy these variables name (NO_PROXY honoured)"
         );
     }
 }

@@ -2,8 +2,9 @@
 //! active probes): hyper's keep-alive pool over rustls, HTTP/1.1,
 //! `TCP_NODELAY` and TCP keepalive, one timeout over the whole connect (TCP
 //! and TLS), and no redirects, which would carry the provider's key headers
-//! to another host. HTTP(S)_PROXY variables are not honoured (see
-//! docs/operations.md). It is hyper-util's client used directly rather
+//! to another host. An egress proxy named by `HTTPS_PROXY` and friends is
+//! used through CONNECT tunnels (`connect::Dial`, docs/operations.md). It
+//! is hyper-util's client used directly rather
 //! than through reqwest: on the request path reqwest's layers (URL parsing,
 //! redirect and retry policy, a boxed body) cost more than the proxying.
 
@@ -16,11 +17,14 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
+use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::config::Provider;
 
 mod connect;
+
+pub use connect::PROXY_VARIABLES;
 
 /// Idle connections kept per upstream host.
 const MAX_IDLE_PER_HOST: usize = 1024;
@@ -45,13 +49,27 @@ pub struct UpstreamClient {
 }
 
 impl UpstreamClient {
-    /// A pool connecting within `connect` and closing connections idle for `idle`.
+    /// A pool connecting within `connect` and closing connections idle for
+    /// `idle`, through the proxy the environment names, if any.
     pub fn new(connect: Duration, idle: Duration) -> Result<Self, String> {
+        Self::with_proxy(connect, idle, connect::env_proxy())
+    }
+
+    /// As [`new`](Self::new), with the proxy rules given.
+    pub fn with_proxy(
+        connect: Duration,
+        idle: Duration,
+        proxy: Option<Arc<Matcher>>,
+    ) -> Result<Self, String> {
+        let dial = connect::Dial {
+            tcp: connect::tcp(connect),
+            proxy,
+        };
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls_config()?)
             .https_or_http()
             .enable_http1()
-            .wrap_connector(connect::tcp(connect));
+            .wrap_connector(dial);
         let https = connect::Timed {
             inner: https,
             limit: connect,
