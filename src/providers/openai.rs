@@ -157,12 +157,13 @@ impl StreamTranslator for Stream {
             out.extend_from_slice(b"data: ");
             // Data split over several `data:` lines arrives joined by `\n`;
             // each line needs its own prefix again.
-            for (i, line) in data.split('\n').enumerate() {
-                if i > 0 {
-                    out.extend_from_slice(b"\ndata: ");
-                }
-                out.extend_from_slice(line.as_bytes());
+            let mut rest = data.as_bytes();
+            while let Some(nl) = memchr::memchr(b'\n', rest) {
+                out.extend_from_slice(&rest[..nl]);
+                out.extend_from_slice(b"\ndata: ");
+                rest = &rest[nl + 1..];
             }
+            out.extend_from_slice(rest);
             out.extend_from_slice(b"\n\n");
         }
         Ok(EventInfo {

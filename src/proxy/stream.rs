@@ -3,15 +3,17 @@
 //! committed to that backend, so a failure before it still fails over. After
 //! the commit, a failure ends the stream with an SSE error event, never `[DONE]`.
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use bytes::Bytes;
-use futures_util::StreamExt;
-
-use http_body_util::{BodyDataStream, BodyExt};
+use http_body::{Body as _, Frame};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use super::attempt::{self, AttemptError, TimeoutKind};
@@ -23,11 +25,9 @@ use crate::server::error::error_body;
 use crate::telemetry::RequestRecord;
 use crate::upstream::{self, UpstreamClient};
 
-type Upstream = BodyDataStream<Incoming>;
-
 /// A stream that produced its first content: the request is now committed.
 pub struct Committed {
-    upstream: Upstream,
+    upstream: Incoming,
     parser: SseParser,
     translator: Box<dyn StreamTranslator>,
     /// Translated bytes not yet sent to the client.
@@ -50,7 +50,7 @@ pub async fn open(
     let work = async {
         let resp = attempt::send(client, backend, up).await?;
         let mut c = Committed {
-            upstream: resp.into_body().into_data_stream(),
+            upstream: resp.into_body(),
             parser: SseParser::default(),
             translator: providers::stream_translator(backend, req),
             pending: Vec::new(),
@@ -59,12 +59,16 @@ pub async fn open(
             ttft: Duration::ZERO,
         };
         loop {
-            let Some(chunk) = c.upstream.next().await else {
+            let Some(frame) = c.upstream.frame().await else {
                 return Err(AttemptError::StreamBroken(
                     "upstream closed the stream before any content".into(),
                 ));
             };
-            let chunk = chunk.map_err(|e| AttemptError::StreamBroken(upstream::error_chain(&e)))?;
+            let frame = frame.map_err(|e| AttemptError::StreamBroken(upstream::error_chain(&e)))?;
+            // Trailers carry no events.
+            let Ok(chunk) = frame.into_data() else {
+                continue;
+            };
             let info = c
                 .feed(&chunk)
                 .map_err(|e| AttemptError::StreamBroken(backend.provider.scrub(&e)))?;
@@ -124,7 +128,11 @@ pub struct Relay {
     pub _inflight: InflightGuard,
 }
 
-struct State {
+/// The client's response body: held-back events first, then the rest as it
+/// comes. A hand-written `Body` rather than a stream built from an async
+/// closure: that moved the whole relay state in and out of a new future for
+/// every chunk.
+struct RelayBody {
     relay: Relay,
     finished: bool,
     /// The idle timer, moved forward at each chunk: extending a tokio timer
@@ -133,74 +141,83 @@ struct State {
     idle: Pin<Box<tokio::time::Sleep>>,
 }
 
-/// The client's response body: held-back events first, then the rest as it comes.
+/// The client's response body for a committed stream.
 pub fn body(relay: Relay) -> Body {
     let idle = Box::pin(tokio::time::sleep(relay.idle_timeout));
-    let state = State {
+    Body::new(RelayBody {
         relay,
         finished: false,
         idle,
-    };
-    let stream = futures_util::stream::unfold(state, |mut st| async move {
-        let bytes = st.next_bytes().await?;
-        Some((Ok::<_, std::convert::Infallible>(bytes), st))
-    });
-    Body::from_stream(stream)
+    })
 }
 
-impl State {
-    async fn next_bytes(&mut self) -> Option<Bytes> {
-        let c = &mut self.relay.stream;
-        if !c.pending.is_empty() {
-            return Some(Bytes::from(std::mem::take(&mut c.pending)));
-        }
-        if self.finished {
-            return None;
-        }
+impl http_body::Body for RelayBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let bytes = ready!(self.get_mut().poll_bytes(cx));
+        Poll::Ready(bytes.map(|b| Ok(Frame::data(b))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.finished && self.relay.stream.pending.is_empty()
+    }
+}
+
+impl RelayBody {
+    fn poll_bytes(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         loop {
             let c = &mut self.relay.stream;
-            let deadline = tokio::time::Instant::now() + self.relay.idle_timeout;
-            self.idle.as_mut().reset(deadline);
-            let next = tokio::select! {
-                biased;
-                item = c.upstream.next() => Ok(item),
-                () = self.idle.as_mut() => Err(()),
-            };
-            let result = match next {
-                Err(_) => Err(format!(
-                    "no data from upstream for {:?} (idle timeout)",
-                    self.relay.idle_timeout
-                )),
-                Ok(None) if c.done => return self.end(None),
-                Ok(None) if c.translator.closed(&mut c.pending) => {
-                    let rest = Bytes::from(std::mem::take(&mut c.pending));
-                    self.end(None);
-                    return Some(rest);
+            if !c.pending.is_empty() {
+                return Poll::Ready(Some(Bytes::from(std::mem::take(&mut c.pending))));
+            }
+            if self.finished {
+                return Poll::Ready(None);
+            }
+            let result = match Pin::new(&mut c.upstream).poll_frame(cx) {
+                Poll::Pending => {
+                    ready!(self.idle.as_mut().poll(cx));
+                    Err(format!(
+                        "no data from upstream for {:?} (idle timeout)",
+                        self.relay.idle_timeout
+                    ))
                 }
-                Ok(None) => Err("upstream closed the stream before it was complete".to_string()),
-                Ok(Some(Err(e))) => Err(format!(
+                // Complete, or a relay that closes after its last event
+                // without `[DONE]`: what is pending goes first, then the end.
+                Poll::Ready(None) if c.done || c.translator.closed(&mut c.pending) => Ok(true),
+                Poll::Ready(None) => {
+                    Err("upstream closed the stream before it was complete".to_string())
+                }
+                Poll::Ready(Some(Err(e))) => Err(format!(
                     "upstream connection failed: {}",
                     upstream::error_chain(&e)
                 )),
-                Ok(Some(Ok(chunk))) => c.feed(&chunk).map(|_| ()),
+                Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                    Ok(chunk) => {
+                        let deadline = tokio::time::Instant::now() + self.relay.idle_timeout;
+                        self.idle.as_mut().reset(deadline);
+                        // Complete: stop here rather than wait on an upstream
+                        // that keeps the connection open after its last event.
+                        c.feed(&chunk).map(|_| c.done)
+                    }
+                    Err(_trailers) => Ok(false),
+                },
             };
-            if let Err(reason) = result {
-                return self.end(Some(reason));
-            }
-            let c = &mut self.relay.stream;
-            if !c.pending.is_empty() {
-                return Some(Bytes::from(std::mem::take(&mut c.pending)));
-            }
-            // Complete: stop here rather than wait on an upstream that keeps
-            // the connection open after its last event.
-            if c.done {
-                return self.end(None);
+            match result {
+                Ok(true) => self.end(None),
+                Ok(false) => {}
+                Err(reason) => self.end(Some(reason)),
             }
         }
     }
 
-    /// Ends the stream: cleanly, or with an error event and no `[DONE]`.
-    fn end(&mut self, failure: Option<String>) -> Option<Bytes> {
+    /// Ends the stream: cleanly, or with an error event (queued in `pending`
+    /// after the events translated before the failure) and no `[DONE]`.
+    fn end(&mut self, failure: Option<String>) {
         self.finished = true;
         let provider = &self.relay.model.backends[self.relay.index].provider;
         let failure = failure.map(|f| provider.scrub(&f));
@@ -214,20 +231,18 @@ impl State {
                 }
             }
         });
+        let Some(reason) = failure else { return };
         let r = &mut self.relay;
-        let backend = &r.model.backends[r.index];
-        let reason = failure?;
         let target = Target {
             model: &r.model.name,
-            backend,
+            backend: &r.model.backends[r.index],
         };
         let detail = format!("stream broken after commit: {reason}");
         r.stats
             .on_failure(&r.config.health, target, Failure::StreamBroken, &detail);
         let event = error_body(&reason, "server_error", None, Some("stream_broken"));
-        // Events translated before the failure go first, then the error.
-        let mut out = std::mem::take(&mut r.stream.pending);
-        out.extend_from_slice(format!("data: {event}\n\n").as_bytes());
-        Some(Bytes::from(out))
+        r.stream
+            .pending
+            .extend_from_slice(format!("data: {event}\n\n").as_bytes());
     }
 }
