@@ -263,3 +263,33 @@ async fn a_relay_that_never_sends_done_still_completes_cleanly() {
         "{events:?}"
     );
 }
+
+#[tokio::test]
+async fn a_stream_ends_at_done_even_if_the_upstream_keeps_its_response_open() {
+    let holder = mock_with(
+        "holder",
+        Fault {
+            hold_open: true,
+            ..Fault::default()
+        },
+    )
+    .await;
+    // The idle timeout is far beyond the guard below: the relay must end
+    // on its own after `[DONE]`, not when the upstream goes idle.
+    let gw = gateway(&config(
+        "failover",
+        "idle_timeout = \"60s\"",
+        &[("holder", &holder)],
+    ))
+    .await;
+    let resp = chat(&gw, stream_body()).await;
+    let events = tokio::time::timeout(Duration::from_secs(10), sse_events(resp))
+        .await
+        .expect("the stream ended after [DONE]");
+    assert!(stream_text(&events).starts_with("Hello from holder."));
+    assert_eq!(events.last().unwrap(), "[DONE]", "{events:?}");
+    assert!(
+        !events.iter().any(|e| e.contains("\"error\"")),
+        "{events:?}"
+    );
+}

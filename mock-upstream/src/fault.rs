@@ -28,6 +28,8 @@ pub struct Fault {
     pub malformed_after: Option<usize>,
     /// Streams: end after the last event without `data: [DONE]`, as some relays do.
     pub omit_done: bool,
+    /// Streams: keep the response open after the last event instead of ending it.
+    pub hold_open: bool,
 }
 
 impl Fault {
@@ -65,6 +67,7 @@ impl Fault {
             "close_after" => self.close_after = Some(count()?),
             "malformed_after" => self.malformed_after = Some(count()?),
             "omit_done" => self.omit_done = value == "true",
+            "hold_open" => self.hold_open = value == "true",
             other => return Err(format!("unknown fault key {other:?}")),
         }
         Ok(())

@@ -84,6 +84,9 @@ pub(crate) fn respond(shared: Arc<Shared>, events: Vec<Event>, fault: Fault) -> 
     let body = stream::unfold(state, |mut st| async move {
         let Some(event) = st.events.next() else {
             st.guard.finished = true;
+            if st.fault.hold_open {
+                std::future::pending::<()>().await;
+            }
             drop(st);
             return None;
         };

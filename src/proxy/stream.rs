@@ -96,10 +96,12 @@ impl Committed {
         // empty after every send) is not regrown several times per read.
         self.pending.reserve(chunk.len() + 64);
         let mut seen = EventInfo::default();
-        while let Some(event) = self.parser.next_event().map_err(|e| e.to_string())? {
-            if self.done {
-                continue;
-            }
+        // Nothing after the last event is read: not even bytes that would
+        // fail to parse, which must not turn a complete stream into an error.
+        while !self.done {
+            let Some(event) = self.parser.next_event().map_err(|e| e.to_string())? else {
+                break;
+            };
             let info = self
                 .translator
                 .event(&event, &mut self.pending)
@@ -114,6 +116,12 @@ impl Committed {
     }
 }
 
+/// How long, after the last event, the relay waits for the upstream to end
+/// its response. Reading that end returns the connection to the pool; a
+/// client that already has `[DONE]` must not wait on an upstream that keeps
+/// its connection open (and then get an idle-timeout error after `[DONE]`).
+const END_GRACE: Duration = Duration::from_millis(250);
+
 /// Everything the response body needs after the commit.
 pub struct Relay {
     pub stream: Committed,
@@ -126,6 +134,17 @@ pub struct Relay {
     pub index: usize,
     /// Held until the stream ends or the client goes away.
     pub _inflight: InflightGuard,
+}
+
+impl Relay {
+    /// The longest wait for the upstream's next bytes.
+    fn wait(&self) -> Duration {
+        if self.stream.done {
+            END_GRACE.min(self.idle_timeout)
+        } else {
+            self.idle_timeout
+        }
+    }
 }
 
 /// The client's response body: held-back events first, then the rest as it
@@ -143,7 +162,7 @@ struct RelayBody {
 
 /// The client's response body for a committed stream.
 pub fn body(relay: Relay) -> Body {
-    let idle = Box::pin(tokio::time::sleep(relay.idle_timeout));
+    let idle = Box::pin(tokio::time::sleep(relay.wait()));
     Body::new(RelayBody {
         relay,
         finished: false,
@@ -178,6 +197,11 @@ impl RelayBody {
             if self.finished {
                 return Poll::Ready(None);
             }
+            if c.done {
+                ready!(self.poll_upstream_end(cx));
+                self.end(None);
+                continue;
+            }
             let result = match Pin::new(&mut c.upstream).poll_frame(cx) {
                 Poll::Pending => {
                     ready!(self.idle.as_mut().poll(cx));
@@ -186,9 +210,9 @@ impl RelayBody {
                         self.relay.idle_timeout
                     ))
                 }
-                // Complete, or a relay that closes after its last event
-                // without `[DONE]`: what is pending goes first, then the end.
-                Poll::Ready(None) if c.done || c.translator.closed(&mut c.pending) => Ok(true),
+                // A relay that closes after its last event without `[DONE]`:
+                // what is pending goes first, then the end.
+                Poll::Ready(None) if c.translator.closed(&mut c.pending) => Ok(true),
                 Poll::Ready(None) => {
                     Err("upstream closed the stream before it was complete".to_string())
                 }
@@ -198,11 +222,10 @@ impl RelayBody {
                 )),
                 Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
                     Ok(chunk) => {
-                        let deadline = tokio::time::Instant::now() + self.relay.idle_timeout;
+                        let fed = c.feed(&chunk).map(|_| false);
+                        let deadline = tokio::time::Instant::now() + self.relay.wait();
                         self.idle.as_mut().reset(deadline);
-                        // Complete: stop here rather than wait on an upstream
-                        // that keeps the connection open after its last event.
-                        c.feed(&chunk).map(|_| c.done)
+                        fed
                     }
                     Err(_trailers) => Ok(false),
                 },
@@ -211,6 +234,20 @@ impl RelayBody {
                 Ok(true) => self.end(None),
                 Ok(false) => {}
                 Err(reason) => self.end(Some(reason)),
+            }
+        }
+    }
+
+    /// After the last event: ready once the upstream ended its response, or
+    /// [`END_GRACE`] passed. Anything it sends or fails with now is not the
+    /// client's concern.
+    fn poll_upstream_end(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            match Pin::new(&mut self.relay.stream.upstream).poll_frame(cx) {
+                // Bounded by the grace too, for an upstream that keeps sending.
+                Poll::Ready(Some(Ok(_))) if self.idle.as_mut().poll(cx).is_pending() => {}
+                Poll::Ready(_) => return Poll::Ready(()),
+                Poll::Pending => return self.idle.as_mut().poll(cx),
             }
         }
     }
