@@ -2,7 +2,12 @@
 //! OpenAI backends, a chat request, and an upstream stream of 64 chunks.
 #![allow(dead_code)]
 
+use std::hint::black_box;
+
+use bytes::Bytes;
+use criterion::Criterion;
 use switchyard::config::{self, Config};
+use switchyard::providers::{self, ChatRequest};
 
 /// The config every micro-benchmark uses (parsed once per bench binary).
 pub fn config() -> Config {
@@ -53,4 +58,39 @@ pub fn stream_bytes(chunks: usize) -> Vec<u8> {
     s += "data: {\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":64}}\n\n";
     s += "data: [DONE]\n\n";
     s.into_bytes()
+}
+
+/// A config with one model `m` on one backend of `backend_type`
+/// (`anthropic`, `gemini`), upstream model `up-0`.
+pub fn config_for(backend_type: &str) -> Config {
+    let toml = format!(
+        "[providers.p]\nbackend_type = \"{backend_type}\"\nbase_url = \"http://127.0.0.1:9000\"\napi_key = \"k\"\n\
+         [models.m]\n[[models.m.backends]]\nprovider = \"p\"\nmodel = \"up-0\"\n[users.u]\ntoken = \"t\"\n"
+    );
+    match config::parse(&toml, &|_| None) {
+        Ok(c) => c,
+        Err(e) => panic!("bench config: {e}"),
+    }
+}
+
+/// The per-request translation benches of a native protocol: the OpenAI
+/// request into the upstream's, and the upstream's whole `answer` back.
+pub fn translation_benches(c: &mut Criterion, backend_type: &str, answer: &'static str) {
+    let config = config_for(backend_type);
+    let backend = &config.models["m"].backends[0];
+    let req = ChatRequest::parse(&request_body(false)).expect("bench request parses");
+    let answer = Bytes::from_static(answer.as_bytes());
+    // Time the success paths only: a bench that measured an error would lie.
+    assert!(providers::build_request(backend, &req).is_ok());
+    assert!(providers::translate_response(backend, answer.clone()).is_ok());
+    let mut group = c.benchmark_group(format!("{backend_type}_request"));
+    group.bench_function("build_upstream_request", |b| {
+        b.iter(|| providers::build_request(backend, black_box(&req)).map(|u| u.body.len()))
+    });
+    group.bench_function("translate_response", |b| {
+        b.iter(|| {
+            providers::translate_response(backend, black_box(answer.clone())).map(|r| r.0.len())
+        })
+    });
+    group.finish();
 }
