@@ -3,6 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::Usage;
@@ -87,11 +88,54 @@ pub(super) fn completion(id: &str, model: &str, choices: Vec<Value>, counts: &Co
     })
 }
 
-/// Writes the SSE chunks of one translated stream.
+/// Writes the SSE chunks of one translated stream. Chunks are serialized
+/// from borrowed structs straight into the output: this runs per chunk, and
+/// a `Value` tree per chunk cost several allocations and two string clones.
 pub(super) struct Chunks {
     pub id: String,
     pub model: String,
     pub created: u64,
+}
+
+#[derive(Serialize)]
+struct ChunkOut<'a, C> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    model: &'a str,
+    choices: C,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<Value>,
+}
+
+#[derive(Serialize)]
+struct ChoiceOut<'a, D> {
+    index: u64,
+    delta: D,
+    /// Always `null`: no native protocol gives OpenAI-style logprobs.
+    logprobs: (),
+    finish_reason: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Text<'a> {
+    content: &'a str,
+}
+
+#[derive(Serialize)]
+struct ToolArgs<'a> {
+    tool_calls: [ToolFragment<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct ToolFragment<'a> {
+    index: usize,
+    function: Arguments<'a>,
+}
+
+#[derive(Serialize)]
+struct Arguments<'a> {
+    arguments: &'a str,
 }
 
 impl Chunks {
@@ -103,32 +147,51 @@ impl Chunks {
         }
     }
 
-    fn write(&self, out: &mut Vec<u8>, choices: Value, usage: Option<Value>) {
-        let mut chunk = json!({
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": choices,
-        });
-        if let Some(u) = usage {
-            chunk["usage"] = u;
-        }
+    fn write<C: Serialize>(&self, out: &mut Vec<u8>, choices: C, usage: Option<Value>) {
+        let start = out.len();
         out.extend_from_slice(b"data: ");
-        out.extend_from_slice(chunk.to_string().as_bytes());
+        let chunk = ChunkOut {
+            id: &self.id,
+            object: "chat.completion.chunk",
+            created: self.created,
+            model: &self.model,
+            choices,
+            usage,
+        };
+        // Serializing these structs into a Vec cannot fail (string keys
+        // only, no I/O); if it ever did, a half-written event must not go out.
+        if serde_json::to_writer(&mut *out, &chunk).is_err() {
+            out.truncate(start);
+            return;
+        }
         out.extend_from_slice(b"\n\n");
     }
 
     /// A chunk with one choice's `delta`, and its finish reason if it ends.
-    pub fn delta(&self, out: &mut Vec<u8>, index: u64, delta: Value, finish: Option<&str>) {
-        let choice =
-            json!({"index": index, "delta": delta, "logprobs": null, "finish_reason": finish});
-        self.write(out, Value::Array(vec![choice]), None);
+    pub fn delta<D: Serialize>(
+        &self,
+        out: &mut Vec<u8>,
+        index: u64,
+        delta: D,
+        finish: Option<&str>,
+    ) {
+        let choice = ChoiceOut {
+            index,
+            delta,
+            logprobs: (),
+            finish_reason: finish,
+        };
+        self.write(out, [choice], None);
+    }
+
+    /// A chunk of choice `index`'s text.
+    pub fn text(&self, out: &mut Vec<u8>, index: u64, text: &str) {
+        self.delta(out, index, Text { content: text }, None);
     }
 
     /// The usage-only chunk `stream_options.include_usage` asks for.
     pub fn usage(&self, out: &mut Vec<u8>, counts: &Counts) {
-        self.write(out, json!([]), Some(counts.json()));
+        self.write(out, [(); 0], Some(counts.json()));
     }
 
     pub fn done(out: &mut Vec<u8>) {
@@ -156,7 +219,12 @@ impl Chunks {
 
     /// A fragment of tool call `k`'s arguments.
     pub fn tool_args(&self, out: &mut Vec<u8>, index: u64, k: usize, fragment: &str) {
-        let call = json!({"index": k, "function": {"arguments": fragment}});
-        self.delta(out, index, json!({"tool_calls": [call]}), None);
+        let call = ToolFragment {
+            index: k,
+            function: Arguments {
+                arguments: fragment,
+            },
+        };
+        self.delta(out, index, ToolArgs { tool_calls: [call] }, None);
     }
 }

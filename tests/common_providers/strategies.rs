@@ -247,7 +247,10 @@ pub fn anthropic() -> BoxedStrategy<Value> {
     let block = (word(&["text", "tool_use", "thinking"]), json_value(), word(&["f", ""]))
         .prop_map(|(t, text, name)| json!({"type": t, "text": text, "id": "toolu_1", "name": name, "input": {}}))
         .boxed();
-    let delta = (word(&["text_delta", "input_json_delta", "thinking_delta"]), json_value(), json_value())
+    // Text and JSON fragments are strings; sometimes not, which must fail
+    // the event rather than drop its text.
+    let text = || mostly("[a-z \\n\"{}]{0,8}".prop_map(Value::from));
+    let delta = (word(&["text_delta", "input_json_delta", "thinking_delta"]), text(), text())
         .prop_map(|(t, text, pj)| json!({"type": t, "text": text, "partial_json": pj, "stop_reason": "tool_use"}));
     let blocks = prop::collection::vec(block.clone(), 0..3).prop_map(Value::Array);
     mostly(

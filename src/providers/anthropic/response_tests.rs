@@ -203,3 +203,50 @@ fn error_event_and_garbage() {
     let err = sse_transcript(&mut Stream::new(false, "m"), &[("x", "{not json")]).unwrap_err();
     assert!(matches!(err, StreamError::Malformed(_)));
 }
+
+#[test]
+fn escaped_text_and_events_missing_their_payload() {
+    let start = (
+        "message_start",
+        r#"{"type":"message_start","message":{"id":"m","model":"c","usage":{"input_tokens":1}}}"#,
+    );
+    let delta = (
+        "content_block_delta",
+        r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"line\n\"two\" \u00e9"}}"#,
+    );
+    let (lines, _) = sse_transcript(&mut Stream::new(false, "m"), &[start, delta]).unwrap();
+    assert_eq!(
+        lines[1]["choices"][0]["delta"]["content"],
+        "line\n\"two\" é"
+    );
+    for (name, data) in [
+        ("message_start", r#"{"type":"message_start"}"#),
+        (
+            "content_block_start",
+            r#"{"type":"content_block_start","index":0}"#,
+        ),
+        (
+            "content_block_delta",
+            r#"{"type":"content_block_delta","index":0}"#,
+        ),
+    ] {
+        let err = sse_transcript(&mut Stream::new(false, "m"), &[(name, data)]).unwrap_err();
+        assert!(
+            matches!(err, StreamError::Malformed(ref m) if m.contains(name)),
+            "{err:?}"
+        );
+    }
+}
+
+/// Dropping a delta whose text is not a string would silently corrupt the
+/// answer; the event fails instead (failover before commit, an SSE error
+/// after).
+#[test]
+fn a_delta_with_non_string_text_is_malformed() {
+    let delta = (
+        "content_block_delta",
+        r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":42}}"#,
+    );
+    let err = sse_transcript(&mut Stream::new(false, "m"), &[delta]).unwrap_err();
+    assert!(matches!(err, StreamError::Malformed(_)), "{err:?}");
+}

@@ -5,6 +5,8 @@
 //! then `input_json_delta` fragments; `message_delta` gives the stop reason
 //! and output usage; `message_stop` ends it.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -13,36 +15,36 @@ use crate::providers::output::Chunks;
 use crate::providers::{error_summary, EventInfo, StreamError, StreamTranslator};
 use crate::proxy::sse::SseEvent;
 
+/// One event, parsed flat in a single pass: an internally tagged enum
+/// would first buffer every event into serde's intermediate tree. Fields
+/// not in an event's type are absent; unknown types (`ping`,
+/// `content_block_stop`, later additions) are skipped.
 #[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum Event {
-    MessageStart {
-        message: Start,
-    },
-    ContentBlockStart {
-        #[serde(default)]
-        index: u64,
-        content_block: Value,
-    },
-    ContentBlockDelta {
-        #[serde(default)]
-        index: u64,
-        delta: Value,
-    },
-    MessageDelta {
-        #[serde(default)]
-        delta: Value,
-        #[serde(default)]
-        usage: AnthropicUsage,
-    },
-    MessageStop,
-    Error {
-        #[serde(default)]
-        error: Value,
-    },
-    /// `ping`, `content_block_stop`, and event types added later.
-    #[serde(other)]
-    Other,
+struct Event<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default)]
+    index: u64,
+    message: Option<Start>,
+    content_block: Option<Value>,
+    #[serde(borrow)]
+    delta: Option<Delta<'a>>,
+    #[serde(default)]
+    usage: AnthropicUsage,
+    error: Option<Value>,
+}
+
+/// A `content_block_delta`'s or a `message_delta`'s `delta`; text borrows
+/// from the event unless it has escapes.
+#[derive(Deserialize)]
+struct Delta<'a> {
+    #[serde(rename = "type", default, borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default, borrow)]
+    text: Cow<'a, str>,
+    #[serde(default, borrow)]
+    partial_json: Cow<'a, str>,
+    stop_reason: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -108,21 +110,19 @@ impl Stream {
         if text.is_empty() {
             return false;
         }
-        self.chunks.delta(out, 0, json!({"content": text}), None);
+        self.chunks.text(out, 0, text);
         true
     }
 
-    fn block_delta(&mut self, index: u64, delta: &Value, out: &mut Vec<u8>) -> bool {
+    fn block_delta(&mut self, index: u64, delta: &Delta, out: &mut Vec<u8>) -> bool {
         self.start(out);
-        let field = |name: &str| delta.get(name).and_then(Value::as_str).unwrap_or("");
-        match delta.get("type").and_then(Value::as_str) {
-            Some("text_delta") => self.text(field("text"), out),
-            Some("input_json_delta") => {
-                let fragment = field("partial_json");
+        match delta.kind.as_ref() {
+            "text_delta" => self.text(&delta.text, out),
+            "input_json_delta" => {
                 let tool = self.tools.iter().find(|(i, _)| *i == index);
                 match tool {
-                    Some(&(_, k)) if !fragment.is_empty() => {
-                        self.chunks.tool_args(out, 0, k, fragment);
+                    Some(&(_, k)) if !delta.partial_json.is_empty() => {
+                        self.chunks.tool_args(out, 0, k, &delta.partial_json);
                         true
                     }
                     _ => false,
@@ -130,6 +130,22 @@ impl Stream {
             }
             // Thinking, signatures and citations have no OpenAI equivalent.
             _ => false,
+        }
+    }
+
+    /// `message_stop`. A stream without `message_delta` still ends with a
+    /// finish reason.
+    fn stop(&mut self, out: &mut Vec<u8>) -> EventInfo {
+        self.finish(None, out);
+        let counts = self.usage.counts();
+        if self.client_wants_usage {
+            self.chunks.usage(out, &counts);
+        }
+        Chunks::done(out);
+        EventInfo {
+            content: true,
+            done: true,
+            usage: Some(counts.usage()),
         }
     }
 
@@ -143,13 +159,18 @@ impl Stream {
     }
 }
 
+fn malformed(what: &str) -> StreamError {
+    StreamError::Malformed(format!("{what} event without its payload"))
+}
+
 impl StreamTranslator for Stream {
     fn event(&mut self, event: &SseEvent, out: &mut Vec<u8>) -> Result<EventInfo, StreamError> {
         let parsed: Event =
             serde_json::from_str(&event.data).map_err(|e| StreamError::Malformed(e.to_string()))?;
         let mut info = EventInfo::default();
-        match parsed {
-            Event::MessageStart { message } => {
+        match parsed.kind.as_ref() {
+            "message_start" => {
+                let message = parsed.message.ok_or_else(|| malformed("message_start"))?;
                 self.chunks.id = message.id;
                 if !message.model.is_empty() {
                     self.chunks.model = message.model;
@@ -157,38 +178,29 @@ impl StreamTranslator for Stream {
                 self.usage.merge(&message.usage);
                 self.start(out);
             }
-            Event::ContentBlockStart {
-                index,
-                content_block,
-            } => info.content = self.block_start(index, &content_block, out),
-            Event::ContentBlockDelta { index, delta } => {
-                info.content = self.block_delta(index, &delta, out);
+            "content_block_start" => {
+                let block = parsed.content_block.as_ref();
+                let block = block.ok_or_else(|| malformed("content_block_start"))?;
+                info.content = self.block_start(parsed.index, block, out);
             }
-            Event::MessageDelta { delta, usage } => {
-                self.usage.merge(&usage);
-                self.finish(delta.get("stop_reason").and_then(Value::as_str), out);
+            "content_block_delta" => {
+                let delta = parsed.delta.as_ref();
+                let delta = delta.ok_or_else(|| malformed("content_block_delta"))?;
+                info.content = self.block_delta(parsed.index, delta, out);
+            }
+            "message_delta" => {
+                self.usage.merge(&parsed.usage);
+                let stop = parsed.delta.as_ref().and_then(|d| d.stop_reason.as_deref());
+                self.finish(stop, out);
                 info.content = true;
                 info.usage = Some(self.usage.counts().usage());
             }
-            Event::MessageStop => {
-                // A stream without `message_delta` still ends with a finish reason.
-                self.finish(None, out);
-                let counts = self.usage.counts();
-                if self.client_wants_usage {
-                    self.chunks.usage(out, &counts);
-                }
-                Chunks::done(out);
-                info = EventInfo {
-                    content: true,
-                    done: true,
-                    usage: Some(counts.usage()),
-                };
-            }
-            Event::Error { error } => {
-                let body = json!({ "error": error }).to_string();
+            "message_stop" => info = self.stop(out),
+            "error" => {
+                let body = json!({ "error": parsed.error.unwrap_or_default() }).to_string();
                 return Err(StreamError::Upstream(error_summary(body.as_bytes())));
             }
-            Event::Other => {}
+            _ => {}
         }
         Ok(info)
     }

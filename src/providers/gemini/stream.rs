@@ -72,7 +72,7 @@ impl Stream {
                 content = true;
             } else if let (Some(t), false) = (&part.text, part.thought) {
                 if !t.is_empty() {
-                    self.chunks.delta(out, index, json!({"content": t}), None);
+                    self.chunks.text(out, index, t);
                     content = true;
                 }
             }
