@@ -1,10 +1,7 @@
 //! The Anthropic provider's translation: the OpenAI request into a Messages
 //! request, a whole Messages answer back, and one streamed event.
 
-use std::hint::black_box;
-
 use criterion::{criterion_group, criterion_main, Criterion};
-use switchyard::providers::{self, ChatRequest};
 use switchyard::proxy::sse::SseEvent;
 
 mod support;
@@ -24,39 +21,29 @@ fn request(c: &mut Criterion) {
 
 fn stream_chunk(c: &mut Criterion) {
     let config = support::config_for("anthropic");
-    let backend = &config.models["m"].backends[0];
-    let req = ChatRequest::parse(&support::request_body(true)).expect("bench request parses");
-    let mut translator = providers::stream_translator(backend, &req);
-    let mut out = Vec::with_capacity(4096);
     // The events before the first text, as Anthropic sends them.
-    for (name, data) in [
-        (
+    let setup = [
+        event(
             "message_start",
             r#"{"type":"message_start","message":{"id":"msg_bench","type":"message","role":"assistant","model":"up-0","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":24,"output_tokens":1}}}"#,
         ),
-        (
+        event(
             "content_block_start",
             r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
         ),
-    ] {
-        translator
-            .event(&event(name, data), &mut out)
-            .expect("bench stream starts");
-    }
+    ];
     let delta = event(
         "content_block_delta",
         r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"c7 "}}"#,
     );
-    let first = translator.event(&delta, &mut out);
-    assert!(matches!(first, Ok(ref i) if i.content) && !out.is_empty());
-    c.bench_function("anthropic_stream_translate_chunk", |b| {
-        b.iter(|| {
-            out.clear();
-            translator
-                .event(black_box(&delta), &mut out)
-                .map(|i| i.content)
-        })
-    });
+    let backend = &config.models["m"].backends[0];
+    support::stream_chunk_bench(
+        c,
+        "anthropic_stream_translate_chunk",
+        backend,
+        &setup,
+        &delta,
+    );
 }
 
 criterion_group!(benches, request, stream_chunk);

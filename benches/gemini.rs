@@ -1,10 +1,7 @@
 //! The Gemini provider's translation: the OpenAI request into a
 //! generateContent request, a whole answer back, and one streamed chunk.
 
-use std::hint::black_box;
-
 use criterion::{criterion_group, criterion_main, Criterion};
-use switchyard::providers::{self, ChatRequest};
 use switchyard::proxy::sse::SseEvent;
 
 mod support;
@@ -19,24 +16,12 @@ fn request(c: &mut Criterion) {
 
 fn stream_chunk(c: &mut Criterion) {
     let config = support::config_for("gemini");
-    let backend = &config.models["m"].backends[0];
-    let req = ChatRequest::parse(&support::request_body(true)).expect("bench request parses");
-    let mut translator = providers::stream_translator(backend, &req);
-    let mut out = Vec::with_capacity(4096);
     let chunk = SseEvent {
         event: None,
         data: CHUNK.to_string(),
     };
-    let first = translator.event(&chunk, &mut out);
-    assert!(matches!(first, Ok(ref i) if i.content) && !out.is_empty());
-    c.bench_function("gemini_stream_translate_chunk", |b| {
-        b.iter(|| {
-            out.clear();
-            translator
-                .event(black_box(&chunk), &mut out)
-                .map(|i| i.content)
-        })
-    });
+    let backend = &config.models["m"].backends[0];
+    support::stream_chunk_bench(c, "gemini_stream_translate_chunk", backend, &[], &chunk);
 }
 
 criterion_group!(benches, request, stream_chunk);

@@ -27,22 +27,12 @@ fn request(c: &mut Criterion) {
 
 fn stream_chunk(c: &mut Criterion) {
     let config = support::config();
-    let backend = &config.models["m"].backends[0];
-    let req = ChatRequest::parse(&support::request_body(true)).expect("bench request parses");
     let event = SseEvent {
         event: None,
         data: support::chunk_data(7),
     };
-    let mut translator = providers::stream_translator(backend, &req);
-    let mut out = Vec::with_capacity(4096);
-    c.bench_function("openai_stream_translate_chunk", |b| {
-        b.iter(|| {
-            out.clear();
-            translator
-                .event(black_box(&event), &mut out)
-                .map(|i| i.content)
-        })
-    });
+    let backend = &config.models["m"].backends[0];
+    support::stream_chunk_bench(c, "openai_stream_translate_chunk", backend, &[], &event);
 }
 
 criterion_group!(benches, request, stream_chunk);

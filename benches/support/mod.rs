@@ -6,8 +6,9 @@ use std::hint::black_box;
 
 use bytes::Bytes;
 use criterion::Criterion;
-use switchyard::config::{self, Config};
+use switchyard::config::{self, Backend, Config};
 use switchyard::providers::{self, ChatRequest};
+use switchyard::proxy::sse::SseEvent;
 
 /// The config every micro-benchmark uses (parsed once per bench binary).
 pub fn config() -> Config {
@@ -93,4 +94,34 @@ pub fn translation_benches(c: &mut Criterion, backend_type: &str, answer: &'stat
         })
     });
     group.finish();
+}
+
+/// Times one streamed `event` through `backend`'s stream translator, after
+/// the `setup` events its stream starts with. The event must first
+/// translate into content on its own (output cleared of the setup's), so
+/// the bench does not time an error or a skipped event.
+pub fn stream_chunk_bench(
+    c: &mut Criterion,
+    name: &str,
+    backend: &Backend,
+    setup: &[SseEvent],
+    event: &SseEvent,
+) {
+    let req = ChatRequest::parse(&request_body(true)).expect("bench request parses");
+    let mut translator = providers::stream_translator(backend, &req);
+    let mut out = Vec::with_capacity(4096);
+    for e in setup {
+        translator.event(e, &mut out).expect("bench stream starts");
+    }
+    out.clear();
+    let first = translator.event(event, &mut out);
+    assert!(matches!(first, Ok(ref i) if i.content) && !out.is_empty());
+    c.bench_function(name, |b| {
+        b.iter(|| {
+            out.clear();
+            translator
+                .event(black_box(event), &mut out)
+                .map(|i| i.content)
+        })
+    });
 }
