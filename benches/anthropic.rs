@@ -2,7 +2,7 @@
 //! request, a whole Messages answer back, and one streamed event.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use switchyard::proxy::sse::SseEvent;
+use switchyard::protocol::sse::SseEvent;
 
 mod support;
 

@@ -2,7 +2,7 @@
 //! generateContent request, a whole answer back, and one streamed chunk.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use switchyard::proxy::sse::SseEvent;
+use switchyard::protocol::sse::SseEvent;
 
 mod support;
 

@@ -5,8 +5,8 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use switchyard::providers::{self, ChatRequest};
-use switchyard::proxy::sse::SseEvent;
+use switchyard::protocol::sse::SseEvent;
+use switchyard::protocol::Request;
 
 mod support;
 
@@ -16,11 +16,17 @@ fn request(c: &mut Criterion) {
     let body = support::request_body(false);
     let mut group = c.benchmark_group("openai_request");
     group.bench_function("chat_request_parse", |b| {
-        b.iter(|| ChatRequest::parse(black_box(&body)).map(|r| r.fields.len()))
+        b.iter(|| Request::chat(black_box(&body)).map(|r| r.fields.len()))
     });
-    let req = ChatRequest::parse(&body).expect("bench request parses");
+    let req = Request::chat(&body).expect("bench request parses");
     group.bench_function("build_upstream_request", |b| {
-        b.iter(|| providers::build_request(backend, black_box(&req)).map(|u| u.body.len()))
+        b.iter(|| {
+            backend
+                .provider
+                .protocol
+                .build(&backend.target(), black_box(&req))
+                .map(|u| u.body.len())
+        })
     });
     group.finish();
 }

@@ -3,7 +3,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use switchyard::proxy::sse::SseParser;
+use switchyard::protocol::sse::SseParser;
 
 mod support;
 

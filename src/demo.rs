@@ -122,25 +122,24 @@ fn config_text(listen: &str, backends: &[DemoBackend], mocks: &[(&str, MockServe
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::BackendType;
 
     #[tokio::test]
     async fn demo_serves_native_protocols() {
         let demo = Demo::start("127.0.0.1:0").await.unwrap();
-        let mut kinds: Vec<(&str, BackendType)> = demo
+        let mut kinds: Vec<(&str, &str)> = demo
             .config
             .providers
             .values()
-            .map(|p| (p.id.as_str(), p.backend_type))
+            .map(|p| (p.id.as_str(), p.protocol.name()))
             .collect();
         kinds.sort_by_key(|(id, _)| *id);
         assert_eq!(
             kinds,
             vec![
-                ("anthropic_claude", BackendType::Anthropic),
-                ("google_gemini", BackendType::Gemini),
-                ("openai_official", BackendType::OpenAi),
-                ("problematic_backend", BackendType::OpenAi),
+                ("anthropic_claude", "anthropic"),
+                ("google_gemini", "gemini"),
+                ("openai_official", "openai"),
+                ("problematic_backend", "openai"),
             ]
         );
     }

@@ -1,38 +1,47 @@
-//! Switchyard: one OpenAI-compatible endpoint in front of many LLM backends.
+//! Switchyard: one endpoint in front of many LLM backends.
 //!
-//! A request passes through the layers in this order:
+//! A request passes through the layers in this order (each only imports the
+//! ones below it; docs/architecture.md draws them):
 //!
-//! 1. [`server`]: the HTTP edge. `track` gives it a request id and its one log
-//!    line; `auth` finds the user by token; the body is read (size-limited)
-//!    and parsed once into a [`providers::ChatRequest`].
-//! 2. [`proxy`]: checks the model and the user's permissions, resolves a
-//!    `backend` pin; then [`limits`] admits the request against the user's
-//!    rate limits (in memory, or in Redis through [`shared`]); then the
-//!    attempt loop runs.
-//! 3. [`routing`]: for each attempt, the model's strategy picks a backend
-//!    among those still eligible, skipping those [`health`] says are down
-//!    (circuit open, cooling down, disabled by an admin).
-//! 4. [`providers`]: the attempt's request in the backend's wire protocol, and
-//!    its answer (whole, or stream events) back in OpenAI's format.
-//! 5. [`proxy`] again: a stream is committed at its first content; after that
-//!    the response body relays it chunk by chunk.
-//! 6. [`telemetry`]: when the body ends, the request's log line is written.
+//! 1. [`server`]: the HTTP edge. `track` gives every request an id and its
+//!    one log line and metrics update; routes hand endpoint requests to
+//!    the pipeline.
+//! 2. [`pipeline`]: the one request path every endpoint runs, one stage a
+//!    file: authenticate, read and parse (by the [`endpoint`]), resolve the
+//!    model, permission and `backend` pin, admit against the user's
+//!    [`limits`], dispatch, encode, record.
+//! 3. [`dispatch`]: the attempt loop. For each attempt [`routing`] picks a
+//!    backend among those still eligible, skipping those [`health`] says
+//!    are down; failures fail over; a stream commits to its backend at its
+//!    first content.
+//! 4. [`protocol`]: the backend's wire protocol: its request, its answers
+//!    (whole or streamed) back in the client's API, its errors, its probe.
+//! 5. [`upstream`]: the pooled HTTP client every upstream call goes through.
 //!
-//! [`config`] is read into a snapshot held by [`state`], which the request
-//! keeps for its whole life; [`reload`] swaps in a new one on file change,
-//! SIGHUP or `POST /admin/reload`. Outcomes, and the active probes that
-//! run beside requests, feed [`health`]; see docs/health.md.
+//! Two plug-in points: an [`endpoint`] (a front door: parse its request,
+//! write its answers, streams and errors) and a [`protocol`] (an upstream
+//! wire protocol). Beside the request path: [`config`] is read into a
+//! snapshot held by [`state`], which [`reload`] swaps; the [`prober`] sends
+//! active checks; [`shared`] syncs limits and cooldowns through Redis;
+//! [`tasks`] owns every background task; [`telemetry`] writes the log line
+//! and metrics; [`error`] is the one error type every layer returns; time
+//! comes from tokio's clock ([`health::clock`]), so tests can pause it.
 
 pub mod config;
 pub mod demo;
+pub mod dispatch;
+pub mod endpoint;
+pub mod error;
 pub mod health;
 pub mod limits;
-pub mod providers;
-pub mod proxy;
+pub mod pipeline;
+pub mod prober;
+pub mod protocol;
 pub mod reload;
 pub mod routing;
 pub mod server;
 pub mod shared;
 pub mod state;
+pub mod tasks;
 pub mod telemetry;
 pub mod upstream;

@@ -1,40 +1,34 @@
 //! The gateway's live state: an atomically swappable snapshot of the config
-//! with everything derived from it, plus registries that outlive snapshots.
+//! with everything derived from it, the registries that outlive snapshots,
+//! and the owner of the background tasks.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use arc_swap::ArcSwap;
 
-use crate::config::{Config, Model, User};
-use crate::health::{BackendStats, BackendSwitch, HealthRegistry, ProbeSupervisor};
-use crate::limits::{LimitRegistry, Limiter, UserPlan};
-use crate::routing::Balancer;
-use crate::shared::Shared;
+use crate::config::{Config, User};
+use crate::health::{clock, Entry, HealthRegistry, State as Health};
+use crate::limits::{LimitRegistry, Limiter, Store, UserPlan};
+use crate::routing::{Balancer, Route, Slot};
+use crate::shared::{Shared, Watched};
+use crate::tasks::Tasks;
 use crate::telemetry::Metrics;
-use crate::upstream::UpstreamClient;
+use crate::upstream::{Pools, UpstreamClient};
 
 /// Shared by every request; cheap to clone.
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
-/// An [`AppState`] that background tasks hold without keeping it alive.
-#[derive(Clone)]
-pub struct WeakState(Weak<Inner>);
-
-impl WeakState {
-    pub fn upgrade(&self) -> Option<AppState> {
-        self.0.upgrade().map(AppState)
-    }
-}
-
 struct Inner {
     snapshot: ArcSwap<Snapshot>,
     health: Arc<HealthRegistry>,
     metrics: Arc<Metrics>,
-    /// The active checks of the current snapshot; `None` once stopped.
-    probes: Mutex<Option<ProbeSupervisor>>,
+    /// Every background task; stopped at shutdown.
+    tasks: Tasks,
+    /// The active checks of the current snapshot, and how many there are.
+    probes: Mutex<(Tasks, usize)>,
     /// Rate-limit counters, kept across reloads like health state.
     limits: LimitRegistry,
     limiter: Limiter,
@@ -50,35 +44,36 @@ impl AppState {
     pub fn new(config: Config) -> Result<Self, String> {
         let health = Arc::new(HealthRegistry::default());
         let metrics = Arc::new(Metrics::new());
+        let tasks = Tasks::default();
         let shared = match tokio::runtime::Handle::try_current() {
-            Ok(_) => Shared::connect(&config.state, metrics.clone())?,
+            Ok(_) => Shared::connect(&config.state, metrics.state_errors.clone())?,
             Err(_) if config.state.backend == crate::config::StateBackend::Memory => None,
             Err(_) => return Err("the redis state backend needs a Tokio runtime".into()),
         };
         if let Some(shared) = &shared {
-            health.announce_to(shared.announcer());
+            health.announce_to(shared.announcer(&tasks));
         }
         let limits = LimitRegistry::default();
         let snapshot = Snapshot::build(config, &health, &limits)?;
+        let store = shared.clone().map(|s| s as Arc<dyn Store>);
         let state = AppState(Arc::new(Inner {
             snapshot: ArcSwap::from_pointee(snapshot),
             health,
             metrics,
-            probes: Mutex::new(None),
+            probes: Mutex::new((tasks.child(), 0)),
+            tasks,
             limits,
-            limiter: Limiter::new(shared.clone()),
+            limiter: Limiter::new(store),
             config_path: OnceLock::new(),
             reloading: tokio::sync::Mutex::new(()),
         }));
-        if let Some(shared) = &shared {
-            shared.spawn_sync(state.downgrade());
+        if let Some(shared) = shared {
+            let weak = Arc::downgrade(&state.0);
+            let sync = shared.sync_loop(move || watched(&weak));
+            state.tasks().spawn("cooldown sync", sync);
         }
         state.restart_probes();
         Ok(state)
-    }
-
-    pub fn downgrade(&self) -> WeakState {
-        WeakState(Arc::downgrade(&self.0))
     }
 
     /// Swaps in a new config: requests already running keep their snapshot,
@@ -93,26 +88,30 @@ impl AppState {
 
     fn restart_probes(&self) {
         let mut probes = self.0.probes.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(old) = probes.take() {
-            old.stop();
+        probes.0.stop();
+        if self.0.tasks.is_stopped() {
+            return;
         }
-        if tokio::runtime::Handle::try_current().is_ok() {
-            *probes = Some(ProbeSupervisor::start(&self.snapshot()));
-        }
+        let group = self.0.tasks.child();
+        let snap = self.snapshot();
+        let n = crate::prober::start(&group, &snap.config, snap.routes(), |p| snap.client(p));
+        *probes = (group, n);
     }
 
-    /// Stops the active checks (at shutdown). A later `install` starts them again.
+    /// Stops the active checks (at shutdown).
     pub fn stop_probes(&self) {
         let mut probes = self.0.probes.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(old) = probes.take() {
-            old.stop();
-        }
+        probes.0.stop();
+        probes.1 = 0;
     }
 
     /// How many backends are being probed now.
     pub fn probed_backends(&self) -> usize {
         let probes = self.0.probes.lock().unwrap_or_else(|e| e.into_inner());
-        probes.as_ref().map_or(0, ProbeSupervisor::len)
+        if tokio::runtime::Handle::try_current().is_err() || probes.0.is_stopped() {
+            return 0;
+        }
+        probes.1
     }
 
     /// The current snapshot; a request keeps the one it started with.
@@ -132,6 +131,11 @@ impl AppState {
         &self.0.limiter
     }
 
+    /// The owner of every background task.
+    pub fn tasks(&self) -> &Tasks {
+        &self.0.tasks
+    }
+
     /// Remembers the config file, so reloads know what to read (once).
     pub fn set_config_path(&self, path: PathBuf) {
         let _ = self.0.config_path.set(path);
@@ -146,18 +150,27 @@ impl AppState {
     }
 }
 
-/// A model with its routing state and per-backend live stats and runtime
-/// switches (same order as `model.backends`).
-pub struct ModelRoute {
-    pub model: Arc<Model>,
-    pub stats: Vec<Arc<BackendStats>>,
-    pub switches: Vec<BackendSwitch>,
-    pub balancer: Balancer,
+/// What the cooldown sync reads now; `None` once the gateway is gone.
+fn watched(state: &Weak<Inner>) -> Option<(std::time::Duration, Vec<Watched>)> {
+    let snap = state.upgrade()?.snapshot.load_full();
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for slot in snap.routes().flat_map(|r| &r.slots) {
+        let b = &slot.backend;
+        if seen.insert((b.provider.id.clone(), b.upstream_model.clone())) {
+            out.push(Watched {
+                provider: b.provider.id.clone(),
+                upstream_model: b.upstream_model.clone(),
+                stats: slot.stats.clone(),
+            });
+        }
+    }
+    Some((snap.config.state.sync_interval, out))
 }
 
 pub struct Snapshot {
     pub config: Arc<Config>,
-    pub models: HashMap<String, ModelRoute>,
+    pub models: HashMap<String, Route>,
     /// Users by SHA-256 of their token, so lookup never compares secrets byte by byte.
     tokens: HashMap<[u8; 32], Arc<User>>,
     /// Rate limits of the users that have some, by user id.
@@ -178,27 +191,23 @@ impl Snapshot {
             .models
             .iter()
             .map(|(name, model)| {
-                let stats = model
+                let slots = model
                     .backends
                     .iter()
-                    .map(|b| health.stats_for(&b.provider.id, &b.upstream_model))
-                    .collect();
-                let switches = model
-                    .backends
-                    .iter()
-                    .map(|b| health.switches.for_backend(&b.id, name))
+                    .map(|b| Slot {
+                        backend: b.clone(),
+                        stats: health.stats_for(&b.provider.id, &b.upstream_model),
+                        switch: health.switches.for_backend(&b.id, name),
+                    })
                     .collect();
                 let balancer = Balancer::new(model.strategy, model.backends.len())
                     .with_smart(config.health.smart);
-                (
-                    name.clone(),
-                    ModelRoute {
-                        model: model.clone(),
-                        stats,
-                        switches,
-                        balancer,
-                    },
-                )
+                let route = Route {
+                    model: model.clone(),
+                    slots,
+                    balancer,
+                };
+                (name.clone(), route)
             })
             .collect();
         let tokens = config
@@ -235,5 +244,51 @@ impl Snapshot {
 
     pub fn client(&self, provider: &str) -> Option<&UpstreamClient> {
         self.clients.get(provider)
+    }
+
+    /// Every model's route, in config order.
+    pub fn routes(&self) -> impl Iterator<Item = &Route> {
+        self.config
+            .models
+            .keys()
+            .filter_map(|name| self.models.get(name))
+    }
+
+    /// Every (model, backend) pair with its live health, in config order.
+    pub fn entries(&self) -> Vec<Entry<'_>> {
+        let now = clock::now_ms();
+        let mut entries = Vec::new();
+        for route in self.routes() {
+            for slot in &route.slots {
+                let b = &slot.backend;
+                let disabled_by = if !b.enabled {
+                    Some("config")
+                } else if slot.switch.disabled() {
+                    Some("admin")
+                } else {
+                    None
+                };
+                let mut health = slot.stats.report(&self.config.health, now);
+                if disabled_by.is_some() {
+                    health.state = Health::Disabled;
+                    health.healthy = false;
+                }
+                entries.push(Entry {
+                    model: &route.model.name,
+                    backend: &b.id,
+                    provider: &b.provider.id,
+                    upstream_model: &b.upstream_model,
+                    disabled_by,
+                    health,
+                });
+            }
+        }
+        entries
+    }
+}
+
+impl Pools for Snapshot {
+    fn pool(&self, provider: &str) -> Option<&UpstreamClient> {
+        self.client(provider)
     }
 }

@@ -3,11 +3,13 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use tokio::time::Instant;
 use tracing_subscriber::EnvFilter;
 
-use crate::providers::Usage;
+use crate::error::Fault;
+use crate::protocol::Usage;
 
 mod line;
 pub mod metrics;
@@ -52,6 +54,8 @@ pub struct AttemptLog {
 /// What the handlers learn about a request, filled in as it goes.
 #[derive(Debug, Default)]
 pub struct Fields {
+    /// The front door's name, for requests that went through the pipeline.
+    pub endpoint: Option<&'static str>,
     pub user: Option<String>,
     /// The model the client asked for (`model_known` says whether the config has it).
     pub model: Option<String>,
@@ -66,12 +70,9 @@ pub struct Fields {
     pub usage: Option<Usage>,
     /// Why the request failed, or how a committed stream broke (no secrets).
     pub error: Option<String>,
+    /// Whose fault the failure was, when the pipeline classified it.
+    pub fault: Option<Fault>,
 }
-
-/// Work to do when the request ends (given its status and fields), before
-/// the client sees the end of the response. Dropped unrun if the request is
-/// abandoned before any response.
-pub type Finisher = Box<dyn FnOnce(u16, &Fields) + Send>;
 
 /// Shared by the handler, the response body and the logging middleware.
 pub struct RequestRecord {
@@ -81,7 +82,6 @@ pub struct RequestRecord {
     path: String,
     fields: Mutex<Fields>,
     logged: AtomicBool,
-    on_finish: Mutex<Option<Finisher>>,
 }
 
 impl RequestRecord {
@@ -93,17 +93,16 @@ impl RequestRecord {
             path: path.to_string(),
             fields: Mutex::new(Fields::default()),
             logged: AtomicBool::new(false),
-            on_finish: Mutex::new(None),
         }
-    }
-
-    /// Runs `f` when the request finishes (see [`Finisher`]); replaces any earlier one.
-    pub fn on_finish(&self, f: Finisher) {
-        *self.on_finish.lock().unwrap_or_else(|e| e.into_inner()) = Some(f);
     }
 
     pub fn update(&self, f: impl FnOnce(&mut Fields)) {
         f(&mut self.fields.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// Reads the fields so far.
+    pub fn read<T>(&self, f: impl FnOnce(&Fields) -> T) -> T {
+        f(&self.fields.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Writes the request's log line; later calls do nothing. `completed` is
@@ -113,14 +112,6 @@ impl RequestRecord {
             return;
         }
         let f = self.fields.lock().unwrap_or_else(|e| e.into_inner());
-        let finisher = self
-            .on_finish
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(finish) = finisher {
-            finish(status, &f);
-        }
         let latency = self.start.elapsed();
         metrics.observe(&f, status, latency);
         line::Line {

@@ -42,11 +42,11 @@ async fn counts_known_traffic() {
     let text = scrape(&gw, None).await.text().await.unwrap();
 
     let req = |backend: &str, class: &str, pinned: &str, stream: &str| {
-        format!("switchyard_requests_total{{model=\"m\",backend=\"{backend}\",status_class=\"{class}\",pinned=\"{pinned}\",stream=\"{stream}\"}}")
+        format!("switchyard_requests_total{{model=\"m\",backend=\"{backend}\",endpoint=\"chat_completions\",status_class=\"{class}\",fault=\"none\",pinned=\"{pinned}\",stream=\"{stream}\"}}")
     };
     assert_eq!(value(&text, &req("good", "2xx", "false", "false")), 3.0);
     assert_eq!(value(&text, &req("good", "2xx", "true", "true")), 1.0);
-    let unknown = "switchyard_requests_total{model=\"_unknown\",backend=\"_none\",status_class=\"4xx\",pinned=\"false\",stream=\"false\"}";
+    let unknown = "switchyard_requests_total{model=\"_unknown\",backend=\"_none\",endpoint=\"chat_completions\",status_class=\"4xx\",fault=\"client\",pinned=\"false\",stream=\"false\"}";
     assert_eq!(value(&text, unknown), 1.0);
     assert_eq!(value(&text, "switchyard_failovers_total{model=\"m\"}"), 3.0);
     assert_eq!(
@@ -92,7 +92,7 @@ async fn the_scrape_itself_is_counted_once() {
     let gw = gateway(&config("failover", "", &[("a", &a)])).await;
     scrape(&gw, None).await.text().await.unwrap();
     let text = scrape(&gw, None).await.text().await.unwrap();
-    let none = "switchyard_requests_total{model=\"_none\",backend=\"_none\",status_class=\"2xx\",pinned=\"false\",stream=\"false\"}";
+    let none = "switchyard_requests_total{model=\"_none\",backend=\"_none\",endpoint=\"_none\",status_class=\"2xx\",fault=\"none\",pinned=\"false\",stream=\"false\"}";
     assert_eq!(
         value(&text, none),
         1.0,
@@ -139,7 +139,7 @@ async fn a_client_that_leaves_before_the_response_is_still_counted() {
         .send()
         .await;
     assert!(gone.is_err(), "the client gave up first");
-    let series = "switchyard_requests_total{model=\"m\",backend=\"_none\",status_class=\"4xx\",pinned=\"false\",stream=\"false\"}";
+    let series = "switchyard_requests_total{model=\"m\",backend=\"_none\",endpoint=\"chat_completions\",status_class=\"4xx\",fault=\"client\",pinned=\"false\",stream=\"false\"}";
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     let mut text = String::new();
     while std::time::Instant::now() < deadline {

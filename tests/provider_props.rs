@@ -8,8 +8,8 @@ use bytes::Bytes;
 use proptest::prelude::*;
 use serde_json::Value;
 use switchyard::config::Model;
-use switchyard::providers::{self, ChatRequest};
-use switchyard::proxy::sse::SseEvent;
+use switchyard::protocol::sse::SseEvent;
+use switchyard::protocol::Request;
 
 #[path = "common_providers/strategies.rs"]
 mod strategies;
@@ -50,9 +50,9 @@ proptest! {
     #[test]
     fn build_request_never_panics(body in request_body()) {
         let model = model();
-        if let Ok(req) = ChatRequest::parse(&body) {
+        if let Ok(req) = Request::chat(&body) {
             for backend in &model.backends {
-                let _ = providers::build_request(backend, &req);
+                let _ = backend.provider.protocol.build(&backend.target(), &req);
             }
         }
     }
@@ -66,8 +66,10 @@ proptest! {
         ]
     ) {
         let model = model();
+        let req = Request::chat(br#"{"model":"m","messages":[]}"#).expect("request");
         for backend in &model.backends {
-            let _ = providers::translate_response(backend, Bytes::from(body.clone()));
+            let protocol = &backend.provider.protocol;
+            let _ = protocol.answer(&backend.target(), &req, Bytes::from(body.clone()));
         }
     }
 
@@ -81,9 +83,9 @@ proptest! {
         let body = format!(
             r#"{{"model":"m","messages":[],"stream":true,"n":{n},"stream_options":{{"include_usage":{usage}}}}}"#
         );
-        let req = ChatRequest::parse(body.as_bytes()).expect("request");
+        let req = Request::chat(body.as_bytes()).expect("request");
         for backend in &model.backends {
-            let mut t = providers::stream_translator(backend, &req);
+            let mut t = backend.provider.protocol.stream(&backend.target(), &req);
             let mut out = Vec::new();
             for e in &events {
                 // An error ends a real stream; later events are still fed
@@ -114,20 +116,26 @@ fn generated_inputs_reach_the_translators() {
             .new_tree(&mut runner)
             .expect("tree")
             .current();
-        let Ok(req) = ChatRequest::parse(&body) else {
+        let Ok(req) = Request::chat(&body) else {
             continue;
         };
         for (i, backend) in model.backends.iter().enumerate() {
-            built[i] += usize::from(providers::build_request(backend, &req).is_ok());
+            built[i] += usize::from(
+                backend
+                    .provider
+                    .protocol
+                    .build(&backend.target(), &req)
+                    .is_ok(),
+            );
         }
     }
     eprintln!("built per backend: {built:?}");
     let mut content = [0usize; 4];
-    let req = ChatRequest::parse(br#"{"model":"m","messages":[],"stream":true}"#).expect("request");
+    let req = Request::chat(br#"{"model":"m","messages":[],"stream":true}"#).expect("request");
     for _ in 0..1000 {
         let e = event().new_tree(&mut runner).expect("tree").current();
         for (i, backend) in model.backends.iter().enumerate() {
-            let mut t = providers::stream_translator(backend, &req);
+            let mut t = backend.provider.protocol.stream(&backend.target(), &req);
             let info = t.event(&e, &mut Vec::new());
             content[i] += usize::from(info.is_ok_and(|i| i.content));
         }

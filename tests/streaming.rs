@@ -241,7 +241,7 @@ async fn client_disconnect_cancels_the_upstream_stream() {
         "the upstream saw the connection close"
     );
     let route = &gw.state.snapshot().models["m"];
-    assert_eq!(route.stats[0].inflight(), 0);
+    assert_eq!(route.slots[0].stats.inflight(), 0);
 }
 
 #[tokio::test]

@@ -7,8 +7,8 @@ use std::hint::black_box;
 use bytes::Bytes;
 use criterion::Criterion;
 use switchyard::config::{self, Backend, Config};
-use switchyard::providers::{self, ChatRequest};
-use switchyard::proxy::sse::SseEvent;
+use switchyard::protocol::sse::SseEvent;
+use switchyard::protocol::Request;
 
 /// The config every micro-benchmark uses (parsed once per bench binary).
 pub fn config() -> Config {
@@ -79,18 +79,36 @@ pub fn config_for(backend_type: &str) -> Config {
 pub fn translation_benches(c: &mut Criterion, backend_type: &str, answer: &'static str) {
     let config = config_for(backend_type);
     let backend = &config.models["m"].backends[0];
-    let req = ChatRequest::parse(&request_body(false)).expect("bench request parses");
+    let req = Request::chat(&request_body(false)).expect("bench request parses");
     let answer = Bytes::from_static(answer.as_bytes());
     // Time the success paths only: a bench that measured an error would lie.
-    assert!(providers::build_request(backend, &req).is_ok());
-    assert!(providers::translate_response(backend, answer.clone()).is_ok());
+    assert!(backend
+        .provider
+        .protocol
+        .build(&backend.target(), &req)
+        .is_ok());
+    assert!(backend
+        .provider
+        .protocol
+        .answer(&backend.target(), &req, answer.clone())
+        .is_ok());
     let mut group = c.benchmark_group(format!("{backend_type}_request"));
     group.bench_function("build_upstream_request", |b| {
-        b.iter(|| providers::build_request(backend, black_box(&req)).map(|u| u.body.len()))
+        b.iter(|| {
+            backend
+                .provider
+                .protocol
+                .build(&backend.target(), black_box(&req))
+                .map(|u| u.body.len())
+        })
     });
     group.bench_function("translate_response", |b| {
         b.iter(|| {
-            providers::translate_response(backend, black_box(answer.clone())).map(|r| r.0.len())
+            backend
+                .provider
+                .protocol
+                .answer(&backend.target(), &req, black_box(answer.clone()))
+                .map(|r| r.body.len())
         })
     });
     group.finish();
@@ -107,8 +125,8 @@ pub fn stream_chunk_bench(
     setup: &[SseEvent],
     event: &SseEvent,
 ) {
-    let req = ChatRequest::parse(&request_body(true)).expect("bench request parses");
-    let mut translator = providers::stream_translator(backend, &req);
+    let req = Request::chat(&request_body(true)).expect("bench request parses");
+    let mut translator = backend.provider.protocol.stream(&backend.target(), &req);
     let mut out = Vec::with_capacity(4096);
     for e in setup {
         translator.event(e, &mut out).expect("bench stream starts");

@@ -308,7 +308,7 @@ fn summary(c: &Config) -> String {
         s += &format!(
             "  {} [{}] {} ({key}{state})\n",
             labelled(&p.id, &p.name),
-            p.backend_type.name(),
+            p.protocol.name(),
             config::redact_url(&p.base_url)
         );
     }

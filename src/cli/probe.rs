@@ -183,7 +183,7 @@ async fn read_stream(
     if !status.is_success() {
         return read_json(resp).await;
     }
-    let mut parser = switchyard::proxy::sse::SseParser::default();
+    let mut parser = switchyard::protocol::sse::SseParser::default();
     let mut bytes = resp.bytes_stream();
     while let Some(chunk) = bytes.next().await {
         let Ok(chunk) = chunk else {

@@ -50,8 +50,10 @@ pub struct RawSettings {
     pub shutdown_grace: Option<String>,
 }
 
+/// Unknown keys are not refused by serde here but by validation, which
+/// knows which protocol reads them (`flatten` and `deny_unknown_fields`
+/// cannot be combined).
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawProvider {
     /// Display name (berry-api configs carry one); the table key is the id.
     pub name: Option<String>,
@@ -69,15 +71,13 @@ pub struct RawProvider {
     pub idle_timeout: Option<String>,
     pub request_timeout: Option<String>,
     pub pool_idle_timeout: Option<String>,
-    /// Anthropic only.
-    pub anthropic_version: Option<String>,
-    /// Anthropic only.
-    pub default_max_tokens: Option<u64>,
-    /// Azure only.
-    pub api_version: Option<String>,
     pub enabled: Option<bool>,
     /// Overrides `[health.probe]` for this provider.
     pub probe: Option<super::raw_health::RawProbe>,
+    /// Every other key: the protocol's own (`anthropic_version`, ...), which
+    /// its `Spec` reads and validation rejects on other protocols.
+    #[serde(flatten)]
+    pub protocol: toml::Table,
 }
 
 fn default_backend_type() -> String {
@@ -95,20 +95,21 @@ pub struct RawModel {
     pub backends: Vec<RawBackend>,
 }
 
+/// Unknown keys are refused by validation, as for [`RawProvider`].
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawBackend {
     pub id: Option<String>,
     pub provider: String,
     pub model: String,
-    /// Azure only.
-    pub deployment: Option<String>,
     pub weight: Option<f64>,
     pub priority: Option<u32>,
     #[serde(default)]
     pub tags: Vec<String>,
     pub billing_mode: Option<String>,
     pub enabled: Option<bool>,
+    /// The protocol's own backend keys (Azure's `deployment`).
+    #[serde(flatten)]
+    pub protocol: toml::Table,
 }
 
 #[derive(Debug, Deserialize)]

@@ -301,8 +301,7 @@ fn base_url_is_normalised_per_protocol() {
         "model = \"x\"",
     )
     .unwrap();
-    assert_eq!(c.providers["p"].backend_type, BackendType::Anthropic);
-    assert_eq!(c.providers["p"].backend_type.name(), "anthropic");
+    assert_eq!(c.providers["p"].protocol.name(), "anthropic");
 }
 
 #[test]
@@ -312,26 +311,31 @@ fn protocol_options_have_defaults_and_overrides() {
         "model = \"x\"",
     )
     .unwrap();
-    assert_eq!(c.providers["p"].options, ProtocolOptions::default());
-    assert_eq!(c.providers["p"].options.anthropic_version, "2023-06-01");
-    assert_eq!(c.providers["p"].options.default_max_tokens, 4096);
+    // The protocol holds its options; its Debug form shows them.
+    let options = |c: &Config| format!("{:?}", c.providers["p"].protocol);
+    assert_eq!(
+        options(&c),
+        r#"Anthropic { version: "2023-06-01", default_max_tokens: 4096 }"#
+    );
     let c = one_provider(
         "backend_type = \"anthropic\"\nbase_url = \"https://a\"\nanthropic_version = \"2024-01-01\"\ndefault_max_tokens = 1000",
         "model = \"x\"",
     )
     .unwrap();
-    assert_eq!(c.providers["p"].options.anthropic_version, "2024-01-01");
-    assert_eq!(c.providers["p"].options.default_max_tokens, 1000);
+    assert_eq!(
+        options(&c),
+        r#"Anthropic { version: "2024-01-01", default_max_tokens: 1000 }"#
+    );
     let c = one_provider(
         "backend_type = \"azure\"\nbase_url = \"https://a\"\napi_version = \"2025-01-01-preview\"",
         "model = \"gpt-4o\"\ndeployment = \"prod\"",
     )
     .unwrap();
-    assert_eq!(c.providers["p"].options.api_version, "2025-01-01-preview");
     assert_eq!(
-        c.models["m"].backends[0].deployment.as_deref(),
-        Some("prod")
+        options(&c),
+        r#"Azure { api_version: "2025-01-01-preview" }"#
     );
+    assert_eq!(c.models["m"].backends[0].address, "prod");
 }
 
 #[test]

@@ -8,6 +8,7 @@ use indexmap::IndexMap;
 use super::health::{AllDownPolicy, HealthConfig};
 use super::limits::{RateLimit, ReloadConfig, StateConfig};
 use super::Secret;
+use crate::protocol::{Protocol, Target};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -100,76 +101,15 @@ impl Default for Timeouts {
     }
 }
 
-/// The wire protocol a provider speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BackendType {
-    /// OpenAI's chat completions API, and every compatible relay.
-    OpenAi,
-    /// Anthropic's Messages API.
-    Anthropic,
-    /// Google's Gemini API (generateContent).
-    Gemini,
-    /// Azure OpenAI: OpenAI's body on per-deployment URLs.
-    Azure,
-}
-
-impl BackendType {
-    /// Accepted names; `claude` is an alias of `anthropic`.
-    pub const NAMES: &'static [&'static str] =
-        &["openai", "anthropic", "claude", "gemini", "azure"];
-
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "openai" => Some(BackendType::OpenAi),
-            "anthropic" | "claude" => Some(BackendType::Anthropic),
-            "gemini" => Some(BackendType::Gemini),
-            "azure" => Some(BackendType::Azure),
-            _ => None,
-        }
-    }
-
-    /// The canonical name.
-    pub fn name(self) -> &'static str {
-        match self {
-            BackendType::OpenAi => "openai",
-            BackendType::Anthropic => "anthropic",
-            BackendType::Gemini => "gemini",
-            BackendType::Azure => "azure",
-        }
-    }
-}
-
-/// Provider settings that only some protocols read; validation rejects a
-/// key set on a provider of another type, so these always hold defaults there.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProtocolOptions {
-    /// Anthropic: the `anthropic-version` header.
-    pub anthropic_version: String,
-    /// Anthropic: `max_tokens` when the client sets none (Anthropic requires one).
-    pub default_max_tokens: u64,
-    /// Azure: the `api-version` query parameter.
-    pub api_version: String,
-}
-
-impl Default for ProtocolOptions {
-    fn default() -> Self {
-        ProtocolOptions {
-            anthropic_version: "2023-06-01".to_string(),
-            default_max_tokens: 4096,
-            api_version: "2024-10-21".to_string(),
-        }
-    }
-}
-
 #[derive(Debug)]
 pub struct Provider {
     pub id: String,
     /// Display name; the id when the file sets none.
     pub name: String,
-    pub backend_type: BackendType,
-    /// Normalised: no trailing slash; ends with `/v1` for OpenAI; without
-    /// the version segment for Anthropic (`/v1`) and Gemini (`/v1beta`),
-    /// whose endpoints add it.
+    /// The wire protocol, with this provider's protocol keys.
+    pub protocol: Arc<dyn Protocol>,
+    /// Normalised by the protocol (`Spec::base_url`): the form its
+    /// endpoint paths extend.
     pub base_url: String,
     pub api_key: Option<Secret>,
     /// Header values may hold credentials, so they are secrets too.
@@ -177,7 +117,6 @@ pub struct Provider {
     /// Upstream models the provider lists (informational; empty = any).
     pub models: Vec<String>,
     pub timeouts: Timeouts,
-    pub options: ProtocolOptions,
     pub enabled: bool,
 }
 
@@ -236,7 +175,7 @@ pub enum BillingMode {
 pub struct Model {
     pub name: String,
     pub strategy: Strategy,
-    pub backends: Vec<Backend>,
+    pub backends: Vec<Arc<Backend>>,
 }
 
 #[derive(Debug)]
@@ -245,8 +184,8 @@ pub struct Backend {
     pub id: String,
     pub provider: Arc<Provider>,
     pub upstream_model: String,
-    /// Azure: the deployment in the URL; the upstream model when unset.
-    pub deployment: Option<String>,
+    /// Where the protocol's URLs address the model (Azure: the deployment).
+    pub address: String,
     pub weight: f64,
     pub priority: u32,
     pub tags: Vec<String>,
@@ -274,6 +213,16 @@ impl Provider {
 }
 
 impl Backend {
+    /// This backend as its protocol sees it.
+    pub fn target(&self) -> Target<'_> {
+        Target {
+            base_url: &self.provider.base_url,
+            api_key: self.provider.api_key.as_ref().map(Secret::expose),
+            model: &self.upstream_model,
+            address: &self.address,
+        }
+    }
+
     /// A backend with tags serves only users sharing one; untagged serves all.
     pub fn visible_to(&self, user: &User) -> bool {
         self.tags.is_empty() || self.tags.iter().any(|t| user.tags.contains(t))

@@ -201,19 +201,36 @@ fn providers(
         .collect()
 }
 
+/// A provider table's own keys, for "unknown field" errors.
+const PROVIDER_KEYS: &[&str] = &[
+    "name",
+    "backend_type",
+    "base_url",
+    "api_key",
+    "headers",
+    "models",
+    "connect_timeout",
+    "first_token_timeout",
+    "idle_timeout",
+    "request_timeout",
+    "pool_idle_timeout",
+    "enabled",
+    "probe",
+];
+
 fn provider(c: &mut Checker, id: &str, p: &RawProvider, base: &Timeouts) -> Provider {
     let path = format!("providers.{id}");
-    let backend_type = BackendType::parse(&p.backend_type).unwrap_or_else(|| {
-        let known = BackendType::NAMES.join(", ");
-        c.error(
-            format!("{path}.backend_type"),
-            format!("unknown backend type {:?} (known: {known})", p.backend_type),
+    let (spec, protocol) =
+        protocol::provider(c, &path, &p.backend_type, &p.protocol, PROVIDER_KEYS).unwrap_or_else(
+            || {
+                // Checked against the default protocol, so its other errors still show.
+                let spec = &crate::protocol::PROTOCOLS[0];
+                let mut options = crate::protocol::Options::new(&p.protocol);
+                (spec, (spec.new)(&mut options))
+            },
         );
-        BackendType::OpenAi
-    });
     let base_url = base_url(c, &format!("{path}.base_url"), &p.base_url);
-    let base_url = protocol::normalise_base_url(backend_type, &base_url);
-    let options = protocol::options(c, &path, backend_type, p);
+    let base_url = (spec.base_url)(&base_url);
     // An empty key (e.g. "${KEY:-}") means no credentials at all, not an empty header.
     let api_key = p
         .api_key
@@ -243,13 +260,12 @@ fn provider(c: &mut Checker, id: &str, p: &RawProvider, base: &Timeouts) -> Prov
     Provider {
         id: id.to_string(),
         name: p.name.clone().unwrap_or_else(|| id.to_string()),
-        backend_type,
+        protocol,
         base_url,
         api_key,
         headers,
         models,
         timeouts,
-        options,
         enabled: p.enabled.unwrap_or(true),
     }
 }

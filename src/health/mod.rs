@@ -1,31 +1,32 @@
 //! Live per-backend state: in-flight requests, latency averages, outcomes,
 //! and what they lead to: a circuit breaker, cooldowns, a confidence for the
-//! `smart` strategy, active probes, and switches an admin flips at runtime.
+//! `smart` strategy, the results of active checks, and switches an admin
+//! flips at runtime. Pure state: what feeds it (attempts, the prober, other
+//! instances) lives above it.
 //!
 //! State is keyed by (provider, upstream model) and lives outside the config
 //! snapshot, so a reload keeps what was learned about unchanged backends.
 //! docs/health.md describes the states and transitions.
 
+mod announce;
+mod checks;
 pub mod circuit;
 pub mod clock;
 pub mod confidence;
 pub mod cooldown;
 mod outcome;
-mod probe;
-mod probe_check;
 mod record;
 mod report;
-mod shared;
 mod stats;
 mod switches;
 mod window;
 
+pub use announce::{Announcement, Sink};
+pub use checks::{Due, ProbeOutcome};
 pub use cooldown::CooldownReason;
 pub use outcome::{Failure, Target};
-pub use probe::ProbeSupervisor;
 pub use record::{Availability, TrialGuard};
-pub use report::{BackendReport, State};
-pub use shared::{Announcement, Sink};
+pub use report::{BackendReport, Entry, State};
 pub use stats::{BackendStats, InflightGuard, Notes, ProbeCheck};
 pub use switches::{BackendSwitch, Switches};
 
@@ -39,7 +40,7 @@ pub struct HealthRegistry {
     stats: Mutex<HashMap<(String, String), Arc<BackendStats>>>,
     pub switches: Switches,
     /// Where circuit openings and cooldowns are announced to other instances.
-    sink: shared::SinkSlot,
+    sink: announce::SinkSlot,
 }
 
 impl HealthRegistry {
@@ -49,7 +50,7 @@ impl HealthRegistry {
         map.entry((provider.to_string(), upstream_model.to_string()))
             .or_insert_with(|| {
                 let stats = BackendStats::default();
-                stats.set_origin(shared::Origin {
+                stats.set_origin(announce::Origin {
                     provider: provider.into(),
                     upstream_model: upstream_model.into(),
                     sink: self.sink.clone(),

@@ -21,6 +21,33 @@ pub enum State {
     Disabled,
 }
 
+impl State {
+    /// The `switchyard_circuit_state` gauge's value.
+    pub fn code(self) -> i64 {
+        match self {
+            State::Healthy => 0,
+            State::HalfOpen => 1,
+            State::Open => 2,
+            State::CoolingDown => 3,
+            State::Disabled => 4,
+        }
+    }
+}
+
+/// One (model, backend) pair as `/admin/backends`, the status page and the
+/// gauges show it.
+#[derive(Debug, Serialize)]
+pub struct Entry<'a> {
+    pub model: &'a str,
+    pub backend: &'a str,
+    pub provider: &'a str,
+    pub upstream_model: &'a str,
+    /// "config" or "admin" when the backend is out of rotation.
+    pub disabled_by: Option<&'static str>,
+    #[serde(flatten)]
+    pub health: BackendReport,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckReport {
     pub at: String,

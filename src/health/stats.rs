@@ -34,7 +34,7 @@ pub struct BackendStats {
     /// Written on failures and probes only, never on the success path.
     notes: Mutex<Notes>,
     /// Set once by the registry: which backend this is, for other instances.
-    pub(super) origin: super::shared::OriginCell,
+    pub(super) origin: super::announce::OriginCell,
 }
 
 /// What an operator wants to read about the last things that went wrong.

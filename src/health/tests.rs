@@ -4,19 +4,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
-use crate::config::{Backend, BackendType, BillingMode, HealthConfig, Provider, Secret, Timeouts};
+use crate::config::{Backend, BillingMode, HealthConfig, Provider, Secret, Timeouts};
 
 fn backend() -> Backend {
     let provider = Arc::new(Provider {
         id: "p".into(),
         name: "p".into(),
-        backend_type: BackendType::OpenAi,
+        protocol: (crate::protocol::PROTOCOLS[0].new)(&mut crate::protocol::Options::new(
+            &Default::default(),
+        )),
         base_url: "http://x/v1".into(),
         api_key: Some(Secret::new("sk-secret-key")),
         headers: vec![],
         models: vec![],
         timeouts: Timeouts::default(),
-        options: Default::default(),
         enabled: true,
     });
     Backend {
@@ -27,7 +28,7 @@ fn backend() -> Backend {
         priority: 1,
         tags: vec![],
         billing_mode: BillingMode::PerToken,
-        deployment: None,
+        address: "m".into(),
         enabled: true,
     }
 }

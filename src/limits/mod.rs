@@ -5,7 +5,8 @@
 //! one request and an estimate of its tokens in every window of the user's
 //! scopes (all models, and its model), all or none; when its response ends
 //! the token windows are corrected to the usage the upstream reported.
-//! State is in memory ([`memory`]) or shared through Redis (`crate::shared`).
+//! State is in memory ([`memory`]) or in a [`Store`] several instances
+//! share (Redis, `crate::shared`).
 
 pub mod gcra;
 pub mod headers;
@@ -14,13 +15,35 @@ mod plan;
 
 pub use plan::{LimitRegistry, Scope, UserPlan};
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::config::{OnError, Window};
 use crate::health::clock;
-use crate::providers::ChatRequest;
-use crate::shared::Shared;
+use crate::protocol::Request;
 use gcra::Status;
+
+/// A call to the store that may fail; the store logs and counts failures itself.
+pub type StoreCall<'a> = Pin<Box<dyn Future<Output = Result<Verdict, ()>> + Send + 'a>>;
+
+/// Limit windows kept where several instances share them. Every call is
+/// atomic over all the scopes it is given.
+pub trait Store: Send + Sync {
+    /// Checks and, when every limit passes, takes a request and `tokens`
+    /// under the concurrency lease `lease`.
+    fn admit<'a>(&'a self, scopes: &'a [Arc<Scope>], tokens: u64, lease: &'a str) -> StoreCall<'a>;
+
+    /// The windows' state without taking anything.
+    fn peek<'a>(&'a self, scopes: &'a [Arc<Scope>]) -> StoreCall<'a>;
+
+    /// Frees the lease and corrects the token windows by `delta`, beside the
+    /// request (the response is over; a failure only costs precision).
+    fn finish(self: Arc<Self>, scopes: Vec<Arc<Scope>>, lease: String, delta: Option<i64>);
+
+    /// What requests do when the store fails.
+    fn on_error(&self) -> OnError;
+}
 
 /// Completion tokens reserved when a request sets no `max_tokens`.
 pub const DEFAULT_COMPLETION_ALLOWANCE: u64 = 256;
@@ -72,7 +95,7 @@ pub enum Decision {
 
 /// Tokens to reserve for a request: its prompt estimated from the body size
 /// (about 4 bytes a token), plus the completion it may ask for.
-pub fn estimate_tokens(req: &ChatRequest, body_len: usize) -> u64 {
+pub fn estimate_tokens(req: &Request, body_len: usize) -> u64 {
     let completion = req
         .get::<u64>("max_completion_tokens")
         .or_else(|| req.get::<u64>("max_tokens"))
@@ -83,11 +106,11 @@ pub fn estimate_tokens(req: &ChatRequest, body_len: usize) -> u64 {
 
 /// Checks requests against user plans, in memory or through the shared store.
 pub struct Limiter {
-    shared: Option<Arc<Shared>>,
+    shared: Option<Arc<dyn Store>>,
 }
 
 impl Limiter {
-    pub fn new(shared: Option<Arc<Shared>>) -> Self {
+    pub fn new(shared: Option<Arc<dyn Store>>) -> Self {
         Limiter { shared }
     }
 
@@ -133,7 +156,7 @@ fn decide(verdict: Verdict, scopes: Vec<Arc<Scope>>, reserved: u64, via: Via) ->
 enum Via {
     Memory,
     /// With the lease id of the concurrency slot.
-    Shared(Arc<Shared>, String),
+    Shared(Arc<dyn Store>, String),
 }
 
 /// An admitted request's hold on its limits: frees its concurrency slot and
@@ -170,7 +193,7 @@ impl Admission {
 impl Drop for Admission {
     fn drop(&mut self) {
         let delta = self.delta.filter(|&d| d != 0 && self.has_token_windows());
-        match &self.via {
+        match &mut self.via {
             Via::Memory => {
                 memory::release(&self.scopes);
                 if let Some(d) = delta {
@@ -178,7 +201,8 @@ impl Drop for Admission {
                 }
             }
             Via::Shared(shared, lease) => {
-                shared.finish(std::mem::take(&mut self.scopes), lease.clone(), delta);
+                let scopes = std::mem::take(&mut self.scopes);
+                shared.clone().finish(scopes, std::mem::take(lease), delta);
             }
         }
     }

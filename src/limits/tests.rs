@@ -151,7 +151,7 @@ fn counters_survive_a_reload_unless_the_windows_change() {
 
 #[test]
 fn estimates_prompt_and_completion() {
-    let req = |body: &str| crate::providers::ChatRequest::parse(body.as_bytes()).unwrap();
+    let req = |body: &str| crate::protocol::Request::chat(body.as_bytes()).unwrap();
     let body = r#"{"model":"m","messages":[],"max_tokens":100,"n":2}"#;
     assert_eq!(estimate_tokens(&req(body), 400), 100 + 200);
     let body = r#"{"model":"m","messages":[],"max_completion_tokens":7,"max_tokens":100}"#;

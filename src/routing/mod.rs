@@ -1,13 +1,16 @@
 //! Load balancing: which backend of a model serves the next attempt.
 //!
-//! The proxy hands [`Balancer::pick`] the backends still eligible for this
+//! Dispatch hands [`Balancer::pick`] the backends still eligible for this
 //! attempt (visible to the user, enabled, not yet tried, and healthy unless
 //! none is); strategies only choose among them. All but `round_robin` are
 //! lock-free; round robin keeps one small per-model lock for its smooth
 //! weighted counters.
 
+mod route;
 mod smart;
 mod strategies;
+
+pub use route::{Route, Slot};
 
 use std::sync::Mutex;
 

@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
-use crate::config::BackendType;
 use crate::config::{BillingMode, HealthConfig, Provider, Timeouts};
 use crate::health::{Failure, Target};
 
@@ -12,20 +11,21 @@ fn backend(id: &str, weight: f64, priority: u32) -> Backend {
     let provider = Arc::new(Provider {
         id: id.into(),
         name: id.into(),
-        backend_type: BackendType::OpenAi,
+        protocol: (crate::protocol::PROTOCOLS[0].new)(&mut crate::protocol::Options::new(
+            &Default::default(),
+        )),
         base_url: "http://x/v1".into(),
         api_key: None,
         headers: vec![],
         models: vec![],
         timeouts: Timeouts::default(),
-        options: Default::default(),
         enabled: true,
     });
     Backend {
         id: id.into(),
         provider,
         upstream_model: "m".into(),
-        deployment: None,
+        address: "m".into(),
         weight,
         priority,
         tags: vec![],

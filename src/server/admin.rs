@@ -6,13 +6,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 
-use super::error::EdgeError;
 use super::routes::{fail, identify};
 use crate::config::User;
-use crate::health::{clock, BackendReport, State as Health};
+use crate::error::EdgeError;
+use crate::health::{clock, State as Health};
 use crate::reload::ReloadError;
 use crate::state::{AppState, Snapshot};
 use crate::telemetry::RequestRecord;
@@ -30,11 +30,10 @@ pub async fn ready(State(state): State<AppState>) -> Response {
             let Some(route) = snap.models.get(name.as_str()) else {
                 return true;
             };
-            !(0..route.model.backends.len()).any(|i| {
-                route.model.backends[i].enabled
-                    && !route.switches[i].disabled()
-                    && route.stats[i].state(now) != Health::Open
-            })
+            !route
+                .slots
+                .iter()
+                .any(|s| s.serving() && s.stats.state(now) != Health::Open)
         })
         .map(String::as_str)
         .collect();
@@ -43,19 +42,6 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     }
     let body = json!({"status": "not_ready", "models_without_backends": down});
     (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
-}
-
-/// One (model, backend) pair as `/admin/backends` (and the status page) lists it.
-#[derive(Serialize)]
-pub struct Entry<'a> {
-    pub model: &'a str,
-    pub backend: &'a str,
-    pub provider: &'a str,
-    pub upstream_model: &'a str,
-    /// "config" or "admin" when the backend is out of rotation.
-    pub disabled_by: Option<&'static str>,
-    #[serde(flatten)]
-    pub health: BackendReport,
 }
 
 /// The admin user behind the request: 401 without a valid token, 403 for others.
@@ -74,40 +60,6 @@ pub fn admin(
     })
 }
 
-/// Every (model, backend) pair with its live health, in config order.
-pub fn entries(snap: &Snapshot) -> Vec<Entry<'_>> {
-    let now = clock::now_ms();
-    let mut entries = Vec::new();
-    for (name, model) in &snap.config.models {
-        let Some(route) = snap.models.get(name) else {
-            continue;
-        };
-        for (i, b) in model.backends.iter().enumerate() {
-            let disabled_by = if !b.enabled {
-                Some("config")
-            } else if route.switches[i].disabled() {
-                Some("admin")
-            } else {
-                None
-            };
-            let mut health = route.stats[i].report(&snap.config.health, now);
-            if disabled_by.is_some() {
-                health.state = Health::Disabled;
-                health.healthy = false;
-            }
-            entries.push(Entry {
-                model: name,
-                backend: &b.id,
-                provider: &b.provider.id,
-                upstream_model: &b.upstream_model,
-                disabled_by,
-                health,
-            });
-        }
-    }
-    entries
-}
-
 pub async fn backends(
     State(state): State<AppState>,
     Extension(record): Extension<Arc<RequestRecord>>,
@@ -117,7 +69,7 @@ pub async fn backends(
     if let Err(e) = admin(&snap, &headers, &record) {
         return fail(&record, e);
     }
-    Json(json!({"object": "list", "data": entries(&snap)})).into_response()
+    Json(json!({"object": "list", "data": snap.entries()})).into_response()
 }
 
 #[derive(Deserialize)]

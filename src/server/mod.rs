@@ -1,9 +1,8 @@
-//! The HTTP edge: routes, authentication, errors, request tracking.
+//! The HTTP edge: the listener, the routes, request tracking (a request id
+//! and one log line each), the admin API and the status page. Every
+//! endpoint route runs `pipeline::handle` with its endpoint.
 
 pub mod admin;
-pub mod auth;
-mod chat;
-pub mod error;
 mod routes;
 mod status;
 mod track;
@@ -15,6 +14,8 @@ use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
 
+use crate::endpoint::ChatCompletions;
+use crate::pipeline;
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
@@ -23,7 +24,10 @@ pub fn router(state: AppState) -> Router {
         router = router.route("/metrics", get(routes::metrics));
     }
     router
-        .route("/v1/chat/completions", post(chat::chat))
+        .route(
+            "/v1/chat/completions",
+            post(pipeline::handle::<ChatCompletions>),
+        )
         .route("/v1/models", get(routes::list_models))
         .route("/v1/models/{*id}", get(routes::get_model))
         .route("/health", get(routes::health))
@@ -82,7 +86,9 @@ pub async fn serve(
             Ok(())
         }
     };
-    state.stop_probes();
+    // Every background task (probes, reload watcher, shared-state sync,
+    // the metrics listener) ends with the server.
+    state.tasks().drain(std::time::Duration::from_secs(1)).await;
     result
 }
 

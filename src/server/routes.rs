@@ -8,9 +8,10 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::{json, Value};
 
-use super::auth::authenticate;
-use super::error::EdgeError;
 use crate::config::{Access, User};
+use crate::endpoint::openai_error;
+use crate::error::EdgeError;
+use crate::pipeline::{authenticate, note_error};
 use crate::state::{AppState, Snapshot};
 use crate::telemetry::RequestRecord;
 
@@ -25,10 +26,11 @@ pub fn identify(
     Ok(user)
 }
 
-/// Turns an error into its response, noting it in the request's log line.
+/// Turns an error into its response (OpenAI's shape), noting it in the
+/// request's log line.
 pub fn fail(record: &RequestRecord, e: EdgeError) -> Response {
-    record.update(|f| f.error = Some(e.to_string()));
-    e.into_response()
+    note_error(record, &e);
+    openai_error(&e)
 }
 
 fn model_object(snap: &Snapshot, user: &User, name: &str) -> Option<Value> {
@@ -37,14 +39,7 @@ fn model_object(snap: &Snapshot, user: &User, name: &str) -> Option<Value> {
         return None;
     }
     // The backends this user may pin now: not those disabled in the config or at runtime.
-    let backends: Vec<&str> = route
-        .model
-        .backends
-        .iter()
-        .zip(&route.switches)
-        .filter(|(b, s)| b.enabled && !s.disabled() && b.visible_to(user))
-        .map(|(b, _)| b.id.as_str())
-        .collect();
+    let backends: Vec<&str> = route.in_rotation(user).collect();
     Some(
         json!({"id": name, "object": "model", "created": 0, "owned_by": "switchyard", "backends": backends}),
     )
@@ -135,10 +130,7 @@ pub async fn metrics(
             }
         }
     }
-    crate::telemetry::metrics::refresh_backend_gauges(
-        state.metrics(),
-        &super::admin::entries(&snap),
-    );
+    crate::telemetry::metrics::refresh_backend_gauges(state.metrics(), &snap.entries());
     let body = state.metrics().encode();
     (
         [(

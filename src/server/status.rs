@@ -9,7 +9,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::json;
 
-use super::admin::{admin, entries};
+use super::admin::admin;
 use super::routes::{fail, not_found};
 use crate::config::Access;
 use crate::state::AppState;
@@ -53,6 +53,6 @@ pub async fn data(
         }
         Access::Open => {}
     }
-    let body = json!({"object": "list", "data": entries(&snap)});
+    let body = json!({"object": "list", "data": snap.entries()});
     ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }

@@ -7,7 +7,6 @@
 //! for the current backends in one round trip and cools down locally the
 //! backends another instance reported, so requests never wait on Redis.
 
-use std::collections::HashSet;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
@@ -16,7 +15,7 @@ use tokio::sync::mpsc;
 
 use super::{Shared, StoreError};
 use crate::health::{Announcement, BackendStats, CooldownReason, Sink};
-use crate::state::{Snapshot, WeakState};
+use crate::tasks::Tasks;
 
 /// Sets the key unless a longer cooldown is already there.
 static WRITE: LazyLock<Script> = LazyLock::new(|| {
@@ -48,10 +47,10 @@ impl Shared {
 
     /// A sink for the health registry: announcements queue up and one task
     /// writes them, so the request that caused one never waits.
-    pub fn announcer(self: &Arc<Self>) -> Box<Sink> {
+    pub fn announcer(self: &Arc<Self>, tasks: &Tasks) -> Box<Sink> {
         let (tx, mut rx) = mpsc::unbounded_channel::<Announcement>();
         let shared = self.clone();
-        tokio::spawn(async move {
+        tasks.spawn("cooldown announcer", async move {
             while let Some(a) = rx.recv().await {
                 let _ = shared.write(&a).await;
             }
@@ -71,31 +70,26 @@ impl Shared {
         self.call("announce", inv.invoke_async(&mut conn)).await
     }
 
-    /// Reads other instances' cooldowns every `sync_interval` until the
-    /// state is gone.
-    pub fn spawn_sync(self: &Arc<Self>, state: WeakState) {
-        let shared = self.clone();
-        tokio::spawn(async move {
-            loop {
-                let Some(snap) = state.upgrade().map(|s| s.snapshot()) else {
-                    return;
-                };
-                let every = snap.config.state.sync_interval;
-                let _ = shared.sync(&snap).await;
-                drop(snap);
-                tokio::time::sleep(every).await;
-            }
-        });
+    /// Reads other instances' cooldowns every `sync_interval`, for the
+    /// backends `watched` lists then, until it lists none (the gateway is gone).
+    pub async fn sync_loop<F>(self: Arc<Self>, watched: F)
+    where
+        F: Fn() -> Option<(Duration, Vec<Watched>)> + Send,
+    {
+        while let Some((every, targets)) = watched() {
+            let _ = self.sync(&targets).await;
+            drop(targets);
+            tokio::time::sleep(every).await;
+        }
     }
 
     /// One round: applies every cooldown another instance reported.
-    pub async fn sync(&self, snap: &Snapshot) -> Result<(), StoreError> {
-        let targets = backends(snap);
+    pub async fn sync(&self, targets: &[Watched]) -> Result<(), StoreError> {
         if targets.is_empty() {
             return Ok(());
         }
         let mut inv = READ.prepare_invoke();
-        for t in &targets {
+        for t in targets {
             inv.key(self.cooldown_key(&t.provider, &t.upstream_model));
         }
         let mut conn = self.conn();
@@ -109,7 +103,7 @@ impl Shared {
         Ok(())
     }
 
-    fn apply(&self, t: &Target, ttl_ms: i64, value: &str) {
+    fn apply(&self, t: &Watched, ttl_ms: i64, value: &str) {
         let Some((reason, instance)) = value.split_once('|') else {
             return;
         };
@@ -128,26 +122,9 @@ impl Shared {
     }
 }
 
-struct Target {
-    provider: String,
-    upstream_model: String,
-    stats: Arc<BackendStats>,
-}
-
-/// Each (provider, upstream model) of the snapshot once.
-fn backends(snap: &Snapshot) -> Vec<Target> {
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for route in snap.models.values() {
-        for (b, stats) in route.model.backends.iter().zip(&route.stats) {
-            if seen.insert((b.provider.id.as_str(), b.upstream_model.as_str())) {
-                out.push(Target {
-                    provider: b.provider.id.clone(),
-                    upstream_model: b.upstream_model.clone(),
-                    stats: stats.clone(),
-                });
-            }
-        }
-    }
-    out
+/// One (provider, upstream model) whose cooldowns other instances may report.
+pub struct Watched {
+    pub provider: String,
+    pub upstream_model: String,
+    pub stats: Arc<BackendStats>,
 }

@@ -9,8 +9,9 @@ use redis::Script;
 
 use super::{Shared, StoreError};
 use crate::config::Kind;
+use crate::config::OnError;
 use crate::limits::gcra::Status;
-use crate::limits::{Limited, Refusal, Scope, Verdict};
+use crate::limits::{Limited, Refusal, Scope, Store, StoreCall, Verdict};
 
 static SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("limits.lua")));
 
@@ -64,6 +65,24 @@ fn invocation(
         }
     }
     inv
+}
+
+impl Store for Shared {
+    fn admit<'a>(&'a self, scopes: &'a [Arc<Scope>], tokens: u64, lease: &'a str) -> StoreCall<'a> {
+        Box::pin(async move { self.admit(scopes, tokens, lease).await.map_err(|_| ()) })
+    }
+
+    fn peek<'a>(&'a self, scopes: &'a [Arc<Scope>]) -> StoreCall<'a> {
+        Box::pin(async move { self.peek(scopes).await.map_err(|_| ()) })
+    }
+
+    fn finish(self: Arc<Self>, scopes: Vec<Arc<Scope>>, lease: String, delta: Option<i64>) {
+        Shared::finish(&self, scopes, lease, delta);
+    }
+
+    fn on_error(&self) -> OnError {
+        self.on_error
+    }
 }
 
 impl Shared {

@@ -12,15 +12,17 @@
 pub mod cooldowns;
 mod limits;
 
+pub use cooldowns::Watched;
+
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering::AcqRel};
 use std::sync::Arc;
 use std::time::Duration;
 
+use prometheus_client::metrics::counter::Counter;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::config::{redact_url, OnError, StateBackend, StateConfig};
-use crate::telemetry::Metrics;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -41,7 +43,8 @@ pub struct Shared {
     /// Tells this process's own announcements apart when they are read back.
     instance: String,
     failing: AtomicBool,
-    metrics: Arc<Metrics>,
+    /// `switchyard_state_errors_total`.
+    errors: Counter,
     shown_url: String,
     password: Option<String>,
 }
@@ -49,7 +52,7 @@ pub struct Shared {
 impl Shared {
     /// `None` for the in-memory backend. Connects lazily: the gateway starts
     /// (and follows `on_error`) while the server is down. Needs a Tokio runtime.
-    pub fn connect(cfg: &StateConfig, metrics: Arc<Metrics>) -> Result<Option<Arc<Self>>, String> {
+    pub fn connect(cfg: &StateConfig, errors: Counter) -> Result<Option<Arc<Self>>, String> {
         let StateBackend::Redis { url } = &cfg.backend else {
             return Ok(None);
         };
@@ -76,7 +79,7 @@ impl Shared {
             prefix: cfg.prefix.clone(),
             instance: format!("{:016x}", fastrand::u64(..)),
             failing: AtomicBool::new(false),
-            metrics,
+            errors,
             shown_url,
             password,
         })))
@@ -104,7 +107,7 @@ impl Shared {
     }
 
     fn failed(&self, op: &str, e: &StoreError) {
-        self.metrics.state_errors.inc();
+        self.errors.inc();
         if !self.failing.swap(true, AcqRel) {
             let policy = match self.on_error {
                 OnError::FailOpen => "serving without shared limits (on_error = fail_open)",

@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use super::{writer, Fields};
+use crate::error::Fault;
 
 /// The log format `init_logging` set up, when this module may write the line itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +64,7 @@ impl Line<'_> {
             request_id = %self.id,
             method = %self.method,
             path = %self.path,
+            endpoint = f.endpoint,
             status = self.status,
             user = f.user.as_deref(),
             model = f.model.as_deref(),
@@ -76,6 +78,7 @@ impl Line<'_> {
             completion_tokens = f.usage.map(|u| u.completion_tokens),
             client_disconnected = !self.completed,
             error = f.error.as_deref(),
+            fault = f.fault.map(Fault::name),
             "request"
         );
     }
@@ -100,6 +103,7 @@ impl Line<'_> {
         w.raw("request_id", self.id);
         w.raw("method", self.method);
         w.raw("path", self.path);
+        w.opt_str("endpoint", f.endpoint);
         w.num("status", self.status);
         w.opt_str("user", f.user.as_deref());
         w.opt_str("model", f.model.as_deref());
@@ -117,6 +121,7 @@ impl Line<'_> {
         }
         w.flag("client_disconnected", !self.completed);
         w.opt_str("error", f.error.as_deref());
+        w.opt_str("fault", f.fault.map(Fault::name));
         match w {
             Out::Text(out) => out.push('\n'),
             Out::Json(out) => out.push_str(",\"target\":\"switchyard::request\"}\n"),
@@ -229,7 +234,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::providers::Usage;
+    use crate::protocol::Usage;
     use crate::telemetry::AttemptLog;
 
     #[derive(Clone, Default)]
@@ -296,6 +301,8 @@ mod tests {
                 completion_tokens: 345,
             }),
             error: Some("upstream said \"no\"\nline two \\ ünïcode\t".into()),
+            endpoint: Some("chat_completions"),
+            fault: Some(Fault::Upstream),
         };
         vec![full, Fields::default()]
     }

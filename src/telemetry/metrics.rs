@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use super::Fields;
+use crate::health::Entry;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -18,7 +19,11 @@ use prometheus_client::registry::Registry;
 pub struct RequestLabels {
     pub model: String,
     pub backend: String,
+    /// The front door: `chat_completions`, or `_none` outside the pipeline.
+    pub endpoint: &'static str,
     pub status_class: &'static str,
+    /// Whose fault a failure was (`client`, `upstream`, `internal`); `none`.
+    pub fault: &'static str,
     pub pinned: &'static str,
     pub stream: &'static str,
 }
@@ -124,7 +129,7 @@ impl Metrics {
         let r = &mut self.registry;
         r.register(
             "requests",
-            "Requests by model, backend, status class, pinned and stream",
+            "Requests by model, backend, endpoint, status class, fault, pinned and stream",
             self.requests.clone(),
         );
         r.register(
@@ -228,7 +233,15 @@ impl Metrics {
         let labels = RequestLabels {
             model: model.clone(),
             backend: backend.clone(),
+            endpoint: f.endpoint.unwrap_or("_none"),
             status_class: status_class(status),
+            fault: match f.fault {
+                Some(fault) => fault.name(),
+                // Errors outside the pipeline (a 404, a bad admin token) are the client's.
+                None if status >= 500 => "internal",
+                None if status >= 400 => "client",
+                None => "none",
+            },
             pinned: flag(f.pinned),
             stream: flag(f.stream),
         };
@@ -281,8 +294,7 @@ impl Metrics {
 
 /// Sets the per-backend gauges from live state, at scrape time, so the
 /// request path never touches them.
-pub fn refresh_backend_gauges(metrics: &Metrics, entries: &[crate::server::admin::Entry]) {
-    use crate::health::State;
+pub fn refresh_backend_gauges(metrics: &Metrics, entries: &[Entry]) {
     metrics.backend_up.clear();
     metrics.circuit_state.clear();
     metrics.inflight.clear();
@@ -298,13 +310,7 @@ pub fn refresh_backend_gauges(metrics: &Metrics, entries: &[crate::server::admin
             .backend_up
             .get_or_create(&labels)
             .set(i64::from(e.health.healthy));
-        let code = match e.health.state {
-            State::Healthy => 0,
-            State::HalfOpen => 1,
-            State::Open => 2,
-            State::CoolingDown => 3,
-            State::Disabled => 4,
-        };
+        let code = e.health.state.code();
         // A backend id may serve several models; its circuit gauge shows the worst.
         let b = BackendLabels {
             backend: e.backend.to_string(),

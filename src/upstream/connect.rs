@@ -255,7 +255,8 @@ mod tests {
                 .build(),
         );
         match client.send(get(up)).await {
-            Err(SendError::Failed(msg)) => {
+            Err(e @ SendError::Failed(_)) => {
+                let msg = e.to_string();
                 assert!(
                     msg.contains(&format!("through the proxy at {}", at.ip())),
                     "{msg}"

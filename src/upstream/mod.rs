@@ -34,12 +34,20 @@ const MAX_ERROR_BODY: usize = 1 << 20;
 /// Why a request did not get an answer.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
+    /// A URL or header the protocol built is not valid HTTP.
     #[error("invalid upstream request: {0}")]
-    Invalid(String),
+    Invalid(Box<dyn std::error::Error + Send + Sync>),
     #[error("connect timed out")]
     ConnectTimeout,
-    #[error("{0}")]
-    Failed(String),
+    /// hyper's own message is often only "client error (Connect)": the
+    /// message carries the causes below it.
+    #[error("{}", error_chain(.0))]
+    Failed(#[source] hyper_util::client::legacy::Error),
+}
+
+/// Where the pool of each provider is found, by provider id.
+pub trait Pools: Sync {
+    fn pool(&self, provider: &str) -> Option<&UpstreamClient>;
 }
 
 /// One provider's pool (the connect timeout is per provider).
@@ -88,7 +96,7 @@ impl UpstreamClient {
             if is_timeout(&e) {
                 SendError::ConnectTimeout
             } else {
-                SendError::Failed(error_chain(&e))
+                SendError::Failed(e)
             }
         })
     }
@@ -103,26 +111,28 @@ pub fn request(
     provider: &Provider,
     body: Bytes,
 ) -> Result<Request<Full<Bytes>>, SendError> {
-    let invalid = |e: &dyn std::fmt::Display| SendError::Invalid(e.to_string());
+    fn invalid(e: impl std::error::Error + Send + Sync + 'static) -> SendError {
+        SendError::Invalid(Box::new(e))
+    }
     let json = !body.is_empty();
     let mut req = Request::builder()
         .method(method)
         .uri(url)
         .body(Full::new(body))
-        .map_err(|e| invalid(&e))?;
+        .map_err(invalid)?;
     let map = req.headers_mut();
     map.insert(USER_AGENT, HeaderValue::from_static(AGENT));
     if json {
         map.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
     for (name, value) in headers {
-        let mut value = HeaderValue::try_from(value).map_err(|e| invalid(&e))?;
+        let mut value = HeaderValue::try_from(value).map_err(invalid)?;
         value.set_sensitive(true);
         map.append(HeaderName::from_static(name), value);
     }
     for (name, value) in &provider.headers {
-        let name = HeaderName::try_from(name.as_str()).map_err(|e| invalid(&e))?;
-        let mut value = HeaderValue::try_from(value.expose()).map_err(|e| invalid(&e))?;
+        let name = HeaderName::try_from(name.as_str()).map_err(invalid)?;
+        let mut value = HeaderValue::try_from(value.expose()).map_err(invalid)?;
         value.set_sensitive(true);
         map.insert(name, value);
     }
@@ -132,11 +142,8 @@ pub fn request(
 const AGENT: &str = concat!("switchyard/", env!("CARGO_PKG_VERSION"));
 
 /// The whole body of an answer.
-pub async fn read_all(body: Incoming) -> Result<Bytes, String> {
-    match body.collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) => Err(error_chain(&e)),
-    }
+pub async fn read_all(body: Incoming) -> Result<Bytes, hyper::Error> {
+    Ok(body.collect().await?.to_bytes())
 }
 
 /// The body of an error answer, at most 1 MiB; empty if it cannot be read.
@@ -229,7 +236,10 @@ mod tests {
             .body(Full::new(Bytes::new()))
             .unwrap();
         match client.send(req).await {
-            Err(SendError::Failed(msg)) => assert!(msg.contains("refused"), "{msg}"),
+            Err(e @ SendError::Failed(_)) => {
+                let msg = e.to_string();
+                assert!(msg.contains("refused"), "{msg}")
+            }
             other => panic!("expected a connect failure, got {other:?}"),
         }
     }
@@ -252,7 +262,10 @@ mod tests {
             .unwrap();
         match client.send(req).await {
             // rustls: "received corrupt message of type InvalidContentType"
-            Err(SendError::Failed(msg)) => assert!(msg.contains("corrupt message"), "{msg}"),
+            Err(e @ SendError::Failed(_)) => {
+                let msg = e.to_string();
+                assert!(msg.contains("corrupt message"), "{msg}")
+            }
             other => panic!("expected a TLS failure, got {other:?}"),
         }
     }

@@ -67,7 +67,7 @@ fn model(
                     format!("duplicate backend id {:?}; {hint}", backend.id),
                 );
             }
-            backends.push(backend);
+            backends.push(Arc::new(backend));
         }
     }
     Model {
@@ -76,6 +76,18 @@ fn model(
         backends,
     }
 }
+
+/// A backend table's own keys, for "unknown field" errors.
+const BACKEND_KEYS: &[&str] = &[
+    "id",
+    "provider",
+    "model",
+    "weight",
+    "priority",
+    "tags",
+    "billing_mode",
+    "enabled",
+];
 
 fn backend(
     c: &mut Checker,
@@ -121,7 +133,8 @@ fn backend(
             BillingMode::PerToken
         }
     };
-    let deployment = protocol::backend(c, path, provider.backend_type, b);
+    let spec = provider.protocol.spec();
+    let address = protocol::address(c, path, spec, &b.model, &b.protocol, BACKEND_KEYS);
     let id = b.id.clone().unwrap_or_else(|| b.provider.clone());
     if id.is_empty() {
         c.error(format!("{path}.id"), "must not be empty");
@@ -130,7 +143,7 @@ fn backend(
         id,
         provider: provider.clone(),
         upstream_model: b.model.clone(),
-        deployment,
+        address,
         weight,
         priority: b.priority.unwrap_or(1),
         tags: b.tags.clone(),

@@ -1,0 +1,251 @@
+//! One attempt at one backend: send, classify what came back.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{HeaderValue, Method, Response, StatusCode};
+use bytes::Bytes;
+use hyper::body::Incoming;
+
+use super::stream::Broken;
+use crate::config::Backend;
+use crate::error::{EdgeError, Fault, Rejection};
+use crate::health::{cooldown, Failure};
+use crate::protocol::{error_summary, Answer, Protocol, Request, RequestError, UpstreamRequest};
+use crate::upstream::{self, SendError, UpstreamClient};
+
+/// Which limit ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeoutKind {
+    Connect,
+    FirstToken,
+    Idle,
+    Request,
+    Deadline,
+}
+
+/// Why an attempt failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AttemptError {
+    #[error("connect error: {0}")]
+    Connect(#[source] SendError),
+    #[error("timed out ({kind:?}) after {after:?}")]
+    Timeout { kind: TimeoutKind, after: Duration },
+    #[error("HTTP {}: {}", status.as_u16(), error_summary(body))]
+    Status {
+        status: StatusCode,
+        retry_after: Option<Duration>,
+        /// As the upstream sent it, in its protocol's error shape.
+        body: Bytes,
+        content_type: Option<HeaderValue>,
+        /// The protocol that shaped `body`.
+        protocol: Arc<dyn Protocol>,
+    },
+    #[error("stream broken before the first token: {0}")]
+    StreamBroken(#[source] Broken),
+    #[error("invalid response: {0}")]
+    BadResponse(String),
+    /// This backend's protocol cannot express the request; another may.
+    #[error("backend {backend:?} cannot take this request: {error}")]
+    Unsupported {
+        backend: String,
+        #[source]
+        error: RequestError,
+    },
+}
+
+/// What the attempt loop does after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Fail over to another backend; the attempt counts.
+    Retry,
+    /// Try another backend without spending an attempt: this one could
+    /// not express the request.
+    Skip,
+    /// The request itself is wrong: no backend would take it.
+    Stop,
+}
+
+/// 4xx statuses that mean the request itself is wrong, so no backend would take it.
+fn is_client_error(status: StatusCode) -> bool {
+    status.is_client_error() && !matches!(status.as_u16(), 401 | 403 | 408 | 429)
+}
+
+impl AttemptError {
+    /// Whose fault the failure was: the client's only when the request itself is wrong.
+    pub fn fault(&self) -> Fault {
+        match self {
+            AttemptError::Status { status, .. } if is_client_error(*status) => Fault::Client,
+            AttemptError::Unsupported { .. } => Fault::Client,
+            _ => Fault::Upstream,
+        }
+    }
+
+    pub fn next(&self) -> Next {
+        match (self, self.fault()) {
+            (AttemptError::Unsupported { .. }, _) => Next::Skip,
+            (_, Fault::Client) => Next::Stop,
+            _ => Next::Retry,
+        }
+    }
+
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, AttemptError::Timeout { .. })
+    }
+
+    /// What this failure says about the backend; `None` when the request
+    /// itself was at fault.
+    pub fn health_failure(&self) -> Option<Failure> {
+        if self.fault() == Fault::Client {
+            return None;
+        }
+        Some(match self {
+            AttemptError::Connect(_) => Failure::Connect,
+            // The request's own deadline ran out: that says little about this backend.
+            AttemptError::Timeout {
+                kind: TimeoutKind::Deadline,
+                ..
+            } => return None,
+            AttemptError::Timeout { .. } => Failure::Timeout,
+            AttemptError::Status {
+                status,
+                retry_after,
+                ..
+            } => match status.as_u16() {
+                401 | 403 => Failure::Auth {
+                    status: status.as_u16(),
+                },
+                429 => Failure::RateLimited {
+                    retry_after: *retry_after,
+                },
+                408 => Failure::Timeout,
+                s => Failure::Server { status: s },
+            },
+            AttemptError::StreamBroken(_) | AttemptError::BadResponse(_) => Failure::StreamBroken,
+            AttemptError::Unsupported { .. } => return None,
+        })
+    }
+
+    /// A bounded label for logs and metrics.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            AttemptError::Connect(_) => "connect",
+            AttemptError::Timeout { .. } => "timeout",
+            AttemptError::Status { status, .. } => match status.as_u16() {
+                429 => "status_429",
+                401 | 403 => "auth",
+                408 => "timeout",
+                _ if is_client_error(*status) => "client_4xx",
+                _ => "status_5xx",
+            },
+            AttemptError::StreamBroken(_) | AttemptError::BadResponse(_) => "stream_broken",
+            AttemptError::Unsupported { .. } => "client_4xx",
+        }
+    }
+
+    /// The error to give the client when it must not be retried elsewhere.
+    pub fn into_client_error(self) -> EdgeError {
+        match self {
+            AttemptError::Status {
+                status,
+                body,
+                content_type,
+                protocol,
+                ..
+            } => EdgeError::UpstreamRejected(Box::new(Rejection {
+                status,
+                error: protocol.error(&body),
+                body,
+                content_type,
+                api: protocol.api(),
+            })),
+            AttemptError::Unsupported { backend, error } => {
+                let message = format!("backend {backend:?} cannot take this request: {error}");
+                EdgeError::bad_request(message, error.param, Some("unsupported_parameter"))
+            }
+            other => EdgeError::Internal(other.to_string()),
+        }
+    }
+}
+
+fn from_send(e: SendError, connect_timeout: Duration) -> AttemptError {
+    match e {
+        SendError::ConnectTimeout => AttemptError::Timeout {
+            kind: TimeoutKind::Connect,
+            after: connect_timeout,
+        },
+        other => AttemptError::Connect(other),
+    }
+}
+
+/// Sends the request; any non-2xx answer becomes an [`AttemptError::Status`].
+pub async fn send(
+    client: &UpstreamClient,
+    backend: &Backend,
+    up: UpstreamRequest,
+) -> Result<Response<Incoming>, AttemptError> {
+    let provider = &backend.provider;
+    let connect = provider.timeouts.connect;
+    let req = upstream::request(Method::POST, &up.url, up.headers, provider, up.body)
+        .map_err(|e| from_send(e, connect))?;
+    let resp = client.send(req).await.map_err(|e| from_send(e, connect))?;
+    if resp.status().is_success() {
+        return Ok(resp);
+    }
+    let status = resp.status();
+    let retry_after = cooldown::rate_limit_delay(resp.headers());
+    let content_type = resp.headers().get("content-type").cloned();
+    // An error body is small; read what arrives, but never let it fail the
+    // classification. A relay may echo the key it was sent: never pass it on.
+    let body = upstream::read_error_body(resp.into_body()).await;
+    let body = match std::str::from_utf8(&body).map(|text| provider.scrub(text)) {
+        Ok(clean) if clean.as_bytes() != &body[..] => Bytes::from(clean),
+        _ => body,
+    };
+    Err(AttemptError::Status {
+        status,
+        retry_after,
+        body,
+        content_type,
+        protocol: provider.protocol.clone(),
+    })
+}
+
+/// A non-streaming attempt, bounded by `limit` from send to the last byte.
+pub async fn complete(
+    client: &UpstreamClient,
+    backend: &Backend,
+    req: &Request,
+    limit: (Duration, TimeoutKind),
+) -> Result<Answer, AttemptError> {
+    let up = build(backend, req)?;
+    let work = async {
+        let resp = send(client, backend, up).await?;
+        let body = upstream::read_all(resp.into_body())
+            .await
+            .map_err(|e| AttemptError::StreamBroken(Broken::Transport(e)))?;
+        let protocol = &backend.provider.protocol;
+        protocol
+            .answer(&backend.target(), req, body)
+            .map_err(AttemptError::BadResponse)
+    };
+    let started = tokio::time::Instant::now();
+    match tokio::time::timeout(limit.0, work).await {
+        Ok(result) => result,
+        Err(_) => Err(AttemptError::Timeout {
+            kind: limit.1,
+            after: started.elapsed(),
+        }),
+    }
+}
+
+/// The upstream request, or why this backend cannot take it.
+pub fn build(backend: &Backend, req: &Request) -> Result<UpstreamRequest, AttemptError> {
+    let protocol = &backend.provider.protocol;
+    protocol
+        .build(&backend.target(), req)
+        .map_err(|error| AttemptError::Unsupported {
+            backend: backend.id.clone(),
+            error,
+        })
+}

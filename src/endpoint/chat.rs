@@ -1,0 +1,48 @@
+//! `POST /v1/chat/completions`: OpenAI's chat completions API, the
+//! gateway's first endpoint. Its requests are the gateway's own form, so
+//! parsing is the top level only, and answers already come in its shape.
+
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+
+use super::openai_error;
+use crate::dispatch::Reply;
+use crate::error::EdgeError;
+use crate::pipeline::Endpoint;
+use crate::protocol::Request;
+
+pub struct ChatCompletions;
+
+impl Endpoint for ChatCompletions {
+    const NAME: &'static str = "chat_completions";
+
+    fn parse(body: &[u8]) -> Result<Request, EdgeError> {
+        Request::chat(body).map_err(|e| EdgeError::bad_request(e.message, e.param, None))
+    }
+
+    fn reply(reply: Reply) -> Response {
+        match reply {
+            Reply::Whole(body) => {
+                let ct = HeaderValue::from_static("application/json");
+                ([(header::CONTENT_TYPE, ct)], body).into_response()
+            }
+            Reply::Stream(body) => sse(body),
+        }
+    }
+
+    fn error(e: &EdgeError) -> Response {
+        openai_error(e)
+    }
+}
+
+/// A Server-Sent Events response.
+pub(super) fn sse(body: axum::body::Body) -> Response {
+    let headers = [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        ),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+    ];
+    (headers, body).into_response()
+}

@@ -1,0 +1,90 @@
+//! Stage 1, authentication: the user behind the request's token, as an
+//! extractor that refuses in the endpoint's own error shape.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+
+use super::Endpoint;
+use crate::config::User;
+use crate::error::EdgeError;
+use crate::state::{AppState, Snapshot};
+use crate::telemetry::RequestRecord;
+
+/// The user behind `Authorization: Bearer TOKEN`: 401 when the header is
+/// missing or the token unknown or disabled. The token is looked up by its
+/// digest and never logged.
+pub fn authenticate(snap: &Snapshot, headers: &HeaderMap) -> Result<Arc<User>, EdgeError> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or(EdgeError::Unauthorized(
+            "missing bearer token: send `Authorization: Bearer <token>`",
+        ))?;
+    let value = value
+        .to_str()
+        .map_err(|_| EdgeError::Unauthorized("invalid authorization header"))?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(EdgeError::Unauthorized(
+            "authorization header must be `Bearer <token>`",
+        ))?;
+    match snap.user_by_token(token) {
+        Some(user) if user.enabled => Ok(user.clone()),
+        Some(_) => Err(EdgeError::Unauthorized("this token's user is disabled")),
+        None => Err(EdgeError::Unauthorized("invalid token")),
+    }
+}
+
+/// An authenticated request: its user, and the snapshot it was checked
+/// against (the request keeps it for its whole life).
+pub struct Caller<E> {
+    pub user: Arc<User>,
+    pub snap: Arc<Snapshot>,
+    endpoint: PhantomData<E>,
+}
+
+/// A request refused before its handler ran, in `E`'s error shape.
+pub struct Refused<E>(EdgeError, PhantomData<E>);
+
+impl<E: Endpoint> IntoResponse for Refused<E> {
+    fn into_response(self) -> Response {
+        E::error(&self.0)
+    }
+}
+
+impl<E: Endpoint> FromRequestParts<AppState> for Caller<E> {
+    type Rejection = Refused<E>;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let snap = state.snapshot();
+        let record = parts.extensions.get::<Arc<RequestRecord>>().cloned();
+        match authenticate(&snap, &parts.headers) {
+            Ok(user) => {
+                if let Some(record) = &record {
+                    record.update(|f| f.user = Some(user.id.clone()));
+                }
+                Ok(Caller {
+                    user,
+                    snap,
+                    endpoint: PhantomData,
+                })
+            }
+            Err(e) => {
+                if let Some(record) = &record {
+                    super::note_error(record, &e);
+                }
+                Err(Refused(e, PhantomData))
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! Stage 3, resolution: the model, the user's permission for it, and a
+//! `backend` pin. Everything that can refuse a request before it spends
+//! any quota.
+
+use crate::config::User;
+use crate::dispatch;
+use crate::error::EdgeError;
+use crate::protocol::Request;
+use crate::routing::Route;
+use crate::state::Snapshot;
+use crate::telemetry::RequestRecord;
+
+/// The request's route, and the pinned backend's index if it named one.
+pub fn resolve<'s>(
+    snap: &'s Snapshot,
+    user: &User,
+    req: &Request,
+    record: &RequestRecord,
+) -> Result<(&'s Route, Option<usize>), EdgeError> {
+    let route = snap.models.get(&req.model);
+    record.update(|f| {
+        f.model = Some(req.model.clone());
+        f.model_known = route.is_some();
+        f.stream = req.stream;
+    });
+    let Some(route) = route else {
+        let message = format!(
+            "The model `{}` does not exist or you do not have access to it.",
+            req.model
+        );
+        return Err(EdgeError::NotFound {
+            message,
+            code: "model_not_found",
+        });
+    };
+    if !user.may_use(&req.model) {
+        let message = format!("user {:?} may not use model `{}`", user.id, req.model);
+        return Err(EdgeError::Forbidden {
+            message,
+            code: "model_not_allowed",
+        });
+    }
+    let pinned = match &req.backend {
+        Some(id) => Some(dispatch::pin(route, user, id)?),
+        None => None,
+    };
+    record.update(|f| f.pinned = pinned.is_some());
+    if req.backend.is_some() {
+        // The request's own log line records the pin (`pinned`, `backend`); this is detail.
+        tracing::debug!(target: "switchyard::pin", request_id = %record.id, user = %user.id,
+            model = %req.model, backend = req.backend.as_deref(), "request pinned to a backend");
+    }
+    Ok((route, pinned))
+}

@@ -1,0 +1,168 @@
+//! Azure OpenAI: OpenAI's body and answers, on a per-deployment URL with an
+//! `api-key` header. Responses and streams are OpenAI's, so they reuse the
+//! OpenAI translation unchanged.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::options::url_safe;
+use super::{
+    openai, Answer, Api, Options, Protocol, Request, RequestError, Spec, StreamTranslator, Target,
+    UpstreamError, UpstreamRequest,
+};
+
+pub const SPEC: Spec = Spec {
+    name: "azure",
+    aliases: &[],
+    provider_keys: &["api_version"],
+    backend_keys: &["deployment"],
+    new,
+    // Azure paths start at the host root.
+    base_url: |url| url.trim_end_matches('/').to_string(),
+    address,
+};
+
+const SAFE: &str = "use only letters, digits, '-', '_' and '.'";
+
+fn new(o: &mut Options) -> Arc<dyn Protocol> {
+    let mut api_version = "2024-10-21".to_string();
+    if let Some(v) = o.string("api_version") {
+        if url_safe(v) {
+            api_version = v.to_string();
+        } else {
+            let message = format!("invalid api version {v:?}; write e.g. \"2024-10-21\"");
+            o.error("api_version", message);
+        }
+    }
+    Arc::new(Azure { api_version })
+}
+
+/// The deployment names the model in the URL: the `deployment` key, or the
+/// model itself. Either must be URL-safe: a stray `/` or `?` would silently
+/// address another resource.
+fn address(model: &str, o: &mut Options) -> String {
+    if let Some(d) = o.string("deployment") {
+        if !url_safe(d) {
+            o.error(
+                "deployment",
+                format!("invalid deployment name {d:?}; {SAFE}"),
+            );
+        }
+        return d.to_string();
+    }
+    if !model.is_empty() && !url_safe(model) {
+        let message = format!(
+            "{model:?} is used as the Azure deployment in the URL; {SAFE}, or set `deployment`"
+        );
+        o.error("model", message);
+    }
+    model.to_string()
+}
+
+/// Azure OpenAI, with its `api-version`.
+#[derive(Debug)]
+pub struct Azure {
+    api_version: String,
+}
+
+impl Azure {
+    fn url(&self, t: &Target, path: &str) -> String {
+        format!(
+            "{}/openai/{path}?api-version={}",
+            t.base_url, self.api_version
+        )
+    }
+
+    fn headers(t: &Target) -> Vec<(&'static str, String)> {
+        t.api_key
+            .map(|k| ("api-key", k.to_string()))
+            .into_iter()
+            .collect()
+    }
+}
+
+impl Protocol for Azure {
+    fn spec(&self) -> &'static Spec {
+        &SPEC
+    }
+
+    fn build(&self, t: &Target, req: &Request) -> Result<UpstreamRequest, RequestError> {
+        // Config validation keeps the deployment and version URL-safe.
+        let path = format!("deployments/{}/chat/completions", t.address);
+        Ok(UpstreamRequest {
+            url: self.url(t, &path),
+            headers: Self::headers(t),
+            body: Bytes::from(openai::body(req, t.model)),
+        })
+    }
+
+    fn answer(&self, t: &Target, req: &Request, body: Bytes) -> Result<Answer, String> {
+        openai::OpenAi.answer(t, req, body)
+    }
+
+    fn stream(&self, t: &Target, req: &Request) -> Box<dyn StreamTranslator> {
+        openai::OpenAi.stream(t, req)
+    }
+
+    fn error(&self, body: &[u8]) -> Option<UpstreamError> {
+        openai::OpenAi.error(body)
+    }
+
+    fn api(&self) -> Option<Api> {
+        Some(Api::ChatCompletions)
+    }
+
+    fn models_probe(&self, t: &Target) -> UpstreamRequest {
+        UpstreamRequest {
+            url: self.url(t, "models"),
+            headers: Self::headers(t),
+            body: Bytes::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::protocol::testing::backend;
+
+    #[test]
+    fn url_header_and_body() {
+        let b = backend(
+            "backend_type = \"azure\"\nbase_url = \"https://res.openai.azure.com/\"\napi_key = \"az-secret\"",
+            "model = \"gpt-4o\"",
+        );
+        let req =
+            Request::chat(br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#)
+                .unwrap();
+        let up = b.build(&req).unwrap();
+        assert_eq!(
+            up.url,
+            "https://res.openai.azure.com/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
+        );
+        assert_eq!(up.headers, vec![("api-key", "az-secret".to_string())]);
+        assert!(!up.url.contains("az-secret"));
+        let body: serde_json::Value = serde_json::from_slice(&up.body).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+        );
+    }
+
+    #[test]
+    fn deployment_and_api_version_override() {
+        let b = backend(
+            "backend_type = \"azure\"\nbase_url = \"https://res.openai.azure.com\"\napi_version = \"2025-01-01-preview\"",
+            "model = \"gpt-4o\"\ndeployment = \"prod-4o\"",
+        );
+        let req = Request::chat(br#"{"model":"gpt-4o","messages":[]}"#).unwrap();
+        let up = b.build(&req).unwrap();
+        assert!(up.headers.is_empty(), "no api_key, no header");
+        assert_eq!(
+            up.url,
+            "https://res.openai.azure.com/openai/deployments/prod-4o/chat/completions?api-version=2025-01-01-preview"
+        );
+    }
+}

@@ -1,0 +1,218 @@
+//! Google's Gemini API (`models/{model}:generateContent`, and
+//! `:streamGenerateContent?alt=sse`) behind OpenAI's chat completions. The
+//! field-by-field mapping is in docs/providers.md.
+
+mod request;
+#[cfg(test)]
+mod request_tests;
+mod response;
+#[cfg(test)]
+mod response_tests;
+mod schema;
+mod stream;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::options::{strip_version, url_safe};
+use super::output::Counts;
+use super::{
+    Answer, Api, Options, Protocol, Request, RequestError, Spec, StreamTranslator, Target,
+    UpstreamError, UpstreamRequest,
+};
+
+pub const SPEC: Spec = Spec {
+    name: "gemini",
+    aliases: &[],
+    provider_keys: &[],
+    backend_keys: &[],
+    new: |_| Arc::new(Gemini),
+    // `/v1beta/models/...` carries its version: a copied URL ending in it loses it.
+    base_url: |url| strip_version(url, "/v1beta"),
+    address,
+};
+
+/// The model lands in the URL path: `name`, `models/name` or
+/// `tunedModels/name`, nothing that would address another resource.
+fn address(model: &str, o: &mut Options) -> String {
+    let name = model
+        .strip_prefix("models/")
+        .or_else(|| model.strip_prefix("tunedModels/"))
+        .unwrap_or(model);
+    if !model.is_empty() && !url_safe(name) {
+        let message = format!("invalid Gemini model {model:?}; write e.g. \"gemini-2.5-flash\" or \"tunedModels/my-model\"");
+        o.error("model", message);
+    }
+    model.to_string()
+}
+
+/// `models/x` and `tunedModels/x` are full resource names already.
+fn resource(t: &Target) -> String {
+    if t.address.contains('/') {
+        t.address.to_string()
+    } else {
+        format!("models/{}", t.address)
+    }
+}
+
+/// A header, never the `key=` query parameter: URLs end up in logs.
+fn headers(t: &Target) -> Vec<(&'static str, String)> {
+    t.api_key
+        .map(|k| ("x-goog-api-key", k.to_string()))
+        .into_iter()
+        .collect()
+}
+
+/// Google's Gemini API.
+#[derive(Debug)]
+pub struct Gemini;
+
+impl Protocol for Gemini {
+    fn spec(&self) -> &'static Spec {
+        &SPEC
+    }
+
+    fn build(&self, t: &Target, req: &Request) -> Result<UpstreamRequest, RequestError> {
+        request::build(t, req)
+    }
+
+    fn answer(&self, t: &Target, _: &Request, body: Bytes) -> Result<Answer, String> {
+        response::translate_response(body, t.model)
+    }
+
+    fn stream(&self, t: &Target, req: &Request) -> Box<dyn StreamTranslator> {
+        let n = req.get::<u64>("n").unwrap_or(1);
+        Box::new(stream::Stream::new(req.client_wants_usage, n, t.model))
+    }
+
+    /// `{"error":{"code":400,"message":"...","status":"INVALID_ARGUMENT"}}`:
+    /// the gRPC status becomes the `code`, lower-cased as OpenAI's codes are.
+    fn error(&self, body: &[u8]) -> Option<UpstreamError> {
+        #[derive(Deserialize)]
+        struct Outer {
+            error: Inner,
+        }
+        #[derive(Deserialize)]
+        struct Inner {
+            message: String,
+            status: Option<String>,
+        }
+        let e = serde_json::from_slice::<Outer>(body).ok()?.error;
+        Some(UpstreamError {
+            message: e.message,
+            kind: None,
+            code: e.status.map(|s| s.to_ascii_lowercase()),
+            param: None,
+        })
+    }
+
+    fn api(&self) -> Option<Api> {
+        None
+    }
+
+    fn models_probe(&self, t: &Target) -> UpstreamRequest {
+        UpstreamRequest {
+            url: format!("{}/v1beta/models", t.base_url),
+            headers: headers(t),
+            body: Bytes::new(),
+        }
+    }
+}
+
+/// A `GenerateContentResponse`: the whole answer, or one stream event.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GenerateResponse {
+    #[serde(default)]
+    candidates: Vec<Candidate>,
+    usage_metadata: Option<UsageMetadata>,
+    model_version: Option<String>,
+    response_id: Option<String>,
+    prompt_feedback: Option<Value>,
+    /// Streams report failures as an event with only this.
+    error: Option<Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Candidate {
+    content: Option<Content>,
+    finish_reason: Option<String>,
+    index: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Content {
+    #[serde(default)]
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Part {
+    text: Option<String>,
+    /// Thought summaries are not part of OpenAI's message.
+    #[serde(default)]
+    thought: bool,
+    function_call: Option<FunctionCall>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct FunctionCall {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    args: Value,
+}
+
+impl FunctionCall {
+    /// OpenAI carries arguments as a JSON string; no args means none.
+    fn arguments(&self) -> String {
+        match &self.args {
+            Value::Null => "{}".to_string(),
+            v => v.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UsageMetadata {
+    prompt_token_count: Option<u64>,
+    candidates_token_count: Option<u64>,
+    cached_content_token_count: Option<u64>,
+    thoughts_token_count: Option<u64>,
+}
+
+impl UsageMetadata {
+    /// Gemini's prompt count already includes cached tokens; its candidate
+    /// count leaves out thinking, which OpenAI counts as completion.
+    fn counts(&self) -> Counts {
+        let thoughts = self.thoughts_token_count;
+        Counts {
+            prompt: self.prompt_token_count.unwrap_or(0),
+            completion: self
+                .candidates_token_count
+                .unwrap_or(0)
+                .saturating_add(thoughts.unwrap_or(0)),
+            cached: self.cached_content_token_count,
+            reasoning: thoughts,
+        }
+    }
+}
+
+/// Gemini's `finishReason` as OpenAI's `finish_reason`. A normal stop that
+/// produced function calls is a `tool_calls` finish in OpenAI's terms.
+fn finish_reason(reason: &str, called_tools: bool) -> &'static str {
+    match reason {
+        "MAX_TOKENS" => "length",
+        "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII" | "IMAGE_SAFETY" => {
+            "content_filter"
+        }
+        _ if called_tools => "tool_calls",
+        _ => "stop",
+    }
+}

@@ -1,0 +1,176 @@
+//! Upstream wire protocols: the second plug-in point. A protocol turns the
+//! gateway's [`Request`] into its upstream request and its answers (whole
+//! or streamed) back into the API the client spoke, classifies its error
+//! bodies, builds its probe, normalises its base URL and validates its own
+//! config keys. It knows nothing of the config, the HTTP edge or the
+//! attempt loop: what it needs about one backend comes as a [`Target`].
+//!
+//! Adding a protocol is one module implementing [`Protocol`] with a
+//! [`Spec`], and one line in [`PROTOCOLS`] (docs/architecture.md).
+//!
+//! OpenAI and Azure bodies pass through nearly untouched (the hot path: no
+//! parse beyond the top level). Anthropic and Gemini need the request fully
+//! decoded (`input`, `messages`) and their answers rebuilt (`output`).
+//! docs/providers.md has the field-by-field mapping.
+
+mod anthropic;
+mod azure;
+mod errors;
+mod gemini;
+mod input;
+mod messages;
+mod openai;
+mod options;
+mod output;
+mod request;
+pub mod sse;
+
+pub use errors::{error_summary, openai_error_body, UpstreamError};
+pub use options::Options;
+pub use request::{Api, Request, RequestError};
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::Deserialize;
+
+use sse::SseEvent;
+
+/// Every protocol the gateway speaks. The first is the default `backend_type`.
+pub const PROTOCOLS: &[Spec] = &[openai::SPEC, anthropic::SPEC, gemini::SPEC, azure::SPEC];
+
+/// The protocol registered under `name` (or one of its aliases).
+pub fn spec(name: &str) -> Option<&'static Spec> {
+    PROTOCOLS
+        .iter()
+        .find(|s| s.name == name || s.aliases.contains(&name))
+}
+
+/// What the config layer needs to know about a protocol before any request.
+pub struct Spec {
+    /// The canonical `backend_type`.
+    pub name: &'static str,
+    pub aliases: &'static [&'static str],
+    /// Provider keys only this protocol reads (others reject them).
+    pub provider_keys: &'static [&'static str],
+    /// Backend keys only this protocol reads.
+    pub backend_keys: &'static [&'static str],
+    /// Reads the provider keys (noting errors in `options`) into the protocol.
+    pub new: fn(&mut Options) -> Arc<dyn Protocol>,
+    /// Brings a copied base URL to the form the protocol's paths extend.
+    pub base_url: fn(&str) -> String,
+    /// Where URLs address the backend's model, from the model name and the
+    /// backend keys; errors are noted under `model` or the key.
+    pub address: fn(model: &str, &mut Options) -> String,
+}
+
+/// One backend as its protocol sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    /// Normalised by [`Spec::base_url`].
+    pub base_url: &'a str,
+    pub api_key: Option<&'a str>,
+    /// The model as the upstream names it in bodies.
+    pub model: &'a str,
+    /// The model as URLs address it (Azure: the deployment).
+    pub address: &'a str,
+}
+
+/// One upstream wire protocol, with its provider's options.
+pub trait Protocol: Send + Sync + fmt::Debug {
+    fn spec(&self) -> &'static Spec;
+
+    fn name(&self) -> &'static str {
+        self.spec().name
+    }
+
+    /// The upstream request for one attempt, or which field of the request
+    /// this protocol cannot express.
+    fn build(&self, t: &Target, req: &Request) -> Result<UpstreamRequest, RequestError>;
+
+    /// A successful whole answer, in the client's API, with its usage.
+    fn answer(&self, t: &Target, req: &Request, body: Bytes) -> Result<Answer, String>;
+
+    /// A translator for one streamed attempt, writing the client's API.
+    fn stream(&self, t: &Target, req: &Request) -> Box<dyn StreamTranslator>;
+
+    /// An error body in this protocol's shape; `None` when it is not one
+    /// (an HTML page from a relay, an empty body).
+    fn error(&self, body: &[u8]) -> Option<UpstreamError>;
+
+    /// The API whose error bodies this protocol writes, when it is one the
+    /// gateway serves: those pass through to a client of that API as sent.
+    fn api(&self) -> Option<Api>;
+
+    /// The free "list models" call, with the protocol's credentials.
+    fn models_probe(&self, t: &Target) -> UpstreamRequest;
+}
+
+/// Token counts as reported by the upstream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub struct Usage {
+    #[serde(default)]
+    pub prompt_tokens: u64,
+    #[serde(default)]
+    pub completion_tokens: u64,
+}
+
+/// A whole answer in the client's API.
+#[derive(Debug)]
+pub struct Answer {
+    pub body: Bytes,
+    pub usage: Option<Usage>,
+}
+
+/// Everything needed to send one attempt upstream.
+pub struct UpstreamRequest {
+    pub url: String,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Bytes,
+}
+
+/// What one upstream stream event meant.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct EventInfo {
+    /// Carries content the client sees (text, tool calls, a finish reason):
+    /// the first such event commits the request to this backend.
+    pub content: bool,
+    /// The upstream said the stream is complete.
+    pub done: bool,
+    pub usage: Option<Usage>,
+}
+
+/// A stream that broke in a way the upstream told us about, or that we could not read.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error("upstream sent an error event: {0}")]
+    Upstream(String),
+    #[error("malformed stream data from upstream: {0}")]
+    Malformed(String),
+}
+
+/// Turns one upstream stream into the client's API's events.
+pub trait StreamTranslator: Send {
+    /// Appends the client's SSE bytes for `event` (possibly none) to `out`.
+    fn event(&mut self, event: &SseEvent, out: &mut Vec<u8>) -> Result<EventInfo, StreamError>;
+
+    /// The upstream closed without saying it was done. Returns true (after
+    /// appending the end, e.g. `[DONE]`, to `out`) when what came is complete
+    /// anyway; false makes it a broken stream.
+    fn closed(&mut self, _out: &mut Vec<u8>) -> bool {
+        false
+    }
+
+    /// Appends the event that ends a committed stream that broke, in the
+    /// client's API: never the clean end.
+    fn broken(&mut self, message: &str, out: &mut Vec<u8>) {
+        errors::openai_stream_error(message, out);
+    }
+}
+
+#[cfg(test)]
+mod testing;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,168 @@
+//! The gateway's request: what the client sent, parsed once.
+//!
+//! Only the top level is parsed; `messages` and every other field stay raw
+//! JSON text, in the client's order, so an upstream that speaks the
+//! client's API gets them byte for byte (only `model` is rewritten and
+//! `backend` removed). A protocol that speaks another API translates from
+//! these fields.
+
+use indexmap::IndexMap;
+use serde_json::value::RawValue;
+
+/// The API a request was written in: the endpoint the client called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// OpenAI's `POST /v1/chat/completions`.
+    ChatCompletions,
+}
+
+/// The request as the client sent it, minus `model`, `backend` and `stream`.
+#[derive(Debug)]
+pub struct Request {
+    pub api: Api,
+    pub model: String,
+    pub stream: bool,
+    /// `Some(id)` pins the request to that backend.
+    pub backend: Option<String>,
+    /// The client itself asked for `stream_options.include_usage`.
+    pub client_wants_usage: bool,
+    /// All other top-level fields, in the client's order, untouched.
+    pub fields: IndexMap<String, Box<RawValue>>,
+}
+
+/// A request the gateway refuses before choosing a backend.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct RequestError {
+    pub message: String,
+    pub param: Option<&'static str>,
+}
+
+fn invalid(param: &'static str, message: impl Into<String>) -> RequestError {
+    RequestError {
+        message: message.into(),
+        param: Some(param),
+    }
+}
+
+impl Request {
+    /// A chat completions request: the top level, and `messages` an array.
+    pub fn chat(body: &[u8]) -> Result<Self, RequestError> {
+        let mut fields: IndexMap<String, Box<RawValue>> =
+            serde_json::from_slice(body).map_err(|e| RequestError {
+                message: format!("the request body is not a valid JSON object: {e}"),
+                param: None,
+            })?;
+        let model = match fields
+            .shift_remove("model")
+            .map(|v| serde_json::from_str::<String>(v.get()))
+        {
+            Some(Ok(m)) if !m.is_empty() => m,
+            Some(_) => return Err(invalid("model", "`model` must be a non-empty string")),
+            None => return Err(invalid("model", "you must provide a model parameter")),
+        };
+        match fields
+            .get("messages")
+            .map(|v| v.get().trim_start().as_bytes().first().copied())
+        {
+            Some(Some(b'[')) => {}
+            Some(_) => return Err(invalid("messages", "`messages` must be an array")),
+            None => return Err(invalid("messages", "you must provide a messages parameter")),
+        }
+        let stream = match fields
+            .shift_remove("stream")
+            .map(|v| serde_json::from_str::<Option<bool>>(v.get()))
+        {
+            None => false,
+            Some(Ok(s)) => s.unwrap_or(false),
+            Some(Err(_)) => return Err(invalid("stream", "`stream` must be a boolean")),
+        };
+        let backend = match fields
+            .shift_remove("backend")
+            .map(|v| serde_json::from_str::<Option<String>>(v.get()))
+        {
+            None => None,
+            Some(Ok(b)) => b,
+            Some(Err(_)) => {
+                return Err(invalid(
+                    "backend",
+                    "`backend` must be a string naming a backend, or null",
+                ))
+            }
+        };
+        let client_wants_usage = fields
+            .get("stream_options")
+            .and_then(|v| serde_json::from_str::<StreamOptions>(v.get()).ok())
+            .is_some_and(|o| o.include_usage == Some(true));
+        Ok(Request {
+            api: Api::ChatCompletions,
+            model,
+            stream,
+            backend,
+            client_wants_usage,
+            fields,
+        })
+    }
+
+    /// A raw field as the client sent it.
+    pub fn field(&self, name: &str) -> Option<&RawValue> {
+        self.fields.get(name).map(|v| &**v)
+    }
+
+    /// A field decoded as `T`; `None` when absent, null or of another type.
+    pub fn get<T: serde::de::DeserializeOwned>(&self, name: &str) -> Option<T> {
+        self.field(name)
+            .and_then(|v| serde_json::from_str(v.get()).ok())
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct StreamOptions {
+    include_usage: Option<bool>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_top_level_and_keeps_the_rest_raw() {
+        let body = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"backend":"a","stream":true,"x_custom":{"k":[1, 2]}}"#;
+        let r = Request::chat(body).unwrap();
+        assert_eq!(
+            (r.model.as_str(), r.stream, r.backend.as_deref()),
+            ("gpt-4o", true, Some("a"))
+        );
+        assert_eq!(
+            r.fields.keys().collect::<Vec<_>>(),
+            vec!["messages", "x_custom"]
+        );
+        assert_eq!(r.field("x_custom").unwrap().get(), r#"{"k":[1, 2]}"#);
+        assert!(!r.client_wants_usage);
+    }
+
+    #[test]
+    fn rejects_bad_shapes_naming_the_param() {
+        let param = |b: &str| Request::chat(b.as_bytes()).unwrap_err().param;
+        assert_eq!(param(r#"{"messages":[]}"#), Some("model"));
+        assert_eq!(param(r#"{"model":"m"}"#), Some("messages"));
+        assert_eq!(param(r#"{"model":"m","messages":"hi"}"#), Some("messages"));
+        assert_eq!(
+            param(r#"{"model":"m","messages":[],"backend":3}"#),
+            Some("backend")
+        );
+        assert_eq!(
+            param(r#"{"model":"m","messages":[],"backend":["a"]}"#),
+            Some("backend")
+        );
+        assert_eq!(
+            param(r#"{"model":"m","messages":[],"stream":"yes"}"#),
+            Some("stream")
+        );
+        assert_eq!(param("not json"), None);
+        assert_eq!(param("[1]"), None);
+        let r =
+            Request::chat(br#"{"model":"m","messages":[],"backend":null,"stream":null}"#).unwrap();
+        assert_eq!((r.backend, r.stream), (None, false));
+    }
+}
