@@ -24,6 +24,7 @@
 //! run beside requests, feed [`health`]; see docs/health.md.
 
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod health;
 pub mod limits;
