@@ -1,6 +1,8 @@
 //! The Anthropic provider's translation: the OpenAI request into a Messages
 //! request, a whole Messages answer back, and one streamed event.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use switchyard::protocol::sse::SseEvent;
 

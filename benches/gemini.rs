@@ -1,6 +1,8 @@
 //! The Gemini provider's translation: the OpenAI request into a
 //! generateContent request, a whole answer back, and one streamed chunk.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use switchyard::protocol::sse::SseEvent;
 

@@ -2,6 +2,8 @@
 //! client's request, rewriting it for the upstream, and translating each
 //! upstream stream event. (Other providers get their own bench file.)
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};

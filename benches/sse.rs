@@ -1,5 +1,7 @@
 //! The upstream SSE parser: every byte of every stream goes through it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};

@@ -28,6 +28,7 @@
 //! comes from tokio's clock ([`health::clock`]), so tests can pause it.
 
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod dispatch;
 pub mod endpoint;

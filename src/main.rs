@@ -39,6 +39,8 @@ pub fn release_idle_memory() {
 }
 
 /// Runs a jemalloc control that takes and returns nothing.
+// The one place unsafe is allowed: jemalloc's control interface is C.
+#[allow(unsafe_code)]
 fn mallctl_run(name: &std::ffi::CStr) {
     use std::ptr::null_mut;
     // SAFETY: `name` is NUL-terminated; the controls used here read and

@@ -1,5 +1,7 @@
 //! Auth, permissions, models, request validation and response headers.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

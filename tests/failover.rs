@@ -1,6 +1,8 @@
 //! Failover over real HTTP: each failure class moves on to another backend,
 //! client errors do not, and exhaustion reports every attempt.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

@@ -2,6 +2,8 @@
 //! upstreams with injected faults. Cooldowns are short and every wait is a
 //! bounded poll; the only fixed sleeps wait out a configured cooldown.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common_health;
 
 #[path = "health/admin.rs"]

@@ -3,6 +3,8 @@
 //! concurrency, OpenAI's headers and 429 body, corrections, and nothing
 //! spent by refused requests.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 mod common_redis;
 

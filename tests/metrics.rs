@@ -1,6 +1,8 @@
 //! `/metrics` after known traffic: counts, a failover, a pinned request,
 //! bounded labels, and access control.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

@@ -1,6 +1,8 @@
 //! The `backend` field: pins one request to a named backend, never goes
 //! upstream, and never bypasses permissions.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

@@ -2,6 +2,8 @@
 //! answers and stream events are generated as JSON shaped like (and often
 //! almost) what each protocol sends, with hostile values mixed in.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 
 use bytes::Bytes;

@@ -1,6 +1,8 @@
 //! Native protocols end to end, over real HTTP: an OpenAI client in front,
 //! mock Anthropic / Gemini / Azure / OpenAI upstreams behind.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common_providers;
 
 use common_providers::*;

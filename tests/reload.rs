@@ -1,6 +1,8 @@
 //! Live config reload: the admin endpoint in-process over real HTTP, and
 //! SIGHUP and file changes on the real binary. Every wait is a bounded poll.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 mod common_health;
 mod common_redis;

@@ -1,6 +1,8 @@
 //! Every strategy over real HTTP: which backend the gateway reports serving
 //! each request. Exact distributions are unit-tested in `routing::tests`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::HashMap;

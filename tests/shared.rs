@@ -2,6 +2,8 @@
 //! one combined rate limit, shared cooldowns, and what happens when Redis
 //! goes away (`state.on_error`). Needs `redis-server` on PATH (CI installs it).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 mod common_redis;
 

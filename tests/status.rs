@@ -1,5 +1,7 @@
 //! The status page's access modes and the health gauges in `/metrics`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

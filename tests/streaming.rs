@@ -1,6 +1,8 @@
 //! Streaming over real HTTP: chunks relayed as they arrive, the commit rule
 //! both ways, first-token and idle timeouts, usage handling.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::{Duration, Instant};

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use switchyard::config::{self, Config};
+#[cfg(feature = "demo")]
 use switchyard::demo::{self, Demo};
 use switchyard::state::AppState;
 use switchyard::{server, telemetry};
@@ -35,6 +36,9 @@ enum Command {
         config: PathBuf,
     },
     /// Run the gateway with built-in mock backends: no config, no API keys.
+    // Kept, hidden, in builds without the mocks so that it can say why it
+    // is missing instead of clap's "unrecognized subcommand".
+    #[cfg_attr(not(feature = "demo"), command(hide = true))]
     Demo {
         /// Address to listen on (port 0 picks a free one).
         #[arg(long, default_value = "127.0.0.1:3000")]
@@ -159,8 +163,13 @@ where
 async fn serve(path: &Path) -> Result<ExitCode> {
     telemetry::init_logging();
     if !path.exists() {
+        let demo = if cfg!(feature = "demo") {
+            "\n  Try the gateway with built-in mock backends: switchyard demo"
+        } else {
+            ""
+        };
         bail!(
-            "no config file at {}.\n  Try the gateway with built-in mock backends: switchyard demo\n  Write an example config to edit:              switchyard init",
+            "no config file at {}.{demo}\n  Write an example config to edit:              switchyard init",
             path.display()
         );
     }
@@ -242,6 +251,12 @@ async fn shutdown_signal() {
     tracing::info!("shutdown signal received");
 }
 
+#[cfg(not(feature = "demo"))]
+async fn run_demo(_listen: &str) -> Result<ExitCode> {
+    bail!("this build of switchyard has no demo (the `demo` cargo feature, on by default, was left out); run `switchyard serve` with a config, or rebuild with `--features demo`")
+}
+
+#[cfg(feature = "demo")]
 async fn run_demo(listen: &str) -> Result<ExitCode> {
     telemetry::init_logging();
     let listener = bind(listen).await?;
@@ -251,6 +266,7 @@ async fn run_demo(listen: &str) -> Result<ExitCode> {
     run(listener, demo.config.clone(), None).await
 }
 
+#[cfg(feature = "demo")]
 fn print_banner(addr: &str, demo: &Demo) {
     let backends: Vec<&str> = demo.mocks.iter().map(|(n, _)| *n).collect();
     let url = format!("http://{addr}");

@@ -2,11 +2,17 @@
 //! built in. They talk to a running gateway like any client, pinning one
 //! request per backend with the `backend` field.
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
-use futures_util::StreamExt;
+use anyhow::{anyhow, bail, Context, Result};
+use axum::http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use axum::http::{Method, Request, StatusCode, Uri};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 use serde_json::{json, Value};
+use switchyard::upstream::{self, SendError, UpstreamClient};
 
 /// Where the gateway is and who we are.
 #[derive(clap::Args, Clone)]
@@ -53,39 +59,105 @@ impl Probe {
     }
 }
 
+/// How long an idle keep-alive connection to the gateway is kept (`bench`
+/// reuses them between rounds).
+const IDLE: Duration = Duration::from_secs(90);
+
+/// Built on the gateway's upstream client, so the binary has one HTTP
+/// client stack (TLS roots, proxy variables, pooling) to keep right.
 pub struct Client {
-    http: reqwest::Client,
+    http: UpstreamClient,
+    /// Over each whole request, from sending it to the end of its body.
+    timeout: Duration,
     target: Target,
+}
+
+/// Why a request got no answer.
+enum Failure {
+    /// It could not be built (a bad URL or token): the whole message.
+    Invalid(String),
+    Timeout,
+    Failed(String),
 }
 
 impl Client {
     pub fn new(target: Target) -> Result<Self> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs_f64(target.timeout))
-            .build()?;
-        Ok(Client { http, target })
+        let timeout = Duration::try_from_secs_f64(target.timeout)
+            .map_err(|_| anyhow!("--timeout must be a finite, non-negative number of seconds"))?;
+        let http = UpstreamClient::new(timeout, IDLE).map_err(anyhow::Error::msg)?;
+        Ok(Client {
+            http,
+            timeout,
+            target,
+        })
     }
 
     pub fn target(&self) -> &Target {
         &self.target
     }
 
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.target.url.trim_end_matches('/'))
+    }
+
+    /// Sends a request carrying the token; any HTTP status is an answer.
+    /// The returned deadline bounds reading its body.
+    async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<String>,
+    ) -> Result<(StatusCode, Incoming, Deadline), Failure> {
+        let deadline = Deadline::after(self.timeout);
+        let invalid = |e: &dyn std::fmt::Display| {
+            Failure::Invalid(format!("builder error for url ({url}): {e}"))
+        };
+        // Checked first: without a scheme the parse fails as "invalid format".
+        let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+        if !matches!(scheme.as_deref(), Some("http" | "https")) {
+            return Err(invalid(&"URL scheme is not allowed"));
+        }
+        let uri: Uri = url.parse().map_err(|e| invalid(&e))?;
+        let mut token = HeaderValue::try_from(format!("Bearer {}", self.target.token))
+            .map_err(|e| Failure::Invalid(format!("builder error: {e}")))?;
+        token.set_sensitive(true);
+        let mut req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(AUTHORIZATION, token);
+        if body.is_some() {
+            req = req.header(CONTENT_TYPE, "application/json");
+        }
+        let req = req
+            .body(Full::new(body.map(Bytes::from).unwrap_or_default()))
+            .map_err(|e| invalid(&e))?;
+        match deadline.bound(self.http.send(req)).await {
+            None | Some(Err(SendError::ConnectTimeout)) => Err(Failure::Timeout),
+            Some(Err(e)) => Err(Failure::Failed(e.to_string())),
+            Some(Ok(resp)) => Ok((resp.status(), resp.into_body(), deadline)),
+        }
+    }
+
     /// The backends this user may pin for the model, from `GET /v1/models/{model}`.
     pub async fn backends(&self) -> Result<Vec<String>> {
-        let url = format!(
-            "{}/v1/models/{}",
-            self.target.url.trim_end_matches('/'),
-            self.target.model
-        );
-        let resp = self
-            .http
-            .get(&url)
-            .bearer_auth(&self.target.token)
-            .send()
+        let url = self.url(&format!("/v1/models/{}", self.target.model));
+        let (status, body, deadline) = self
+            .send(Method::GET, &url, None)
             .await
+            .map_err(|e| match e {
+                Failure::Invalid(why) => anyhow!(why),
+                Failure::Timeout => {
+                    anyhow!("error sending request for url ({url}): operation timed out")
+                }
+                Failure::Failed(why) => anyhow!("error sending request for url ({url}): {why}"),
+            })
             .with_context(|| format!("cannot reach {}", self.target.url))?;
-        let status = resp.status();
-        let body: Value = serde_json::from_slice(&resp.bytes().await?).unwrap_or_default();
+        let bytes = match deadline.bound(upstream::read_all(body)).await {
+            Some(Ok(bytes)) => bytes,
+            Some(Err(why)) => bail!("reading the answer to GET {url}: {why}"),
+            None => bail!("reading the answer to GET {url}: operation timed out"),
+        };
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or_default();
         if !status.is_success() {
             bail!(
                 "GET {url}: HTTP {}: {}",
@@ -107,18 +179,8 @@ impl Client {
         let started = Instant::now();
         let body = json!({"model": self.target.model, "messages": [{"role": "user", "content": "ping"}],
                           "backend": backend, "max_tokens": 1, "stream": streaming});
-        let url = format!(
-            "{}/v1/chat/completions",
-            self.target.url.trim_end_matches('/')
-        );
-        let sent = self
-            .http
-            .post(url)
-            .bearer_auth(&self.target.token)
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-            .await;
+        let url = self.url("/v1/chat/completions");
+        let sent = self.send(Method::POST, &url, Some(body.to_string())).await;
         let mut probe = Probe {
             backend: backend.to_string(),
             status: None,
@@ -127,19 +189,16 @@ impl Client {
             error: None,
         };
         match sent {
-            Err(e) => {
-                probe.error = Some(if e.is_timeout() {
-                    "timeout".into()
-                } else {
-                    "connection error".into()
-                })
+            Err(Failure::Timeout) => probe.error = Some("timeout".into()),
+            Err(Failure::Invalid(_) | Failure::Failed(_)) => {
+                probe.error = Some("connection error".into())
             }
-            Ok(resp) => {
-                probe.status = Some(resp.status().as_u16());
-                probe.error = if streaming {
-                    read_stream(resp, started, &mut probe.ttft).await
+            Ok((status, body, deadline)) => {
+                probe.status = Some(status.as_u16());
+                probe.error = if streaming && status.is_success() {
+                    read_stream(body, deadline, started, &mut probe.ttft).await
                 } else {
-                    read_json(resp).await
+                    read_json(status, body, deadline).await
                 };
             }
         }
@@ -148,16 +207,31 @@ impl Client {
     }
 }
 
-async fn read_json(resp: reqwest::Response) -> Option<String> {
-    let status = resp.status();
-    let body: Value = match resp.bytes().await.map(|b| serde_json::from_slice(&b)) {
-        Ok(Ok(v)) => v,
-        _ => {
-            return Some(format!(
-                "HTTP {}: invalid JSON in response",
-                status.as_u16()
-            ))
+/// The end of a request's time, if it has one that a clock can hold.
+#[derive(Clone, Copy)]
+struct Deadline(Option<tokio::time::Instant>);
+
+impl Deadline {
+    fn after(timeout: Duration) -> Self {
+        Deadline(tokio::time::Instant::now().checked_add(timeout))
+    }
+
+    /// `fut`'s output, or `None` if the deadline passes first.
+    async fn bound<F: Future>(self, fut: F) -> Option<F::Output> {
+        match self.0 {
+            Some(at) => tokio::time::timeout_at(at, fut).await.ok(),
+            None => Some(fut.await),
         }
+    }
+}
+
+async fn read_json(status: StatusCode, body: Incoming, deadline: Deadline) -> Option<String> {
+    let body: Value = match deadline.bound(upstream::read_all(body)).await {
+        Some(Ok(bytes)) => match serde_json::from_slice(&bytes) {
+            Ok(v) => v,
+            Err(_) => return Some(invalid_json(status)),
+        },
+        _ => return Some(invalid_json(status)),
     };
     if !status.is_success() {
         return Some(format!(
@@ -173,21 +247,29 @@ async fn read_json(resp: reqwest::Response) -> Option<String> {
     (content.is_empty() && !tools).then(|| "no content".to_string())
 }
 
+fn invalid_json(status: StatusCode) -> String {
+    format!("HTTP {}: invalid JSON in response", status.as_u16())
+}
+
 /// Reads SSE until the first real content chunk (setting `ttft`), then drains to the end.
 async fn read_stream(
-    resp: reqwest::Response,
+    mut body: Incoming,
+    deadline: Deadline,
     started: Instant,
     ttft: &mut Option<Duration>,
 ) -> Option<String> {
-    let status = resp.status();
-    if !status.is_success() {
-        return read_json(resp).await;
-    }
     let mut parser = switchyard::protocol::sse::SseParser::default();
-    let mut bytes = resp.bytes_stream();
-    while let Some(chunk) = bytes.next().await {
-        let Ok(chunk) = chunk else {
-            return Some("stream error: connection broke".into());
+    let broke = || Some("stream error: connection broke".to_string());
+    loop {
+        let frame = match deadline.bound(body.frame()).await {
+            Some(None) => break,
+            Some(Some(Ok(frame))) => frame,
+            // Running out of time mid-stream reads as a broken connection,
+            // as it did when reqwest enforced the timeout.
+            Some(Some(Err(_))) | None => return broke(),
+        };
+        let Ok(chunk) = frame.into_data() else {
+            continue;
         };
         if parser.push(&chunk).is_err() {
             return Some("stream error: oversized event".into());
@@ -213,4 +295,74 @@ async fn read_stream(
         }
     }
     Some("stream error: ended without [DONE]".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// A gateway that answers every request with `head` and then stalls.
+    async fn stalling(head: &'static str) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let (mut sock, _) = listener.accept().await.unwrap();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = sock.read(&mut buf).await;
+                    sock.write_all(head.as_bytes()).await.unwrap();
+                    std::future::pending::<()>().await;
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    fn client(url: String) -> Client {
+        Client::new(Target {
+            url,
+            token: "t".into(),
+            model: "m".into(),
+            timeout: 0.3,
+        })
+        .unwrap()
+    }
+
+    /// The timeout covers the body, not only the wait for the headers.
+    #[tokio::test]
+    async fn the_timeout_covers_a_stalled_body() {
+        let url = stalling("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n").await;
+        let client = client(url);
+        let started = Instant::now();
+        let streamed = client.probe("b", true).await;
+        let whole = client.probe("b", false).await;
+        assert_eq!(streamed.status, Some(200));
+        assert_eq!(
+            streamed.error.as_deref(),
+            Some("stream error: connection broke")
+        );
+        assert_eq!(
+            whole.error.as_deref(),
+            Some("HTTP 200: invalid JSON in response")
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[tokio::test]
+    async fn a_gateway_that_never_answers_is_a_timeout() {
+        let client = client(stalling("").await);
+        let probe = client.probe("b", false).await;
+        assert_eq!(
+            (probe.status, probe.error.as_deref()),
+            (None, Some("timeout"))
+        );
+        let err = client.backends().await.unwrap_err();
+        assert!(
+            format!("{err:#}").ends_with("operation timed out"),
+            "{err:#}"
+        );
+    }
 }

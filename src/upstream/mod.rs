@@ -1,7 +1,8 @@
 //! The pooled HTTP client every upstream call goes through (attempts and
-//! active probes): hyper's keep-alive pool over rustls, HTTP/1.1,
-//! `TCP_NODELAY` and TCP keepalive, one timeout over the whole connect (TCP
-//! and TLS), and no redirects, which would carry the provider's key headers
+//! active probes), also used by the CLI's `check`, `monitor` and `bench`:
+//! hyper's keep-alive pool over rustls, HTTP/1.1, `TCP_NODELAY` and TCP
+//! keepalive, one timeout over the whole connect (TCP and TLS), and no
+//! redirects, which would carry the provider's key headers
 //! to another host. An egress proxy named by `HTTPS_PROXY` and friends is
 //! used through CONNECT tunnels (`connect::Dial`, docs/operations.md). It
 //! is hyper-util's client used directly rather
