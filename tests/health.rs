@@ -1,6 +1,9 @@
 //! Backend health over real HTTP: a gateway in-process in front of mock
-//! upstreams with injected faults. Cooldowns are short and every wait is a
-//! bounded poll; the only fixed sleeps wait out a configured cooldown.
+//! upstreams with injected faults. Cooldowns and probe intervals are long and
+//! pass at once with `skip`, which moves Tokio's clock while no request is in
+//! flight; every other wait is a bounded poll. Request, first-token and idle
+//! timeouts stay on real time: they race real socket I/O, which a paused
+//! clock would jump over.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -1,5 +1,6 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Barrier};
+use std::time::Duration;
 
 use super::*;
 use crate::config::{parse, Config, Kind};
@@ -71,62 +72,79 @@ fn all_windows_or_none() {
     assert_eq!(other.len(), 1, "model n has only the user-wide scope");
 }
 
-#[test]
-fn concurrency_slots_are_freed_by_the_admission() {
+// The limiter reads the clock itself: these run paused, so windows refill
+// only when a test advances time.
+
+#[tokio::test(start_paused = true)]
+async fn concurrency_slots_are_freed_by_the_admission() {
     let limiter = Limiter::new(None);
     let reg = LimitRegistry::default();
     let s = scopes(&reg, "[users.u.rate_limit]\nmax_concurrent = 2", "m");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let a = limiter.admit(s.clone(), 1).await;
-        let b = limiter.admit(s.clone(), 1).await;
-        assert!(matches!(
-            limiter.admit(s.clone(), 1).await,
-            Decision::Refused(_)
-        ));
-        drop(a);
-        let Decision::Admitted(_, c) = limiter.admit(s.clone(), 1).await else {
-            panic!("a slot was freed")
-        };
-        c.finish(Some(5), true);
-        drop(b);
-        assert_eq!(s[0].inflight.load(Relaxed), 0);
-    });
+    let a = limiter.admit(s.clone(), 1).await;
+    let b = limiter.admit(s.clone(), 1).await;
+    assert!(matches!(
+        limiter.admit(s.clone(), 1).await,
+        Decision::Refused(_)
+    ));
+    drop(a);
+    let Decision::Admitted(_, c) = limiter.admit(s.clone(), 1).await else {
+        panic!("a slot was freed")
+    };
+    c.finish(Some(5), true);
+    drop(b);
+    assert_eq!(s[0].inflight.load(Relaxed), 0);
 }
 
-#[test]
-fn corrections_refund_or_charge_tokens() {
+#[tokio::test(start_paused = true)]
+async fn corrections_refund_or_charge_tokens() {
     let limiter = Limiter::new(None);
     let reg = LimitRegistry::default();
     let s = scopes(&reg, "[users.u.rate_limit]\ntokens_per_day = 1000", "m");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
     let left = |s: &[Arc<Scope>]| memory::admit(s, 0, clock::now_ms(), false).statuses[0].remaining;
-    rt.block_on(async {
-        let Decision::Admitted(_, a) = limiter.admit(s.clone(), 400).await else {
-            panic!()
-        };
-        assert_eq!(left(&s), 600);
-        a.finish(Some(100), true);
-        assert_eq!(left(&s), 900);
-        let Decision::Admitted(_, b) = limiter.admit(s.clone(), 100).await else {
-            panic!()
-        };
-        b.finish(None, false);
-        assert_eq!(
-            left(&s),
-            900,
-            "a failed request without usage gives its tokens back"
-        );
-        let Decision::Admitted(_, c) = limiter.admit(s.clone(), 100).await else {
-            panic!()
-        };
-        c.finish(Some(500), true);
-        assert_eq!(left(&s), 400);
-    });
+    let Decision::Admitted(_, a) = limiter.admit(s.clone(), 400).await else {
+        panic!()
+    };
+    assert_eq!(left(&s), 600);
+    a.finish(Some(100), true);
+    assert_eq!(left(&s), 900);
+    let Decision::Admitted(_, b) = limiter.admit(s.clone(), 100).await else {
+        panic!()
+    };
+    b.finish(None, false);
+    assert_eq!(
+        left(&s),
+        900,
+        "a failed request without usage gives its tokens back"
+    );
+    let Decision::Admitted(_, c) = limiter.admit(s.clone(), 100).await else {
+        panic!()
+    };
+    c.finish(Some(500), true);
+    assert_eq!(left(&s), 400);
+    tokio::time::advance(Duration::from_secs(86_400)).await;
+    assert_eq!(left(&s), 1000, "a day refills the whole window");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_request_passes_once_its_retry_after_has_passed() {
+    let limiter = Limiter::new(None);
+    let reg = LimitRegistry::default();
+    let s = scopes(&reg, "[users.u.rate_limit]\nrequests_per_minute = 2", "m");
+    for _ in 0..2 {
+        let admitted = limiter.admit(s.clone(), 0).await;
+        assert!(matches!(admitted, Decision::Admitted(..)));
+    }
+    let Decision::Refused(v) = limiter.admit(s.clone(), 0).await else {
+        panic!("the window is spent")
+    };
+    let wait = v.refusal.unwrap().retry_after_ms;
+    assert_eq!(wait, 30_000, "one request frees up every 60s / 2");
+    tokio::time::advance(Duration::from_millis(wait - 1)).await;
+    let early = limiter.admit(s.clone(), 0).await;
+    assert!(matches!(early, Decision::Refused(_)), "1 ms early");
+    tokio::time::advance(Duration::from_millis(1)).await;
+    let on_time = limiter.admit(s.clone(), 0).await;
+    assert!(matches!(on_time, Decision::Admitted(..)));
 }
 
 #[test]

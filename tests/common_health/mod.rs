@@ -153,6 +153,20 @@ impl Gateway {
     }
 }
 
+/// Lets `d` pass on the gateway's clock at once (cooldowns, probe
+/// intervals), instead of sleeping it out. The clock is paused only for the
+/// jump: on a paused runtime waiting on a socket, Tokio jumps to the next
+/// timer, so request timeouts would fire during real HTTP. Call it with no
+/// request or probe in flight, or that one sees `d` pass too.
+pub async fn skip(d: Duration) {
+    // Tasks spawned just before (probes after an install) arm their timers
+    // first, so the jump reaches them.
+    tokio::task::yield_now().await;
+    tokio::time::pause();
+    tokio::time::advance(d).await;
+    tokio::time::resume();
+}
+
 /// Polls `check` every 10 ms until it holds or `limit` passes.
 pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
 where
