@@ -26,7 +26,7 @@ fn request(c: &mut Criterion) {
             backend
                 .provider
                 .protocol
-                .build(&backend.target(), black_box(&req))
+                .build(&backend.upstream(), black_box(&req))
                 .map(|u| u.body.len())
         })
     });

@@ -25,8 +25,9 @@
 //! active checks; [`shared`] syncs limits and cooldowns through Redis;
 //! [`tasks`] owns every background task; [`telemetry`] writes the log line
 //! and metrics; [`error`] is the one error type every layer returns; time
-//! comes from tokio's clock ([`health::clock`]), so tests can pause it.
+//! comes from tokio's clock ([`clock`]), so tests can pause it.
 
+pub mod clock;
 pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;

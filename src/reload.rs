@@ -118,7 +118,8 @@ pub fn watch(state: AppState, path: PathBuf, debounce: Duration) -> notify::Resu
         .with_follow_symlinks(true);
     let mut watcher = PollWatcher::new(handler, config)?;
     watcher.watch(&path, RecursiveMode::NonRecursive)?;
-    tokio::spawn(debounced(state, path, debounce, rx));
+    let tasks = state.tasks().clone();
+    tasks.spawn("config watcher", debounced(state, path, debounce, rx));
     Ok(watcher)
 }
 

@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use arc_swap::ArcSwap;
 
+use crate::clock;
 use crate::config::{Config, User};
-use crate::health::{clock, Entry, HealthRegistry, State as Health};
+use crate::health::{Entry, HealthRegistry, State as Health};
 use crate::limits::{LimitRegistry, Limiter, Store, UserPlan};
 use crate::routing::{Balancer, Route, Slot};
 use crate::shared::{Shared, Watched};

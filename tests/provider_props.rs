@@ -54,7 +54,7 @@ proptest! {
         let model = model();
         if let Ok(req) = Request::chat(&body) {
             for backend in &model.backends {
-                let _ = backend.provider.protocol.build(&backend.target(), &req);
+                let _ = backend.provider.protocol.build(&backend.upstream(), &req);
             }
         }
     }
@@ -71,7 +71,7 @@ proptest! {
         let req = Request::chat(br#"{"model":"m","messages":[]}"#).expect("request");
         for backend in &model.backends {
             let protocol = &backend.provider.protocol;
-            let _ = protocol.answer(&backend.target(), &req, Bytes::from(body.clone()));
+            let _ = protocol.answer(&backend.upstream(), &req, Bytes::from(body.clone()));
         }
     }
 
@@ -87,7 +87,7 @@ proptest! {
         );
         let req = Request::chat(body.as_bytes()).expect("request");
         for backend in &model.backends {
-            let mut t = backend.provider.protocol.stream(&backend.target(), &req);
+            let mut t = backend.provider.protocol.stream(&backend.upstream(), &req);
             let mut out = Vec::new();
             for e in &events {
                 // An error ends a real stream; later events are still fed
@@ -126,7 +126,7 @@ fn generated_inputs_reach_the_translators() {
                 backend
                     .provider
                     .protocol
-                    .build(&backend.target(), &req)
+                    .build(&backend.upstream(), &req)
                     .is_ok(),
             );
         }
@@ -137,7 +137,7 @@ fn generated_inputs_reach_the_translators() {
     for _ in 0..1000 {
         let e = event().new_tree(&mut runner).expect("tree").current();
         for (i, backend) in model.backends.iter().enumerate() {
-            let mut t = backend.provider.protocol.stream(&backend.target(), &req);
+            let mut t = backend.provider.protocol.stream(&backend.upstream(), &req);
             let info = t.event(&e, &mut Vec::new());
             content[i] += usize::from(info.is_ok_and(|i| i.content));
         }

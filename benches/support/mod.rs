@@ -85,12 +85,12 @@ pub fn translation_benches(c: &mut Criterion, backend_type: &str, answer: &'stat
     assert!(backend
         .provider
         .protocol
-        .build(&backend.target(), &req)
+        .build(&backend.upstream(), &req)
         .is_ok());
     assert!(backend
         .provider
         .protocol
-        .answer(&backend.target(), &req, answer.clone())
+        .answer(&backend.upstream(), &req, answer.clone())
         .is_ok());
     let mut group = c.benchmark_group(format!("{backend_type}_request"));
     group.bench_function("build_upstream_request", |b| {
@@ -98,7 +98,7 @@ pub fn translation_benches(c: &mut Criterion, backend_type: &str, answer: &'stat
             backend
                 .provider
                 .protocol
-                .build(&backend.target(), black_box(&req))
+                .build(&backend.upstream(), black_box(&req))
                 .map(|u| u.body.len())
         })
     });
@@ -107,7 +107,7 @@ pub fn translation_benches(c: &mut Criterion, backend_type: &str, answer: &'stat
             backend
                 .provider
                 .protocol
-                .answer(&backend.target(), &req, black_box(answer.clone()))
+                .answer(&backend.upstream(), &req, black_box(answer.clone()))
                 .map(|r| r.body.len())
         })
     });
@@ -126,7 +126,7 @@ pub fn stream_chunk_bench(
     event: &SseEvent,
 ) {
     let req = Request::chat(&request_body(true)).expect("bench request parses");
-    let mut translator = backend.provider.protocol.stream(&backend.target(), &req);
+    let mut translator = backend.provider.protocol.stream(&backend.upstream(), &req);
     let mut out = Vec::with_capacity(4096);
     for e in setup {
         translator.event(e, &mut out).expect("bench stream starts");

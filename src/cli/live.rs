@@ -44,7 +44,8 @@ fn spawn_sighup(state: AppState) {
         tracing::warn!("cannot listen for SIGHUP: reload with POST /admin/reload instead");
         return;
     };
-    tokio::spawn(async move {
+    let tasks = state.tasks().clone();
+    tasks.spawn("sighup reload", async move {
         while hup.recv().await.is_some() {
             let _ = state.reload("sighup").await;
         }

@@ -3,7 +3,7 @@
 
 mod live;
 mod ops;
-mod probe;
+mod remote;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -49,7 +49,7 @@ enum Command {
     /// Probe every backend of a model with a pinned 1-token request; exit 1 if any is unhealthy.
     Check {
         #[command(flatten)]
-        target: probe::Target,
+        target: remote::Target,
         /// Backend ids (default: every backend the user may pin).
         #[arg(long, num_args = 1..)]
         backends: Vec<String>,
@@ -61,7 +61,7 @@ enum Command {
     /// Repeat `check` every interval.
     Monitor {
         #[command(flatten)]
-        target: probe::Target,
+        target: remote::Target,
         #[arg(long, num_args = 1..)]
         backends: Vec<String>,
         /// Seconds between checks.
@@ -74,7 +74,7 @@ enum Command {
     /// Latency of every backend over several rounds: success rate, avg/min/max/p50.
     Bench {
         #[command(flatten)]
-        target: probe::Target,
+        target: remote::Target,
         #[arg(long, num_args = 1..)]
         backends: Vec<String>,
         #[arg(long, default_value_t = 3)]
@@ -205,7 +205,10 @@ async fn run(listener: TcpListener, config: Config, path: Option<&Path>) -> Resu
             metrics_listener.local_addr()?
         );
         let app = server::metrics_router(state.clone());
-        tokio::spawn(async move { axum::serve(metrics_listener, app).await });
+        // Owned by the gateway's tasks: it closes when the server stops.
+        state.tasks().spawn("metrics listener", async move {
+            let _ = axum::serve(metrics_listener, app).await;
+        });
     }
     let _watcher = match path {
         Some(path) => live::start(&state, path, reload)?,

@@ -8,7 +8,7 @@ use anyhow::Result;
 use futures_util::future::join_all;
 use serde_json::json;
 
-use super::probe::{Client, Probe, Target};
+use super::remote::{Client, Probe, Target};
 
 /// Exit code 2: the gateway itself could not be used (bad URL, token, model).
 fn usage_error(e: anyhow::Error) -> ExitCode {

@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 use super::health::{AllDownPolicy, HealthConfig};
 use super::limits::{RateLimit, ReloadConfig, StateConfig};
 use super::Secret;
-use crate::protocol::{Protocol, Target};
+use crate::protocol::{Protocol, Upstream};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -214,8 +214,8 @@ impl Provider {
 
 impl Backend {
     /// This backend as its protocol sees it.
-    pub fn target(&self) -> Target<'_> {
-        Target {
+    pub fn upstream(&self) -> Upstream<'_> {
+        Upstream {
             base_url: &self.provider.base_url,
             api_key: self.provider.api_key.as_ref().map(Secret::expose),
             model: &self.upstream_model,

@@ -226,7 +226,7 @@ pub async fn complete(
             .map_err(|e| AttemptError::StreamBroken(Broken::Transport(e)))?;
         let protocol = &backend.provider.protocol;
         protocol
-            .answer(&backend.target(), req, body)
+            .answer(&backend.upstream(), req, body)
             .map_err(AttemptError::BadResponse)
     };
     let started = tokio::time::Instant::now();
@@ -243,7 +243,7 @@ pub async fn complete(
 pub fn build(backend: &Backend, req: &Request) -> Result<UpstreamRequest, AttemptError> {
     let protocol = &backend.provider.protocol;
     protocol
-        .build(&backend.target(), req)
+        .build(&backend.upstream(), req)
         .map_err(|error| AttemptError::Unsupported {
             backend: backend.id.clone(),
             error,

@@ -5,9 +5,10 @@
 use std::time::Duration;
 
 use super::Dispatch;
+use crate::clock;
 use crate::config::{AllDownPolicy, User};
 use crate::error::EdgeError;
-use crate::health::{clock, Availability, Target, TrialGuard};
+use crate::health::{Availability, Target, TrialGuard};
 use crate::routing::{Candidate, Route};
 
 /// The outcome of choosing the next backend.

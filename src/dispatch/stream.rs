@@ -79,7 +79,7 @@ pub async fn open(
         let mut c = Committed {
             upstream: resp.into_body(),
             parser: SseParser::default(),
-            translator: backend.provider.protocol.stream(&backend.target(), req),
+            translator: backend.provider.protocol.stream(&backend.upstream(), req),
             pending: Vec::new(),
             usage: None,
             done: false,

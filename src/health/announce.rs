@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 
-use super::clock;
 use super::cooldown::CooldownReason;
 use super::stats::BackendStats;
+use crate::clock;
 
 /// A backend that should get no traffic for `ttl`, as one instance saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,7 +10,8 @@ use super::cooldown::CooldownReason;
 use super::outcome::{Failure, Target};
 use super::record::{log_recovered, Availability, TrialGuard};
 use super::stats::{BackendStats, ProbeCheck};
-use super::{clock, State};
+use super::State;
+use crate::clock;
 use crate::config::{HealthConfig, ProbeKind};
 
 /// What a probe showed.
@@ -35,7 +36,7 @@ impl BackendStats {
         trial: bool,
         threshold: u32,
     ) {
-        let now = super::clock::now_ms();
+        let now = crate::clock::now_ms();
         let (kind, detail) = (check.kind, t.scrub(&check.detail));
         self.lock_notes().last_check = Some(ProbeCheck {
             detail: detail.clone(),

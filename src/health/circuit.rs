@@ -77,7 +77,7 @@ impl Circuit {
     fn open_if(&self, from: u64, now: u64, cfg: &HealthConfig) -> Option<Duration> {
         let n = self.reopens.load(Relaxed);
         let cooldown = backoff(cfg.open_cooldown, cfg.max_open_cooldown, n);
-        let to = open_word(super::clock::after(now, cooldown));
+        let to = open_word(crate::clock::after(now, cooldown));
         self.word
             .fetch_update(AcqRel, Acquire, |w| (w & STATE_MASK == from).then_some(to))
             .ok()?;

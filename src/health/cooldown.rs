@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use axum::http::HeaderMap;
 
-use super::clock;
+use crate::clock;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CooldownReason {

@@ -11,7 +11,6 @@
 mod announce;
 mod checks;
 pub mod circuit;
-pub mod clock;
 pub mod confidence;
 pub mod cooldown;
 mod outcome;

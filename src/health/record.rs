@@ -78,7 +78,7 @@ impl BackendStats {
         latency: Duration,
         ttft: Option<Duration>,
     ) {
-        let now = super::clock::now_ms();
+        let now = crate::clock::now_ms();
         self.count_success(latency, ttft);
         self.last_success_ms.store(now, Relaxed);
         self.probe_failures.store(0, Relaxed);
@@ -94,7 +94,7 @@ impl BackendStats {
     /// A request that failed because of the backend; `detail` is a
     /// secret-free summary for `last_error`.
     pub fn on_failure(&self, cfg: &HealthConfig, t: Target, failure: Failure, detail: &str) {
-        let now = super::clock::now_ms();
+        let now = crate::clock::now_ms();
         let in_a_row = self.count_failure(failure.counts_for_circuit());
         self.confidence
             .adjust(now, &cfg.smart, -failure.penalty(&cfg.smart.penalties));

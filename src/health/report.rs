@@ -6,9 +6,9 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use super::circuit::CircuitState;
-use super::clock;
 use super::cooldown::CooldownReason;
 use super::stats::BackendStats;
+use crate::clock;
 use crate::config::HealthConfig;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
+use crate::clock;
 use crate::config::{Backend, BillingMode, HealthConfig, Provider, Secret, Timeouts};
 
 fn backend() -> Backend {

@@ -19,8 +19,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use crate::clock;
 use crate::config::{OnError, Window};
-use crate::health::clock;
 use crate::protocol::Request;
 use gcra::Status;
 

@@ -94,11 +94,11 @@ fn request(
         ProbeKind::None => Ok(None),
         ProbeKind::Models => Ok(Some((
             axum::http::Method::GET,
-            protocol.models_probe(&backend.target()),
+            protocol.models_probe(&backend.upstream()),
         ))),
         ProbeKind::Chat => {
             let req = Request::chat(CHAT_PROBE)?;
-            let up = protocol.build(&backend.target(), &req)?;
+            let up = protocol.build(&backend.upstream(), &req)?;
             Ok(Some((axum::http::Method::POST, up)))
         }
     }

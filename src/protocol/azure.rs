@@ -8,8 +8,8 @@ use bytes::Bytes;
 
 use super::options::url_safe;
 use super::{
-    openai, Answer, Api, Options, Protocol, Request, RequestError, Spec, StreamTranslator, Target,
-    UpstreamError, UpstreamRequest,
+    openai, Answer, Api, Options, Protocol, Request, RequestError, Spec, StreamTranslator,
+    Upstream, UpstreamError, UpstreamRequest,
 };
 
 pub const SPEC: Spec = Spec {
@@ -67,14 +67,14 @@ pub struct Azure {
 }
 
 impl Azure {
-    fn url(&self, t: &Target, path: &str) -> String {
+    fn url(&self, t: &Upstream, path: &str) -> String {
         format!(
             "{}/openai/{path}?api-version={}",
             t.base_url, self.api_version
         )
     }
 
-    fn headers(t: &Target) -> Vec<(&'static str, String)> {
+    fn headers(t: &Upstream) -> Vec<(&'static str, String)> {
         t.api_key
             .map(|k| ("api-key", k.to_string()))
             .into_iter()
@@ -87,7 +87,7 @@ impl Protocol for Azure {
         &SPEC
     }
 
-    fn build(&self, t: &Target, req: &Request) -> Result<UpstreamRequest, RequestError> {
+    fn build(&self, t: &Upstream, req: &Request) -> Result<UpstreamRequest, RequestError> {
         // Config validation keeps the deployment and version URL-safe.
         let path = format!("deployments/{}/chat/completions", t.address);
         Ok(UpstreamRequest {
@@ -97,11 +97,11 @@ impl Protocol for Azure {
         })
     }
 
-    fn answer(&self, t: &Target, req: &Request, body: Bytes) -> Result<Answer, String> {
+    fn answer(&self, t: &Upstream, req: &Request, body: Bytes) -> Result<Answer, String> {
         openai::OpenAi.answer(t, req, body)
     }
 
-    fn stream(&self, t: &Target, req: &Request) -> Box<dyn StreamTranslator> {
+    fn stream(&self, t: &Upstream, req: &Request) -> Box<dyn StreamTranslator> {
         openai::OpenAi.stream(t, req)
     }
 
@@ -113,7 +113,7 @@ impl Protocol for Azure {
         Some(Api::ChatCompletions)
     }
 
-    fn models_probe(&self, t: &Target) -> UpstreamRequest {
+    fn models_probe(&self, t: &Upstream) -> UpstreamRequest {
         UpstreamRequest {
             url: self.url(t, "models"),
             headers: Self::headers(t),

@@ -3,7 +3,7 @@
 //! or streamed) back into the API the client spoke, classifies its error
 //! bodies, builds its probe, normalises its base URL and validates its own
 //! config keys. It knows nothing of the config, the HTTP edge or the
-//! attempt loop: what it needs about one backend comes as a [`Target`].
+//! attempt loop: what it needs about one backend comes as a [`Upstream`].
 //!
 //! Adding a protocol is one module implementing [`Protocol`] with a
 //! [`Spec`], and one line in [`PROTOCOLS`] (docs/architecture.md).
@@ -67,7 +67,7 @@ pub struct Spec {
 
 /// One backend as its protocol sees it.
 #[derive(Debug, Clone, Copy)]
-pub struct Target<'a> {
+pub struct Upstream<'a> {
     /// Normalised by [`Spec::base_url`].
     pub base_url: &'a str,
     pub api_key: Option<&'a str>,
@@ -87,13 +87,13 @@ pub trait Protocol: Send + Sync + fmt::Debug {
 
     /// The upstream request for one attempt, or which field of the request
     /// this protocol cannot express.
-    fn build(&self, t: &Target, req: &Request) -> Result<UpstreamRequest, RequestError>;
+    fn build(&self, t: &Upstream, req: &Request) -> Result<UpstreamRequest, RequestError>;
 
     /// A successful whole answer, in the client's API, with its usage.
-    fn answer(&self, t: &Target, req: &Request, body: Bytes) -> Result<Answer, String>;
+    fn answer(&self, t: &Upstream, req: &Request, body: Bytes) -> Result<Answer, String>;
 
     /// A translator for one streamed attempt, writing the client's API.
-    fn stream(&self, t: &Target, req: &Request) -> Box<dyn StreamTranslator>;
+    fn stream(&self, t: &Upstream, req: &Request) -> Box<dyn StreamTranslator>;
 
     /// An error body in this protocol's shape; `None` when it is not one
     /// (an HTML page from a relay, an empty body).
@@ -104,7 +104,7 @@ pub trait Protocol: Send + Sync + fmt::Debug {
     fn api(&self) -> Option<Api>;
 
     /// The free "list models" call, with the protocol's credentials.
-    fn models_probe(&self, t: &Target) -> UpstreamRequest;
+    fn models_probe(&self, t: &Upstream) -> UpstreamRequest;
 }
 
 /// Token counts as reported by the upstream.

@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 use super::sse::SseEvent;
 use super::{
     Answer, Api, EventInfo, Protocol, Request, RequestError, Spec, StreamError, StreamTranslator,
-    Target, UpstreamError, UpstreamRequest, Usage,
+    Upstream, UpstreamError, UpstreamRequest, Usage,
 };
 
 pub const SPEC: Spec = Spec {
@@ -43,7 +43,7 @@ impl Protocol for OpenAi {
         &SPEC
     }
 
-    fn build(&self, t: &Target, req: &Request) -> Result<UpstreamRequest, RequestError> {
+    fn build(&self, t: &Upstream, req: &Request) -> Result<UpstreamRequest, RequestError> {
         let mut headers = Vec::with_capacity(1);
         if let Some(key) = t.api_key {
             headers.push(("authorization", format!("Bearer {key}")));
@@ -55,11 +55,11 @@ impl Protocol for OpenAi {
         })
     }
 
-    fn answer(&self, _: &Target, _: &Request, body: Bytes) -> Result<Answer, String> {
+    fn answer(&self, _: &Upstream, _: &Request, body: Bytes) -> Result<Answer, String> {
         translate_response(body)
     }
 
-    fn stream(&self, _: &Target, req: &Request) -> Box<dyn StreamTranslator> {
+    fn stream(&self, _: &Upstream, req: &Request) -> Box<dyn StreamTranslator> {
         Box::new(Stream::new(req.client_wants_usage))
     }
 
@@ -71,7 +71,7 @@ impl Protocol for OpenAi {
         Some(Api::ChatCompletions)
     }
 
-    fn models_probe(&self, t: &Target) -> UpstreamRequest {
+    fn models_probe(&self, t: &Upstream) -> UpstreamRequest {
         let headers = t
             .api_key
             .map(|k| ("authorization", format!("Bearer {k}")))

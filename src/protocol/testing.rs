@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::sse::SseEvent;
 use super::{
-    EventInfo, Options, Protocol, Request, RequestError, StreamError, StreamTranslator, Target,
+    EventInfo, Options, Protocol, Request, RequestError, StreamError, StreamTranslator, Upstream,
     UpstreamRequest,
 };
 
@@ -50,8 +50,8 @@ pub fn backend(provider_toml: &str, backend_toml: &str) -> TestBackend {
 }
 
 impl TestBackend {
-    pub fn target(&self) -> Target<'_> {
-        Target {
+    pub fn upstream(&self) -> Upstream<'_> {
+        Upstream {
             base_url: &self.base_url,
             api_key: self.api_key.as_deref(),
             model: &self.model,
@@ -60,7 +60,7 @@ impl TestBackend {
     }
 
     pub fn build(&self, req: &Request) -> Result<UpstreamRequest, RequestError> {
-        self.protocol.build(&self.target(), req)
+        self.protocol.build(&self.upstream(), req)
     }
 }
 

@@ -5,7 +5,7 @@ use super::UpstreamRequest;
 
 fn probe(provider_toml: &str) -> UpstreamRequest {
     let b = backend(provider_toml, "model = \"x\"");
-    b.protocol.models_probe(&b.target())
+    b.protocol.models_probe(&b.upstream())
 }
 
 fn header<'a>(r: &'a UpstreamRequest, name: &str) -> Option<&'a str> {

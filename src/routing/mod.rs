@@ -14,8 +14,9 @@ pub use route::{Route, Slot};
 
 use std::sync::Mutex;
 
+use crate::clock;
 use crate::config::{Backend, SmartConfig, Strategy};
-use crate::health::{clock, BackendStats};
+use crate::health::BackendStats;
 
 /// A backend the strategy may choose for this attempt.
 pub struct Candidate<'a> {

@@ -222,7 +222,7 @@ fn smart_weighs_by_confidence_and_explores() {
     for _ in 0..3 {
         f.fail(1, &cfg); // 1.0 - 3 x 0.2 = 0.4
     }
-    let now = crate::health::clock::now_ms();
+    let now = crate::clock::now_ms();
     assert!((f.stats[1].confidence(now, &cfg.smart) - 0.4).abs() < 1e-3);
     let balancer = Balancer::new(Strategy::Smart, 2).with_smart(cfg.smart);
     let c = f.counts_with(balancer, 20_000);
@@ -245,7 +245,7 @@ fn smart_without_failures_follows_weights_and_a_floored_backend_keeps_exploratio
     for _ in 0..20 {
         f.fail(0, &cfg);
     }
-    let now = crate::health::clock::now_ms();
+    let now = crate::clock::now_ms();
     assert!((f.stats[0].confidence(now, &cfg.smart) - cfg.smart.min_confidence).abs() < 1e-3);
     let balancer = Balancer::new(Strategy::Smart, 2).with_smart(cfg.smart);
     let c = f.counts_with(balancer, 20_000);

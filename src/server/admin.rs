@@ -10,9 +10,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::routes::{fail, identify};
+use crate::clock;
 use crate::config::User;
 use crate::error::EdgeError;
-use crate::health::{clock, State as Health};
+use crate::health::State as Health;
 use crate::reload::ReloadError;
 use crate::state::{AppState, Snapshot};
 use crate::telemetry::RequestRecord;

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use super::options::strip_version;
 use super::output::Counts;
 use super::{
-    Answer, Api, Options, Protocol, Request, RequestError, Spec, StreamTranslator, Target,
+    Answer, Api, Options, Protocol, Request, RequestError, Spec, StreamTranslator, Upstream,
     UpstreamError, UpstreamRequest,
 };
 
@@ -62,7 +62,7 @@ pub struct Anthropic {
 }
 
 impl Anthropic {
-    fn headers(&self, t: &Target) -> Vec<(&'static str, String)> {
+    fn headers(&self, t: &Upstream) -> Vec<(&'static str, String)> {
         let mut headers = Vec::with_capacity(2);
         if let Some(key) = t.api_key {
             headers.push(("x-api-key", key.to_string()));
@@ -77,15 +77,15 @@ impl Protocol for Anthropic {
         &SPEC
     }
 
-    fn build(&self, t: &Target, req: &Request) -> Result<UpstreamRequest, RequestError> {
+    fn build(&self, t: &Upstream, req: &Request) -> Result<UpstreamRequest, RequestError> {
         request::build(self, t, req)
     }
 
-    fn answer(&self, _: &Target, _: &Request, body: Bytes) -> Result<Answer, String> {
+    fn answer(&self, _: &Upstream, _: &Request, body: Bytes) -> Result<Answer, String> {
         response::translate_response(body)
     }
 
-    fn stream(&self, t: &Target, req: &Request) -> Box<dyn StreamTranslator> {
+    fn stream(&self, t: &Upstream, req: &Request) -> Box<dyn StreamTranslator> {
         Box::new(stream::Stream::new(req.client_wants_usage, t.model))
     }
 
@@ -114,7 +114,7 @@ impl Protocol for Anthropic {
         None
     }
 
-    fn models_probe(&self, t: &Target) -> UpstreamRequest {
+    fn models_probe(&self, t: &Upstream) -> UpstreamRequest {
         UpstreamRequest {
             url: format!("{}/v1/models", t.base_url),
             headers: self.headers(t),

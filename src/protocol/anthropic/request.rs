@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 
 use crate::protocol::input::{common_policy, Input, Policy};
 use crate::protocol::messages::{self, Image, Message, Part, Role, Tool, ToolChoice};
-use crate::protocol::{Request, RequestError, Target, UpstreamRequest};
+use crate::protocol::{Request, RequestError, Upstream, UpstreamRequest};
 
 fn policy(name: &str) -> Option<Policy> {
     match name {
@@ -19,7 +19,7 @@ fn policy(name: &str) -> Option<Policy> {
 
 pub(super) fn build(
     a: &super::Anthropic,
-    t: &Target,
+    t: &Upstream,
     req: &Request,
 ) -> Result<UpstreamRequest, RequestError> {
     let body = body(req, t.model, a.default_max_tokens)?;

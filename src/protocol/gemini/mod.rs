@@ -20,7 +20,7 @@ use serde_json::Value;
 use super::options::{strip_version, url_safe};
 use super::output::Counts;
 use super::{
-    Answer, Api, Options, Protocol, Request, RequestError, Spec, StreamTranslator, Target,
+    Answer, Api, Options, Protocol, Request, RequestError, Spec, StreamTranslator, Upstream,
     UpstreamError, UpstreamRequest,
 };
 
@@ -50,7 +50,7 @@ fn address(model: &str, o: &mut Options) -> String {
 }
 
 /// `models/x` and `tunedModels/x` are full resource names already.
-fn resource(t: &Target) -> String {
+fn resource(t: &Upstream) -> String {
     if t.address.contains('/') {
         t.address.to_string()
     } else {
@@ -59,7 +59,7 @@ fn resource(t: &Target) -> String {
 }
 
 /// A header, never the `key=` query parameter: URLs end up in logs.
-fn headers(t: &Target) -> Vec<(&'static str, String)> {
+fn headers(t: &Upstream) -> Vec<(&'static str, String)> {
     t.api_key
         .map(|k| ("x-goog-api-key", k.to_string()))
         .into_iter()
@@ -75,15 +75,15 @@ impl Protocol for Gemini {
         &SPEC
     }
 
-    fn build(&self, t: &Target, req: &Request) -> Result<UpstreamRequest, RequestError> {
+    fn build(&self, t: &Upstream, req: &Request) -> Result<UpstreamRequest, RequestError> {
         request::build(t, req)
     }
 
-    fn answer(&self, t: &Target, _: &Request, body: Bytes) -> Result<Answer, String> {
+    fn answer(&self, t: &Upstream, _: &Request, body: Bytes) -> Result<Answer, String> {
         response::translate_response(body, t.model)
     }
 
-    fn stream(&self, t: &Target, req: &Request) -> Box<dyn StreamTranslator> {
+    fn stream(&self, t: &Upstream, req: &Request) -> Box<dyn StreamTranslator> {
         let n = req.get::<u64>("n").unwrap_or(1);
         Box::new(stream::Stream::new(req.client_wants_usage, n, t.model))
     }
@@ -113,7 +113,7 @@ impl Protocol for Gemini {
         None
     }
 
-    fn models_probe(&self, t: &Target) -> UpstreamRequest {
+    fn models_probe(&self, t: &Upstream) -> UpstreamRequest {
         UpstreamRequest {
             url: format!("{}/v1beta/models", t.base_url),
             headers: headers(t),

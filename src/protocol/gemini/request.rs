@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use super::schema;
 use crate::protocol::input::{common_policy, Input, Policy};
 use crate::protocol::messages::{self, Image, Message, Part, Role, ToolChoice};
-use crate::protocol::{Request, RequestError, Target, UpstreamRequest};
+use crate::protocol::{Request, RequestError, Upstream, UpstreamRequest};
 
 fn policy(name: &str) -> Option<Policy> {
     match name {
@@ -20,7 +20,7 @@ fn policy(name: &str) -> Option<Policy> {
     }
 }
 
-pub(super) fn build(t: &Target, req: &Request) -> Result<UpstreamRequest, RequestError> {
+pub(super) fn build(t: &Upstream, req: &Request) -> Result<UpstreamRequest, RequestError> {
     let resource = super::resource(t);
     let url = if req.stream {
         format!(
