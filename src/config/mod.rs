@@ -2,6 +2,7 @@
 //! ([`raw`]), then validated into runtime types ([`types`]). Every error names
 //! its TOML path, e.g. `models.gpt-4o.backends[1].provider: unknown provider "x"`.
 
+mod checker;
 mod health;
 mod limits;
 mod protocol;

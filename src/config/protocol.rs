@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::validate::Checker;
+use super::checker::Checker;
 use crate::protocol::{self, Options, Protocol, Spec, PROTOCOLS};
 
 /// The provider's protocol with its options, and its spec; `None` when

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
+use super::checker::Checker;
 use super::health::AllDownPolicy;
 use super::protocol;
 use super::raw::{RawConfig, RawProvider, RawSettings};
@@ -24,54 +25,8 @@ use users::{metrics, users};
 const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
 const DEFAULT_MAX_BODY: u64 = 10 * 1024 * 1024;
 
-/// Collects errors so `check-config` can show all of them at once.
-pub(super) struct Checker<'a> {
-    errors: Vec<ConfigError>,
-    env: &'a Env<'a>,
-}
-
-impl Checker<'_> {
-    pub(super) fn error(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.errors.push(ConfigError {
-            path: path.into(),
-            message: message.into(),
-        });
-    }
-
-    fn duration(&mut self, path: String, value: Option<&String>, default: Duration) -> Duration {
-        let Some(text) = value else { return default };
-        match humantime::parse_duration(text) {
-            Ok(d) if !d.is_zero() => d,
-            Ok(_) => {
-                self.error(path, "must be greater than zero");
-                default
-            }
-            Err(e) => {
-                self.error(
-                    path,
-                    format!("invalid duration {text:?} ({e}); write e.g. \"5s\" or \"300ms\""),
-                );
-                default
-            }
-        }
-    }
-
-    fn secret(&mut self, path: String, text: &str) -> Secret {
-        match expand_env(text, self.env) {
-            Ok(v) => Secret::new(v),
-            Err(e) => {
-                self.error(path, e);
-                Secret::new("")
-            }
-        }
-    }
-}
-
 pub fn validate(raw: RawConfig, env: &Env) -> Result<Config, Vec<ConfigError>> {
-    let mut c = Checker {
-        errors: Vec::new(),
-        env,
-    };
+    let mut c = Checker::new(env);
     let status_page = match raw.server.status_page.as_deref() {
         None => Access::Admin,
         Some(name) => Access::parse(name).unwrap_or_else(|| {

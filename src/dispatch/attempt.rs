@@ -7,12 +7,14 @@ use axum::http::{HeaderValue, Method, Response, StatusCode};
 use bytes::Bytes;
 use hyper::body::Incoming;
 
-use super::stream::Broken;
-use crate::config::Backend;
+use crate::config::{Backend, Provider};
 use crate::error::{EdgeError, Fault, Rejection};
 use crate::health::{cooldown, Failure};
-use crate::protocol::{error_summary, Answer, Protocol, Request, RequestError, UpstreamRequest};
-use crate::upstream::{self, SendError, UpstreamClient};
+use crate::protocol::sse::SseError;
+use crate::protocol::{
+    error_summary, Answer, Protocol, Request, RequestError, StreamError, UpstreamRequest,
+};
+use crate::upstream::{self, error_chain, SendError, UpstreamClient};
 
 /// Which limit ran out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +54,33 @@ pub enum AttemptError {
         #[source]
         error: RequestError,
     },
+}
+
+/// How an upstream stream broke.
+#[derive(Debug, thiserror::Error)]
+pub enum Broken {
+    #[error("upstream closed the stream before any content")]
+    BeforeContent,
+    #[error("upstream closed the stream before it was complete")]
+    Incomplete,
+    #[error("no data from upstream for {0:?} (idle timeout)")]
+    Idle(Duration),
+    #[error("upstream connection failed: {}", error_chain(.0))]
+    Transport(#[source] hyper::Error),
+    #[error("{0}")]
+    Sse(#[from] SseError),
+    /// The upstream's words, with the provider's secrets scrubbed out.
+    #[error("{0}")]
+    Event(StreamError),
+}
+
+impl Broken {
+    pub(super) fn event(e: StreamError, provider: &Provider) -> Self {
+        Broken::Event(match e {
+            StreamError::Upstream(m) => StreamError::Upstream(provider.scrub(&m)),
+            StreamError::Malformed(m) => StreamError::Malformed(provider.scrub(&m)),
+        })
+    }
 }
 
 /// What the attempt loop does after a failed attempt.

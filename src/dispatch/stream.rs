@@ -17,40 +17,13 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tokio::time::Instant;
 
-use super::attempt::{self, AttemptError, TimeoutKind};
+use super::attempt::{self, AttemptError, Broken, TimeoutKind};
 use crate::config::{Backend, Config, Model, Provider};
 use crate::health::{BackendStats, Failure, InflightGuard, Target};
-use crate::protocol::sse::{SseError, SseParser};
-use crate::protocol::{EventInfo, Request, StreamError, StreamTranslator, Usage};
+use crate::protocol::sse::SseParser;
+use crate::protocol::{EventInfo, Request, StreamTranslator, Usage};
 use crate::telemetry::RequestRecord;
-use crate::upstream::{error_chain, UpstreamClient};
-
-/// How an upstream stream broke.
-#[derive(Debug, thiserror::Error)]
-pub enum Broken {
-    #[error("upstream closed the stream before any content")]
-    BeforeContent,
-    #[error("upstream closed the stream before it was complete")]
-    Incomplete,
-    #[error("no data from upstream for {0:?} (idle timeout)")]
-    Idle(Duration),
-    #[error("upstream connection failed: {}", error_chain(.0))]
-    Transport(#[source] hyper::Error),
-    #[error("{0}")]
-    Sse(#[from] SseError),
-    /// The upstream's words, with the provider's secrets scrubbed out.
-    #[error("{0}")]
-    Event(StreamError),
-}
-
-impl Broken {
-    fn event(e: StreamError, provider: &Provider) -> Self {
-        Broken::Event(match e {
-            StreamError::Upstream(m) => StreamError::Upstream(provider.scrub(&m)),
-            StreamError::Malformed(m) => StreamError::Malformed(provider.scrub(&m)),
-        })
-    }
-}
+use crate::upstream::UpstreamClient;
 
 /// A stream that produced its first content: the request is now committed.
 pub struct Committed {

@@ -9,13 +9,12 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::routes::{fail, identify};
+use super::access::{admin, fail};
 use crate::clock;
-use crate::config::User;
 use crate::error::EdgeError;
 use crate::health::State as Health;
 use crate::reload::ReloadError;
-use crate::state::{AppState, Snapshot};
+use crate::state::AppState;
 use crate::telemetry::RequestRecord;
 
 /// 200 when every model has a backend that is enabled and whose circuit is
@@ -43,22 +42,6 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     }
     let body = json!({"status": "not_ready", "models_without_backends": down});
     (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
-}
-
-/// The admin user behind the request: 401 without a valid token, 403 for others.
-pub fn admin(
-    snap: &Snapshot,
-    headers: &HeaderMap,
-    record: &RequestRecord,
-) -> Result<Arc<User>, EdgeError> {
-    let user = identify(snap, headers, record)?;
-    if user.admin {
-        return Ok(user);
-    }
-    Err(EdgeError::Forbidden {
-        message: format!("user {:?} is not an admin", user.id),
-        code: "admin_required",
-    })
 }
 
 pub async fn backends(

@@ -2,6 +2,7 @@
 //! and one log line each), the admin API and the status page. Every
 //! endpoint route runs `pipeline::handle` with its endpoint.
 
+mod access;
 pub mod admin;
 mod routes;
 mod status;

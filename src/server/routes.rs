@@ -8,30 +8,11 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::{json, Value};
 
+use super::access::{admin, fail, identify};
 use crate::config::{Access, User};
-use crate::endpoint::openai_error;
 use crate::error::EdgeError;
-use crate::pipeline::{authenticate, note_error};
 use crate::state::{AppState, Snapshot};
 use crate::telemetry::RequestRecord;
-
-/// The authenticated user, noted in the request's log line.
-pub fn identify(
-    snap: &Snapshot,
-    headers: &HeaderMap,
-    record: &RequestRecord,
-) -> Result<Arc<User>, EdgeError> {
-    let user = authenticate(snap, headers)?;
-    record.update(|f| f.user = Some(user.id.clone()));
-    Ok(user)
-}
-
-/// Turns an error into its response (OpenAI's shape), noting it in the
-/// request's log line.
-pub fn fail(record: &RequestRecord, e: EdgeError) -> Response {
-    note_error(record, &e);
-    openai_error(&e)
-}
 
 fn model_object(snap: &Snapshot, user: &User, name: &str) -> Option<Value> {
     let route = snap.models.get(name)?;
@@ -125,7 +106,7 @@ pub async fn metrics(
         Access::Open => {}
         Access::Off => return not_found(Extension(record)).await,
         Access::Admin => {
-            if let Err(e) = super::admin::admin(&snap, &headers, &record) {
+            if let Err(e) = admin(&snap, &headers, &record) {
                 return fail(&record, e);
             }
         }

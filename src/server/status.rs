@@ -9,8 +9,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::json;
 
-use super::admin::admin;
-use super::routes::{fail, not_found};
+use super::access::{admin, fail};
+use super::routes::not_found;
 use crate::config::Access;
 use crate::state::AppState;
 use crate::telemetry::RequestRecord;

@@ -4,10 +4,10 @@ use std::collections::HashMap;
 
 use indexmap::IndexMap;
 
+use super::super::checker::Checker;
 use super::super::health::*;
 use super::super::raw::RawProvider;
 use super::super::raw_health::{RawHealth, RawPenalties, RawProbe, RawSmart};
-use super::Checker;
 
 pub(super) fn health(
     c: &mut Checker,

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 
+use super::super::checker::Checker;
 use super::super::limits::*;
 use super::super::raw::RawUser;
 use super::super::raw_limits::{RawLimits, RawRateLimit, RawReload, RawState};
 use super::super::secret::{digest_from_hex, token_digest};
 use super::super::types::Model;
-use super::Checker;
 
 /// The SHA-256 of the user's token, from `token` or `token_sha256` (exactly
 /// one must be set); `seen` catches two users with the same token.

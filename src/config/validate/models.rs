@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 
+use super::super::checker::Checker;
 use super::super::protocol;
 use super::super::raw::{RawBackend, RawModel};
 use super::super::types::*;
-use super::Checker;
 
 pub(super) fn models(
     c: &mut Checker,

@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 
+use super::super::checker::Checker;
 use super::super::raw::{RawMetrics, RawUser};
 use super::super::types::*;
-use super::{limits, Checker};
+use super::limits;
 
 pub(super) fn users(
     c: &mut Checker,
