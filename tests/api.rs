@@ -56,6 +56,34 @@ async fn auth_statuses() {
     assert_eq!(post(Some(TOKEN), "m").await.unwrap().status(), 200);
 }
 
+/// The scheme of `Authorization` is case-insensitive (RFC 9110 11.1).
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let (gw, _a) = two_models().await;
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let resp = client()
+            .get(format!("{}/v1/models", gw.url))
+            .header("authorization", format!("{scheme} {TOKEN}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{scheme}");
+    }
+    for bad in [
+        format!("Basic {TOKEN}"),
+        format!("Bearer{TOKEN}"),
+        TOKEN.into(),
+    ] {
+        let resp = client()
+            .get(format!("{}/v1/models", gw.url))
+            .header("authorization", bad.as_str())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 401, "{bad}");
+    }
+}
+
 #[tokio::test]
 async fn models_lists_only_what_the_user_may_use_with_pinnable_backends() {
     let (gw, _a) = two_models().await;

@@ -27,10 +27,11 @@ pub fn authenticate(snap: &Snapshot, headers: &HeaderMap) -> Result<Arc<User>, E
     let value = value
         .to_str()
         .map_err(|_| EdgeError::Unauthorized("invalid authorization header"))?;
+    // The scheme is case-insensitive (RFC 9110 section 11.1): `BEARER` is `Bearer`.
     let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .map(str::trim)
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
         .filter(|t| !t.is_empty())
         .ok_or(EdgeError::Unauthorized(
             "authorization header must be `Bearer <token>`",
