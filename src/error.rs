@@ -3,6 +3,7 @@
 //! status; each endpoint writes it in its own error shape. It lives below
 //! every layer that can fail a request, and knows none of them.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode};
@@ -132,6 +133,18 @@ impl EdgeError {
         }
     }
 
+    /// A model that does not exist, or that this user may not see: the
+    /// two are answered alike, so a forbidden model's existence is not told.
+    pub fn model_not_found(model: &str) -> Self {
+        EdgeError::NotFound {
+            message: format!(
+                "The model `{}` does not exist or you do not have access to it.",
+                echo(model)
+            ),
+            code: "model_not_found",
+        }
+    }
+
     pub fn bad_request(
         message: impl Into<String>,
         param: Option<&'static str>,
@@ -145,6 +158,24 @@ impl EdgeError {
     }
 }
 
+/// How much of a client-given value (a model or backend name, a path) an
+/// error message or log line repeats: enough to recognise it, never the
+/// megabyte a client may send.
+pub const ECHO_LIMIT: usize = 128;
+
+/// `value`, cut to [`ECHO_LIMIT`] bytes at a character boundary and marked
+/// with `…` when it was longer.
+pub fn echo(value: &str) -> Cow<'_, str> {
+    if value.len() <= ECHO_LIMIT {
+        return Cow::Borrowed(value);
+    }
+    let mut end = ECHO_LIMIT;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}…", &value[..end]))
+}
+
 /// An upstream's answer to a request it rejected.
 #[derive(Debug)]
 pub struct Rejection {
@@ -156,4 +187,20 @@ pub struct Rejection {
     pub content_type: Option<HeaderValue>,
     /// The API whose error shape `body` is in, when the gateway serves it.
     pub api: Option<Api>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echo_keeps_short_values_and_cuts_long_ones_at_a_char_boundary() {
+        assert_eq!(echo("gpt-4o"), "gpt-4o");
+        let exact = "m".repeat(ECHO_LIMIT);
+        assert_eq!(echo(&exact), exact.as_str());
+        let long = "é".repeat(ECHO_LIMIT);
+        let cut = echo(&long);
+        assert!(cut.ends_with('…') && cut.len() <= ECHO_LIMIT + '…'.len_utf8());
+        assert!(long.starts_with(cut.trim_end_matches('…')));
+    }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing_subscriber::EnvFilter;
 
-use crate::error::Fault;
+use crate::error::{echo, Fault};
 use crate::protocol::Usage;
 
 mod line;
@@ -89,8 +89,9 @@ impl RequestRecord {
         RequestRecord {
             id,
             start: Instant::now(),
-            method: method.to_string(),
-            path: path.to_string(),
+            // A client can send a megabyte of path: the log line keeps the start.
+            method: echo(method).into_owned(),
+            path: echo(path).into_owned(),
             fields: Mutex::new(Fields::default()),
             logged: AtomicBool::new(false),
         }

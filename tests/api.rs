@@ -40,18 +40,24 @@ async fn auth_statuses() {
         (None, "m", 401),
         (Some("nope"), "m", 401),
         (Some("off-token"), "m", 401),
-        (Some(TOKEN), "secret", 403),
+        (Some(TOKEN), "secret", 404),
         (Some(TOKEN), "ghost", 404),
     ];
+    let mut not_found = Vec::new();
     for (token, model, status) in cases {
         let resp = post(token, model).await.unwrap();
         assert_eq!(resp.status().as_u16(), status, "{token:?} {model}");
         let err = error_of(resp).await;
         if status == 404 {
             assert_eq!(err["code"], "model_not_found");
+            not_found.push(err["message"].as_str().unwrap().replace(model, "M"));
         }
         assert!(!err.to_string().contains("nope"), "tokens are never echoed");
     }
+    assert_eq!(
+        not_found[0], not_found[1],
+        "a forbidden model is answered like one that does not exist"
+    );
     assert_eq!(a.received(), 0);
     assert_eq!(post(Some(TOKEN), "m").await.unwrap().status(), 200);
 }
@@ -82,6 +88,40 @@ async fn the_bearer_scheme_is_case_insensitive() {
             .unwrap();
         assert_eq!(resp.status(), 401, "{bad}");
     }
+}
+
+/// A megabyte of model or backend name is echoed as its first few bytes,
+/// in the error body and the log line alike.
+#[tokio::test]
+async fn long_model_and_backend_names_are_echoed_truncated() {
+    let (gw, a) = two_models().await;
+    let huge = "x".repeat(1 << 20);
+    let resp = chat(&gw, chat_body(json!({"model": huge}))).await;
+    assert_eq!(resp.status(), 404);
+    let body = resp.text().await.unwrap();
+    assert!(body.len() < 1024, "{} bytes", body.len());
+    assert!(body.contains(&format!("{}…", "x".repeat(100))), "{body}");
+    let resp = chat(&gw, chat_body(json!({"backend": huge}))).await;
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().len() < 1024);
+    let resp = get(
+        &gw,
+        &format!("/v1/models/{}", "y".repeat(60_000)),
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(resp.status(), 404);
+    assert!(resp.text().await.unwrap().len() < 1024);
+    let resp = client()
+        .post(format!("{}/v1/chat/completions", gw.url))
+        .bearer_auth(TOKEN)
+        .body(serde_json::to_string(&huge).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400, "a body that is one long string");
+    assert!(resp.text().await.unwrap().len() < 1024);
+    assert_eq!(a.received(), 0);
 }
 
 #[tokio::test]

@@ -186,9 +186,10 @@ async fn pinning_never_bypasses_permissions() {
     let resp = chat_as(&s.gw, "limited-token", chat_body(json!({"backend": "a"}))).await;
     assert_eq!(
         resp.status(),
-        403,
-        "allowed_models applies to pinned requests"
+        404,
+        "allowed_models applies to pinned requests (a forbidden model is not disclosed)"
     );
+    assert_eq!(error_of(resp).await["code"], "model_not_found");
     let resp = chat_as(&s.gw, "wrong-token", chat_body(json!({"backend": "a"}))).await;
     assert_eq!(resp.status(), 401);
     assert_eq!(s.a.received(), 0);

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::Dispatch;
 use crate::clock;
 use crate::config::{AllDownPolicy, User};
-use crate::error::EdgeError;
+use crate::error::{echo, EdgeError};
 use crate::health::{Availability, Target, TrialGuard};
 use crate::routing::{Candidate, Route};
 
@@ -133,7 +133,8 @@ pub fn pin(route: &Route, user: &User, id: &str) -> Result<usize, EdgeError> {
     let Some(index) = route.visible(id, user) else {
         let mine: Vec<&str> = route.in_rotation(user).collect();
         let message = format!(
-            "backend {id:?} is not a backend of model `{}`; backends you may pin: {}",
+            "backend {:?} is not a backend of model `{}`; backends you may pin: {}",
+            echo(id),
             route.model.name,
             mine.join(", ")
         );

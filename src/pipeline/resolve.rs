@@ -4,7 +4,7 @@
 
 use crate::config::User;
 use crate::dispatch;
-use crate::error::EdgeError;
+use crate::error::{echo, EdgeError};
 use crate::protocol::Request;
 use crate::routing::Route;
 use crate::state::Snapshot;
@@ -19,27 +19,16 @@ pub fn resolve<'s>(
 ) -> Result<(&'s Route, Option<usize>), EdgeError> {
     let route = snap.models.get(&req.model);
     record.update(|f| {
-        f.model = Some(req.model.clone());
+        f.model = Some(echo(&req.model).into_owned());
         f.model_known = route.is_some();
         f.stream = req.stream;
     });
-    let Some(route) = route else {
-        let message = format!(
-            "The model `{}` does not exist or you do not have access to it.",
-            req.model
-        );
-        return Err(EdgeError::NotFound {
-            message,
-            code: "model_not_found",
-        });
+    // A model this user may not use is answered as one that does not exist
+    // (as OpenAI does, and as `/v1/models/{id}` does): a 403 would tell
+    // them it is there.
+    let Some(route) = route.filter(|_| user.may_use(&req.model)) else {
+        return Err(EdgeError::model_not_found(&req.model));
     };
-    if !user.may_use(&req.model) {
-        let message = format!("user {:?} may not use model `{}`", user.id, req.model);
-        return Err(EdgeError::Forbidden {
-            message,
-            code: "model_not_allowed",
-        });
-    }
     let pinned = match &req.backend {
         Some(id) => Some(dispatch::pin(route, user, id)?),
         None => None,

@@ -50,7 +50,14 @@ impl Request {
     pub fn chat(body: &[u8]) -> Result<Self, RequestError> {
         let mut fields: IndexMap<String, Box<RawValue>> =
             serde_json::from_slice(body).map_err(|e| RequestError {
-                message: format!("the request body is not a valid JSON object: {e}"),
+                // serde's words for a wrong type quote the value, which may
+                // be a megabyte long: those are said without it.
+                message: match e.classify() {
+                    serde_json::error::Category::Data => {
+                        "the request body must be a JSON object".to_string()
+                    }
+                    _ => format!("the request body is not a valid JSON object: {e}"),
+                },
                 param: None,
             })?;
         let model = match fields

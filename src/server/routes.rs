@@ -58,17 +58,7 @@ pub async fn get_model(
     };
     match model_object(&snap, &user, &id) {
         Some(model) => Json(model).into_response(),
-        None => {
-            let message =
-                format!("The model `{id}` does not exist or you do not have access to it.");
-            fail(
-                &record,
-                EdgeError::NotFound {
-                    message,
-                    code: "model_not_found",
-                },
-            )
-        }
+        None => fail(&record, EdgeError::model_not_found(&id)),
     }
 }
 
