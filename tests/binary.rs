@@ -412,6 +412,33 @@ fn debug_logs_carry_no_secrets() {
     }
 }
 
+/// `check-config | head -1`: the reader leaves after one line, and the
+/// check exits quietly instead of panicking on the closed pipe.
+#[test]
+fn check_config_exits_quietly_into_a_closed_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.toml");
+    let mut text = "[providers.p]\nbase_url = \"http://127.0.0.1:9\"\n[models.m]\n[[models.m.backends]]\nprovider = \"p\"\nmodel = \"x\"\n".to_string();
+    // A summary larger than a pipe's buffer, so the writer is still
+    // writing when `head` has gone.
+    for i in 0..4000 {
+        text += &format!("[users.user{i}]\ntoken = \"token-{i}\"\n");
+    }
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(r#""$0" check-config "$1" | head -1 >/dev/null; echo "rc=${PIPESTATUS[0]}""#)
+        .args([BIN, path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(stdout.trim(), "rc=0", "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
 #[test]
 fn check_config_shows_display_names() {
     let dir = tempfile::tempdir().unwrap();

@@ -296,8 +296,7 @@ fn print_banner(addr: &str, demo: &Demo) {
 fn check_config(path: &Path) -> Result<ExitCode> {
     match config::load(path) {
         Ok(c) => {
-            println!("{} is valid.", path.display());
-            print!("{}", summary(&c));
+            print_quietly(&format!("{} is valid.\n{}", path.display(), summary(&c)))?;
             Ok(ExitCode::SUCCESS)
         }
         Err(errors) => {
@@ -307,6 +306,19 @@ fn check_config(path: &Path) -> Result<ExitCode> {
             }
             Ok(ExitCode::FAILURE)
         }
+    }
+}
+
+/// Writes to standard output, where `print!` would panic on a reader
+/// that went away (`check-config config.toml | head -1`): that is no error.
+fn print_quietly(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(e).context("writing to standard output")
+        }
+        _ => Ok(()),
     }
 }
 
