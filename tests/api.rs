@@ -285,3 +285,44 @@ async fn health_and_unknown_routes() {
     assert_eq!(na.status(), 405);
     error_of(na).await;
 }
+
+/// A body nested deeper than a JSON parser goes is refused at the edge,
+/// whatever backend would serve it: it never reaches (or trips) an upstream.
+#[tokio::test]
+async fn deeply_nested_bodies_are_400_before_any_backend() {
+    let a = mock("a").await;
+    let claude = mock("claude").await;
+    let mut t = provider("a", &a, "");
+    t += &provider("claude", &claude, "backend_type = \"anthropic\"");
+    t += &format!(
+        "[models.m]\n{}[models.c]\n{}{}",
+        backend("m", "a", ""),
+        backend("c", "claude", ""),
+        user()
+    );
+    let gw = gateway(&t).await;
+    let deep = |depth: usize| -> Value {
+        let text = format!("{}\"x\"{}", "[".repeat(depth), "]".repeat(depth));
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    };
+    let raw_deep = format!("{}1{}", "[".repeat(50_000), "]".repeat(50_000));
+    for model in ["m", "c"] {
+        let body = format!(
+            r#"{{"model":"{model}","messages":[{{"role":"user","content":"hi"}}],"tools":{raw_deep}}}"#
+        );
+        let resp = client()
+            .post(format!("{}/v1/chat/completions", gw.url))
+            .bearer_auth(TOKEN)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400, "{model}");
+        assert_eq!(error_of(resp).await["code"], "json_too_deep");
+    }
+    assert_eq!((a.received(), claude.received()), (0, 0));
+    // Within the limit, a deep vendor field still goes through untouched.
+    let resp = chat(&gw, chat_body(json!({"vendor_x": deep(60)}))).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(a.requests()[0].body["vendor_x"], deep(60));
+}

@@ -1,7 +1,7 @@
 //! The one request path every endpoint runs, one stage per file, in order:
 //!
 //! 1. [`auth`]: the user behind the token (an extractor);
-//! 2. [`read`]: the body, size-limited, parsed once by the endpoint;
+//! 2. [`read`]: the body, size- and depth-limited, parsed once by the endpoint;
 //! 3. [`resolve`]: the model, the user's permission, a `backend` pin;
 //! 4. [`admit`]: the user's rate limits;
 //! 5. dispatch (`crate::dispatch`): the attempt loop, routing, health,
@@ -13,6 +13,7 @@
 
 pub mod admit;
 pub mod auth;
+mod depth;
 pub mod read;
 pub mod resolve;
 pub mod settle;

@@ -4,7 +4,7 @@
 use axum::body::Body;
 use axum::http::{header, HeaderMap};
 
-use super::Endpoint;
+use super::{depth, Endpoint};
 use crate::error::EdgeError;
 use crate::protocol::Request;
 
@@ -27,6 +27,13 @@ pub async fn read<E: Endpoint>(
             EdgeError::bad_request(format!("could not read the request body: {e}"), None, None)
         }
     })?;
+    if depth::deeper_than(&bytes, depth::MAX_DEPTH) {
+        let message = format!(
+            "the request body nests arrays and objects more than {} deep",
+            depth::MAX_DEPTH
+        );
+        return Err(EdgeError::bad_request(message, None, Some("json_too_deep")));
+    }
     Ok((E::parse(&bytes)?, bytes.len()))
 }
 
