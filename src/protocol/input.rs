@@ -33,7 +33,12 @@ impl<'a> Input<'a> {
     ) -> Result<Self, RequestError> {
         let mut fields = IndexMap::with_capacity(req.fields.len());
         for (name, raw) in &req.fields {
-            let value: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+            // Never dropped as null when it cannot be decoded: a field the
+            // model never sees (tools, say) changes the answer silently.
+            let value: Value = serde_json::from_str(raw.get()).map_err(|e| RequestError {
+                message: format!("the field `{name}` cannot be decoded: {e}"),
+                param: None,
+            })?;
             if value.is_null() {
                 continue;
             }
@@ -181,5 +186,21 @@ pub(super) fn common_policy(name: &str) -> Option<Policy> {
             Some(Policy::Dropped)
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deeper than serde_json decodes (the edge refuses such bodies first;
+    /// this is the protocol's own guard).
+    #[test]
+    fn a_field_that_cannot_be_decoded_is_refused_not_dropped() {
+        let tools = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let body = format!(r#"{{"model":"m","messages":[],"tools":{tools}}}"#);
+        let req = Request::chat(body.as_bytes()).unwrap();
+        let err = Input::new(&req, "test", common_policy).err().unwrap();
+        assert!(err.message.contains("`tools`"), "{}", err.message);
     }
 }
