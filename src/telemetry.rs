@@ -46,7 +46,8 @@ pub fn init_logging() {
 #[derive(Debug, Clone)]
 pub struct AttemptLog {
     pub backend: String,
-    /// A bounded outcome: ok, timeout, connect, status_5xx, status_429, auth, client_4xx, stream_broken.
+    /// A bounded outcome: ok, timeout, connect, status_5xx, status_429, auth,
+    /// client_4xx, stream_broken, too_large.
     pub outcome: &'static str,
     pub elapsed: Duration,
 }

@@ -11,10 +11,14 @@ mod common_health;
 
 #[path = "health/admin.rs"]
 mod admin;
+#[path = "health/bounds.rs"]
+mod bounds;
 #[path = "health/passive.rs"]
 mod passive;
 #[path = "health/probes.rs"]
 mod probes;
+#[path = "health/process.rs"]
+mod process;
 #[path = "health/shutdown.rs"]
 mod shutdown;
 #[path = "health/streams.rs"]

@@ -30,6 +30,10 @@ pub struct Fault {
     pub omit_done: bool,
     /// Streams: keep the response open after the last event instead of ending it.
     pub hold_open: bool,
+    /// Non-streams: a valid answer this many bytes long (chunked, without a
+    /// `content-length`), padded with JSON whitespace sent as it is
+    /// generated, so a huge answer costs the mock no memory.
+    pub huge: Option<usize>,
 }
 
 impl Fault {
@@ -68,6 +72,7 @@ impl Fault {
             "malformed_after" => self.malformed_after = Some(count()?),
             "omit_done" => self.omit_done = value == "true",
             "hold_open" => self.hold_open = value == "true",
+            "huge" => self.huge = Some(count()?),
             other => return Err(format!("unknown fault key {other:?}")),
         }
         Ok(())

@@ -1,10 +1,12 @@
 //! Pieces every protocol's handler shares: fault statuses with
 //! protocol-shaped error bodies, JSON replies, the clock.
 
+use std::convert::Infallible;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::http::{header, Response, StatusCode};
+use bytes::Bytes;
 use serde_json::Value;
 
 use crate::Fault;
@@ -56,5 +58,26 @@ pub(crate) async fn whole(fault: &Fault, body: &Value) -> Response<Body> {
     if fault.stall_after == Some(0) {
         std::future::pending::<()>().await;
     }
-    json(200, body)
+    match fault.huge {
+        Some(size) => huge(size, body),
+        None => json(200, body),
+    }
+}
+
+/// `body` after enough spaces to make `size` bytes: valid JSON in every
+/// protocol, streamed from one static block.
+fn huge(size: usize, body: &Value) -> Response<Body> {
+    static SPACES: [u8; 64 * 1024] = [b' '; 64 * 1024];
+    let body = Bytes::from(body.to_string());
+    let mut padding = size.saturating_sub(body.len());
+    let spaces = std::iter::from_fn(move || {
+        let n = padding.min(SPACES.len());
+        padding -= n;
+        (n > 0).then(|| Bytes::from_static(&SPACES[..n]))
+    });
+    let chunks = spaces.chain(std::iter::once(body)).map(Ok::<_, Infallible>);
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from_stream(futures_util::stream::iter(chunks)))
+        .unwrap_or_default()
 }

@@ -14,6 +14,9 @@ use hyper::body::Incoming;
 use serde_json::{json, Value};
 use switchyard::upstream::{self, SendError, UpstreamClient};
 
+/// The largest answer a check reads: a probe's answer is one token.
+const MAX_ANSWER: usize = 16 * 1024 * 1024;
+
 /// Where the gateway is and who we are.
 #[derive(clap::Args, Clone)]
 pub struct Target {
@@ -152,7 +155,7 @@ impl Client {
                 Failure::Failed(why) => anyhow!("error sending request for url ({url}): {why}"),
             })
             .with_context(|| format!("cannot reach {}", self.target.url))?;
-        let bytes = match deadline.bound(upstream::read_all(body)).await {
+        let bytes = match deadline.bound(upstream::read_all(body, MAX_ANSWER)).await {
             Some(Ok(bytes)) => bytes,
             Some(Err(why)) => bail!("reading the answer to GET {url}: {why}"),
             None => bail!("reading the answer to GET {url}: operation timed out"),
@@ -226,7 +229,7 @@ impl Deadline {
 }
 
 async fn read_json(status: StatusCode, body: Incoming, deadline: Deadline) -> Option<String> {
-    let body: Value = match deadline.bound(upstream::read_all(body)).await {
+    let body: Value = match deadline.bound(upstream::read_all(body, MAX_ANSWER)).await {
         Some(Ok(bytes)) => match serde_json::from_slice(&bytes) {
             Ok(v) => v,
             Err(_) => return Some(invalid_json(status)),

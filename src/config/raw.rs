@@ -48,6 +48,7 @@ pub struct RawSettings {
     pub request_deadline: Option<String>,
     pub all_backends_down: Option<String>,
     pub shutdown_grace: Option<String>,
+    pub max_response_bytes: Option<u64>,
 }
 
 /// Unknown keys are not refused by serde here but by validation, which

@@ -71,6 +71,8 @@ pub struct Settings {
     pub all_backends_down: AllDownPolicy,
     /// How long in-flight requests may run on after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// The largest non-streaming answer read from an upstream.
+    pub max_response_bytes: usize,
 }
 
 /// Per-attempt limits, so a slow backend never spends the next one's time.

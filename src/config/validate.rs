@@ -24,6 +24,9 @@ use users::{metrics, users};
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
 const DEFAULT_MAX_BODY: u64 = 10 * 1024 * 1024;
+/// Far above any chat answer (a long one is well under 1 MiB), well below
+/// what a few concurrent ones could cost in memory.
+const DEFAULT_MAX_RESPONSE: u64 = 32 * 1024 * 1024;
 
 pub fn validate(raw: RawConfig, env: &Env) -> Result<Config, Vec<ConfigError>> {
     let mut c = Checker::new(env);
@@ -110,12 +113,17 @@ fn settings(c: &mut Checker, raw: &RawSettings) -> Settings {
         raw.shutdown_grace.as_ref(),
         Duration::from_secs(30),
     );
+    let max_response_bytes = raw.max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE);
+    if max_response_bytes == 0 {
+        c.error("settings.max_response_bytes", "must be greater than zero");
+    }
     Settings {
         max_attempts,
         timeouts,
         request_deadline,
         all_backends_down,
         shutdown_grace,
+        max_response_bytes: usize::try_from(max_response_bytes).unwrap_or(usize::MAX),
     }
 }
 

@@ -14,7 +14,7 @@ use crate::protocol::sse::SseError;
 use crate::protocol::{
     error_summary, Answer, Protocol, Request, RequestError, StreamError, UpstreamRequest,
 };
-use crate::upstream::{self, error_chain, SendError, UpstreamClient};
+use crate::upstream::{self, error_chain, ReadError, SendError, UpstreamClient};
 
 /// Which limit ran out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +47,9 @@ pub enum AttemptError {
     StreamBroken(#[source] Broken),
     #[error("invalid response: {0}")]
     BadResponse(String),
+    /// A non-streaming answer past `settings.max_response_bytes`.
+    #[error("answer larger than the limit of {limit} bytes (settings.max_response_bytes)")]
+    TooLarge { limit: usize },
     /// This backend's protocol cannot express the request; another may.
     #[error("backend {backend:?} cannot take this request: {error}")]
     Unsupported {
@@ -150,7 +153,9 @@ impl AttemptError {
                 408 => Failure::Timeout,
                 s => Failure::Server { status: s },
             },
-            AttemptError::StreamBroken(_) | AttemptError::BadResponse(_) => Failure::StreamBroken,
+            AttemptError::StreamBroken(_)
+            | AttemptError::BadResponse(_)
+            | AttemptError::TooLarge { .. } => Failure::StreamBroken,
             AttemptError::Unsupported { .. } => return None,
         })
     }
@@ -168,6 +173,7 @@ impl AttemptError {
                 _ => "status_5xx",
             },
             AttemptError::StreamBroken(_) | AttemptError::BadResponse(_) => "stream_broken",
+            AttemptError::TooLarge { .. } => "too_large",
             AttemptError::Unsupported { .. } => "client_4xx",
         }
     }
@@ -240,19 +246,24 @@ pub async fn send(
     })
 }
 
-/// A non-streaming attempt, bounded by `limit` from send to the last byte.
+/// A non-streaming attempt, bounded by `limit` from send to the last byte
+/// and by `max_bytes` in size.
 pub async fn complete(
     client: &UpstreamClient,
     backend: &Backend,
     req: &Request,
     limit: (Duration, TimeoutKind),
+    max_bytes: usize,
 ) -> Result<Answer, AttemptError> {
     let up = build(backend, req)?;
     let work = async {
         let resp = send(client, backend, up).await?;
-        let body = upstream::read_all(resp.into_body())
+        let body = upstream::read_all(resp.into_body(), max_bytes)
             .await
-            .map_err(|e| AttemptError::StreamBroken(Broken::Transport(e)))?;
+            .map_err(|e| match e {
+                ReadError::Transport(e) => AttemptError::StreamBroken(Broken::Transport(e)),
+                ReadError::TooLarge { limit } => AttemptError::TooLarge { limit },
+            })?;
         let protocol = &backend.provider.protocol;
         protocol
             .answer(&backend.upstream(), req, body)

@@ -151,7 +151,7 @@ impl Dispatch<'_> {
         let slot = &self.route.slots[index];
         let backend = &*slot.backend;
         let stats = &slot.stats;
-        let health = &self.config.health;
+        let (health, settings) = (&self.config.health, &self.config.settings);
         let target = Target {
             model: &self.route.model.name,
             backend,
@@ -186,7 +186,7 @@ impl Dispatch<'_> {
             }
             Some(client) => {
                 let limit = bounded(timeouts.request, TimeoutKind::Request, deadline_left);
-                attempt::complete(client, backend, req, limit)
+                attempt::complete(client, backend, req, limit, settings.max_response_bytes)
                     .await
                     .map(|answer| {
                         stats.on_success(health, target, started.elapsed(), None);

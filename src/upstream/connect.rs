@@ -216,7 +216,7 @@ mod tests {
         let (at, seen) = proxy("HTTP/1.1 200 Connection established\r\n\r\n").await;
         let client = client(Matcher::builder().all(format!("http://al:pw@{at}")).build());
         let resp = client.send(get(up)).await.unwrap();
-        assert_eq!(read_all(resp.into_body()).await.unwrap(), "ok");
+        assert_eq!(read_all(resp.into_body(), 1024).await.unwrap(), "ok");
         drop(client);
         let head = tokio::time::timeout(std::time::Duration::from_secs(5), seen)
             .await
@@ -242,7 +242,7 @@ mod tests {
             .no("127.0.0.1")
             .build();
         let resp = client(rules).send(get(up)).await.unwrap();
-        assert_eq!(read_all(resp.into_body()).await.unwrap(), "ok");
+        assert_eq!(read_all(resp.into_body(), 1024).await.unwrap(), "ok");
     }
 
     #[tokio::test]

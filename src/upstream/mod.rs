@@ -142,9 +142,26 @@ pub fn request(
 
 const AGENT: &str = concat!("switchyard/", env!("CARGO_PKG_VERSION"));
 
-/// The whole body of an answer.
-pub async fn read_all(body: Incoming) -> Result<Bytes, hyper::Error> {
-    Ok(body.collect().await?.to_bytes())
+/// Why the whole body of an answer could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("upstream connection failed: {}", error_chain(.0))]
+    Transport(#[source] hyper::Error),
+    /// Reading stopped at the limit: a huge answer must not take the
+    /// gateway's memory with it.
+    #[error("answer larger than the limit of {limit} bytes")]
+    TooLarge { limit: usize },
+}
+
+/// The whole body of an answer, at most `limit` bytes.
+pub async fn read_all(body: Incoming, limit: usize) -> Result<Bytes, ReadError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) => match e.downcast::<hyper::Error>() {
+            Ok(e) => Err(ReadError::Transport(*e)),
+            Err(_) => Err(ReadError::TooLarge { limit }),
+        },
+    }
 }
 
 /// The body of an error answer, at most 1 MiB; empty if it cannot be read.
@@ -295,7 +312,7 @@ mod tests {
             .body(Full::new(Bytes::new()))
             .unwrap();
         let resp = client.send(req).await.unwrap();
-        assert_eq!(read_all(resp.into_body()).await.unwrap(), "ok");
+        assert_eq!(read_all(resp.into_body(), 2).await.unwrap(), "ok");
         let open_for = tokio::time::timeout(Duration::from_secs(5), server)
             .await
             .expect("the idle connection was never closed")

@@ -1,76 +1,13 @@
 //! Graceful shutdown of the real binary.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use mock_upstream::{Fault, MockConfig};
 use serde_json::json;
 
+use super::process::{on_any_port, Process};
 use super::{ms, SECOND};
 use crate::common_health::*;
-
-/// The real binary serving `config`, with its address read from its output.
-struct Process {
-    child: std::process::Child,
-    addr: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Process {
-    fn start(config: &str) -> Process {
-        use std::io::BufRead;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("config.toml");
-        std::fs::write(&path, config).unwrap();
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
-            .args(["serve", "--config"])
-            .arg(&path)
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        // Keeps draining, so the child never blocks on a full pipe.
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if let Some(url) = line.split("listening on http://").nth(1) {
-                    let _ = tx.send(url.trim().to_string());
-                }
-            }
-        });
-        let addr = rx
-            .recv_timeout(10 * SECOND)
-            .expect("the gateway announces its address");
-        Process {
-            child,
-            addr,
-            _dir: dir,
-        }
-    }
-
-    fn signal(&self, name: &str) {
-        let status = std::process::Command::new("kill")
-            .args([name, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    async fn exit_code(&mut self, limit: Duration) -> Option<i32> {
-        let start = Instant::now();
-        while start.elapsed() < limit {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code();
-            }
-            tokio::time::sleep(ms(20)).await;
-        }
-        let _ = self.child.kill();
-        panic!("the gateway did not exit within {limit:?}");
-    }
-}
 
 fn shutdown_config(mock: &mock_upstream::MockServer, grace: &str) -> String {
     let settings = format!("shutdown_grace = \"{grace}\"");
@@ -78,10 +15,7 @@ fn shutdown_config(mock: &mock_upstream::MockServer, grace: &str) -> String {
         settings: &settings,
         ..Setup::default()
     };
-    config_text(&setup, &[("a", mock, "")]).replace(
-        "[settings]",
-        "[server]\nlisten = \"127.0.0.1:0\"\n\n[settings]",
-    )
+    on_any_port(&config_text(&setup, &[("a", mock, "")]))
 }
 
 async fn start_stream(addr: &str) -> reqwest::Response {
