@@ -275,7 +275,7 @@ fn check_config_lists_every_error_with_its_path() {
 fn metrics_can_listen_on_their_own_address() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.toml");
-    let text = "[server]\nlisten = \"127.0.0.1:0\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n[providers.p]\nbase_url = \"http://127.0.0.1:9\"\n[models.m]\n[[models.m.backends]]\nprovider = \"p\"\nmodel = \"x\"\n";
+    let text = "[server]\nlisten = \"127.0.0.1:0\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n[providers.p]\nbase_url = \"http://127.0.0.1:9\"\n[models.m]\n[[models.m.backends]]\nprovider = \"p\"\nmodel = \"x\"\n[users.u]\ntoken = \"t\"\n";
     std::fs::write(&path, text).unwrap();
     let mut child = Command::new(BIN)
         .args(["serve", "--config", path.to_str().unwrap()])

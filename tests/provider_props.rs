@@ -27,6 +27,7 @@ fn model() -> Arc<Model> {
              [[models.m.backends]]\nprovider = \"{kind}\"\nmodel = \"x\"\n"
         );
     }
+    text += "[users.u]\ntoken = \"t\"\n";
     switchyard::config::parse(&text, &|_| None)
         .expect("config")
         .models["m"]

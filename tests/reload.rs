@@ -17,6 +17,8 @@ use serde_json::{json, Value};
 
 /// A gateway that reloads from a temp file holding `text`.
 async fn from_file(text: &str) -> (Gateway, tempfile::TempDir, std::path::PathBuf) {
+    // Each reload waits for the file to hold still this long.
+    let text = &format!("{text}\n[reload]\ndebounce = \"50ms\"\n");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("switchyard.toml");
     std::fs::write(&path, text).unwrap();
@@ -115,6 +117,39 @@ async fn an_invalid_reload_keeps_serving_and_returns_every_error_with_its_path()
         m.contains("switchyard_config_reloads_total{result=\"error\"} 2"),
         "{m}"
     );
+}
+
+/// Another deployment's file, say: no user id and no model name in common
+/// with the running config. Refused, unless the file says it is meant.
+#[tokio::test]
+async fn a_file_replacing_every_user_and_model_is_refused_unless_it_says_so() {
+    let up = mock("a").await;
+    let (gw, _dir, path) = from_file(&config_text(&Setup::default(), &[("a", &up, "")])).await;
+    let other = format!(
+        "[providers.p]\nbase_url = \"{}\"\n[models.other]\n[[models.other.backends]]\nprovider = \"p\"\nmodel = \"x\"\n[users.stranger]\ntoken = \"stranger-token\"\n",
+        up.url()
+    );
+    std::fs::write(&path, &other).unwrap();
+    let (status, body) = reload(&gw).await;
+    assert_eq!(status, 422, "{body}");
+    let errors = body["errors"].as_array().unwrap();
+    let paths: Vec<&str> = errors.iter().map(|e| e["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, vec!["users", "models"]);
+    assert!(errors
+        .iter()
+        .all(|e| e["message"].as_str().unwrap().contains("allow_replace_all")));
+    assert_eq!(
+        gw.chat(json!({})).await.status(),
+        200,
+        "the old config serves"
+    );
+    std::fs::write(&path, other + "[reload]\nallow_replace_all = true\n").unwrap();
+    assert_eq!(reload(&gw).await.0, 200);
+    assert_eq!(
+        gw.get("/v1/models", Some("stranger-token")).await.status(),
+        200
+    );
+    assert_eq!(gw.get("/v1/models", Some(USER)).await.status(), 401);
 }
 
 #[tokio::test]
@@ -230,6 +265,62 @@ async fn a_changed_file_is_reloaded_and_listen_changes_warn() {
             && l.contains("restart"))
         .await
     );
+}
+
+/// `: > config.toml`: an empty file is invalid (no users, no models), so the
+/// running config keeps serving everyone.
+#[tokio::test]
+async fn an_emptied_file_is_never_loaded() {
+    let gw = Instance::start(&(served("one") + "[reload]\ndebounce = \"50ms\"\n"));
+    assert!(accepted_eventually(&gw.url, "one").await);
+    std::fs::write(&gw.config, "").unwrap();
+    assert!(
+        logged(&gw, |l| l.contains("config reload rejected")
+            && l.contains("no users"))
+        .await
+    );
+    assert!(accepted_eventually(&gw.url, "one").await);
+}
+
+/// A slow writer in place (40 pieces, 25 ms apart, a second in all): every
+/// prefix is a valid config, but only the whole file is loaded, once.
+#[tokio::test]
+async fn a_file_written_slowly_in_place_is_loaded_once_whole() {
+    use std::io::Write;
+    let head = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n{}[reload]\ndebounce = \"300ms\"\n",
+        served("one")
+    );
+    let gw = Instance::start(&head.replacen("[server]\nlisten = \"127.0.0.1:0\"\n", "", 1));
+    assert!(accepted_eventually(&gw.url, "one").await);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&gw.config)
+        .unwrap();
+    file.write_all(format!("{head}[users.piece0]\ntoken = \"piece-0\"\n").as_bytes())
+        .unwrap();
+    for i in 1..40 {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        file.write_all(format!("[users.piece{i}]\ntoken = \"piece-{i}\"\n").as_bytes())
+            .unwrap();
+    }
+    drop(file);
+    assert!(
+        accepted_eventually(&gw.url, "piece-39").await,
+        "{:#?}",
+        gw.logs()
+    );
+    let metrics = reqwest::get(format!("{}/metrics", gw.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("switchyard_config_reloads_total{result=\"ok\"} 1\n"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("result=\"error\""), "{metrics}");
 }
 
 #[test]

@@ -9,31 +9,14 @@ use anyhow::{bail, Context, Result};
 use switchyard::config::{hex, token_digest, ReloadConfig};
 use switchyard::state::AppState;
 
-/// Remembers the config path and starts the reload triggers. The returned
-/// watcher must be kept alive for file changes to be seen.
-pub fn start(
-    state: &AppState,
-    path: &Path,
-    reload: ReloadConfig,
-) -> Result<Option<notify::PollWatcher>> {
+/// Remembers the config path and starts the reload triggers.
+pub fn start(state: &AppState, path: &Path, reload: ReloadConfig) {
     let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     state.set_config_path(path.clone());
     spawn_sighup(state.clone());
-    if !reload.watch {
-        return Ok(None);
-    }
-    // Without a watcher the gateway still serves and reloads on SIGHUP or
-    // the admin API, so a failure here (e.g. no inotify watches left) is a warning.
-    match switchyard::reload::watch(state.clone(), path.clone(), reload.debounce) {
-        Ok(watcher) => {
-            tracing::info!(path = %path.display(), "watching the config file for changes");
-            Ok(Some(watcher))
-        }
-        Err(e) => {
-            tracing::warn!(path = %path.display(), error = %e,
-                "cannot watch the config file: reload with SIGHUP or POST /admin/reload");
-            Ok(None)
-        }
+    if reload.watch {
+        tracing::info!(path = %path.display(), "watching the config file for changes");
+        switchyard::reload::watch(state.clone(), path);
     }
 }
 

@@ -210,10 +210,9 @@ async fn run(listener: TcpListener, config: Config, path: Option<&Path>) -> Resu
             let _ = axum::serve(metrics_listener, app).await;
         });
     }
-    let _watcher = match path {
-        Some(path) => live::start(&state, path, reload)?,
-        None => None,
-    };
+    if let Some(path) = path {
+        live::start(&state, path, reload);
+    }
     server::serve(listener, state, shutdown_signal())
         .await
         .context("serving")?;

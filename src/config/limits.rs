@@ -147,15 +147,21 @@ pub enum OnError {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ReloadConfig {
     pub watch: bool,
-    /// Quiet time after the last change before the file is read.
+    /// How long the file must stay the same before it is loaded.
     pub debounce: Duration,
+    /// This file may replace every user or every model of the running
+    /// config: read from the new file at each reload, never carried over.
+    pub allow_replace_all: bool,
 }
 
 impl Default for ReloadConfig {
     fn default() -> Self {
         ReloadConfig {
             watch: true,
-            debounce: Duration::from_millis(300),
+            // Long enough for a writer that pauses mid-file to resume, short
+            // enough that a reload is still seen at once.
+            debounce: Duration::from_secs(1),
+            allow_replace_all: false,
         }
     }
 }

@@ -60,4 +60,5 @@ pub struct RawState {
 pub struct RawReload {
     pub watch: Option<bool>,
     pub debounce: Option<String>,
+    pub allow_replace_all: Option<bool>,
 }

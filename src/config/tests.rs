@@ -248,7 +248,7 @@ fn the_example_config_is_valid() {
 
 fn one_provider(provider: &str, backend: &str) -> Result<Config, Vec<String>> {
     let text = format!(
-        "[providers.p]\n{provider}\n[models.m]\n[[models.m.backends]]\nprovider = \"p\"\n{backend}\n"
+        "[providers.p]\n{provider}\n[models.m]\n[[models.m.backends]]\nprovider = \"p\"\n{backend}\n{USER}"
     );
     parse(&text, &env).map_err(|e| e.0.iter().map(ToString::to_string).collect())
 }
@@ -447,6 +447,24 @@ fn syntax_errors_do_not_quote_the_line() {
 }
 
 const MODELS: &str = "[providers.p]\nbase_url = \"http://h\"\n[[models.m.backends]]\nprovider = \"p\"\nmodel = \"x\"\n";
+const USER: &str = "[users.u]\ntoken = \"t-u\"\n";
+
+/// An empty or half-written file must not take the gateway from everyone.
+#[test]
+fn a_config_without_users_or_models_is_invalid() {
+    let e = errors("");
+    assert!(
+        e.iter()
+            .any(|x| x.starts_with("models: no models to serve")),
+        "{e:?}"
+    );
+    assert!(e.iter().any(|x| x.starts_with("users: no users")), "{e:?}");
+    assert_eq!(errors(MODELS).len(), 1, "{:?}", errors(MODELS));
+    assert!(errors(MODELS)[0].starts_with("users: no users"));
+    let off = MODELS.replace("[[models.m", "[models.m]\nenabled = false\n[[models.m");
+    assert!(errors(&format!("{off}{USER}"))[0].starts_with("models: no models"));
+    assert!(errors(&format!("{MODELS}{USER}")).is_empty());
+}
 
 #[test]
 fn tokens_by_digest_and_rate_limits() {
@@ -494,7 +512,7 @@ fn token_and_limit_errors_name_their_paths() {
 #[test]
 fn state_section() {
     let c = parse(
-        &format!("{MODELS}[state]\nbackend = \"redis\"\nurl = \"redis://:pw@127.0.0.1:6379/2\"\ntimeout = \"50ms\"\non_error = \"fail_closed\"\n"),
+        &format!("{MODELS}{USER}[state]\nbackend = \"redis\"\nurl = \"redis://:pw@127.0.0.1:6379/2\"\ntimeout = \"50ms\"\non_error = \"fail_closed\"\n"),
         &env,
     )
     .unwrap();
@@ -513,7 +531,7 @@ fn state_section() {
     assert!(e
         .iter()
         .any(|x| x.starts_with("state.on_error: unknown policy")));
-    let e = errors(&format!("{MODELS}[state]\nbackend = \"redis\"\n"));
+    let e = errors(&format!("{MODELS}{USER}[state]\nbackend = \"redis\"\n"));
     assert_eq!(
         e,
         vec!["state.url: required with backend = \"redis\"".to_string()]

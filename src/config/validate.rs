@@ -56,6 +56,20 @@ pub fn validate(raw: RawConfig, env: &Env) -> Result<Config, Vec<ConfigError>> {
     let providers = providers(&mut c, &raw.providers, &settings.timeouts);
     let models = models(&mut c, &raw.models, &providers);
     let users = users(&mut c, &raw.users, &models);
+    // An empty or half-written file must never take the gateway from
+    // everyone: one that serves no one or nothing is a mistake.
+    if models.is_empty() {
+        c.error(
+            "models",
+            "no models to serve: every request would get 404; add a [models.NAME] table (one with `enabled = false` does not count)",
+        );
+    }
+    if raw.users.is_empty() {
+        c.error(
+            "users",
+            "no users: every request would get 401; add a [users.ID] table",
+        );
+    }
     let metrics = metrics(&mut c, &raw.metrics);
     let health = health::health(&mut c, &raw.health, &raw.providers);
     let state = limits::state(&mut c, &raw.state);

@@ -102,7 +102,7 @@ mod tests {
 
     #[test]
     fn transitions_are_announced_once_and_shared_ones_are_not_echoed() {
-        let text = "[providers.p]\nbase_url = \"http://h\"\n[[models.m.backends]]\nprovider = \"p\"\nmodel = \"up\"\n";
+        let text = "[providers.p]\nbase_url = \"http://h\"\n[[models.m.backends]]\nprovider = \"p\"\nmodel = \"up\"\n[users.u]\ntoken = \"t\"\n";
         let config = crate::config::parse(text, &|_| None).unwrap();
         let backend = &config.models["m"].backends[0];
         let t = Target {

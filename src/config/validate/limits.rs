@@ -172,5 +172,6 @@ pub(super) fn reload(c: &mut Checker, raw: &RawReload) -> ReloadConfig {
     ReloadConfig {
         watch: raw.watch.unwrap_or(d.watch),
         debounce: c.duration("reload.debounce".into(), raw.debounce.as_ref(), d.debounce),
+        allow_replace_all: raw.allow_replace_all.unwrap_or(d.allow_replace_all),
     }
 }
