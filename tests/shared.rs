@@ -261,6 +261,38 @@ async fn a_frozen_redis_costs_at_most_the_timeout() {
     redis.thaw();
 }
 
+/// A Redis that refuses connections, under `fail_open`: after the first
+/// failure the store is skipped for a moment, so the next requests go at
+/// memory speed instead of each paying `state.timeout`.
+#[tokio::test]
+async fn a_refusing_redis_is_skipped_after_a_failure() {
+    let up = mock("a").await;
+    let port = common_redis::free_port();
+    let text = format!(
+        "[state]\nbackend = \"redis\"\nurl = \"redis://127.0.0.1:{port}\"\ntimeout = \"3s\"\non_error = \"fail_open\"\nsync_interval = \"1h\"\n"
+    ) + &provider("a", &up, "")
+        + "[models.m]\n"
+        + &backend("m", "a", "")
+        + &users("[users.tester.rate_limit]\nrequests_per_minute = 1000\n");
+    let gw = common::gateway(&text).await;
+    let mut slow = Vec::new();
+    for _ in 0..8 {
+        let (status, took, limited, _) = timed(&gw.url).await;
+        assert_eq!(
+            (status, limited),
+            (200, false),
+            "fail_open serves unchecked"
+        );
+        if took > Duration::from_millis(150) {
+            slow.push(took);
+        }
+    }
+    assert!(
+        slow.len() <= 1,
+        "only the first request waits on Redis: {slow:?}"
+    );
+}
+
 fn metric(text: &str, name: &str) -> f64 {
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())

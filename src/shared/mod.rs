@@ -4,9 +4,11 @@
 //!
 //! Every call is bounded by `state.timeout`, so an unreachable server costs a
 //! request at most that long; what the request does then is
-//! `state.on_error`. A failure is logged once per incident (and once more
-//! when the server answers again) and counted in
-//! `switchyard_state_errors_total`. The URL may hold a password: it is only
+//! `state.on_error`. After a failure the store is skipped for [`BACKOFF`]
+//! (then one call tries it again), so while it is down requests go at
+//! memory speed rather than each paying the timeout. A failure is logged
+//! once per incident (and once more when the server answers again) and
+//! counted in `switchyard_state_errors_total`, skipped calls included. The URL may hold a password: it is only
 //! ever shown redacted.
 
 pub mod cooldowns;
@@ -15,14 +17,18 @@ mod limits;
 pub use cooldowns::Watched;
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering::AcqRel};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::AcqRel, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+use crate::clock;
 use crate::config::{redact_url, OnError, StateBackend, StateConfig};
+
+/// How long the store is skipped after a failed call.
+pub const BACKOFF: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -32,6 +38,8 @@ pub enum StoreError {
     Redis(String),
     #[error("unexpected reply: {0}")]
     Reply(&'static str),
+    #[error("not tried: the store failed less than {BACKOFF:?} ago")]
+    BackingOff,
 }
 
 /// A connection to the shared store; cheap to share.
@@ -43,6 +51,8 @@ pub struct Shared {
     /// Tells this process's own announcements apart when they are read back.
     instance: String,
     failing: AtomicBool,
+    /// Until when (clock ms) calls skip the store; 0 while it answers.
+    retry_at: AtomicU64,
     /// `switchyard_state_errors_total`.
     errors: Counter,
     shown_url: String,
@@ -79,6 +89,7 @@ impl Shared {
             prefix: cfg.prefix.clone(),
             instance: format!("{:016x}", fastrand::u64(..)),
             failing: AtomicBool::new(false),
+            retry_at: AtomicU64::new(0),
             errors,
             shown_url,
             password,
@@ -94,6 +105,10 @@ impl Shared {
     where
         F: Future<Output = redis::RedisResult<T>>,
     {
+        if !self.may_call() {
+            self.errors.inc();
+            return Err(StoreError::BackingOff);
+        }
         let result = match tokio::time::timeout(self.timeout, work).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(StoreError::Redis(self.scrub(&e.to_string()))),
@@ -106,8 +121,26 @@ impl Shared {
         result
     }
 
+    /// Whether a call may go to the store: yes while it answers; during
+    /// the back-off no; once it is over, yes for the one call that takes
+    /// the next trial (the others keep skipping until that one reports).
+    fn may_call(&self) -> bool {
+        let at = self.retry_at.load(Relaxed);
+        if at == 0 {
+            return true;
+        }
+        let now = clock::now_ms();
+        now >= at
+            && self
+                .retry_at
+                .compare_exchange(at, clock::after(now, BACKOFF), Relaxed, Relaxed)
+                .is_ok()
+    }
+
     fn failed(&self, op: &str, e: &StoreError) {
         self.errors.inc();
+        self.retry_at
+            .store(clock::after(clock::now_ms(), BACKOFF), Relaxed);
         if !self.failing.swap(true, AcqRel) {
             let policy = match self.on_error {
                 OnError::FailOpen => "serving without shared limits (on_error = fail_open)",
@@ -119,6 +152,10 @@ impl Shared {
     }
 
     fn recovered(&self) {
+        // Read first: a store on every call would bounce the cache line.
+        if self.retry_at.load(Relaxed) != 0 {
+            self.retry_at.store(0, Relaxed);
+        }
         if self.failing.swap(false, AcqRel) {
             tracing::info!(target: "switchyard::state", url = %self.shown_url,
                 "shared state store reachable again");

@@ -174,7 +174,7 @@ impl Metrics {
         );
         r.register(
             "state_errors",
-            "Calls to the shared state store (Redis) that failed or timed out",
+            "Calls to the shared state store (Redis) that failed, timed out, or were skipped while it was failing",
             self.state_errors.clone(),
         );
         r.register(
