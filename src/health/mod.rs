@@ -25,7 +25,7 @@ pub use checks::{Due, ProbeOutcome};
 pub use cooldown::CooldownReason;
 pub use outcome::{Failure, Target};
 pub use record::{Availability, TrialGuard};
-pub use report::{BackendReport, Entry, State};
+pub use report::{BackendReport, Entry, Recent, State};
 pub use stats::{BackendStats, InflightGuard, Notes, ProbeCheck};
 pub use switches::{BackendSwitch, Switches};
 

@@ -1,6 +1,7 @@
 //! A backend's health as `/admin/backends` shows it: no secrets, only
 //! counters, states and secret-free error summaries.
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::SystemTime;
 
 use serde::Serialize;
@@ -34,6 +35,20 @@ impl State {
     }
 }
 
+/// What a backend is doing now, beside its circuit state: the circuit stays
+/// closed until failures add up to a threshold, and meanwhile `state`
+/// alone calls a backend whose every request fails healthy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Recent {
+    /// Its last request, and its last active check, succeeded.
+    Ok,
+    /// Its last request, or its last active check, failed.
+    Failing,
+    /// Nothing has been sent to it yet.
+    Unknown,
+}
+
 /// One (model, backend) pair as `/admin/backends`, the status page and the
 /// gauges show it.
 #[derive(Debug, Serialize)]
@@ -60,7 +75,9 @@ pub struct CheckReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct BackendReport {
     pub state: State,
+    /// May take traffic: `state` is `healthy`.
     pub healthy: bool,
+    pub recent: Recent,
     pub consecutive_failures: u32,
     /// Failure share over `[health].window`.
     pub error_rate: f64,
@@ -98,6 +115,17 @@ impl BackendStats {
         }
     }
 
+    pub fn recent(&self, checked: bool) -> Recent {
+        let (successes, failures) = self.totals();
+        if self.consecutive_failures() > 0 || self.probe_failures.load(Relaxed) > 0 {
+            Recent::Failing
+        } else if successes + failures == 0 && !checked {
+            Recent::Unknown
+        } else {
+            Recent::Ok
+        }
+    }
+
     pub fn report(&self, cfg: &HealthConfig, now: u64) -> BackendReport {
         let state = self.state(now);
         let (window_requests, bad) = self.window.totals(now, cfg.window);
@@ -110,6 +138,7 @@ impl BackendStats {
         BackendReport {
             state,
             healthy: state == State::Healthy,
+            recent: self.recent(notes.last_check.is_some()),
             consecutive_failures: self.consecutive_failures(),
             error_rate: if window_requests == 0 {
                 0.0

@@ -39,6 +39,33 @@ async fn a_down_backend_loses_its_traffic_and_regains_it_after_recovery() {
     assert_eq!(gw.state_of("a").await, "healthy");
 }
 
+/// Below the threshold the circuit stays closed, but `recent` says what
+/// the backend is doing: failing, until a request succeeds again.
+#[tokio::test]
+async fn recent_follows_the_last_requests_while_the_circuit_is_closed() {
+    let (a, b) = (mock("a").await, mock("b").await);
+    let setup = Setup {
+        health: "failure_threshold = 5",
+        ..Setup::default()
+    };
+    let gw = Gateway::start(&setup, &[("a", &a, ""), ("b", &b, "")]).await;
+    assert_eq!(gw.backend("a").await["recent"], "unknown");
+    a.set_fault(Fault::status(500));
+    for _ in 0..2 {
+        assert_eq!(gw.chat(json!({"backend": "a"})).await.status(), 502);
+    }
+    let entry = gw.backend("a").await;
+    assert_eq!(
+        (entry["state"].as_str(), entry["recent"].as_str()),
+        (Some("healthy"), Some("failing")),
+        "{entry}"
+    );
+    assert_eq!(gw.backend("b").await["recent"], "unknown");
+    a.set_fault(Fault::default());
+    assert_eq!(gw.chat(json!({"backend": "a"})).await.status(), 200);
+    assert_eq!(gw.backend("a").await["recent"], "ok");
+}
+
 #[tokio::test]
 async fn a_flapping_backend_below_the_threshold_stays_in_rotation() {
     let a = mock_with(MockConfig::new("a").with_fault(Fault {

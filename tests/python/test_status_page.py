@@ -64,6 +64,12 @@ def test_status_page_shows_backends_and_a_disabled_one_going_down(own_gateway: s
     browser.find_element(By.CSS_SELECTOR, "#login button").click()
     wait.until(lambda d: all(row_state(d, b) for b in BACKENDS))
     assert row_state(browser, "google_gemini") == "healthy"
+    # One failed request: its circuit is still closed, but it is failing.
+    requests.post(f"{own_gateway}/v1/chat/completions",
+                  headers={"Authorization": f"Bearer {DEMO_TOKEN}"},
+                  json={"model": "gpt-4o", "backend": "problematic_backend",
+                        "messages": [{"role": "user", "content": "hi"}]}, timeout=10)
+    wait.until(lambda d: row_state(d, "problematic_backend") == "failing")
     browser.save_screenshot(str(SCREENSHOTS / "switchyard-status-before.png"))
 
     resp = requests.post(f"{own_gateway}/admin/backends/google_gemini/disable",
