@@ -47,9 +47,19 @@ pub fn init_logging() {
 pub struct AttemptLog {
     pub backend: String,
     /// A bounded outcome: ok, timeout, connect, status_5xx, status_429, auth,
-    /// client_4xx, stream_broken, too_large.
+    /// client_4xx, stream_broken, too_large, cancelled (the client left).
     pub outcome: &'static str,
     pub elapsed: Duration,
+}
+
+/// A committed stream the gateway ended with an error event: the status
+/// was 200, but the answer is not whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// The upstream broke it (closed, stalled, sent garbage).
+    Upstream,
+    /// `settings.shutdown_grace` ran out.
+    Shutdown,
 }
 
 /// What the handlers learn about a request, filled in as it goes.
@@ -73,6 +83,8 @@ pub struct Fields {
     pub error: Option<String>,
     /// Whose fault the failure was, when the pipeline classified it.
     pub fault: Option<Fault>,
+    /// Set when a committed stream was ended with an error event.
+    pub cut: Option<Cut>,
 }
 
 /// Shared by the handler, the response body and the logging middleware.
@@ -115,7 +127,7 @@ impl RequestRecord {
         }
         let f = self.fields.lock().unwrap_or_else(|e| e.into_inner());
         let latency = self.start.elapsed();
-        metrics.observe(&f, status, latency);
+        metrics.observe(&f, status, latency, completed);
         line::Line {
             id: &self.id,
             method: &self.method,

@@ -44,11 +44,11 @@ async fn counts_known_traffic() {
     let text = scrape(&gw, None).await.text().await.unwrap();
 
     let req = |backend: &str, class: &str, pinned: &str, stream: &str| {
-        format!("switchyard_requests_total{{model=\"m\",backend=\"{backend}\",endpoint=\"chat_completions\",status_class=\"{class}\",fault=\"none\",pinned=\"{pinned}\",stream=\"{stream}\"}}")
+        format!("switchyard_requests_total{{model=\"m\",backend=\"{backend}\",endpoint=\"chat_completions\",status_class=\"{class}\",fault=\"none\",pinned=\"{pinned}\",stream=\"{stream}\",outcome=\"completed\"}}")
     };
     assert_eq!(value(&text, &req("good", "2xx", "false", "false")), 3.0);
     assert_eq!(value(&text, &req("good", "2xx", "true", "true")), 1.0);
-    let unknown = "switchyard_requests_total{model=\"_unknown\",backend=\"_none\",endpoint=\"chat_completions\",status_class=\"4xx\",fault=\"client\",pinned=\"false\",stream=\"false\"}";
+    let unknown = "switchyard_requests_total{model=\"_unknown\",backend=\"_none\",endpoint=\"chat_completions\",status_class=\"4xx\",fault=\"client\",pinned=\"false\",stream=\"false\",outcome=\"completed\"}";
     assert_eq!(value(&text, unknown), 1.0);
     assert_eq!(value(&text, "switchyard_failovers_total{model=\"m\"}"), 3.0);
     assert_eq!(
@@ -94,7 +94,7 @@ async fn the_scrape_itself_is_counted_once() {
     let gw = gateway(&config("failover", "", &[("a", &a)])).await;
     scrape(&gw, None).await.text().await.unwrap();
     let text = scrape(&gw, None).await.text().await.unwrap();
-    let none = "switchyard_requests_total{model=\"_none\",backend=\"_none\",endpoint=\"_none\",status_class=\"2xx\",fault=\"none\",pinned=\"false\",stream=\"false\"}";
+    let none = "switchyard_requests_total{model=\"_none\",backend=\"_none\",endpoint=\"_none\",status_class=\"2xx\",fault=\"none\",pinned=\"false\",stream=\"false\",outcome=\"completed\"}";
     assert_eq!(
         value(&text, none),
         1.0,
@@ -141,7 +141,8 @@ async fn a_client_that_leaves_before_the_response_is_still_counted() {
         .send()
         .await;
     assert!(gone.is_err(), "the client gave up first");
-    let series = "switchyard_requests_total{model=\"m\",backend=\"_none\",endpoint=\"chat_completions\",status_class=\"4xx\",fault=\"client\",pinned=\"false\",stream=\"false\"}";
+    // Counted against the backend it was waiting on, with that attempt.
+    let series = "switchyard_requests_total{model=\"m\",backend=\"slow\",endpoint=\"chat_completions\",status_class=\"4xx\",fault=\"client\",pinned=\"false\",stream=\"false\",outcome=\"client_disconnected\"}";
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     let mut text = String::new();
     while std::time::Instant::now() < deadline {
@@ -156,4 +157,30 @@ async fn a_client_that_leaves_before_the_response_is_still_counted() {
         1.0,
         "logged as 499 once the client left"
     );
+    let attempt = "switchyard_upstream_attempts_total{backend=\"slow\",outcome=\"cancelled\"}";
+    assert_eq!(value(&text, attempt), 1.0);
+}
+
+/// A committed stream that breaks was a 200, but not a whole answer: it
+/// has its own outcome and is the upstream's fault.
+#[tokio::test]
+async fn a_broken_stream_is_not_counted_as_a_completed_2xx() {
+    // The delay lets the chunks before the cut reach the gateway first.
+    let cut = mock_with(
+        "cut",
+        Fault {
+            close_after: Some(2),
+            chunk_delay: std::time::Duration::from_millis(30),
+            ..Fault::default()
+        },
+    )
+    .await;
+    let gw = gateway(&config("failover", "", &[("cut", &cut)])).await;
+    let resp = chat(&gw, chat_body(json!({"stream": true}))).await;
+    assert_eq!(resp.status(), 200);
+    let events = sse_events(resp).await;
+    assert!(events.last().unwrap().contains("\"error\""), "{events:?}");
+    let text = scrape(&gw, None).await.text().await.unwrap();
+    let series = "switchyard_requests_total{model=\"m\",backend=\"cut\",endpoint=\"chat_completions\",status_class=\"2xx\",fault=\"upstream\",pinned=\"false\",stream=\"true\",outcome=\"stream_broken\"}";
+    assert_eq!(value(&text, series), 1.0);
 }

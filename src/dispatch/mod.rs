@@ -49,6 +49,32 @@ pub struct Outcome {
     pub served: Option<Served>,
 }
 
+/// An attempt the client's departure cut short (its future dropped): the
+/// request's log line still names the backend it was at.
+struct Abandoned<'a> {
+    record: &'a RequestRecord,
+    backend: &'a str,
+    started: Instant,
+    armed: bool,
+}
+
+impl Drop for Abandoned<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let elapsed = self.started.elapsed();
+        self.record.update(|f| {
+            f.backend = Some(self.backend.to_string());
+            f.attempts.push(AttemptLog {
+                backend: self.backend.to_string(),
+                outcome: "cancelled",
+                elapsed,
+            });
+        });
+    }
+}
+
 /// What the attempt loop needs besides the request.
 pub struct Dispatch<'a> {
     pub config: &'a Arc<Config>,
@@ -159,6 +185,12 @@ impl Dispatch<'_> {
         let inflight = stats.start();
         let timeouts = backend.provider.timeouts;
         let started = Instant::now();
+        let mut left = Abandoned {
+            record: self.record,
+            backend: &backend.id,
+            started,
+            armed: true,
+        };
         let result = match self.pools.pool(&backend.provider.id) {
             None => Err(AttemptError::Connect(crate::upstream::SendError::Invalid(
                 "no HTTP client for provider".into(),
@@ -195,6 +227,7 @@ impl Dispatch<'_> {
                     })
             }
         };
+        left.armed = false;
         self.note(index, &result, started.elapsed());
         result
     }

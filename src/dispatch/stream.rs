@@ -19,10 +19,11 @@ use tokio::time::Instant;
 
 use super::attempt::{self, AttemptError, Broken, TimeoutKind};
 use crate::config::{Backend, Config, Model, Provider};
+use crate::error::Fault;
 use crate::health::{BackendStats, Failure, InflightGuard, Target};
 use crate::protocol::sse::SseParser;
 use crate::protocol::{EventInfo, Request, StreamTranslator, Usage};
-use crate::telemetry::RequestRecord;
+use crate::telemetry::{Cut, RequestRecord};
 use crate::upstream::UpstreamClient;
 
 /// A stream that produced its first content: the request is now committed.
@@ -254,6 +255,8 @@ impl RelayBody {
             f.usage = usage.or(f.usage);
             if let Some(reason) = &failure {
                 f.error = Some(format!("stream broken after commit: {reason}"));
+                f.fault = Some(Fault::Upstream);
+                f.cut = Some(Cut::Upstream);
                 if let Some(last) = f.attempts.last_mut() {
                     last.outcome = "stream_broken";
                 }

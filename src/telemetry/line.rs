@@ -303,6 +303,7 @@ mod tests {
             error: Some("upstream said \"no\"\nline two \\ ünïcode\t".into()),
             endpoint: Some("chat_completions"),
             fault: Some(Fault::Upstream),
+            cut: None,
         };
         vec![full, Fields::default()]
     }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::Fields;
+use super::{Cut, Fields};
 use crate::health::Entry;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -26,6 +26,10 @@ pub struct RequestLabels {
     pub fault: &'static str,
     pub pinned: &'static str,
     pub stream: &'static str,
+    /// How the response ended: `completed`, `client_disconnected`, or for a
+    /// stream the gateway ended with an error event `stream_broken`
+    /// (upstream) or `shutdown` (the grace period ran out).
+    pub outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -222,8 +226,9 @@ fn status_class(status: u16) -> &'static str {
 }
 
 impl Metrics {
-    /// The one metrics update of a finished request.
-    pub fn observe(&self, f: &Fields, status: u16, latency: Duration) {
+    /// The one metrics update of a finished request; `completed` is false
+    /// when the client went away before the end.
+    pub fn observe(&self, f: &Fields, status: u16, latency: Duration, completed: bool) {
         let model = match (&f.model, f.model_known) {
             (Some(m), true) => m.clone(),
             (Some(_), false) => "_unknown".to_string(),
@@ -244,6 +249,12 @@ impl Metrics {
             },
             pinned: flag(f.pinned),
             stream: flag(f.stream),
+            outcome: match (f.cut, completed) {
+                (Some(Cut::Upstream), _) => "stream_broken",
+                (Some(Cut::Shutdown), _) => "shutdown",
+                (None, true) => "completed",
+                (None, false) => "client_disconnected",
+            },
         };
         self.requests.get_or_create(&labels).inc();
         let route = RouteLabels {
