@@ -46,6 +46,12 @@ pub enum EdgeError {
     NotFound { message: String, code: &'static str },
     #[error("request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// The body did not arrive within `server.body_timeout`.
+    #[error("the request body did not arrive within {limit:?} (server.body_timeout)")]
+    RequestTimeout { limit: Duration },
+    /// The gateway began to stop while the request was still arriving.
+    #[error("the gateway is shutting down; send the request again")]
+    ShuttingDown,
     #[error("{0}")]
     NoBackend(String),
     /// Every backend of the model is open or cooling down, and
@@ -85,12 +91,15 @@ impl EdgeError {
             | EdgeError::Forbidden { .. }
             | EdgeError::NotFound { .. }
             | EdgeError::PayloadTooLarge { .. }
+            | EdgeError::RequestTimeout { .. }
             | EdgeError::RateLimited { .. }
             | EdgeError::UpstreamRejected { .. } => Fault::Client,
             EdgeError::NoBackend(_)
             | EdgeError::AllBackendsDown { .. }
             | EdgeError::AllAttemptsFailed { .. } => Fault::Upstream,
-            EdgeError::Internal(_) | EdgeError::StateUnavailable => Fault::Internal,
+            EdgeError::Internal(_) | EdgeError::StateUnavailable | EdgeError::ShuttingDown => {
+                Fault::Internal
+            }
         }
     }
 
@@ -106,6 +115,8 @@ impl EdgeError {
             EdgeError::Forbidden { .. } => StatusCode::FORBIDDEN,
             EdgeError::NotFound { .. } => StatusCode::NOT_FOUND,
             EdgeError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            EdgeError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            EdgeError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             EdgeError::NoBackend(_) | EdgeError::AllBackendsDown { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -121,6 +132,15 @@ impl EdgeError {
             EdgeError::StateUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             EdgeError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
+    }
+
+    /// Whether the connection must close after this answer: the rest of
+    /// the request is not coming, or the gateway is stopping.
+    pub fn closes_connection(&self) -> bool {
+        matches!(
+            self,
+            EdgeError::RequestTimeout { .. } | EdgeError::ShuttingDown
+        )
     }
 
     /// How long the client should wait before trying again, when it should.

@@ -23,7 +23,8 @@
 //! wire protocol). Beside the request path: [`config`] is read into a
 //! snapshot held by [`state`], which [`reload`] swaps; the [`prober`] sends
 //! active checks; [`shared`] syncs limits and cooldowns through Redis;
-//! [`tasks`] owns every background task; [`telemetry`] writes the log line
+//! [`tasks`] owns every background task; [`shutdown`] is how far the
+//! gateway is into stopping; [`telemetry`] writes the log line
 //! and metrics; [`error`] is the one error type every layer returns; time
 //! comes from tokio's clock ([`clock`]), so tests can pause it.
 
@@ -43,6 +44,7 @@ pub mod reload;
 pub mod routing;
 pub mod server;
 pub mod shared;
+pub mod shutdown;
 pub mod state;
 pub mod tasks;
 pub mod telemetry;

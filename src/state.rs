@@ -14,6 +14,7 @@ use crate::health::{Entry, HealthRegistry, State as Health};
 use crate::limits::{LimitRegistry, Limiter, Store, UserPlan};
 use crate::routing::{Balancer, Route, Slot};
 use crate::shared::{Shared, Watched};
+use crate::shutdown::Shutdown;
 use crate::tasks::Tasks;
 use crate::telemetry::Metrics;
 use crate::upstream::{Pools, UpstreamClient};
@@ -28,6 +29,7 @@ struct Inner {
     metrics: Arc<Metrics>,
     /// Every background task; stopped at shutdown.
     tasks: Tasks,
+    shutdown: Arc<Shutdown>,
     /// The active checks of the current snapshot, and how many there are.
     probes: Mutex<(Tasks, usize)>,
     /// Rate-limit counters, kept across reloads like health state.
@@ -63,6 +65,7 @@ impl AppState {
             metrics,
             probes: Mutex::new((tasks.child(), 0)),
             tasks,
+            shutdown: Arc::default(),
             limits,
             limiter: Limiter::new(store),
             config_path: OnceLock::new(),
@@ -135,6 +138,11 @@ impl AppState {
     /// The owner of every background task.
     pub fn tasks(&self) -> &Tasks {
         &self.0.tasks
+    }
+
+    /// How far the gateway is into stopping.
+    pub fn shutdown(&self) -> &Arc<Shutdown> {
+        &self.0.shutdown
     }
 
     /// Remembers the config file, so reloads know what to read (once).

@@ -204,11 +204,9 @@ async fn run(listener: TcpListener, config: Config, path: Option<&Path>) -> Resu
             "Metrics on http://{}/metrics",
             metrics_listener.local_addr()?
         );
-        let app = server::metrics_router(state.clone());
         // Owned by the gateway's tasks: it closes when the server stops.
-        state.tasks().spawn("metrics listener", async move {
-            let _ = axum::serve(metrics_listener, app).await;
-        });
+        let metrics = server::serve_metrics(metrics_listener, state.clone());
+        state.tasks().spawn("metrics listener", metrics);
     }
     if let Some(path) = path {
         live::start(&state, path, reload);

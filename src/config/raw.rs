@@ -33,6 +33,10 @@ pub struct RawServer {
     pub listen: Option<String>,
     pub max_body_bytes: Option<u64>,
     pub status_page: Option<String>,
+    pub header_timeout: Option<String>,
+    pub body_timeout: Option<String>,
+    pub keep_alive_timeout: Option<String>,
+    pub max_connections: Option<u64>,
 }
 
 /// Timeouts as human-readable durations; shared by `[settings]` and providers.

@@ -60,6 +60,36 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Who may see `/status`.
     pub status_page: Access,
+    pub connections: ConnectionLimits,
+}
+
+/// What one client connection may hold, so slow or idle clients cannot
+/// hold the gateway's memory and descriptors. Read at start.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConnectionLimits {
+    /// From the first byte of a request head to its end.
+    pub header: Duration,
+    /// The whole request body.
+    pub body: Duration,
+    /// An idle keep-alive connection, between one response and the next request.
+    pub keep_alive: Duration,
+    /// Open client connections; more wait in the listen backlog.
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            // A head is a few hundred bytes: ten seconds is a very slow link.
+            header: Duration::from_secs(10),
+            // A 10 MiB body (the default max_body_bytes) at 1.4 Mbit/s.
+            body: Duration::from_secs(60),
+            // Above the 60 s idle timeout of common load balancers, so they
+            // close first and never send on a connection being closed.
+            keep_alive: Duration::from_secs(75),
+            max_connections: 10_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

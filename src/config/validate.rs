@@ -17,41 +17,19 @@ use super::{ConfigError, Env, Secret};
 mod health;
 mod limits;
 mod models;
+mod server;
 mod users;
 
 use models::models;
 use users::{metrics, users};
 
-const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
-const DEFAULT_MAX_BODY: u64 = 10 * 1024 * 1024;
 /// Far above any chat answer (a long one is well under 1 MiB), well below
 /// what a few concurrent ones could cost in memory.
 const DEFAULT_MAX_RESPONSE: u64 = 32 * 1024 * 1024;
 
 pub fn validate(raw: RawConfig, env: &Env) -> Result<Config, Vec<ConfigError>> {
     let mut c = Checker::new(env);
-    let status_page = match raw.server.status_page.as_deref() {
-        None => Access::Admin,
-        Some(name) => Access::parse(name).unwrap_or_else(|| {
-            c.error(
-                "server.status_page",
-                format!("unknown value {name:?} (known: {})", Access::KNOWN),
-            );
-            Access::Admin
-        }),
-    };
-    let server = ServerConfig {
-        listen: raw
-            .server
-            .listen
-            .clone()
-            .unwrap_or_else(|| DEFAULT_LISTEN.to_string()),
-        max_body_bytes: raw.server.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY) as usize,
-        status_page,
-    };
-    if raw.server.max_body_bytes == Some(0) {
-        c.error("server.max_body_bytes", "must be greater than zero");
-    }
+    let server = server::server(&mut c, &raw.server);
     let settings = settings(&mut c, &raw.settings);
     let providers = providers(&mut c, &raw.providers, &settings.timeouts);
     let models = models(&mut c, &raw.models, &providers);

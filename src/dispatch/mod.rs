@@ -20,6 +20,7 @@ use crate::error::EdgeError;
 use crate::health::{Target, TrialGuard};
 use crate::protocol::Request;
 use crate::routing::Route;
+use crate::shutdown::Shutdown;
 use crate::telemetry::{AttemptLog, RequestRecord};
 use crate::upstream::Pools;
 use attempt::{AttemptError, Next, TimeoutKind};
@@ -84,6 +85,8 @@ pub struct Dispatch<'a> {
     pub record: &'a Arc<RequestRecord>,
     /// The pinned backend's index, if the request named one.
     pub pinned: Option<usize>,
+    /// A committed stream is cut when its grace runs out.
+    pub shutdown: &'a Arc<Shutdown>,
 }
 
 impl Dispatch<'_> {
@@ -211,6 +214,7 @@ impl Dispatch<'_> {
                             config: self.config.clone(),
                             model: self.route.model.clone(),
                             index,
+                            shutdown: self.shutdown.clone(),
                             _inflight: inflight,
                         };
                         Reply::Stream(stream::body(relay))

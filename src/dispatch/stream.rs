@@ -23,6 +23,7 @@ use crate::error::Fault;
 use crate::health::{BackendStats, Failure, InflightGuard, Target};
 use crate::protocol::sse::SseParser;
 use crate::protocol::{EventInfo, Request, StreamTranslator, Usage};
+use crate::shutdown::Shutdown;
 use crate::telemetry::{Cut, RequestRecord};
 use crate::upstream::UpstreamClient;
 
@@ -131,6 +132,8 @@ pub struct Relay {
     pub config: Arc<Config>,
     pub model: Arc<Model>,
     pub index: usize,
+    /// When it is cutting, the stream ends with an error event.
+    pub shutdown: Arc<Shutdown>,
     /// Held until the stream ends or the client goes away.
     pub _inflight: InflightGuard,
 }
@@ -196,6 +199,11 @@ impl RelayBody {
             if self.finished {
                 return Poll::Ready(None);
             }
+            // The server wakes every connection when the grace period ends.
+            if self.relay.shutdown.is_cutting() {
+                self.cut_by_shutdown();
+                continue;
+            }
             if c.done {
                 ready!(self.poll_upstream_end(cx));
                 self.end(None);
@@ -242,6 +250,21 @@ impl RelayBody {
                 Poll::Pending => return self.idle.as_mut().poll(cx),
             }
         }
+    }
+
+    /// Ends the stream with an error event because the gateway is stopping:
+    /// nothing to hold against the backend.
+    fn cut_by_shutdown(&mut self) {
+        self.finished = true;
+        let message = "the gateway is shutting down and its grace period for open streams is over";
+        self.relay.record.update(|f| {
+            f.usage = self.relay.stream.usage.or(f.usage);
+            f.error = Some(format!("stream cut by shutdown: {message}"));
+            f.fault = Some(Fault::Internal);
+            f.cut = Some(Cut::Shutdown);
+        });
+        let c = &mut self.relay.stream;
+        c.translator.broken(message, &mut c.pending);
     }
 
     /// Ends the stream: cleanly, or with an error event (queued in `pending`

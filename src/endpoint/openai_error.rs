@@ -31,6 +31,10 @@ pub fn error_response(e: &EdgeError) -> Response {
                 .insert("retry-after-ms", HeaderValue::from(ms));
         }
     }
+    if e.closes_connection() {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     if status == StatusCode::UNAUTHORIZED {
         resp.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -96,6 +100,10 @@ fn parts(e: &EdgeError) -> (&'static str, Option<&'static str>, Option<&'static 
         EdgeError::PayloadTooLarge { .. } => {
             ("invalid_request_error", None, Some("request_too_large"))
         }
+        EdgeError::RequestTimeout { .. } => {
+            ("invalid_request_error", None, Some("request_timeout"))
+        }
+        EdgeError::ShuttingDown => ("server_error", None, Some("shutting_down")),
         EdgeError::NoBackend(_) => ("server_error", None, Some("no_backend_available")),
         EdgeError::AllBackendsDown { .. } => ("server_error", None, Some("all_backends_down")),
         EdgeError::AllAttemptsFailed {

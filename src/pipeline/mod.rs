@@ -107,8 +107,13 @@ impl Run<'_> {
         body: axum::body::Body,
     ) -> Result<Response, EdgeError> {
         let plan = self.snap.plan(&self.user.id);
-        let limit = self.snap.config.server.max_body_bytes;
-        let (req, body_len) = match read::read::<E>(limit, headers, body).await {
+        let server = &self.snap.config.server;
+        let bounds = read::Bounds {
+            max_bytes: server.max_body_bytes,
+            timeout: server.connections.body,
+            shutdown: self.state.shutdown(),
+        };
+        let (req, body_len) = match read::read::<E>(bounds, headers, body).await {
             Ok(read) => read,
             Err(e) => {
                 // No model known: the headers show the user-wide windows.
@@ -130,6 +135,7 @@ impl Run<'_> {
             user: self.user,
             record: self.record,
             pinned,
+            shutdown: self.state.shutdown(),
         };
         let outcome = dispatch.run(&req).await;
         self.served = outcome.served;

@@ -154,8 +154,14 @@ fn replaced<'a>(path: &str, what: &str, old: impl Iterator<Item = &'a String>) -
 /// Settings a running process cannot change.
 fn warn_restart_needed(old: &Config, new: &Config) {
     let (o, n) = (&old.reload, &new.reload);
+    let (oc, nc) = (&old.server.connections, &new.server.connections);
     let fixed = [
         ("server.listen", old.server.listen != new.server.listen),
+        (
+            "server.header_timeout, keep_alive_timeout, max_connections",
+            (oc.header, oc.keep_alive, oc.max_connections)
+                != (nc.header, nc.keep_alive, nc.max_connections),
+        ),
         ("metrics.listen", old.metrics.listen != new.metrics.listen),
         ("state", old.state != new.state),
         ("reload", o.watch != n.watch || o.debounce != n.debounce),

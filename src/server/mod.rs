@@ -1,19 +1,29 @@
-//! The HTTP edge: the listener, the routes, request tracking (a request id
-//! and one log line each), the admin API and the status page. Every
-//! endpoint route runs `pipeline::handle` with its endpoint.
+//! The HTTP edge: the listener (`listen`: the accept loop and connection
+//! limit; `conn`: one connection, its timeouts and its part in shutdown;
+//! `service`: the router as hyper's service; `io`: the connection's
+//! socket), the routes, request tracking (a request id and one log line
+//! each), the admin API and the status page. Every endpoint route runs
+//! `pipeline::handle` with its endpoint.
 
 mod access;
 pub mod admin;
+mod conn;
+mod io;
+mod listen;
 mod routes;
+mod service;
 mod status;
 mod track;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
+use std::time::Duration;
 
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
+
+use crate::shutdown::Phase;
+use conn::Serving;
 
 use crate::endpoint::ChatCompletions;
 use crate::pipeline;
@@ -49,48 +59,64 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves until `shutdown` resolves. Then the listener closes (new
-/// connections are refused), the probes stop, and open requests and streams
-/// get `settings.shutdown_grace` to finish before the rest are dropped.
+/// connections are refused), the probes stop, connections with no request
+/// in flight close at once (idle, or half a request head or body), and the
+/// requests being answered get `settings.shutdown_grace` to finish. Streams
+/// still open after it end with an error event; the rest is dropped.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    // Carries the grace period, read when the signal comes (a reload may have changed it).
-    let (signalled, mut on_signal) = tokio::sync::watch::channel(None);
-    let probes = state.clone();
-    let signal = async move {
-        shutdown.await;
-        probes.stop_probes();
-        let grace = probes.snapshot().config.settings.shutdown_grace;
-        tracing::info!(
-            grace_ms = grace.as_millis() as u64,
-            "shutting down: listener closed, letting open requests finish"
+    let serving = serving(router(state.clone()), &state);
+    let mut open = listen::accept_until(listener, serving, shutdown).await;
+    state.stop_probes();
+    // Read now: a reload may have changed it.
+    let grace = state.snapshot().config.settings.shutdown_grace;
+    tracing::info!(
+        grace_ms = grace.as_millis() as u64,
+        open = open.len(),
+        "shutting down: listener closed, letting open requests finish"
+    );
+    state.shutdown().enter(Phase::Draining);
+    open.wake_all();
+    if !open.closed_within(grace).await {
+        tracing::warn!(
+            open = open.len(),
+            "shutdown grace period over: ending the streams still open with an error event"
         );
-        let _ = signalled.send(Some(grace));
-    };
-    let server = axum::serve(listener, router(state.clone())).with_graceful_shutdown(signal);
-    let grace = async {
-        match on_signal.wait_for(Option::is_some).await.map(|g| *g) {
-            Ok(Some(grace)) => tokio::time::sleep(grace).await,
-            // A dropped sender is no signal: never start the grace period.
-            _ => std::future::pending::<()>().await,
+        state.shutdown().enter(Phase::Cutting);
+        open.wake_all();
+        if !open.closed_within(CUT_FLUSH).await {
+            tracing::warn!(open = open.len(), "dropping the connections still open");
         }
-    };
-    let result = tokio::select! {
-        r = server.into_future() => r,
-        _ = grace => {
-            tracing::warn!("shutdown grace period over: dropping the requests still open");
-            Ok(())
-        }
-    };
+    }
+    drop(open);
     // Every background task (probes, reload watcher, shared-state sync,
     // the metrics listener) ends with the server.
     state.tasks().drain(std::time::Duration::from_secs(1)).await;
-    result
+    Ok(())
+}
+
+/// How long streams cut by the shutdown get to send their error event.
+const CUT_FLUSH: Duration = Duration::from_secs(1);
+
+fn serving(app: Router, state: &AppState) -> Serving {
+    Serving {
+        app,
+        limits: state.snapshot().config.server.connections,
+        shutdown: state.shutdown().clone(),
+        metrics: state.metrics().clone(),
+    }
+}
+
+/// Serves `/metrics` alone on its own address (`[metrics] listen`), with
+/// the same connection limits, until the gateway's tasks stop.
+pub async fn serve_metrics(listener: TcpListener, state: AppState) {
+    let serving = serving(metrics_router(state.clone()), &state);
+    let mut open = listen::accept_until(listener, serving, state.tasks().stopped()).await;
+    open.wake_all();
+    open.closed_within(CUT_FLUSH).await;
 }
 
 /// `/metrics` alone, for `[metrics] listen` on its own address.

@@ -13,8 +13,9 @@ use axum::response::Response;
 use bytes::Bytes;
 use http_body::{Body as _, Frame, SizeHint};
 
+use crate::error::Fault;
 use crate::state::AppState;
-use crate::telemetry::{Metrics, RequestRecord};
+use crate::telemetry::{Cut, Metrics, RequestRecord};
 
 /// Keeps a client's `x-request-id` when it is short and plain, else makes one.
 fn request_id(req: &Request) -> String {
@@ -49,6 +50,20 @@ fn new_request_id(high: u64, low: u64) -> String {
     id
 }
 
+/// The one log line and metrics update of a request that never reached
+/// the router: hyper could not parse it, or its head never came whole.
+/// Its method and path are not known. Returns its id.
+pub(super) fn unrouted(status: u16, error: String, metrics: &Metrics) -> String {
+    let id = new_request_id(fastrand::u64(..), fastrand::u64(..));
+    let record = RequestRecord::new(id, "-", "-");
+    record.update(|f| {
+        f.error = Some(error);
+        f.fault = Some(Fault::Client);
+    });
+    record.finish(status, true, metrics);
+    record.id.clone()
+}
+
 pub async fn middleware(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let id = request_id(&req);
     let record = Arc::new(RequestRecord::new(
@@ -57,12 +72,11 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         req.uri().path(),
     ));
     req.extensions_mut().insert(record.clone());
-    let metrics = state.metrics().clone();
     // Hyper drops this future when the client leaves before the response
     // starts; the guard still gives that request its log line and metrics.
     let mut guard = Unanswered {
         record: record.clone(),
-        metrics: metrics.clone(),
+        state: state.clone(),
         armed: true,
     };
     let mut resp = next.run(req).await;
@@ -75,7 +89,7 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         Body::new(LoggedBody {
             inner,
             record,
-            metrics,
+            state,
             status,
             ended: false,
         })
@@ -88,23 +102,41 @@ const CLIENT_CLOSED: u16 = 499;
 
 struct Unanswered {
     record: Arc<RequestRecord>,
-    metrics: Arc<Metrics>,
+    state: AppState,
     armed: bool,
 }
 
 impl Drop for Unanswered {
     fn drop(&mut self) {
         if self.armed {
-            self.record.finish(CLIENT_CLOSED, false, &self.metrics);
+            // Not the client's leaving, when the shutdown cut it.
+            let cut = cut_by_shutdown(&self.record, &self.state);
+            self.record.finish(CLIENT_CLOSED, cut, self.state.metrics());
         }
     }
+}
+
+/// A request dropped unfinished once the grace period is over was cut by
+/// the shutdown, not left by its client: noted, and `true`.
+fn cut_by_shutdown(record: &RequestRecord, state: &AppState) -> bool {
+    if !state.shutdown().is_cutting() {
+        return false;
+    }
+    record.update(|f| {
+        if f.cut.is_none() {
+            f.error = Some("cut by shutdown: the grace period for open requests is over".into());
+            f.fault = Some(Fault::Internal);
+            f.cut = Some(Cut::Shutdown);
+        }
+    });
+    true
 }
 
 /// Wraps a response body; logs the request when the body ends or is dropped.
 struct LoggedBody {
     inner: Body,
     record: Arc<RequestRecord>,
-    metrics: Arc<Metrics>,
+    state: AppState,
     status: u16,
     ended: bool,
 }
@@ -128,7 +160,7 @@ impl http_body::Body for LoggedBody {
         };
         if last && !self.ended {
             self.ended = true;
-            self.record.finish(self.status, true, &self.metrics);
+            self.record.finish(self.status, true, self.state.metrics());
         }
         poll
     }
@@ -146,8 +178,10 @@ impl Drop for LoggedBody {
     fn drop(&mut self) {
         // A body never polled to its end: the client went away first (or a
         // HEAD/empty response was never polled, which `is_end_stream` tells).
-        let completed = self.ended || self.inner.is_end_stream();
-        self.record.finish(self.status, completed, &self.metrics);
+        let completed =
+            self.ended || self.inner.is_end_stream() || cut_by_shutdown(&self.record, &self.state);
+        self.record
+            .finish(self.status, completed, self.state.metrics());
     }
 }
 

@@ -1,11 +1,13 @@
 //! What one party cannot take from everyone else: memory for a huge
 //! upstream answer, connections held by slow clients.
 
+use std::time::{Duration, Instant};
+
 use mock_upstream::{Fault, MockConfig};
 use serde_json::{json, Value};
 
 use super::process::{on_any_port, Process};
-use super::SECOND;
+use super::{ms, SECOND};
 use crate::common_health::*;
 
 fn huge(bytes: usize) -> MockConfig {
@@ -79,4 +81,266 @@ async fn a_256_mib_answer_costs_the_gateway_about_the_limit_in_memory() {
         grown_mib < 100,
         "peak memory grew by {grown_mib} MiB for one answer"
     );
+}
+
+/// A raw client connection, for what a well-behaved HTTP client never does.
+struct Raw(tokio::net::TcpStream);
+
+impl Raw {
+    async fn connect(url: &str) -> Raw {
+        let addr = url.trim_start_matches("http://");
+        Raw(tokio::net::TcpStream::connect(addr).await.unwrap())
+    }
+
+    async fn send(&mut self, bytes: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        self.0.write_all(bytes).await.unwrap();
+    }
+
+    /// What the gateway sent until it closed the connection, and when it
+    /// did; `None` if it was still open after `limit`.
+    async fn until_closed(&mut self, limit: Duration) -> Option<(String, Duration)> {
+        use tokio::io::AsyncReadExt;
+        let start = Instant::now();
+        let mut got = Vec::new();
+        let read = async {
+            let mut buf = [0u8; 4096];
+            // A reset is a close too.
+            while let Ok(n @ 1..) = self.0.read(&mut buf).await {
+                got.extend_from_slice(&buf[..n]);
+            }
+        };
+        tokio::time::timeout(limit, read).await.ok()?;
+        Some((String::from_utf8_lossy(&got).into_owned(), start.elapsed()))
+    }
+
+    /// One response head, alone (an interim `100 Continue`).
+    async fn head(&mut self) -> String {
+        use tokio::io::AsyncReadExt;
+        let mut got = Vec::new();
+        while !got.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8; 1];
+            let n = tokio::time::timeout(5 * SECOND, self.0.read(&mut byte))
+                .await
+                .expect("a head within 5 s")
+                .unwrap();
+            assert!(n > 0, "closed before a head");
+            got.push(byte[0]);
+        }
+        String::from_utf8_lossy(&got).into_owned()
+    }
+
+    /// One whole response to a request already sent (a `content-length` one).
+    async fn response(&mut self) -> String {
+        use tokio::io::AsyncReadExt;
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let text = String::from_utf8_lossy(&got).into_owned();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length: "))
+                    .and_then(|n| n.trim().parse::<usize>().ok());
+                if len.is_some_and(|n| body.len() >= n) {
+                    return text;
+                }
+            }
+            let n = tokio::time::timeout(5 * SECOND, self.0.read(&mut buf))
+                .await
+                .expect("a response within 5 s")
+                .unwrap();
+            assert!(n > 0, "closed before a whole response: {text}");
+            got.extend_from_slice(&buf[..n]);
+        }
+    }
+}
+
+const HEALTH: &[u8] = b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n";
+
+/// A gateway in-process whose shutdown the test triggers.
+struct Stoppable {
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    served: tokio::task::JoinHandle<()>,
+}
+
+impl Stoppable {
+    async fn start(text: &str) -> Stoppable {
+        let config = switchyard::config::parse(text, &|_| None).unwrap();
+        let state = switchyard::state::AppState::new(config).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let stop = async {
+            let _ = rx.await;
+        };
+        let served = tokio::spawn(async move {
+            let _ = switchyard::server::serve(listener, state, stop).await;
+        });
+        Stoppable {
+            url,
+            stop: Some(tx),
+            served,
+        }
+    }
+
+    async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+}
+
+/// `[server]` lines on top of the usual one-backend config.
+fn with_server(server: &str, mock: &mock_upstream::MockServer, settings: &str) -> String {
+    let setup = Setup {
+        settings,
+        ..Setup::default()
+    };
+    format!("[server]\n{server}\n") + &config_text(&setup, &[("a", mock, "")])
+}
+
+const SHORT: &str =
+    "header_timeout = \"300ms\"\nbody_timeout = \"300ms\"\nkeep_alive_timeout = \"300ms\"";
+
+fn around_the_limit(took: Duration) -> bool {
+    took >= ms(250) && took < 3 * SECOND
+}
+
+/// Half a request head, then a byte every 50 ms: closed once the head is
+/// `header_timeout` late, however it trickles; and a connection that sends
+/// nothing at all is closed as soon.
+#[tokio::test]
+async fn a_half_sent_head_is_closed_after_the_header_timeout() {
+    let a = mock("a").await;
+    let gw = Stoppable::start(&with_server(SHORT, &a, "")).await;
+    let mut silent = Raw::connect(&gw.url).await;
+    let mut slow = Raw::connect(&gw.url).await;
+    slow.send(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n")
+        .await;
+    let start = Instant::now();
+    let trickle = async {
+        while start.elapsed() < 2 * SECOND {
+            use tokio::io::AsyncWriteExt;
+            if slow.0.write_all(b"x").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(ms(50)).await;
+        }
+        start.elapsed()
+    };
+    let closed_after = trickle.await;
+    assert!(around_the_limit(closed_after), "{closed_after:?}");
+    let (sent, took) = silent.until_closed(3 * SECOND).await.expect("closed");
+    assert!(sent.is_empty() && took < 3 * SECOND, "{sent} {took:?}");
+    let metrics = gw.metrics().await;
+    assert!(
+        metrics.contains(r#"switchyard_requests_total{model="_none",backend="_none",endpoint="_none",status_class="4xx",fault="client",pinned="false",stream="false",outcome="completed"} "#),
+        "the late head has its log line and metrics (408): {metrics}"
+    );
+    assert_eq!(a.received(), 0);
+}
+
+/// A body that stops after `{`: a 408 in OpenAI's shape after
+/// `body_timeout`, and the connection closes.
+#[tokio::test]
+async fn a_stalled_body_gets_a_408_after_the_body_timeout() {
+    let a = mock("a").await;
+    let gw = Stoppable::start(&with_server(SHORT, &a, "")).await;
+    let mut client = Raw::connect(&gw.url).await;
+    let head = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {USER}\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{{"
+    );
+    client.send(head.as_bytes()).await;
+    let (sent, took) = client.until_closed(5 * SECOND).await.expect("closed");
+    assert!(around_the_limit(took), "{took:?}");
+    assert!(sent.starts_with("HTTP/1.1 408"), "{sent}");
+    let body: Value = serde_json::from_str(sent.split_once("\r\n\r\n").unwrap().1).unwrap();
+    assert_eq!(body["error"]["code"], "request_timeout");
+    assert_eq!(a.received(), 0);
+}
+
+/// Between requests a keep-alive connection may idle `keep_alive_timeout`,
+/// no longer; a request within it keeps the connection.
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_after_the_keep_alive_timeout() {
+    let a = mock("a").await;
+    let gw = Stoppable::start(&with_server(SHORT, &a, "")).await;
+    let mut client = Raw::connect(&gw.url).await;
+    client.send(HEALTH).await;
+    assert!(client.response().await.starts_with("HTTP/1.1 200"));
+    tokio::time::sleep(ms(150)).await;
+    client.send(HEALTH).await;
+    assert!(
+        client.response().await.starts_with("HTTP/1.1 200"),
+        "still open within the timeout"
+    );
+    let (sent, took) = client.until_closed(5 * SECOND).await.expect("closed");
+    assert!(sent.is_empty() && around_the_limit(took), "{sent} {took:?}");
+}
+
+/// At `max_connections` a new connection waits, unanswered, until one of
+/// the open ones closes.
+#[tokio::test]
+async fn new_connections_wait_at_the_connection_limit() {
+    let a = mock("a").await;
+    let gw = Stoppable::start(&with_server("max_connections = 2", &a, "")).await;
+    let mut first = Raw::connect(&gw.url).await;
+    first.send(HEALTH).await;
+    first.response().await;
+    let mut second = Raw::connect(&gw.url).await;
+    second.send(HEALTH).await;
+    second.response().await;
+    let mut third = Raw::connect(&gw.url).await;
+    third.send(HEALTH).await;
+    let waited = third.until_closed(ms(300)).await;
+    assert!(
+        waited.is_none(),
+        "not served while two are open: {waited:?}"
+    );
+    drop(first);
+    assert!(third.response().await.starts_with("HTTP/1.1 200"));
+}
+
+/// SIGTERM with a long grace: an idle connection, one with half a head and
+/// one with half a body close at once (the last with a 503), and with no
+/// request left the server stops without waiting out the grace.
+#[tokio::test]
+async fn shutdown_closes_idle_and_half_read_connections_at_once() {
+    let a = mock("a").await;
+    let mut gw = Stoppable::start(&with_server("", &a, "shutdown_grace = \"30s\"")).await;
+    let mut idle = Raw::connect(&gw.url).await;
+    idle.send(HEALTH).await;
+    idle.response().await;
+    let mut half_head = Raw::connect(&gw.url).await;
+    half_head
+        .send(b"POST /v1/chat/completions HTTP/1.1\r\nhost:")
+        .await;
+    let mut half_body = Raw::connect(&gw.url).await;
+    let head = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {USER}\r\ncontent-length: 500\r\nexpect: 100-continue\r\n\r\n"
+    );
+    half_body.send(head.as_bytes()).await;
+    // Hyper says `100 Continue` once the pipeline reads the body: the
+    // request is in flight.
+    assert!(half_body.head().await.starts_with("HTTP/1.1 100"));
+    half_body.send(b"{").await;
+    gw.stop.take().unwrap().send(()).unwrap();
+    let started = Instant::now();
+    for (name, conn) in [("idle", &mut idle), ("half head", &mut half_head)] {
+        let (sent, _) = conn.until_closed(5 * SECOND).await.expect(name);
+        assert!(sent.is_empty(), "{name}: {sent}");
+    }
+    let (sent, _) = half_body.until_closed(5 * SECOND).await.expect("half body");
+    assert!(sent.starts_with("HTTP/1.1 503"), "{sent}");
+    assert!(sent.contains("shutting_down"), "{sent}");
+    tokio::time::timeout(5 * SECOND, &mut gw.served)
+        .await
+        .expect("the server stopped without waiting out the grace")
+        .unwrap();
+    assert!(started.elapsed() < 5 * SECOND);
 }

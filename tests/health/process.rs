@@ -4,6 +4,8 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 use super::{ms, SECOND};
 
 /// The real binary serving `config`, with its address read from its output.
@@ -11,8 +13,7 @@ use super::{ms, SECOND};
 pub struct Process {
     pub child: std::process::Child,
     pub addr: String,
-    /// Kept open, so the reader thread never stops draining.
-    _lines: mpsc::Receiver<String>,
+    lines: mpsc::Receiver<String>,
     _dir: tempfile::TempDir,
 }
 
@@ -59,7 +60,7 @@ impl Process {
         Process {
             child,
             addr,
-            _lines: lines,
+            lines,
             _dir: dir,
         }
     }
@@ -82,6 +83,15 @@ impl Process {
         }
         let _ = self.child.kill();
         panic!("the gateway did not exit within {limit:?}");
+    }
+
+    /// Every request log line, once the process has exited (the reader
+    /// thread ends with its output).
+    pub fn request_lines(&self) -> Vec<Value> {
+        std::iter::from_fn(|| self.lines.recv_timeout(5 * SECOND).ok())
+            .filter_map(|l| serde_json::from_str::<Value>(&l).ok())
+            .filter(|v| v["target"] == "switchyard::request")
+            .collect()
     }
 
     /// The most memory the process has held at once (Linux `VmHWM`), in KiB.

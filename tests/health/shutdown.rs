@@ -75,8 +75,11 @@ async fn sigterm_lets_a_long_stream_finish_refuses_new_connections_and_exits_0()
     assert_eq!(gw.exit_code(10 * SECOND).await, Some(0));
 }
 
+/// A stream still open when the grace period ends is ended by the gateway
+/// with an SSE error event (not cut mid-air), its upstream request is
+/// closed, and its log line says the shutdown cut it.
 #[tokio::test]
-async fn the_grace_period_bounds_shutdown() {
+async fn the_grace_period_bounds_shutdown_and_cut_streams_end_with_an_error_event() {
     let a = mock_with(MockConfig::new("a").with_fault(Fault {
         stall_after: Some(1),
         ..Fault::default()
@@ -88,6 +91,23 @@ async fn the_grace_period_bounds_shutdown() {
     gw.signal("-INT");
     assert_eq!(gw.exit_code(10 * SECOND).await, Some(0));
     assert!(started.elapsed() < 5 * SECOND, "{:?}", started.elapsed());
-    assert!(resp.text().await.is_err(), "the stalled stream was cut");
+    let text = resp.text().await.expect("the stream was ended, not cut");
+    let sse = parse_sse(&text);
+    assert!(!sse.done, "{text}");
+    assert_eq!(sse.error.expect("an error event")["code"], "stream_broken");
     assert!(eventually(3 * SECOND, || async { a.streams_cancelled() == 1 }).await);
+    let lines = gw.request_lines();
+    let line = lines
+        .iter()
+        .find(|l| l["path"] == "/v1/chat/completions")
+        .unwrap_or_else(|| panic!("no request line: {lines:?}"));
+    assert_eq!(line["status"], 200, "{line}");
+    assert_eq!(line["client_disconnected"], false, "{line}");
+    assert_eq!(line["fault"], "internal", "{line}");
+    assert!(
+        line["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("stream cut by shutdown")),
+        "{line}"
+    );
 }
