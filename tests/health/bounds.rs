@@ -344,3 +344,38 @@ async fn shutdown_closes_idle_and_half_read_connections_at_once() {
         .unwrap();
     assert!(started.elapsed() < 5 * SECOND);
 }
+
+/// What hyper refuses to parse gets its status with an OpenAI error body, a
+/// request id and a log line, not an empty body.
+#[tokio::test]
+async fn unparsable_requests_get_openai_errors() {
+    let a = mock("a").await;
+    let gw = Stoppable::start(&with_server("", &a, "")).await;
+    let long_uri = format!("GET /{} HTTP/1.1\r\nhost: x\r\n\r\n", "a".repeat(70_000));
+    let big_header = format!(
+        "GET /health HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n",
+        "a".repeat(500_000)
+    );
+    let cases: [(&[u8], &str, &str); 4] = [
+        (b"GARBAGE\r\n\r\n", "400", "invalid_http_request"),
+        (
+            b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\n",
+            "400",
+            "invalid_http_request",
+        ),
+        (long_uri.as_bytes(), "414", "uri_too_long"),
+        (big_header.as_bytes(), "431", "headers_too_large"),
+    ];
+    for (request, status, code) in cases {
+        let mut client = Raw::connect(&gw.url).await;
+        // The gateway may answer (and close) before all of it is sent.
+        let _ = tokio::io::AsyncWriteExt::write_all(&mut client.0, request).await;
+        let (sent, _) = client.until_closed(5 * SECOND).await.expect("closed");
+        assert!(sent.starts_with(&format!("HTTP/1.1 {status} ")), "{sent}");
+        assert!(sent.contains("\r\nx-request-id: req_"), "{sent}");
+        let body: Value = serde_json::from_str(sent.split_once("\r\n\r\n").unwrap().1).unwrap();
+        assert_eq!(body["error"]["code"], code, "{sent}");
+    }
+    let metrics = gw.metrics().await;
+    assert!(metrics.contains(r#"endpoint="_none",status_class="4xx",fault="client""#));
+}
