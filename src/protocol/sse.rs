@@ -62,6 +62,14 @@ impl SseParser {
             let line = std::str::from_utf8(&self.buf[self.start..line_end])
                 .map_err(|_| SseError::NotUtf8)?;
             let event = Self::line(&mut self.event, &mut self.data, line);
+            // Many `data:` lines and no blank one are one growing event too.
+            if self
+                .data
+                .as_ref()
+                .is_some_and(|d| d.len() > MAX_EVENT_BYTES)
+            {
+                return Err(SseError::TooLarge);
+            }
             self.start = end + 1;
             self.scanned = self.start;
             if event.is_some() {
@@ -141,6 +149,21 @@ mod tests {
         p.push(b"\r\n\r\n").unwrap();
         assert_eq!(all(&mut p)[0].data, "tail");
         assert!(!p.has_partial());
+    }
+
+    #[test]
+    fn an_event_of_endless_data_lines_is_too_large() {
+        let mut p = SseParser::default();
+        let line = format!("data: {}\n", "x".repeat(1 << 20));
+        let mut result = Ok(None);
+        for _ in 0..(MAX_EVENT_BYTES >> 20) + 2 {
+            p.push(line.as_bytes()).unwrap();
+            result = p.next_event();
+            if result.is_err() {
+                break;
+            }
+        }
+        assert!(matches!(result, Err(SseError::TooLarge)), "{result:?}");
     }
 
     #[test]
