@@ -379,3 +379,36 @@ async fn unparsable_requests_get_openai_errors() {
     let metrics = gw.metrics().await;
     assert!(metrics.contains(r#"endpoint="_none",status_class="4xx",fault="client""#));
 }
+
+/// A megabyte of model name costs a short error and a short log line.
+#[tokio::test]
+async fn a_megabyte_model_name_is_echoed_in_a_few_bytes() {
+    let a = mock("a").await;
+    let mut gw = Process::start(&on_any_port(&config_text(
+        &Setup::default(),
+        &[("a", &a, "")],
+    )));
+    let huge = "m".repeat(1 << 20);
+    let resp = reqwest::Client::new()
+        .post(format!("http://{}/v1/chat/completions", gw.addr))
+        .bearer_auth(USER)
+        .json(&json!({"model": huge, "messages": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    assert!(resp.text().await.unwrap().len() < 1024);
+    gw.signal("-TERM");
+    assert_eq!(gw.exit_code(10 * SECOND).await, Some(0));
+    let lines = gw.request_lines();
+    let line = lines
+        .iter()
+        .find(|l| l["status"] == 404)
+        .unwrap_or_else(|| panic!("no line: {lines:?}"));
+    assert!(
+        line.to_string().len() < 2048,
+        "{} bytes",
+        line.to_string().len()
+    );
+    assert!(line["model"].as_str().unwrap().ends_with('…'), "{line}");
+}
