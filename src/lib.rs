@@ -27,6 +27,7 @@
 //! and metrics; [`error`] is the one error type every layer returns; time
 //! comes from tokio's clock ([`clock`]), so tests can pause it.
 
+pub mod calendar;
 pub mod clock;
 pub mod config;
 #[cfg(feature = "demo")]
@@ -35,6 +36,7 @@ pub mod dispatch;
 pub mod endpoint;
 pub mod error;
 pub mod health;
+pub mod ledger;
 pub mod limits;
 pub mod pipeline;
 pub mod prober;

@@ -11,6 +11,7 @@ use arc_swap::ArcSwap;
 use crate::clock;
 use crate::config::{Config, User};
 use crate::health::{Entry, HealthRegistry, State as Health};
+use crate::ledger::Ledger;
 use crate::limits::{LimitRegistry, Limiter, Store, UserPlan};
 use crate::routing::{Balancer, Route, Slot};
 use crate::shared::{Shared, Watched};
@@ -33,6 +34,8 @@ struct Inner {
     /// Rate-limit counters, kept across reloads like health state.
     limits: LimitRegistry,
     limiter: Limiter,
+    /// Where finished requests' usage rows go.
+    ledger: Ledger,
     /// The file `serve` read the config from, for reloads.
     config_path: OnceLock<PathBuf>,
     /// One reload at a time (file change, SIGHUP and the admin API may race).
@@ -55,6 +58,8 @@ impl AppState {
             health.announce_to(shared.announcer(&tasks));
         }
         let limits = LimitRegistry::default();
+        let ledger = Ledger::start(&config.usage, metrics.usage_rows_dropped.clone(), &tasks)?;
+        flag_unpriced(&config, None);
         let snapshot = Snapshot::build(config, &health, &limits)?;
         let store = shared.clone().map(|s| s as Arc<dyn Store>);
         let state = AppState(Arc::new(Inner {
@@ -65,6 +70,7 @@ impl AppState {
             tasks,
             limits,
             limiter: Limiter::new(store),
+            ledger,
             config_path: OnceLock::new(),
             reloading: tokio::sync::Mutex::new(()),
         }));
@@ -81,6 +87,7 @@ impl AppState {
     /// live health state and rate-limit counters carry over, and the probes
     /// restart for the new backends.
     pub fn install(&self, config: Config) -> Result<(), String> {
+        flag_unpriced(&config, Some(&self.snapshot().config));
         let snapshot = Snapshot::build(config, &self.0.health, &self.0.limits)?;
         self.0.snapshot.store(Arc::new(snapshot));
         self.restart_probes();
@@ -132,6 +139,10 @@ impl AppState {
         &self.0.limiter
     }
 
+    pub fn ledger(&self) -> &Ledger {
+        &self.0.ledger
+    }
+
     /// The owner of every background task.
     pub fn tasks(&self) -> &Tasks {
         &self.0.tasks
@@ -148,6 +159,18 @@ impl AppState {
 
     pub(crate) fn reloading(&self) -> &tokio::sync::Mutex<()> {
         &self.0.reloading
+    }
+}
+
+/// Logs each upstream model without a price once: at start, then those a
+/// reload newly brings.
+fn flag_unpriced(new: &Config, old: Option<&Config>) {
+    for model in &new.usage.unpriced {
+        if old.is_some_and(|o| o.usage.unpriced.contains(model)) {
+            continue;
+        }
+        tracing::warn!(target: "switchyard::usage", upstream_model = %model,
+            "no price for this upstream model: its requests cost 0 in the usage ledger and budgets (set [prices.\"{model}\"])");
     }
 }
 

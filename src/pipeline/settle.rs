@@ -39,7 +39,7 @@ impl Settling {
         if let Some(admission) = self.admission.take() {
             let used = self
                 .record
-                .read(|f| f.usage.map(|u| u.prompt_tokens + u.completion_tokens));
+                .read(|f| f.usage.map(|u| u.total()));
             admission.finish(used, self.succeeded);
         }
     }

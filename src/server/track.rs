@@ -14,7 +14,7 @@ use bytes::Bytes;
 use http_body::{Body as _, Frame, SizeHint};
 
 use crate::state::AppState;
-use crate::telemetry::{Metrics, RequestRecord};
+use crate::telemetry::RequestRecord;
 
 /// Keeps a client's `x-request-id` when it is short and plain, else makes one.
 fn request_id(req: &Request) -> String {
@@ -57,12 +57,11 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         req.uri().path(),
     ));
     req.extensions_mut().insert(record.clone());
-    let metrics = state.metrics().clone();
     // Hyper drops this future when the client leaves before the response
     // starts; the guard still gives that request its log line and metrics.
     let mut guard = Unanswered {
         record: record.clone(),
-        metrics: metrics.clone(),
+        state: state.clone(),
         armed: true,
     };
     let mut resp = next.run(req).await;
@@ -75,7 +74,7 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         Body::new(LoggedBody {
             inner,
             record,
-            metrics,
+            state,
             status,
             ended: false,
         })
@@ -86,16 +85,24 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
 /// (nginx's convention).
 const CLIENT_CLOSED: u16 = 499;
 
+/// The request's one log line and metrics update, and its ledger row if
+/// it reached an upstream.
+fn finish(state: &AppState, record: &RequestRecord, status: u16, completed: bool) {
+    if record.finish(status, completed, state.metrics()) {
+        state.ledger().record(record, status);
+    }
+}
+
 struct Unanswered {
     record: Arc<RequestRecord>,
-    metrics: Arc<Metrics>,
+    state: AppState,
     armed: bool,
 }
 
 impl Drop for Unanswered {
     fn drop(&mut self) {
         if self.armed {
-            self.record.finish(CLIENT_CLOSED, false, &self.metrics);
+            finish(&self.state, &self.record, CLIENT_CLOSED, false);
         }
     }
 }
@@ -104,7 +111,7 @@ impl Drop for Unanswered {
 struct LoggedBody {
     inner: Body,
     record: Arc<RequestRecord>,
-    metrics: Arc<Metrics>,
+    state: AppState,
     status: u16,
     ended: bool,
 }
@@ -128,7 +135,7 @@ impl http_body::Body for LoggedBody {
         };
         if last && !self.ended {
             self.ended = true;
-            self.record.finish(self.status, true, &self.metrics);
+            finish(&self.state, &self.record, self.status, true);
         }
         poll
     }
@@ -147,7 +154,7 @@ impl Drop for LoggedBody {
         // A body never polled to its end: the client went away first (or a
         // HEAD/empty response was never polled, which `is_end_stream` tells).
         let completed = self.ended || self.inner.is_end_stream();
-        self.record.finish(self.status, completed, &self.metrics);
+        finish(&self.state, &self.record, self.status, completed);
     }
 }
 

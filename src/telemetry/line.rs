@@ -299,6 +299,7 @@ mod tests {
             usage: Some(Usage {
                 prompt_tokens: 12,
                 completion_tokens: 345,
+                ..Usage::default()
             }),
             error: Some("upstream said \"no\"\nline two \\ ünïcode\t".into()),
             endpoint: Some("chat_completions"),
