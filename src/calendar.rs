@@ -102,8 +102,14 @@ mod tests {
         assert_eq!(Date::of(leap.start_ms() + DAY_MS - 1), leap);
         assert_eq!(leap.next_day().to_string(), "2024-03-01");
         assert_eq!(Date::parse("2023-02-29"), None);
-        assert_eq!(Date::parse("2026-12-31").unwrap().next_month().to_string(), "2027-01-01");
-        assert_eq!(Date::parse("2026-12-31").unwrap().next_day().to_string(), "2027-01-01");
+        assert_eq!(
+            Date::parse("2026-12-31").unwrap().next_month().to_string(),
+            "2027-01-01"
+        );
+        assert_eq!(
+            Date::parse("2026-12-31").unwrap().next_day().to_string(),
+            "2027-01-01"
+        );
         for ms in [1_764_720_000_000i64, 951_782_400_000, -86_400_001] {
             let d = Date::of(ms);
             assert!(d.start_ms() <= ms && ms < d.next_day().start_ms(), "{d}");

@@ -27,6 +27,7 @@
 //! and metrics; [`error`] is the one error type every layer returns; time
 //! comes from tokio's clock ([`clock`]), so tests can pause it.
 
+pub mod budget;
 pub mod calendar;
 pub mod clock;
 pub mod config;

@@ -19,9 +19,9 @@ mod validate;
 pub use health::*;
 pub use limits::*;
 pub use prices::{Price, PriceTable};
-pub use usage::*;
 pub use secret::{digest_from_hex, expand_env, hex, token_digest, Secret};
 pub use types::*;
+pub use usage::*;
 
 use std::fmt;
 use std::path::Path;

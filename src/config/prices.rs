@@ -118,7 +118,11 @@ mod tests {
         };
         // 300k fresh at 2 + 600k cached at 0.5 + 100k written at 2.5 + 500k output at 8.
         let want = 0.6 + 0.3 + 0.25 + 4.0;
-        assert!((price().cost(&u) - want).abs() < 1e-9, "{}", price().cost(&u));
+        assert!(
+            (price().cost(&u) - want).abs() < 1e-9,
+            "{}",
+            price().cost(&u)
+        );
         let mut p = price();
         p.reasoning = 20.0;
         // 300k visible at 8 + 200k reasoning at 20.

@@ -1,6 +1,7 @@
 //! The admission's end: a response body that settles the request's token
-//! reservation with the usage the upstream reported, when its last frame
-//! leaves (before the client sees the end) or when it is dropped early.
+//! and budget reservations with the usage the upstream reported, when its
+//! last frame leaves (before the client sees the end) or when it is
+//! dropped early.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -11,16 +12,27 @@ use axum::response::Response;
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 
+use crate::budget::Reservation;
 use crate::limits::Admission;
 use crate::telemetry::RequestRecord;
 
-/// `resp` with `admission` held by its body.
-pub fn hold(resp: Response, admission: Admission, record: Arc<RequestRecord>) -> Response {
+/// What an admitted request holds until its response ends.
+#[derive(Default)]
+pub struct Held {
+    pub limits: Option<Admission>,
+    pub budget: Option<Reservation>,
+}
+
+/// `resp` with `held` kept by its body.
+pub fn hold(resp: Response, held: Held, record: Arc<RequestRecord>) -> Response {
+    if held.limits.is_none() && held.budget.is_none() {
+        return resp;
+    }
     let succeeded = resp.status().is_success();
     resp.map(|inner| {
         Body::new(Settling {
             inner,
-            admission: Some(admission),
+            held,
             record,
             succeeded,
         })
@@ -29,18 +41,25 @@ pub fn hold(resp: Response, admission: Admission, record: Arc<RequestRecord>) ->
 
 struct Settling {
     inner: Body,
-    admission: Option<Admission>,
+    held: Held,
     record: Arc<RequestRecord>,
     succeeded: bool,
 }
 
 impl Settling {
     fn settle(&mut self) {
-        if let Some(admission) = self.admission.take() {
-            let used = self
-                .record
-                .read(|f| f.usage.map(|u| u.total()));
+        let (limits, budget) = (self.held.limits.take(), self.held.budget.take());
+        if limits.is_none() && budget.is_none() {
+            return;
+        }
+        let (used, cost) = self
+            .record
+            .read(|f| (f.usage.map(|u| u.total()), f.cost_usd()));
+        if let Some(admission) = limits {
             admission.finish(used, self.succeeded);
+        }
+        if let Some(reservation) = budget {
+            reservation.finish(cost, self.succeeded);
         }
     }
 }

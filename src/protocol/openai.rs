@@ -340,7 +340,12 @@ mod tests {
         let answer = translate_response(Bytes::from(body)).unwrap();
         let u = answer.usage.unwrap();
         assert_eq!(
-            (u.prompt_tokens, u.cached_tokens, u.completion_tokens, u.reasoning_tokens),
+            (
+                u.prompt_tokens,
+                u.cached_tokens,
+                u.completion_tokens,
+                u.reasoning_tokens
+            ),
             (100, 60, 40, 30)
         );
         let mut s = Stream::new(false);

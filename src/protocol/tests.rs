@@ -62,7 +62,11 @@ fn usage_of(provider_toml: &str, body: serde_json::Value) -> super::Usage {
     let req = super::Request::chat(br#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#)
         .unwrap();
     let body = bytes::Bytes::from(body.to_string());
-    b.protocol.answer(&b.upstream(), &req, body).unwrap().usage.unwrap()
+    b.protocol
+        .answer(&b.upstream(), &req, body)
+        .unwrap()
+        .usage
+        .unwrap()
 }
 
 #[test]
@@ -86,7 +90,13 @@ fn cached_cache_write_and_reasoning_tokens_are_broken_out_of_the_totals() {
     );
     let tuple = |u: super::Usage| {
         let (p, c) = (u.prompt_tokens, u.completion_tokens);
-        (p, u.cached_tokens, u.cache_write_tokens, c, u.reasoning_tokens)
+        (
+            p,
+            u.cached_tokens,
+            u.cache_write_tokens,
+            c,
+            u.reasoning_tokens,
+        )
     };
     assert_eq!(tuple(openai), (100, 80, 0, 50, 20));
     assert_eq!(tuple(anthropic), (100, 80, 10, 50, 0));

@@ -64,7 +64,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     // Budgets start from the ledger's spend, so its schema must be there.
-    if !state.ledger().ready(LEDGER_START).await {
+    if !state.prepare(LEDGER_START).await {
         tracing::warn!(target: "switchyard::usage",
             "usage ledger store not ready: serving; rows wait in memory until it answers");
     }

@@ -33,7 +33,11 @@ fn date(text: Option<&str>, param: &'static str, default: Date) -> Result<Date, 
     match text {
         None => Ok(default),
         Some(t) => Date::parse(t).ok_or_else(|| {
-            EdgeError::bad_request(format!("`{param}` must be a day, YYYY-MM-DD"), Some(param), None)
+            EdgeError::bad_request(
+                format!("`{param}` must be a day, YYYY-MM-DD"),
+                Some(param),
+                None,
+            )
         }),
     }
 }

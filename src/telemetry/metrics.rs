@@ -95,6 +95,7 @@ pub struct Metrics {
     /// Ledger rows lost: the queue was full while the store was unreachable.
     pub usage_rows_dropped: Counter,
     pub rate_limited: Family<UserLabels, Counter>,
+    pub budget_exceeded: Family<UserLabels, Counter>,
     pub config_reloads: Family<ResultLabels, Counter>,
     pub state_errors: Counter,
     pub backend_up: Family<RouteLabels, Gauge>,
@@ -122,6 +123,7 @@ impl Metrics {
             cost: Family::default(),
             usage_rows_dropped: Counter::default(),
             rate_limited: Family::default(),
+            budget_exceeded: Family::default(),
             config_reloads: Family::default(),
             state_errors: Counter::default(),
             backend_up: Family::default(),
@@ -183,6 +185,11 @@ impl Metrics {
             "rate_limited",
             "Requests refused by a user's rate limit",
             self.rate_limited.clone(),
+        );
+        r.register(
+            "budget_exceeded",
+            "Requests refused because they could pass a user's budget",
+            self.budget_exceeded.clone(),
         );
         r.register(
             "config_reloads",

@@ -23,7 +23,13 @@ pub(super) fn models(
             continue;
         }
         let name = m.name.clone().unwrap_or_else(|| key.clone());
-        let model = model(c, &format!("models.{key}"), name.clone(), m, (providers, prices));
+        let model = model(
+            c,
+            &format!("models.{key}"),
+            name.clone(),
+            m,
+            (providers, prices),
+        );
         if out.insert(name.clone(), Arc::new(model)).is_some() {
             c.error(
                 format!("models.{key}.name"),

@@ -56,7 +56,12 @@ fn resolve(dir: Option<&Path>, file: &str) -> std::path::PathBuf {
 
 /// `raw`'s fields over `base`'s. Without either, cached input and cache
 /// writes cost what input costs and reasoning what output costs.
-pub(super) fn price_over(c: &mut Checker, path: &str, base: Option<&Price>, raw: &RawPrice) -> Price {
+pub(super) fn price_over(
+    c: &mut Checker,
+    path: &str,
+    base: Option<&Price>,
+    raw: &RawPrice,
+) -> Price {
     let mut usd = |key: &str, v: Option<f64>| {
         let ok = v.is_none_or(|x| x.is_finite() && x >= 0.0);
         if !ok {
@@ -96,7 +101,12 @@ fn litellm(c: &mut Checker, table: &mut PriceTable, file: &Path) {
     };
     let entries: IndexMap<String, Value> = match serde_json::from_str(&text) {
         Ok(v) => v,
-        Err(e) => return c.error(path, format!("{} is not LiteLLM's JSON: {e}", file.display())),
+        Err(e) => {
+            return c.error(
+                path,
+                format!("{} is not LiteLLM's JSON: {e}", file.display()),
+            )
+        }
     };
     let mut short = Vec::new();
     for (model, v) in &entries {
@@ -181,7 +191,9 @@ fn store(c: &mut Checker, raw: &str, dir: Option<&Path>) -> UsageStore {
             let shown = super::super::redact_url(url);
             c.error(
                 "usage.store",
-                format!("must be sqlite://PATH, sqlite::memory:, postgres://... or off, got {shown:?}"),
+                format!(
+                    "must be sqlite://PATH, sqlite::memory:, postgres://... or off, got {shown:?}"
+                ),
             );
             UsageStore::Off
         }
