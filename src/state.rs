@@ -61,7 +61,7 @@ impl AppState {
             health.announce_to(shared.announcer(&tasks));
         }
         let limits = LimitRegistry::default();
-        let budgets = Budgets::new(None);
+        let budgets = Budgets::new(shared.clone().map(|s| s as Arc<dyn budget::Store>));
         let ledger = Ledger::start(&config.usage, metrics.usage_rows_dropped.clone(), &tasks)?;
         flag_unpriced(&config, None);
         let snapshot = Snapshot::build(config, &health, (&limits, &budgets))?;
