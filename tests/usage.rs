@@ -8,10 +8,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod common_pg;
 mod common_redis;
 
 #[path = "usage/budgets.rs"]
 mod budgets;
+#[path = "usage/postgres.rs"]
+mod postgres;
 #[path = "usage/rows.rs"]
 mod rows;
 
@@ -39,10 +42,11 @@ pub async fn usage(gw: &Gateway, query: &str) -> Value {
 }
 
 /// The report's rows once their request counts add up to `n` (the writer
-/// batches every ~100 ms); polls for up to 10 s.
+/// batches every ~100 ms, and retries a store that was down with
+/// up to 5 s of backoff); polls for up to 20 s.
 pub async fn rows_once(gw: &Gateway, query: &str, n: i64) -> Vec<Value> {
     let mut last = Value::Null;
-    for _ in 0..200 {
+    for _ in 0..400 {
         last = usage(gw, query).await;
         let total: i64 = last["data"]
             .as_array()
