@@ -94,7 +94,7 @@ async fn rebuilt_windows_hold_the_ledger_spend_per_model() {
             9.0,
         ),
     ];
-    b.rebuild(&[plan.clone()], &spend, now).await;
+    b.rebuild(std::slice::from_ref(&plan), &spend, now).await;
     let v = b.peek(&plan.scopes("m"), now).await.unwrap();
     let left: Vec<(Span, u64)> = v.statuses.iter().map(|s| (s.span, s.remaining)).collect();
     assert_eq!(

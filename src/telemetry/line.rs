@@ -280,6 +280,7 @@ mod tests {
             model: Some("gpt-4o".into()),
             model_known: true,
             backend: Some("openai_official".into()),
+            served: None,
             pinned: true,
             stream: true,
             attempts: vec![
