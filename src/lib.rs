@@ -29,6 +29,8 @@
 //! comes from tokio's clock ([`clock`]), so tests can pause it.
 
 pub mod body;
+pub mod budget;
+pub mod calendar;
 pub mod clock;
 pub mod config;
 #[cfg(feature = "demo")]
@@ -37,6 +39,7 @@ pub mod dispatch;
 pub mod endpoint;
 pub mod error;
 pub mod health;
+pub mod ledger;
 pub mod limits;
 pub mod pipeline;
 pub mod prober;

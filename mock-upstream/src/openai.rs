@@ -57,7 +57,8 @@ pub(crate) async fn chat(
         &last_text(req.get("messages")),
         max,
         shared.config.chunks,
-    );
+    )
+    .with_cached(shared.config.cached_tokens);
     let reply = Reply {
         model: req
             .get("model")
@@ -112,7 +113,9 @@ impl Reply<'_> {
         } else {
             self.script.completion_tokens()
         };
-        json!({"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c})
+        let cached = self.script.cached_tokens;
+        json!({"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c,
+               "prompt_tokens_details": {"cached_tokens": cached}})
     }
 
     fn finish_reason(&self) -> &'static str {

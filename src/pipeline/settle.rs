@@ -1,21 +1,38 @@
 //! The admission's end: the response body settles the request's token
-//! reservation with the usage the upstream reported, when its last frame
-//! leaves (before the client sees the end) or when it is dropped early.
+//! and budget reservations with the usage the upstream reported, when its
+//! last frame leaves (before the client sees the end) or when it is
+//! dropped early.
 
 use std::sync::Arc;
 
 use axum::response::Response;
 
+use crate::budget::Reservation;
 use crate::limits::Admission;
 use crate::telemetry::RequestRecord;
 
-/// `resp` with `admission` held by its body.
-pub fn hold(resp: Response, admission: Admission, record: Arc<RequestRecord>) -> Response {
+/// What an admitted request holds until its response ends.
+#[derive(Default)]
+pub struct Held {
+    pub limits: Option<Admission>,
+    pub budget: Option<Reservation>,
+}
+
+/// `resp` with `held` kept by its body.
+pub fn hold(resp: Response, held: Held, record: Arc<RequestRecord>) -> Response {
+    if held.limits.is_none() && held.budget.is_none() {
+        return resp;
+    }
     let succeeded = resp.status().is_success();
     resp.map(|inner| {
         crate::body::on_end(inner, move |_| {
-            let used = record.read(|f| f.usage.map(|u| u.prompt_tokens + u.completion_tokens));
-            admission.finish(used, succeeded);
+            let (used, cost) = record.read(|f| (f.usage.map(|u| u.total()), f.cost_usd()));
+            if let Some(admission) = held.limits {
+                admission.finish(used, succeeded);
+            }
+            if let Some(reservation) = held.budget {
+                reservation.finish(cost, succeeded);
+            }
         })
     })
 }

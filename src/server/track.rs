@@ -10,7 +10,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::state::AppState;
-use crate::telemetry::{Metrics, RequestRecord};
+use crate::telemetry::RequestRecord;
 
 /// Keeps a client's `x-request-id` when it is short and plain, else makes one.
 fn request_id(req: &Request) -> String {
@@ -53,12 +53,11 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         req.uri().path(),
     ));
     req.extensions_mut().insert(record.clone());
-    let metrics = state.metrics().clone();
     // Hyper drops this future when the client leaves before the response
     // starts; the guard still gives that request its log line and metrics.
     let mut guard = Unanswered {
         record: record.clone(),
-        metrics: metrics.clone(),
+        state: state.clone(),
         armed: true,
     };
     let mut resp = next.run(req).await;
@@ -69,7 +68,7 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
     let status = resp.status().as_u16();
     resp.map(|inner| {
         crate::body::on_end(inner, move |completed| {
-            record.finish(status, completed, &metrics)
+            finish(&state, &record, status, completed)
         })
     })
 }
@@ -78,16 +77,24 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
 /// (nginx's convention).
 const CLIENT_CLOSED: u16 = 499;
 
+/// The request's one log line and metrics update, and its ledger row if
+/// it reached an upstream.
+fn finish(state: &AppState, record: &RequestRecord, status: u16, completed: bool) {
+    if record.finish(status, completed, state.metrics()) {
+        state.ledger().record(record, status);
+    }
+}
+
 struct Unanswered {
     record: Arc<RequestRecord>,
-    metrics: Arc<Metrics>,
+    state: AppState,
     armed: bool,
 }
 
 impl Drop for Unanswered {
     fn drop(&mut self) {
         if self.armed {
-            self.record.finish(CLIENT_CLOSED, false, &self.metrics);
+            finish(&self.state, &self.record, CLIENT_CLOSED, false);
         }
     }
 }
