@@ -242,7 +242,7 @@ async fn native_client_errors_come_back_in_openai_shape() {
     let cases = [
         (
             "anthropic",
-            json!({"message": "mock fault: HTTP 400", "type": "invalid_request_error", "param": null, "code": null}),
+            json!({"message": "mock fault: HTTP 400", "type": "invalid_request_error", "param": null, "code": "invalid_request_error"}),
         ),
         (
             "gemini",
@@ -269,21 +269,36 @@ async fn unsupported_fields_are_refused_or_routed_elsewhere() {
     let a = mock("claude", Fault::default()).await;
     let url = gateway(&single("anthropic", &a)).await;
     let req = json!({"model": "m", "n": 2, "messages": [{"role": "user", "content": "x"}]});
-    let resp = post(&url, &req).await;
-    assert_eq!(resp.status(), 400);
-    let body: Value = resp.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "unsupported_parameter");
-    let message = body["error"]["message"].as_str().unwrap();
-    assert!(
-        message.contains("\"p\"") && message.contains("`n`"),
-        "{message}"
-    );
+    for (field, value) in [("n", json!(2)), ("web_search_options", json!({}))] {
+        let mut req = req.clone();
+        req.as_object_mut().unwrap().remove("n");
+        req[field] = value;
+        let resp = post(&url, &req).await;
+        assert_eq!(resp.status(), 400);
+        assert!(
+            !resp.headers().contains_key("x-switchyard-backend"),
+            "nothing reached a backend"
+        );
+        assert_eq!(resp.headers()["x-switchyard-attempts"], "0");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "unsupported_parameter");
+        assert_eq!(body["error"]["param"], field);
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("\"p\"") && message.contains(&format!("`{field}`")),
+            "{message}"
+        );
+    }
     assert_eq!(a.received(), 0, "nothing was sent upstream");
 
     let (url, a, _b) = failover(("anthropic", Fault::default()), "openai", "5s").await;
     let (status, answer, headers) = ask(&url, &req).await;
     assert_eq!((status.as_u16(), answer.text.is_empty()), (200, false));
     assert_eq!(headers["x-switchyard-backend"], "b");
+    assert_eq!(
+        headers["x-switchyard-attempts"], "1",
+        "the skip is no attempt"
+    );
     assert_eq!(a.received(), 0);
 }
 

@@ -36,6 +36,9 @@ pub(crate) async fn messages(
     let Some(max) = req.get("max_tokens").and_then(Value::as_u64) else {
         return reply(400, &error_body(400, "max_tokens: Field required"));
     };
+    if let Err(message) = check_tool_names(&req) {
+        return reply(400, &error_body(400, &message));
+    }
     let (text, tool_results) = last_user(&req);
     let script = Script::new(&shared.config.name, &text, Some(max), shared.config.chunks);
     let first_tool = req.pointer("/tools/0/name").and_then(Value::as_str);
@@ -51,6 +54,24 @@ pub(crate) async fn messages(
         return sse::respond(shared.clone(), reply.stream_events(), fault);
     }
     whole(&fault, &reply.message()).await
+}
+
+/// Anthropic's rule for tool names: `^[a-zA-Z0-9_-]{1,64}$`.
+fn check_tool_names(req: &Value) -> Result<(), String> {
+    let tools = req.get("tools").and_then(Value::as_array);
+    for (i, t) in tools.into_iter().flatten().enumerate() {
+        let name = t.get("name").and_then(Value::as_str).unwrap_or("");
+        let valid = (1..=64).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !valid {
+            return Err(format!(
+                "tools.{i}.name: String should match pattern '^[a-zA-Z0-9_-]{{1,64}}$'"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The last message's text (tool results included), and whether it held

@@ -9,7 +9,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::reply::{apply_status_fault, json as reply, now, whole};
+use crate::reply::{apply_status_fault, json as reply, now, whole, with_retry_after};
 use crate::script::{last_text, tool_args, tool_to_call, Script, TOOL_ARGS};
 use crate::sse::{self, Event};
 use crate::Shared;
@@ -19,10 +19,8 @@ use crate::Shared;
 pub(crate) async fn models(State(shared): State<Arc<Shared>>) -> Response<Body> {
     let fault = shared.current_fault();
     if let (Some(status), None) = (fault.status, fault.fail_first) {
-        return reply(
-            status,
-            &error_body(status, &format!("mock fault: HTTP {status}")),
-        );
+        let body = error_body(status, &format!("mock fault: HTTP {status}"));
+        return with_retry_after(reply(status, &body), &fault);
     }
     let data: Vec<Value> = shared
         .config

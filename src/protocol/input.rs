@@ -47,7 +47,7 @@ impl<'a> Input<'a> {
                         message: format!(
                             "the field `{name}` is not supported on {protocol} backends"
                         ),
-                        param: None,
+                        param: Some(name.clone().into()),
                     })
                 }
             }
@@ -63,14 +63,14 @@ impl<'a> Input<'a> {
     pub fn unsupported(&self, field: &'static str, why: &str) -> RequestError {
         RequestError {
             message: format!("`{field}` {why} on {} backends", self.protocol),
-            param: Some(field),
+            param: Some(field.into()),
         }
     }
 
     fn wrong_type(&self, field: &'static str, want: &str) -> RequestError {
         RequestError {
             message: format!("`{field}` must be {want}"),
-            param: Some(field),
+            param: Some(field.into()),
         }
     }
 

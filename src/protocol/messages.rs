@@ -49,7 +49,7 @@ pub(super) struct Message {
 fn bad(path: &str, message: impl std::fmt::Display) -> RequestError {
     RequestError {
         message: format!("{path}: {message}"),
-        param: Some("messages"),
+        param: Some("messages".into()),
     }
 }
 

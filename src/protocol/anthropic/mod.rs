@@ -102,10 +102,12 @@ impl Protocol for Anthropic {
             message: String,
         }
         let e = serde_json::from_slice::<Outer>(body).ok()?.error;
+        // The type is also the most specific code Anthropic gives
+        // (`overloaded_error`, `request_too_large`): SDKs switch on `code`.
         Some(UpstreamError {
             message: e.message,
+            code: e.kind.clone(),
             kind: e.kind,
-            code: None,
             param: None,
         })
     }

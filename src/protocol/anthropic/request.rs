@@ -127,7 +127,7 @@ fn convert(list: &[Message]) -> Result<(Option<Value>, Vec<Value>), RequestError
                     message: format!(
                         "messages[{i}]: system messages take text only on anthropic backends"
                     ),
-                    param: Some("messages"),
+                    param: Some("messages".into()),
                 })?;
                 if !text.is_empty() {
                     system.push(json!({"type": "text", "text": text}));

@@ -199,7 +199,7 @@ fn convert(list: &[Message]) -> Result<(Option<Value>, Vec<Value>), RequestError
 fn bad(i: usize, why: &str) -> RequestError {
     RequestError {
         message: format!("messages[{i}]: {why} on gemini backends"),
-        param: Some("messages"),
+        param: Some("messages".into()),
     }
 }
 

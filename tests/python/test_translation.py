@@ -1,0 +1,76 @@
+"""The official `openai` package against `switchyard serve` in front of
+recording mocks: what the client sees (exception classes, parsed objects)
+and what reached the upstream (the mock's record)."""
+
+from __future__ import annotations
+
+import pytest
+from openai import APITimeoutError, BadRequestError, InternalServerError, OpenAI, RateLimitError
+
+TOKEN = "translate-token"
+
+
+@pytest.fixture()
+def client(served) -> OpenAI:
+    url, _ = served
+    return OpenAI(base_url=f"{url}/v1", api_key=TOKEN, max_retries=0, timeout=30)
+
+
+def ask(client: OpenAI, model: str, **extra):
+    return client.chat.completions.with_raw_response.create(
+        model=model, messages=[{"role": "user", "content": "hi"}], **extra
+    )
+
+
+def test_upstream_429_is_a_rate_limit_error_with_the_soonest_retry(client: OpenAI, served) -> None:
+    _, mocks = served
+    before = len(mocks.requests("limited_a")), len(mocks.requests("limited_b"))
+    with pytest.raises(RateLimitError) as limited:
+        ask(client, "limited")
+    err = limited.value
+    assert err.status_code == 429
+    assert err.code == "upstream_rate_limited"
+    assert err.type == "rate_limit_error"
+    # limited_b said Retry-After: 3, limited_a 7: the soonest is back in 3 s.
+    assert err.response.headers["retry-after"] == "3"
+    assert 2000 < int(err.response.headers["retry-after-ms"]) <= 3000
+    after = len(mocks.requests("limited_a")), len(mocks.requests("limited_b"))
+    assert after == (before[0] + 1, before[1] + 1), "each backend was asked once"
+
+
+def test_upstream_429_is_not_an_internal_server_error(client: OpenAI) -> None:
+    # The SDK retries InternalServerError at once; a 429 it retries after Retry-After.
+    with pytest.raises(RateLimitError):
+        ask(client, "limited", extra_body={"backend": "limited_a"})
+
+
+def test_upstream_timeout_is_a_504(client: OpenAI) -> None:
+    with pytest.raises(InternalServerError) as timed_out:
+        ask(client, "slow")
+    assert timed_out.value.status_code == 504
+    assert timed_out.value.code == "upstream_timeout"
+    assert not isinstance(timed_out.value, APITimeoutError)
+
+
+def test_a_refused_parameter_names_itself_and_reached_no_upstream(client: OpenAI, served) -> None:
+    _, mocks = served
+    before = len(mocks.requests("claude"))
+    with pytest.raises(BadRequestError) as refused:
+        ask(client, "claude", n=2)
+    err = refused.value
+    assert (err.code, err.param) == ("unsupported_parameter", "n")
+    assert err.response.headers["x-switchyard-attempts"] == "0"
+    assert "x-switchyard-backend" not in err.response.headers
+    with pytest.raises(BadRequestError) as unknown:
+        ask(client, "claude", extra_body={"web_search_options": {}})
+    assert unknown.value.param == "web_search_options"
+    assert len(mocks.requests("claude")) == before, "nothing was sent upstream"
+
+
+def test_anthropic_error_type_becomes_the_code(client: OpenAI) -> None:
+    # The mock, like Anthropic, refuses tool names outside [a-zA-Z0-9_-]{1,64}.
+    bad_tool = {"type": "function", "function": {"name": "", "parameters": {"type": "object"}}}
+    with pytest.raises(BadRequestError) as rejected:
+        ask(client, "claude", tools=[bad_tool])
+    assert rejected.value.code == "invalid_request_error"
+    assert "tools.0.name" in rejected.value.message
