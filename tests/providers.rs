@@ -320,3 +320,36 @@ async fn a_native_stream_broken_after_commit_ends_with_an_error_event() {
     assert!(!answer.done, "{answer:?}");
     assert_eq!(answer.error.unwrap()["code"], "stream_broken");
 }
+
+/// A nested Pydantic model as the OpenAI SDK sends it.
+fn person_schema() -> Value {
+    json!({"$defs": {"Address": {"properties": {"city": {"type": "string"}, "kind": {"const": "home", "type": "string"}},
+                                 "required": ["city", "kind"], "type": "object", "additionalProperties": false}},
+           "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/Address"}},
+           "required": ["name", "address"], "type": "object", "additionalProperties": false})
+}
+
+#[tokio::test]
+async fn gemini_gets_full_json_schema_for_answers_and_tools() {
+    let mock = mock("gemini", Fault::default()).await;
+    let url = gateway(&single("gemini", &mock)).await;
+    let schema = person_schema();
+    let req = json!({"model": "m", "messages": [{"role": "user", "content": "who?"}],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "Person", "strict": true, "schema": schema}},
+        "tools": [{"type": "function", "function": {"name": "save", "parameters": schema}}]});
+    let (status, answer, _) = ask(&url, &req).await;
+    assert_eq!(status, 200, "{answer:?}");
+    let parsed: Value = serde_json::from_str(&answer.text).unwrap();
+    assert_eq!(parsed["address"]["kind"], "home", "{parsed}");
+    let sent = &mock.requests()[0].body;
+    assert_eq!(sent["generationConfig"]["responseJsonSchema"], schema);
+    assert_eq!(
+        sent["generationConfig"]["responseMimeType"],
+        "application/json"
+    );
+    assert_eq!(
+        sent["tools"][0]["functionDeclarations"][0]["parametersJsonSchema"],
+        schema
+    );
+    assert!(sent["generationConfig"].get("responseSchema").is_none());
+}

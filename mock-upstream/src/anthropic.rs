@@ -47,7 +47,7 @@ pub(crate) async fn messages(
             .get("model")
             .and_then(Value::as_str)
             .unwrap_or("mock-model"),
-        tool: tool_to_call((!tool_results).then_some(text.as_str()), first_tool),
+        tool: tool_to_call(&text, tool_results, first_tool),
         script: &script,
     };
     if req.get("stream").and_then(Value::as_bool).unwrap_or(false) {

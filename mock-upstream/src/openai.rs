@@ -74,15 +74,19 @@ pub(crate) async fn chat(
     whole(&fault, &reply.completion()).await
 }
 
-/// The tool to call: the last message is the user's and tools are offered.
+/// The tool to call, by the last message (the user's, or a tool result).
 fn tool(req: &Value) -> Option<String> {
     let last = req.get("messages")?.as_array()?.last()?;
-    let user = (last.get("role")?.as_str()? == "user")
-        .then(|| crate::script::text_of(last.get("content")));
+    let after_results = match last.get("role")?.as_str()? {
+        "user" => false,
+        "tool" => true,
+        _ => return None,
+    };
     let first = req
         .pointer("/tools/0/function/name")
         .and_then(Value::as_str);
-    tool_to_call(user.as_deref(), first)
+    let text = crate::script::text_of(last.get("content"));
+    tool_to_call(&text, after_results, first)
 }
 
 /// An OpenAI error body, typed by status as OpenAI does.

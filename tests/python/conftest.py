@@ -193,7 +193,8 @@ def served_config(mocks: Mocks) -> str:
         ("claude", "anthropic", "", ""),
         ("gemini", "gemini", "", ""),
     ]
-    text = '[server]\nlisten = "127.0.0.1:0"\n\n'
+    # No active checks: the tests count what each mock received.
+    text = '[server]\nlisten = "127.0.0.1:0"\n\n[health.probe]\nkind = "none"\n\n'
     for name, kind, path, extra in providers:
         text += (
             f'[providers.{name}]\nbackend_type = "{kind}"\nbase_url = "{mocks.url(name)}{path}"\n'

@@ -4,7 +4,10 @@ and what reached the upstream (the mock's record)."""
 
 from __future__ import annotations
 
+from typing import Literal, Optional
+
 import pytest
+from pydantic import BaseModel
 from openai import APITimeoutError, BadRequestError, InternalServerError, OpenAI, RateLimitError
 
 TOKEN = "translate-token"
@@ -74,3 +77,36 @@ def test_anthropic_error_type_becomes_the_code(client: OpenAI) -> None:
         ask(client, "claude", tools=[bad_tool])
     assert rejected.value.code == "invalid_request_error"
     assert "tools.0.name" in rejected.value.message
+
+
+class Address(BaseModel):
+    city: str
+    kind: Literal["home"]
+
+
+class Person(BaseModel):
+    name: str
+    address: Address
+    note: Optional[str]
+
+
+def parse(client: OpenAI, **kwargs):
+    # `parse` left `beta` in later SDKs.
+    completions = getattr(client.chat.completions, "parse", None) or client.beta.chat.completions.parse
+    return completions(**kwargs)
+
+
+def test_gemini_answers_a_nested_pydantic_response_format(client: OpenAI, served) -> None:
+    _, mocks = served
+    completion = parse(
+        client, model="gemini", messages=[{"role": "user", "content": "who?"}], response_format=Person
+    )
+    person = completion.choices[0].message.parsed
+    assert isinstance(person, Person) and isinstance(person.address, Address)
+    assert person.address.kind == "home"
+    schema = mocks.requests("gemini")[-1]["body"]["generationConfig"]["responseJsonSchema"]
+    # The nested model arrived whole: its definition, the reference, the const.
+    assert schema["properties"]["address"] == {"$ref": "#/$defs/Address"}
+    kind = schema["$defs"]["Address"]["properties"]["kind"]
+    assert kind.get("const", (kind.get("enum") or [None])[0]) == "home"
+    assert "address" in schema["required"]

@@ -10,6 +10,7 @@ mod response;
 mod response_tests;
 mod schema;
 mod stream;
+mod tools;
 
 use std::sync::Arc;
 
@@ -47,6 +48,35 @@ fn address(model: &str, o: &mut Options) -> String {
         o.error("model", message);
     }
     model.to_string()
+}
+
+/// What a Gemini model takes, read from its name (Google documents features
+/// by model generation). Names the gateway cannot place count as the
+/// oldest, whose requests every generation accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Generation {
+    /// Gemini 1.x and 2.0, tuned models, other model families: JSON Schema
+    /// only as the OpenAPI subset `Schema`.
+    Early,
+    /// Gemini 2.5: full JSON Schema; thinking by token budget.
+    Gemini25,
+    /// Gemini 3 and later: thinking by level; thought signatures required
+    /// on function calls.
+    Gemini3,
+}
+
+pub(super) fn generation(model: &str) -> Generation {
+    let name = model.strip_prefix("models/").unwrap_or(model);
+    let Some(version) = name.strip_prefix("gemini-") else {
+        return Generation::Early;
+    };
+    let major = version.split(['.', '-']).next().unwrap_or("");
+    match major.parse::<u32>() {
+        Ok(0 | 1) | Err(_) => Generation::Early,
+        Ok(2) if version.starts_with("2.5") => Generation::Gemini25,
+        Ok(2) => Generation::Early,
+        Ok(_) => Generation::Gemini3,
+    }
 }
 
 /// `models/x` and `tunedModels/x` are full resource names already.

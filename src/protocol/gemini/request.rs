@@ -5,17 +5,18 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
-use super::schema;
+use super::{generation, schema, tools, Generation};
 use crate::protocol::input::{common_policy, Input, Policy};
-use crate::protocol::messages::{self, Image, Message, Part, Role, ToolChoice};
+use crate::protocol::messages::{self, Image, Message, Part, Role};
 use crate::protocol::{Request, RequestError, Upstream, UpstreamRequest};
 
 fn policy(name: &str) -> Option<Policy> {
     match name {
-        "seed" | "frequency_penalty" | "presence_penalty" => Some(Policy::Mapped),
-        // Gemini has no end-user id, and no switch for parallel calls (a
-        // client that asked for one call at a time must accept several).
-        "user" | "parallel_tool_calls" => Some(Policy::Dropped),
+        "seed" | "frequency_penalty" | "presence_penalty" | "parallel_tool_calls" => {
+            Some(Policy::Mapped)
+        }
+        // Gemini has no end-user id (an abuse-tracking id only).
+        "user" => Some(Policy::Dropped),
         _ => common_policy(name),
     }
 }
@@ -33,12 +34,13 @@ pub(super) fn build(t: &Upstream, req: &Request) -> Result<UpstreamRequest, Requ
     Ok(UpstreamRequest {
         url,
         headers: super::headers(t),
-        body: Bytes::from(body(req)?.to_string()),
+        body: Bytes::from(body(req, t.model)?.to_string()),
     })
 }
 
-/// The `GenerateContentRequest` body.
-pub(super) fn body(req: &Request) -> Result<Value, RequestError> {
+/// The `GenerateContentRequest` body for `model`.
+pub(super) fn body(req: &Request, model: &str) -> Result<Value, RequestError> {
+    let generation = generation(model);
     let input = Input::new(req, "gemini", policy)?;
     input.reject_common(true)?;
     let mut body = Map::new();
@@ -47,15 +49,18 @@ pub(super) fn body(req: &Request) -> Result<Value, RequestError> {
     if let Some(system) = system {
         body.insert("systemInstruction".into(), system);
     }
-    tools(&input, &mut body)?;
-    let config = generation_config(&input)?;
+    tools::tools(&input, generation, &mut body)?;
+    let config = generation_config(&input, generation)?;
     if !config.is_empty() {
         body.insert("generationConfig".into(), Value::Object(config));
     }
     Ok(Value::Object(body))
 }
 
-fn generation_config(input: &Input) -> Result<Map<String, Value>, RequestError> {
+fn generation_config(
+    input: &Input,
+    generation: Generation,
+) -> Result<Map<String, Value>, RequestError> {
     let mut c = Map::new();
     let mut put = |key: &str, v: Option<Value>| {
         if let Some(v) = v {
@@ -82,66 +87,44 @@ fn generation_config(input: &Input) -> Result<Map<String, Value>, RequestError> 
     );
     let stop = input.stop()?;
     put("stopSequences", (!stop.is_empty()).then(|| stop.into()));
-    match input.get("response_format") {
-        None => {}
-        Some(f) => match f.get("type").and_then(Value::as_str) {
-            Some("text") => {}
-            Some("json_object") => put("responseMimeType", Some("application/json".into())),
-            Some("json_schema") => {
-                put("responseMimeType", Some("application/json".into()));
-                let s = f.pointer("/json_schema/schema");
-                put("responseSchema", s.map(schema::to_gemini));
-            }
-            _ => {
-                return Err(input.unsupported(
-                    "response_format",
-                    "must be text, json_object or json_schema",
-                ))
-            }
-        },
-    }
+    response_format(input, generation, &mut c)?;
     Ok(c)
 }
 
-fn tools(input: &Input, body: &mut Map<String, Value>) -> Result<(), RequestError> {
-    let tools = messages::tools(input)?;
-    if !tools.is_empty() {
-        let declarations: Vec<Value> = tools
-            .iter()
-            .map(|t| {
-                let mut d = json!({"name": t.name});
-                if let Some(desc) = &t.description {
-                    d["description"] = desc.clone().into();
-                }
-                if let Some(p) = t.parameters.as_ref().map(schema::to_gemini) {
-                    // Gemini rejects an object schema without properties:
-                    // a function without arguments declares none.
-                    if p.get("properties")
-                        .and_then(Value::as_object)
-                        .is_some_and(|m| !m.is_empty())
-                    {
-                        d["parameters"] = p;
-                    }
-                }
-                d
-            })
-            .collect();
-        body.insert(
-            "tools".into(),
-            json!([{"functionDeclarations": declarations}]),
-        );
-    }
-    let config = match messages::tool_choice(input)? {
-        None => return Ok(()),
-        Some(ToolChoice::None) => json!({"mode": "NONE"}),
-        Some(ToolChoice::Auto) => json!({"mode": "AUTO"}),
-        Some(ToolChoice::Required) => json!({"mode": "ANY"}),
-        Some(ToolChoice::Function(name)) => json!({"mode": "ANY", "allowedFunctionNames": [name]}),
+/// JSON output: the schema unchanged where the model takes JSON Schema,
+/// else converted to `Schema` (or refused).
+fn response_format(
+    input: &Input,
+    generation: Generation,
+    c: &mut Map<String, Value>,
+) -> Result<(), RequestError> {
+    let Some(f) = input.get("response_format") else {
+        return Ok(());
     };
-    body.insert(
-        "toolConfig".into(),
-        json!({"functionCallingConfig": config}),
-    );
+    let kind = f.get("type").and_then(Value::as_str);
+    if kind == Some("text") {
+        return Ok(());
+    }
+    if !matches!(kind, Some("json_object" | "json_schema")) {
+        let why = "must be text, json_object or json_schema";
+        return Err(input.unsupported("response_format", why));
+    }
+    c.insert("responseMimeType".into(), "application/json".into());
+    let Some(s) = f
+        .pointer("/json_schema/schema")
+        .filter(|_| kind == Some("json_schema"))
+    else {
+        return Ok(());
+    };
+    if generation >= Generation::Gemini25 {
+        c.insert("responseJsonSchema".into(), s.clone());
+        return Ok(());
+    }
+    let converted = schema::to_gemini(s).map_err(|what| {
+        let why = format!("schemas with {what} are not supported by models before Gemini 2.5");
+        input.unsupported("response_format", &why)
+    })?;
+    c.insert("responseSchema".into(), converted);
     Ok(())
 }
 

@@ -7,8 +7,12 @@ use crate::protocol::testing::backend;
 use crate::protocol::Request;
 
 fn body_of(req: Value) -> Result<Value, String> {
+    body_for("gemini-2.5-flash", req)
+}
+
+fn body_for(model: &str, req: Value) -> Result<Value, String> {
     let req = Request::chat(req.to_string().as_bytes()).unwrap();
-    request::body(&req).map_err(|e| e.message)
+    request::body(&req, model).map_err(|e| e.message)
 }
 
 #[test]
@@ -66,7 +70,7 @@ fn images_become_inline_and_file_data() {
 
 #[test]
 fn tools_calls_and_results() {
-    let out = body_of(json!({"model": "m",
+    let out = body_for("gemini-2.0-flash", json!({"model": "m",
         "tools": [
             {"type": "function", "function": {"name": "get_weather", "description": "Weather",
              "parameters": {"$schema": "x", "type": "object", "additionalProperties": false,
@@ -112,11 +116,126 @@ fn tools_calls_and_results() {
     );
 }
 
+/// A nested Pydantic model as the OpenAI SDK sends it: `$defs`, `$ref`,
+/// `const`, `anyOf` with null.
+fn pydantic_schema() -> Value {
+    json!({"$defs": {"Address": {"properties": {"city": {"title": "City", "type": "string"},
+                                             "kind": {"const": "home"}},
+                                 "required": ["city", "kind"], "title": "Address", "type": "object",
+                                 "additionalProperties": false}},
+           "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/Address"},
+                          "note": {"anyOf": [{"type": "string"}, {"type": "null"}]}},
+           "required": ["name", "address", "note"], "title": "Person", "type": "object",
+           "additionalProperties": false})
+}
+
+#[test]
+fn full_json_schema_goes_unchanged_from_gemini_2_5() {
+    let schema = pydantic_schema();
+    let req = json!({"model": "m", "messages": [],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "Person", "strict": true, "schema": schema}},
+        "tools": [{"type": "function", "function": {"name": "save", "strict": true, "parameters": schema}}]});
+    for model in [
+        "gemini-2.5-flash",
+        "models/gemini-2.5-pro",
+        "gemini-3-pro-preview",
+    ] {
+        let out = body_for(model, req.clone()).unwrap();
+        assert_eq!(
+            out["generationConfig"],
+            json!({"responseMimeType": "application/json", "responseJsonSchema": schema}),
+            "{model}"
+        );
+        assert_eq!(
+            out["tools"][0]["functionDeclarations"][0],
+            json!({"name": "save", "parametersJsonSchema": schema}),
+            "{model}"
+        );
+    }
+}
+
+#[test]
+fn early_models_get_schema_or_a_refusal_naming_the_field() {
+    let refused = |field: &str, schema: Value| {
+        let mut req = json!({"model": "m", "messages": []});
+        match field {
+            "tools" => {
+                req["tools"] =
+                    json!([{"type": "function", "function": {"name": "f", "parameters": schema}}])
+            }
+            _ => {
+                req["response_format"] =
+                    json!({"type": "json_schema", "json_schema": {"name": "x", "schema": schema}})
+            }
+        }
+        let r = Request::chat(req.to_string().as_bytes()).unwrap();
+        request::body(&r, "gemini-2.0-flash").unwrap_err()
+    };
+    let e = refused("response_format", pydantic_schema());
+    assert_eq!(e.param.as_deref(), Some("response_format"));
+    assert!(
+        e.message.contains("`$defs`") && e.message.contains("before Gemini 2.5"),
+        "{}",
+        e.message
+    );
+    let e = refused(
+        "tools",
+        json!({"type": "object", "properties": {"n": {"const": 3}}}),
+    );
+    assert_eq!(e.param.as_deref(), Some("tools"));
+    assert!(
+        e.message.contains("`const`") && e.message.contains("\"f\""),
+        "{}",
+        e.message
+    );
+    let deep = (0..80).fold(
+        json!({"type": "string"}),
+        |s, _| json!({"type": "array", "items": s}),
+    );
+    assert!(refused(
+        "tools",
+        json!({"type": "object", "properties": {"d": deep}})
+    )
+    .message
+    .contains("deeper"));
+    // What converts keeps its meaning: oneOf as anyOf, a string const as an enum.
+    let out = body_for("gemini-2.0-flash", json!({"model": "m", "messages": [], "response_format":
+        {"type": "json_schema", "json_schema": {"name": "x", "schema":
+            {"type": "object", "properties": {"k": {"const": "a"}, "v": {"oneOf": [{"type": "string"}, {"type": "integer"}]}}}}}})).unwrap();
+    assert_eq!(
+        out["generationConfig"]["responseSchema"],
+        json!({"type": "object", "properties": {"k": {"enum": ["a"]}, "v": {"anyOf": [{"type": "string"}, {"type": "integer"}]}}})
+    );
+}
+
+#[test]
+fn the_generation_is_read_from_the_model_name() {
+    use super::Generation::*;
+    for (model, want) in [
+        ("gemini-1.5-pro", Early),
+        ("gemini-2.0-flash", Early),
+        ("models/gemini-2.0-flash-001", Early),
+        ("tunedModels/my-model", Early),
+        ("gemma-3-27b-it", Early),
+        ("gemini-2.5-flash", Gemini25),
+        ("gemini-2.5-flash-lite-preview-06-17", Gemini25),
+        ("models/gemini-2.5-pro", Gemini25),
+        ("gemini-3-pro-preview", Gemini3),
+        ("gemini-3.1-flash", Gemini3),
+        ("gemini-exp-1206", Early),
+    ] {
+        assert_eq!(super::generation(model), want, "{model}");
+    }
+}
+
 #[test]
 fn response_format_becomes_mime_type_and_schema() {
     let cfg = |f: Value| {
-        body_of(json!({"model": "m", "messages": [], "response_format": f})).unwrap()
-            ["generationConfig"]
+        body_for(
+            "gemini-2.0-flash",
+            json!({"model": "m", "messages": [], "response_format": f}),
+        )
+        .unwrap()["generationConfig"]
             .clone()
     };
     assert_eq!(
@@ -136,6 +255,29 @@ fn response_format_becomes_mime_type_and_schema() {
             ["toolConfig"],
         json!({"functionCallingConfig": {"mode": "NONE"}})
     );
+}
+
+#[test]
+fn one_call_at_a_time_is_refused_when_calls_can_be_made() {
+    let tools = json!([{"type": "function", "function": {"name": "f"}}]);
+    let req = |choice: Value| {
+        let mut r =
+            json!({"model": "m", "messages": [], "tools": tools, "parallel_tool_calls": false});
+        if !choice.is_null() {
+            r["tool_choice"] = choice;
+        }
+        Request::chat(r.to_string().as_bytes()).unwrap()
+    };
+    for choice in [Value::Null, json!("auto"), json!("required")] {
+        let e = request::body(&req(choice), "gemini-2.5-flash").unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("parallel_tool_calls"));
+    }
+    assert!(request::body(&req(json!("none")), "gemini-2.5-flash").is_ok());
+    assert!(body_of(json!({"model": "m", "messages": [], "parallel_tool_calls": false})).is_ok());
+    assert!(body_of(
+        json!({"model": "m", "messages": [], "tools": tools, "parallel_tool_calls": true})
+    )
+    .is_ok());
 }
 
 #[test]
