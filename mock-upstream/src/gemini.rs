@@ -48,6 +48,9 @@ pub(crate) async fn models(
     {
         return reply(400, &error_body(400, "the mock streams only with alt=sse"));
     }
+    if let Err(message) = check_contents(&req) {
+        return reply(400, &error_body(400, &message));
+    }
     let max = req
         .pointer("/generationConfig/maxOutputTokens")
         .and_then(Value::as_u64);
@@ -97,6 +100,28 @@ fn last_user(req: &Value) -> (String, bool) {
         }
     }
     (texts.join(" "), responses)
+}
+
+/// Like Gemini: some contents, each with parts, no empty text.
+fn check_contents(req: &Value) -> Result<(), String> {
+    let contents = req.get("contents").and_then(Value::as_array);
+    let contents = contents.map(Vec::as_slice).unwrap_or(&[]);
+    if contents.is_empty() {
+        return Err("* GenerateContentRequest.contents: contents is not specified".to_string());
+    }
+    for (i, c) in contents.iter().enumerate() {
+        let parts = c.get("parts").and_then(Value::as_array);
+        let parts = parts.map(Vec::as_slice).unwrap_or(&[]);
+        if parts.is_empty() {
+            return Err(format!(
+                "* GenerateContentRequest.contents[{i}].parts: contents.parts must not be empty."
+            ));
+        }
+        if parts.iter().any(|p| p.get("text") == Some(&json!(""))) {
+            return Err("Unable to submit request because it has an empty text parameter. Add a value to the parameter and try again.".to_string());
+        }
+    }
+    Ok(())
 }
 
 /// How many function responses the conversation holds: which step this is.

@@ -8,6 +8,7 @@
 //! ([`MockServer::set_fault`]) or per request with the `x-mock-fault` header.
 
 mod anthropic;
+mod anthropic_rules;
 mod example;
 mod fault;
 mod gemini;

@@ -110,3 +110,88 @@ def test_gemini_answers_a_nested_pydantic_response_format(client: OpenAI, served
     kind = schema["$defs"]["Address"]["properties"]["kind"]
     assert kind.get("const", (kind.get("enum") or [None])[0]) == "home"
     assert "address" in schema["required"]
+
+
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+
+
+def tool_conversation(client: OpenAI, model: str, results: list[str]):
+    """The user asks, the model calls, the client answers with each result in
+    turn, appending the SDK's own message object as SDK users do."""
+    messages: list = [{"role": "user", "content": "What's the weather in Paris?"}]
+    answers = []
+    for result in [*results, None]:
+        completion = client.chat.completions.create(
+            model=model, messages=messages, tools=[WEATHER_TOOL], reasoning_effort="low"
+        )
+        message = completion.choices[0].message
+        answers.append(message)
+        if result is not None:
+            messages.append(message.model_dump(exclude_none=True))
+            messages.append({"role": "tool", "tool_call_id": message.tool_calls[0].id, "content": result})
+    return answers
+
+
+def part_signatures(contents: list[dict]) -> list[str]:
+    return [p["thoughtSignature"] for c in contents for p in c["parts"] if "thoughtSignature" in p]
+
+
+def test_gemini_thought_signatures_survive_three_turns_through_the_sdk(client: OpenAI, served) -> None:
+    _, mocks = served
+    before = len(mocks.requests("gemini"))
+    answers = tool_conversation(client, "gemini", ["18C, call again for Rome", "21C"])
+    first_call = answers[0].tool_calls[0]
+    assert first_call.model_extra["extra_content"] == {"google": {"thought_signature": "sig-call-0"}}
+    assert answers[2].content and "21C" in answers[2].content
+    sent = [r["body"]["contents"] for r in mocks.requests("gemini")[before:]]
+    assert len(sent) == 3
+    assert part_signatures(sent[1]) == ["sig-call-0"]
+    assert part_signatures(sent[2]) == ["sig-call-0", "sig-call-1"]
+
+
+def test_anthropic_thinking_survives_a_tool_loop_through_the_sdk(client: OpenAI, served) -> None:
+    _, mocks = served
+    before = len(mocks.requests("claude"))
+    answers = tool_conversation(client, "claude", ["18C"])
+    first = answers[0]
+    assert first.model_extra["reasoning_content"] == "Thinking about: What's the weather in Paris?"
+    blocks = first.model_extra["thinking_blocks"]
+    assert blocks[0]["signature"] == "sig-think-0"
+    sent = mocks.requests("claude")[before:]
+    assert sent[0]["body"]["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    # The mock refuses a tool loop whose assistant turn lost its thinking block.
+    assert sent[1]["body"]["messages"][1]["content"][0] == blocks[0]
+    assert "18C" in answers[1].content
+
+
+@pytest.mark.parametrize("model", ["claude", "gemini"])
+def test_streamed_reasoning_arrives_as_reasoning_content(client: OpenAI, model: str) -> None:
+    stream = client.chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": "two words"}],
+        reasoning_effort="high",
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    reasoning, text, usage = "", "", None
+    for chunk in stream:
+        usage = chunk.usage or usage
+        for choice in chunk.choices:
+            reasoning += (choice.delta.model_extra or {}).get("reasoning_content") or ""
+            text += choice.delta.content or ""
+    assert reasoning == "Thinking about: two words"
+    assert text.startswith(f"Hello from {model}.")
+    if model == "gemini":  # Anthropic does not count thinking tokens apart.
+        assert usage.completion_tokens_details.reasoning_tokens == 4
+
+
+@pytest.mark.parametrize("model", ["claude", "gemini"])
+def test_an_empty_user_message_is_answered(client: OpenAI, model: str) -> None:
+    completion = client.chat.completions.create(model=model, messages=[{"role": "user", "content": ""}])
+    assert completion.choices[0].message.content.startswith(f"Hello from {model}.")

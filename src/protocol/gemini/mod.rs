@@ -2,6 +2,9 @@
 //! `:streamGenerateContent?alt=sse`) behind OpenAI's chat completions. The
 //! field-by-field mapping is in docs/providers.md.
 
+mod contents;
+#[cfg(test)]
+mod contents_tests;
 mod request;
 #[cfg(test)]
 mod request_tests;
@@ -184,10 +187,12 @@ struct Content {
 #[serde(rename_all = "camelCase")]
 struct Part {
     text: Option<String>,
-    /// Thought summaries are not part of OpenAI's message.
+    /// A thought summary: `reasoning_content`, not the message's text.
     #[serde(default)]
     thought: bool,
     function_call: Option<FunctionCall>,
+    /// Must come back on the next turn in the same part (`carry`).
+    thought_signature: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,13 +1,11 @@
 //! OpenAI request → Gemini `GenerateContentRequest`.
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
-use super::{generation, schema, tools, Generation};
-use crate::protocol::input::{common_policy, Input, Policy};
-use crate::protocol::messages::{self, Image, Message, Part, Role};
+use super::{contents, generation, schema, tools, Generation};
+use crate::protocol::input::{common_policy, Effort, Input, Policy};
+use crate::protocol::messages;
 use crate::protocol::{Request, RequestError, Upstream, UpstreamRequest};
 
 fn policy(name: &str) -> Option<Policy> {
@@ -44,7 +42,7 @@ pub(super) fn body(req: &Request, model: &str) -> Result<Value, RequestError> {
     let input = Input::new(req, "gemini", policy)?;
     input.reject_common(true)?;
     let mut body = Map::new();
-    let (system, contents) = convert(&messages::messages(&input)?)?;
+    let (system, contents) = contents::convert(&messages::messages(&input)?, generation)?;
     body.insert("contents".into(), Value::Array(contents));
     if let Some(system) = system {
         body.insert("systemInstruction".into(), system);
@@ -88,7 +86,27 @@ fn generation_config(
     let stop = input.stop()?;
     put("stopSequences", (!stop.is_empty()).then(|| stop.into()));
     response_format(input, generation, &mut c)?;
+    if let Some(effort) = input.reasoning_effort()? {
+        c.insert("thinkingConfig".into(), thinking(effort, generation));
+    }
     Ok(c)
+}
+
+/// `reasoning_effort`: a level from Gemini 3, a token budget before (Gemini
+/// 3 cannot switch thinking off: `none` is its `minimal`). Thought
+/// summaries come back as `reasoning_content` unless the effort is `none`.
+fn thinking(effort: Effort, generation: Generation) -> Value {
+    let show = effort != Effort::None;
+    if generation < Generation::Gemini3 {
+        return json!({"thinkingBudget": effort.budget(), "includeThoughts": show});
+    }
+    let level = match effort {
+        Effort::None | Effort::Minimal => "minimal",
+        Effort::Low => "low",
+        Effort::Medium => "medium",
+        Effort::High | Effort::XHigh => "high",
+    };
+    json!({"thinkingLevel": level, "includeThoughts": show})
 }
 
 /// JSON output: the schema unchanged where the model takes JSON Schema,
@@ -126,91 +144,4 @@ fn response_format(
     })?;
     c.insert("responseSchema".into(), converted);
     Ok(())
-}
-
-/// The system instruction and the `contents`, consecutive turns of one role
-/// merged (tool results of one assistant turn land in one user turn).
-fn convert(list: &[Message]) -> Result<(Option<Value>, Vec<Value>), RequestError> {
-    // functionResponse needs the function's name; OpenAI only gives the id.
-    let mut names: HashMap<&str, &str> = HashMap::new();
-    let mut system: Vec<Value> = Vec::new();
-    let mut turns: Vec<(&'static str, Vec<Value>)> = Vec::new();
-    for (i, m) in list.iter().enumerate() {
-        let (role, parts) = match m.role {
-            Role::System => {
-                let text = messages::joined_text(&m.parts)
-                    .ok_or_else(|| bad(i, "system messages take text only"))?;
-                if !text.is_empty() {
-                    system.push(json!({"text": text}));
-                }
-                continue;
-            }
-            Role::User => ("user", parts(&m.parts)),
-            Role::Assistant => {
-                let mut p = parts(&m.parts);
-                for c in &m.tool_calls {
-                    names.insert(&c.id, &c.name);
-                    p.push(json!({"functionCall": {"name": c.name, "args": c.arguments}}));
-                }
-                ("model", p)
-            }
-            Role::Tool => {
-                let name = names.get(m.tool_call_id.as_str()).ok_or_else(|| {
-                    bad(i, "`tool_call_id` matches no earlier assistant tool call (gemini needs its function name)")
-                })?;
-                let text = messages::joined_text(&m.parts)
-                    .ok_or_else(|| bad(i, "tool results take text only"))?;
-                let part =
-                    json!({"functionResponse": {"name": name, "response": {"content": text}}});
-                ("user", vec![part])
-            }
-        };
-        match turns.last_mut() {
-            _ if parts.is_empty() => {}
-            Some((last, content)) if *last == role => content.extend(parts),
-            _ => turns.push((role, parts)),
-        }
-    }
-    let system = (!system.is_empty()).then(|| json!({"parts": system}));
-    let contents = turns
-        .into_iter()
-        .map(|(role, parts)| json!({"role": role, "parts": parts}))
-        .collect();
-    Ok((system, contents))
-}
-
-fn bad(i: usize, why: &str) -> RequestError {
-    RequestError {
-        message: format!("messages[{i}]: {why} on gemini backends"),
-        param: Some("messages".into()),
-    }
-}
-
-fn parts(list: &[Part]) -> Vec<Value> {
-    list.iter()
-        .filter_map(|p| match p {
-            Part::Text(t) if t.is_empty() => None,
-            Part::Text(t) => Some(json!({"text": t})),
-            Part::Image(Image::Inline { mime, data }) => {
-                Some(json!({"inlineData": {"mimeType": mime, "data": data}}))
-            }
-            Part::Image(Image::Url(url)) => {
-                Some(json!({"fileData": {"mimeType": mime_from_url(url), "fileUri": url}}))
-            }
-        })
-        .collect()
-}
-
-/// Gemini needs a media type for a URL; guess it from the extension.
-fn mime_from_url(url: &str) -> &'static str {
-    let path = url.split(['?', '#']).next().unwrap_or(url);
-    let ext = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
-    match ext.as_deref() {
-        Some("png") => "image/png",
-        Some("gif") => "image/gif",
-        Some("webp") => "image/webp",
-        Some("heic") => "image/heic",
-        Some("heif") => "image/heif",
-        _ => "image/jpeg",
-    }
 }

@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 
 use super::{schema, Generation};
 use crate::protocol::input::Input;
-use crate::protocol::messages::{self, Tool, ToolChoice};
+use crate::protocol::tools::{self as openai_tools, Tool, ToolChoice};
 use crate::protocol::RequestError;
 
 pub(super) fn tools(
@@ -13,7 +13,7 @@ pub(super) fn tools(
     generation: Generation,
     body: &mut Map<String, Value>,
 ) -> Result<(), RequestError> {
-    let tools = messages::tools(input)?;
+    let tools = openai_tools::tools(input)?;
     if !tools.is_empty() {
         let declarations = tools
             .iter()
@@ -24,7 +24,7 @@ pub(super) fn tools(
             json!([{"functionDeclarations": declarations}]),
         );
     }
-    let choice = messages::tool_choice(input)?;
+    let choice = openai_tools::tool_choice(input)?;
     let serial = input.get("parallel_tool_calls").and_then(Value::as_bool) == Some(false);
     if serial && !tools.is_empty() && choice != Some(ToolChoice::None) {
         // Gemini has no switch for it: the client could get several calls.
