@@ -193,23 +193,57 @@ async fn anthropic_takes_temperature_or_top_p_and_strict_tools() {
 
 #[tokio::test]
 async fn speakers_and_late_system_messages_reach_the_upstream_in_the_text() {
-    let (url, mock) = native("gemini", "gemini-2.5-flash").await;
     let req = json!({"model": "m", "messages": [
         {"role": "user", "name": "alice", "content": "I like tea."},
         {"role": "user", "name": "bob", "content": "I like coffee."},
         {"role": "assistant", "content": "Noted."},
         {"role": "system", "content": "Answer in French."},
         {"role": "user", "name": "alice", "content": "What do we like?"}]});
-    let (status, _, _) = ask(&url, &req).await;
-    assert_eq!(status, 200);
-    let contents = mock.requests()[0].body["contents"].clone();
-    assert_eq!(
-        contents[0]["parts"],
-        json!([{"text": "alice: I like tea."}, {"text": "bob: I like coffee."}])
-    );
-    assert_eq!(
-        contents[2]["parts"],
-        json!([{"text": "System: Answer in French."}, {"text": "alice: What do we like?"}])
-    );
-    assert!(mock.requests()[0].body.get("systemInstruction").is_none());
+    let texts = [
+        "alice: I like tea.",
+        "bob: I like coffee.",
+        "Noted.",
+        "System: Answer in French.",
+        "alice: What do we like?",
+    ];
+    for (kind, upstream) in [
+        ("anthropic", "claude-sonnet-4-5"),
+        ("gemini", "gemini-2.5-flash"),
+    ] {
+        let (url, mock) = native(kind, upstream).await;
+        let (status, answer, _) = ask(&url, &req).await;
+        assert_eq!(status, 200, "{kind}: {answer:?}");
+        assert!(
+            answer.text.ends_with("alice: What do we like? "),
+            "{kind}: {}",
+            answer.text
+        );
+        let body = mock.requests()[0].body.clone();
+        let (turns, parts) = match kind {
+            "anthropic" => ("messages", "content"),
+            _ => ("contents", "parts"),
+        };
+        let sent: Vec<Vec<&str>> = body[turns]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                t[parts]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p["text"].as_str().unwrap())
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            sent,
+            [&texts[..2], &texts[2..3], &texts[3..]],
+            "{kind}: three turns, in order"
+        );
+        assert!(
+            body.get("system").is_none() && body.get("systemInstruction").is_none(),
+            "{kind}"
+        );
+    }
 }

@@ -195,3 +195,16 @@ def test_streamed_reasoning_arrives_as_reasoning_content(client: OpenAI, model: 
 def test_an_empty_user_message_is_answered(client: OpenAI, model: str) -> None:
     completion = client.chat.completions.create(model=model, messages=[{"role": "user", "content": ""}])
     assert completion.choices[0].message.content.startswith(f"Hello from {model}.")
+
+
+def test_gemini_refuses_one_call_at_a_time_by_name(client: OpenAI, served) -> None:
+    _, mocks = served
+    before = len(mocks.requests("gemini"))
+    with pytest.raises(BadRequestError) as refused:
+        ask(client, "gemini", tools=[WEATHER_TOOL], parallel_tool_calls=False)
+    assert (refused.value.code, refused.value.param) == ("unsupported_parameter", "parallel_tool_calls")
+    assert len(mocks.requests("gemini")) == before
+    # Anthropic has the switch.
+    ask(client, "claude", tools=[WEATHER_TOOL], parallel_tool_calls=False)
+    sent = mocks.requests("claude")[-1]["body"]
+    assert sent["tool_choice"] == {"type": "auto", "disable_parallel_tool_use": True}
