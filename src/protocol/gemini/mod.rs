@@ -12,6 +12,8 @@ mod response;
 #[cfg(test)]
 mod response_tests;
 mod schema;
+#[cfg(test)]
+mod schema_tests;
 mod stream;
 mod tools;
 
