@@ -120,6 +120,7 @@ fn reasoning_effort_is_a_budget_before_gemini_3_and_a_level_after() {
         config("gemini-2.5-flash", "medium"),
         json!({"thinkingBudget": 8192, "includeThoughts": true})
     );
+    assert_eq!(config("gemini-2.5-flash", "xhigh")["thinkingBudget"], 24576);
     assert_eq!(
         config("gemini-2.5-flash", "none"),
         json!({"thinkingBudget": 0, "includeThoughts": false})

@@ -92,13 +92,17 @@ fn generation_config(
     Ok(c)
 }
 
+/// The largest budget every Gemini 2.5 model takes (2.5 Flash's maximum).
+const MAX_BUDGET: u64 = 24576;
+
 /// `reasoning_effort`: a level from Gemini 3, a token budget before (Gemini
 /// 3 cannot switch thinking off: `none` is its `minimal`). Thought
 /// summaries come back as `reasoning_content` unless the effort is `none`.
 fn thinking(effort: Effort, generation: Generation) -> Value {
     let show = effort != Effort::None;
     if generation < Generation::Gemini3 {
-        return json!({"thinkingBudget": effort.budget(), "includeThoughts": show});
+        let budget = effort.budget().min(MAX_BUDGET);
+        return json!({"thinkingBudget": budget, "includeThoughts": show});
     }
     let level = match effort {
         Effort::None | Effort::Minimal => "minimal",
