@@ -8,6 +8,8 @@
 //! ([`MockServer::set_fault`]) or per request with the `x-mock-fault` header.
 
 mod anthropic;
+mod anthropic_rules;
+mod example;
 mod fault;
 mod gemini;
 mod openai;
@@ -202,6 +204,17 @@ impl Drop for MockServer {
     }
 }
 
+/// What the mock received (with `record` on), for tests in other processes.
+async fn recorded(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+) -> axum::Json<Value> {
+    let list: Vec<Value> = lock(&shared.requests)
+        .iter()
+        .map(|r| serde_json::json!({"path": r.path, "headers": r.headers, "body": r.body}))
+        .collect();
+    axum::Json(Value::Array(list))
+}
+
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(openai::chat))
@@ -214,5 +227,6 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1beta/models/{*rest}", post(gemini::models))
         .route("/v1beta/models", get(openai::models))
         .route("/openai/models", get(openai::models))
+        .route("/mock/requests", get(recorded))
         .with_state(shared)
 }

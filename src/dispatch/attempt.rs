@@ -118,8 +118,21 @@ impl AttemptError {
         }
     }
 
+    /// False when the request never left: this backend could not take it.
+    pub fn reached_upstream(&self) -> bool {
+        !matches!(self, AttemptError::Unsupported { .. })
+    }
+
     pub fn is_timeout(&self) -> bool {
         matches!(self, AttemptError::Timeout { .. })
+    }
+
+    /// The upstream's HTTP status, when it answered with an error.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            AttemptError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
     }
 
     /// What this failure says about the backend; `None` when the request
@@ -190,7 +203,11 @@ impl AttemptError {
             })),
             AttemptError::Unsupported { backend, error } => {
                 let message = format!("backend {backend:?} cannot take this request: {error}");
-                EdgeError::bad_request(message, error.param, Some("unsupported_parameter"))
+                EdgeError::BadRequest {
+                    message,
+                    param: error.param,
+                    code: Some("unsupported_parameter"),
+                }
             }
             other => EdgeError::Internal(other.to_string()),
         }

@@ -35,18 +35,19 @@ pub enum Reply {
     Stream(Body),
 }
 
-/// Which backend a request reached last, and after how many attempts.
+/// Which backend a request reached last, and how many attempts reached
+/// one: `None` and 0 when nothing was sent upstream (every backend was
+/// down, or none could express the request).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Served {
-    pub backend: String,
+    pub backend: Option<String>,
     pub attempts: usize,
 }
 
 /// How dispatch ended: the reply or the error, and where it ended.
 pub struct Outcome {
     pub result: Result<Reply, EdgeError>,
-    /// `None` when no attempt reached an upstream.
-    pub served: Option<Served>,
+    pub served: Served,
 }
 
 /// What the attempt loop needs besides the request.
@@ -67,17 +68,19 @@ impl Dispatch<'_> {
         let deadline = settings.request_deadline.map(|d| self.record.start + d);
         let mut rng = fastrand::Rng::new();
         let mut tried: Vec<usize> = Vec::with_capacity(settings.max_attempts as usize);
+        // The tried backends the request was actually sent to.
+        let mut reached: Vec<usize> = Vec::with_capacity(tried.capacity());
         let mut failures: Vec<(String, AttemptError)> = Vec::new();
         let mut all_down = false;
         // Backends that cannot express the request are skipped without
         // spending one of the attempts.
         let mut attempts = 0;
         let mut out_of_time = false;
-        let served = |tried: &[usize], attempts| {
-            tried.last().map(|&i| Served {
-                backend: self.route.slots[i].backend.id.clone(),
-                attempts,
-            })
+        let served = |reached: &[usize]| Served {
+            backend: reached
+                .last()
+                .map(|&i| self.route.slots[i].backend.id.clone()),
+            attempts: reached.len(),
         };
         while attempts < settings.max_attempts as usize {
             let Some(limit) = remaining(deadline) else {
@@ -90,17 +93,24 @@ impl Dispatch<'_> {
                 Pick::AllDown(retry_after) => {
                     return Outcome {
                         result: Err(self.all_down(retry_after)),
-                        served: None,
+                        served: served(&reached),
                     }
                 }
             };
             tried.push(index);
             let result = self.attempt(index, req, limit, trial).await;
+            if result
+                .as_ref()
+                .err()
+                .is_none_or(AttemptError::reached_upstream)
+            {
+                reached.push(index);
+            }
             let e = match result {
                 Ok(reply) => {
                     return Outcome {
                         result: Ok(reply),
-                        served: served(&tried, attempts + 1),
+                        served: served(&reached),
                     }
                 }
                 Err(e) => e,
@@ -109,7 +119,7 @@ impl Dispatch<'_> {
                 Next::Stop => {
                     return Outcome {
                         result: Err(e.into_client_error()),
-                        served: served(&tried, tried.len()),
+                        served: served(&reached),
                     }
                 }
                 Next::Skip => {}
@@ -117,16 +127,15 @@ impl Dispatch<'_> {
             }
             failures.push((self.route.slots[index].backend.id.clone(), e));
         }
-        let served = served(&tried, tried.len());
         let model = &self.route.model.name;
         let error = if out_of_time {
             deadline_exceeded(model, &failures)
         } else {
-            exhausted(model, failures, tried.is_empty(), self.pinned.is_some())
+            exhausted(model, failures, self.pinned.is_some(), self.soonest_back())
         };
         Outcome {
             result: Err(error),
-            served,
+            served: served(&reached),
         }
     }
 
@@ -199,11 +208,17 @@ impl Dispatch<'_> {
         result
     }
 
-    /// Records one attempt's outcome in the backend's health and the log line.
+    /// Records one attempt's outcome in the backend's health and the log
+    /// line; a request that never left is no attempt (its reason is in the
+    /// request's error if no other backend took it).
     fn note(&self, index: usize, result: &Result<Reply, AttemptError>, elapsed: Duration) {
         let slot = &self.route.slots[index];
         let outcome = match result {
             Ok(_) => "ok",
+            Err(e) if !e.reached_upstream() => {
+                tracing::debug!(backend = %slot.backend.id, error = %e, "backend skipped");
+                return;
+            }
             Err(e) => {
                 if let Some(failure) = e.health_failure() {
                     let target = Target {

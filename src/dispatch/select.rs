@@ -102,6 +102,27 @@ impl Dispatch<'_> {
             }
         }
     }
+
+    /// How long until the soonest of the request's backends (the pin, else
+    /// the user's backends in rotation) takes traffic again; zero when one
+    /// already does.
+    pub(super) fn soonest_back(&self) -> Duration {
+        let route = self.route;
+        let now = clock::now_ms();
+        let wait = |i: usize| match route.slots[i].stats.availability(now) {
+            Availability::Down { until } => clock::until(now, until),
+            _ => 0,
+        };
+        let soonest = match self.pinned {
+            Some(pin) => wait(pin),
+            None => (0..route.slots.len())
+                .filter(|&i| route.slots[i].in_rotation(self.user))
+                .map(wait)
+                .min()
+                .unwrap_or(0),
+        };
+        Duration::from_millis(soonest)
+    }
 }
 
 /// The eligible backends that may take traffic now.

@@ -157,15 +157,17 @@ impl Run<'_> {
             pinned,
         };
         let outcome = dispatch.run(&req).await;
-        self.served = outcome.served;
+        self.served = Some(outcome.served);
         let resp = E::reply(outcome.result?);
         Ok(settle::hold(resp, held, self.record.clone()))
     }
 }
 
-/// `x-switchyard-backend` and `x-switchyard-attempts`.
+/// `x-switchyard-backend` (absent when nothing reached an upstream) and
+/// `x-switchyard-attempts`.
 pub fn route_headers(headers: &mut HeaderMap, served: &Served) {
-    if let Ok(v) = HeaderValue::from_str(&served.backend) {
+    let backend = served.backend.as_deref();
+    if let Some(v) = backend.and_then(|b| HeaderValue::from_str(b).ok()) {
         headers.insert("x-switchyard-backend", v);
     }
     headers.insert("x-switchyard-attempts", HeaderValue::from(served.attempts));

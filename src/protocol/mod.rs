@@ -15,6 +15,7 @@
 
 mod anthropic;
 mod azure;
+mod carry;
 mod errors;
 mod gemini;
 mod input;
@@ -24,6 +25,7 @@ mod options;
 mod output;
 mod request;
 pub mod sse;
+mod tools;
 
 pub use errors::{error_summary, openai_error_body, UpstreamError};
 pub use options::Options;
