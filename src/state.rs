@@ -12,7 +12,7 @@ use crate::clock;
 use crate::config::{Config, User};
 use crate::health::{Entry, HealthRegistry, State as Health};
 use crate::limits::{LimitRegistry, Limiter, Store, UserPlan};
-use crate::routing::{Balancer, Route, Slot};
+use crate::routing::{Affinities, Balancer, Route, Slot};
 use crate::shared::{Shared, Watched};
 use crate::tasks::Tasks;
 use crate::telemetry::Metrics;
@@ -33,6 +33,8 @@ struct Inner {
     /// Rate-limit counters, kept across reloads like health state.
     limits: LimitRegistry,
     limiter: Limiter,
+    /// Which backend each conversation used last; kept across reloads.
+    affinities: Affinities,
     /// The file `serve` read the config from, for reloads.
     config_path: OnceLock<PathBuf>,
     /// One reload at a time (file change, SIGHUP and the admin API may race).
@@ -57,6 +59,9 @@ impl AppState {
         let limits = LimitRegistry::default();
         let snapshot = Snapshot::build(config, &health, &limits)?;
         let store = shared.clone().map(|s| s as Arc<dyn Store>);
+        let remote = shared
+            .clone()
+            .map(|s| s as Arc<dyn crate::routing::affinity::Remote>);
         let state = AppState(Arc::new(Inner {
             snapshot: ArcSwap::from_pointee(snapshot),
             health,
@@ -65,6 +70,7 @@ impl AppState {
             tasks,
             limits,
             limiter: Limiter::new(store),
+            affinities: Affinities::new(remote),
             config_path: OnceLock::new(),
             reloading: tokio::sync::Mutex::new(()),
         }));
@@ -130,6 +136,10 @@ impl AppState {
 
     pub fn limiter(&self) -> &Limiter {
         &self.0.limiter
+    }
+
+    pub fn affinities(&self) -> &Affinities {
+        &self.0.affinities
     }
 
     /// The owner of every background task.

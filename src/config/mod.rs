@@ -9,12 +9,14 @@ mod protocol;
 mod raw;
 mod raw_health;
 mod raw_limits;
+mod routing;
 mod secret;
 mod types;
 mod validate;
 
 pub use health::*;
 pub use limits::*;
+pub use routing::*;
 pub use secret::{digest_from_hex, expand_env, hex, token_digest, Secret};
 pub use types::*;
 

@@ -7,6 +7,7 @@ use indexmap::IndexMap;
 
 use super::health::{AllDownPolicy, HealthConfig};
 use super::limits::{RateLimit, ReloadConfig, StateConfig};
+use super::routing::{Affinity, Hedge};
 use super::Secret;
 use crate::protocol::{Protocol, Upstream};
 
@@ -175,6 +176,8 @@ pub enum BillingMode {
 pub struct Model {
     pub name: String,
     pub strategy: Strategy,
+    pub affinity: Affinity,
+    pub hedge: Option<Hedge>,
     pub backends: Vec<Arc<Backend>>,
 }
 

@@ -4,6 +4,7 @@
 //! (docs/health.md has the rules).
 
 pub mod attempt;
+mod hedge;
 mod outcome;
 mod select;
 mod stream;
@@ -26,6 +27,7 @@ use attempt::{AttemptError, Next, TimeoutKind};
 use outcome::{bounded, deadline_exceeded, exhausted, remaining};
 use select::Pick;
 
+pub use hedge::HedgeResult;
 pub use select::pin;
 
 /// What the chosen backend answered, in the client's API.
@@ -47,6 +49,10 @@ pub struct Outcome {
     pub result: Result<Reply, EdgeError>,
     /// `None` when no attempt reached an upstream.
     pub served: Option<Served>,
+    /// The slot that gave the reply, when one did.
+    pub answered_by: Option<usize>,
+    /// How a hedged request's race ended, when one ran.
+    pub hedge: Option<HedgeResult>,
 }
 
 /// What the attempt loop needs besides the request.
@@ -58,6 +64,12 @@ pub struct Dispatch<'a> {
     pub record: &'a Arc<RequestRecord>,
     /// The pinned backend's index, if the request named one.
     pub pinned: Option<usize>,
+    /// The backend the request's conversation used last (affinity): tried
+    /// first while it is up and not saturated.
+    pub sticky: Option<usize>,
+    /// The request's estimated tokens: a backend that reported fewer left
+    /// is skipped until its quota resets.
+    pub tokens: u64,
 }
 
 impl Dispatch<'_> {
@@ -73,6 +85,7 @@ impl Dispatch<'_> {
         // spending one of the attempts.
         let mut attempts = 0;
         let mut out_of_time = false;
+        let mut hedge = None;
         let served = |tried: &[usize], attempts| {
             tried.last().map(|&i| Served {
                 backend: self.route.slots[i].backend.id.clone(),
@@ -91,16 +104,36 @@ impl Dispatch<'_> {
                     return Outcome {
                         result: Err(self.all_down(retry_after)),
                         served: None,
+                        answered_by: None,
+                        hedge,
                     }
                 }
             };
             tried.push(index);
-            let result = self.attempt(index, req, limit, trial).await;
-            let e = match result {
+            let room = settings.max_attempts as usize - attempts;
+            let run = self.run_once(
+                index,
+                trial,
+                req,
+                limit,
+                room,
+                &mut tried,
+                &mut all_down,
+                &mut rng,
+            );
+            let race = run.await;
+            hedge = hedge.or(race.hedge);
+            for (i, e) in race.lost {
+                attempts += usize::from(e.next() == Next::Retry);
+                failures.push((self.route.slots[i].backend.id.clone(), e));
+            }
+            let e = match race.result {
                 Ok(reply) => {
                     return Outcome {
                         result: Ok(reply),
-                        served: served(&tried, attempts + 1),
+                        served: served(&[race.index], attempts + 1),
+                        answered_by: Some(race.index),
+                        hedge,
                     }
                 }
                 Err(e) => e,
@@ -109,13 +142,15 @@ impl Dispatch<'_> {
                 Next::Stop => {
                     return Outcome {
                         result: Err(e.into_client_error()),
-                        served: served(&tried, tried.len()),
+                        served: served(&[race.index], tried.len()),
+                        answered_by: None,
+                        hedge,
                     }
                 }
                 Next::Skip => {}
                 Next::Retry => attempts += 1,
             }
-            failures.push((self.route.slots[index].backend.id.clone(), e));
+            failures.push((self.route.slots[race.index].backend.id.clone(), e));
         }
         let served = served(&tried, tried.len());
         let model = &self.route.model.name;
@@ -127,6 +162,8 @@ impl Dispatch<'_> {
         Outcome {
             result: Err(error),
             served,
+            answered_by: None,
+            hedge,
         }
     }
 
@@ -159,13 +196,14 @@ impl Dispatch<'_> {
         let inflight = stats.start();
         let timeouts = backend.provider.timeouts;
         let started = Instant::now();
+        let seen = |h: &axum::http::HeaderMap| stats.observe_quota(target, h);
         let result = match self.pools.pool(&backend.provider.id) {
             None => Err(AttemptError::Connect(crate::upstream::SendError::Invalid(
                 "no HTTP client for provider".into(),
             ))),
             Some(client) if req.stream => {
                 let limit = bounded(timeouts.first_token, TimeoutKind::FirstToken, deadline_left);
-                stream::open(client, backend, req, limit)
+                stream::open(client, backend, req, limit, &seen)
                     .await
                     .map(|committed| {
                         stats.on_success(health, target, committed.ttft, Some(committed.ttft));
@@ -186,7 +224,7 @@ impl Dispatch<'_> {
             }
             Some(client) => {
                 let limit = bounded(timeouts.request, TimeoutKind::Request, deadline_left);
-                attempt::complete(client, backend, req, limit)
+                attempt::complete(client, backend, req, limit, &seen)
                     .await
                     .map(|answer| {
                         stats.on_success(health, target, started.elapsed(), None);

@@ -9,6 +9,7 @@
 //! `switchyard_state_errors_total`. The URL may hold a password: it is only
 //! ever shown redacted.
 
+mod affinity;
 pub mod cooldowns;
 mod limits;
 
