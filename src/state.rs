@@ -14,7 +14,7 @@ use crate::config::{Config, User};
 use crate::health::{Entry, HealthRegistry, State as Health};
 use crate::ledger::Ledger;
 use crate::limits::{LimitRegistry, Limiter, Store, UserPlan};
-use crate::routing::{Balancer, Route, Slot};
+use crate::routing::{Affinities, Balancer, Route, Slot};
 use crate::shared::{Shared, Watched};
 use crate::tasks::Tasks;
 use crate::telemetry::Metrics;
@@ -39,6 +39,8 @@ struct Inner {
     budgets: Budgets,
     /// Where finished requests' usage rows go.
     ledger: Ledger,
+    /// Which backend each conversation used last; kept across reloads.
+    affinities: Affinities,
     /// The file `serve` read the config from, for reloads.
     config_path: OnceLock<PathBuf>,
     /// One reload at a time (file change, SIGHUP and the admin API may race).
@@ -66,6 +68,9 @@ impl AppState {
         flag_unpriced(&config, None);
         let snapshot = Snapshot::build(config, &health, (&limits, &budgets))?;
         let store = shared.clone().map(|s| s as Arc<dyn Store>);
+        let remote = shared
+            .clone()
+            .map(|s| s as Arc<dyn crate::routing::affinity::Remote>);
         let state = AppState(Arc::new(Inner {
             snapshot: ArcSwap::from_pointee(snapshot),
             health,
@@ -76,6 +81,7 @@ impl AppState {
             limiter: Limiter::new(store),
             budgets,
             ledger,
+            affinities: Affinities::new(remote),
             config_path: OnceLock::new(),
             reloading: tokio::sync::Mutex::new(()),
         }));
@@ -185,6 +191,10 @@ impl AppState {
             }
             Err(_) => false,
         }
+    }
+
+    pub fn affinities(&self) -> &Affinities {
+        &self.0.affinities
     }
 
     /// The owner of every background task.

@@ -86,6 +86,8 @@ impl Recorded {
 pub(crate) struct Shared {
     pub(crate) config: MockConfig,
     fault: Mutex<Fault>,
+    /// Sent with every answer (e.g. rate-limit headers).
+    reply_headers: Mutex<Vec<(String, String)>>,
     requests: Mutex<Vec<Recorded>>,
     received: AtomicU64,
     pub(crate) streams_open: AtomicI64,
@@ -146,6 +148,7 @@ impl MockServer {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             fault: Mutex::new(config.fault.clone()),
+            reply_headers: Mutex::new(Vec::new()),
             config,
             requests: Mutex::new(Vec::new()),
             received: AtomicU64::new(0),
@@ -176,6 +179,14 @@ impl MockServer {
     /// Replaces the fault applied to requests without an `x-mock-fault` header.
     pub fn set_fault(&self, fault: Fault) {
         *lock(&self.shared.fault) = fault;
+    }
+
+    /// Headers to send with every answer from now on (replacing earlier ones).
+    pub fn set_reply_headers(&self, headers: &[(&str, &str)]) {
+        *lock(&self.shared.reply_headers) = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -228,5 +239,24 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1beta/models", get(openai::models))
         .route("/openai/models", get(openai::models))
         .route("/mock/requests", get(recorded))
+        .layer(axum::middleware::map_response_with_state(
+            shared.clone(),
+            with_reply_headers,
+        ))
         .with_state(shared)
+}
+
+async fn with_reply_headers(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    mut resp: axum::response::Response,
+) -> axum::response::Response {
+    for (k, v) in lock(&shared.reply_headers).iter() {
+        if let (Ok(k), Ok(v)) = (
+            axum::http::HeaderName::try_from(k.as_str()),
+            axum::http::HeaderValue::try_from(v.as_str()),
+        ) {
+            resp.headers_mut().insert(k, v);
+        }
+    }
+    resp
 }

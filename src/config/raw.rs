@@ -96,6 +96,11 @@ pub struct RawModel {
     pub name: Option<String>,
     pub strategy: Option<String>,
     pub enabled: Option<bool>,
+    /// `off`, `session` (default) or `prefix`.
+    pub affinity: Option<String>,
+    pub affinity_ttl: Option<String>,
+    /// A duration, or `p95`; unset: no hedging.
+    pub hedge_after: Option<String>,
     #[serde(default)]
     pub backends: Vec<RawBackend>,
 }

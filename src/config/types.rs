@@ -8,6 +8,7 @@ use indexmap::IndexMap;
 use super::health::{AllDownPolicy, HealthConfig};
 use super::limits::{RateLimit, ReloadConfig, StateConfig};
 use super::prices::Price;
+use super::routing::{Affinity, Hedge};
 use super::usage::{Budget, UsageConfig};
 use super::Secret;
 use crate::protocol::{Protocol, Upstream};
@@ -178,6 +179,8 @@ pub enum BillingMode {
 pub struct Model {
     pub name: String,
     pub strategy: Strategy,
+    pub affinity: Affinity,
+    pub hedge: Option<Hedge>,
     pub backends: Vec<Arc<Backend>>,
 }
 

@@ -224,17 +224,23 @@ fn from_send(e: SendError, connect_timeout: Duration) -> AttemptError {
     }
 }
 
+/// What reads the headers of every upstream answer.
+pub type Seen<'a> = dyn Fn(&axum::http::HeaderMap) + Send + Sync + 'a;
+
 /// Sends the request; any non-2xx answer becomes an [`AttemptError::Status`].
+/// `seen` reads every answer's headers (the backend's quota).
 pub async fn send(
     client: &UpstreamClient,
     backend: &Backend,
     up: UpstreamRequest,
+    seen: &Seen<'_>,
 ) -> Result<Response<Incoming>, AttemptError> {
     let provider = &backend.provider;
     let connect = provider.timeouts.connect;
     let req = upstream::request(Method::POST, &up.url, up.headers, provider, up.body)
         .map_err(|e| from_send(e, connect))?;
     let resp = client.send(req).await.map_err(|e| from_send(e, connect))?;
+    seen(resp.headers());
     if resp.status().is_success() {
         return Ok(resp);
     }
@@ -263,10 +269,11 @@ pub async fn complete(
     backend: &Backend,
     req: &Request,
     limit: (Duration, TimeoutKind),
+    seen: &Seen<'_>,
 ) -> Result<Answer, AttemptError> {
     let up = build(backend, req)?;
     let work = async {
-        let resp = send(client, backend, up).await?;
+        let resp = send(client, backend, up, seen).await?;
         let body = upstream::read_all(resp.into_body())
             .await
             .map_err(|e| AttemptError::StreamBroken(Broken::Transport(e)))?;

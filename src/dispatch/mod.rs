@@ -4,6 +4,7 @@
 //! (docs/health.md has the rules).
 
 pub mod attempt;
+mod hedge;
 mod outcome;
 mod select;
 mod stream;
@@ -26,6 +27,7 @@ use attempt::{AttemptError, Next, TimeoutKind};
 use outcome::{bounded, deadline_exceeded, exhausted, remaining};
 use select::Pick;
 
+pub use hedge::HedgeResult;
 pub use select::pin;
 
 /// What the chosen backend answered, in the client's API.
@@ -48,6 +50,10 @@ pub struct Served {
 pub struct Outcome {
     pub result: Result<Reply, EdgeError>,
     pub served: Served,
+    /// The slot that gave the reply, when one did.
+    pub answered_by: Option<usize>,
+    /// How a hedged request's race ended, when one ran.
+    pub hedge: Option<HedgeResult>,
 }
 
 /// What the attempt loop needs besides the request.
@@ -59,6 +65,12 @@ pub struct Dispatch<'a> {
     pub record: &'a Arc<RequestRecord>,
     /// The pinned backend's index, if the request named one.
     pub pinned: Option<usize>,
+    /// The backend the request's conversation used last (affinity): tried
+    /// first while it is up and not saturated.
+    pub sticky: Option<usize>,
+    /// The request's estimated tokens: a backend that reported fewer left
+    /// is skipped until its quota resets.
+    pub tokens: u64,
 }
 
 impl Dispatch<'_> {
@@ -76,11 +88,18 @@ impl Dispatch<'_> {
         // spending one of the attempts.
         let mut attempts = 0;
         let mut out_of_time = false;
+        let mut hedge = None;
         let served = |reached: &[usize]| Served {
             backend: reached
                 .last()
                 .map(|&i| self.route.slots[i].backend.id.clone()),
             attempts: reached.len(),
+        };
+        let end = |result, reached: &[usize], answered_by, hedge| Outcome {
+            result,
+            served: served(reached),
+            answered_by,
+            hedge,
         };
         while attempts < settings.max_attempts as usize {
             let Some(limit) = remaining(deadline) else {
@@ -91,41 +110,47 @@ impl Dispatch<'_> {
                 Pick::Go(index, trial) => (index, trial),
                 Pick::Exhausted => break,
                 Pick::AllDown(retry_after) => {
-                    return Outcome {
-                        result: Err(self.all_down(retry_after)),
-                        served: served(&reached),
-                    }
+                    return end(Err(self.all_down(retry_after)), &reached, None, hedge)
                 }
             };
             tried.push(index);
-            let result = self.attempt(index, req, limit, trial).await;
-            if result
-                .as_ref()
-                .err()
-                .is_none_or(AttemptError::reached_upstream)
-            {
-                reached.push(index);
+            let room = settings.max_attempts as usize - attempts;
+            let run = self.run_once(
+                index,
+                trial,
+                req,
+                limit,
+                room,
+                &mut tried,
+                &mut all_down,
+                &mut rng,
+            );
+            let race = run.await;
+            hedge = hedge.or(race.hedge);
+            reached.extend(race.cancelled);
+            for (i, e) in race.lost {
+                attempts += usize::from(e.next() == Next::Retry);
+                if e.reached_upstream() {
+                    reached.push(i);
+                }
+                failures.push((self.route.slots[i].backend.id.clone(), e));
             }
-            let e = match result {
+            let e = match race.result {
                 Ok(reply) => {
-                    return Outcome {
-                        result: Ok(reply),
-                        served: served(&reached),
-                    }
+                    reached.push(race.index);
+                    return end(Ok(reply), &reached, Some(race.index), hedge);
                 }
                 Err(e) => e,
             };
+            if e.reached_upstream() {
+                reached.push(race.index);
+            }
             match e.next() {
-                Next::Stop => {
-                    return Outcome {
-                        result: Err(e.into_client_error()),
-                        served: served(&reached),
-                    }
-                }
+                Next::Stop => return end(Err(e.into_client_error()), &reached, None, hedge),
                 Next::Skip => {}
                 Next::Retry => attempts += 1,
             }
-            failures.push((self.route.slots[index].backend.id.clone(), e));
+            failures.push((self.route.slots[race.index].backend.id.clone(), e));
         }
         let model = &self.route.model.name;
         let error = if out_of_time {
@@ -133,10 +158,7 @@ impl Dispatch<'_> {
         } else {
             exhausted(model, failures, self.pinned.is_some(), self.soonest_back())
         };
-        Outcome {
-            result: Err(error),
-            served: served(&reached),
-        }
+        end(Err(error), &reached, None, hedge)
     }
 
     fn all_down(&self, retry_after: Duration) -> EdgeError {
@@ -168,13 +190,14 @@ impl Dispatch<'_> {
         let inflight = stats.start();
         let timeouts = backend.provider.timeouts;
         let started = Instant::now();
+        let seen = |h: &axum::http::HeaderMap| stats.observe_quota(target, h);
         let result = match self.pools.pool(&backend.provider.id) {
             None => Err(AttemptError::Connect(crate::upstream::SendError::Invalid(
                 "no HTTP client for provider".into(),
             ))),
             Some(client) if req.stream => {
                 let limit = bounded(timeouts.first_token, TimeoutKind::FirstToken, deadline_left);
-                stream::open(client, backend, req, limit)
+                stream::open(client, backend, req, limit, &seen)
                     .await
                     .map(|committed| {
                         stats.on_success(health, target, committed.ttft, Some(committed.ttft));
@@ -195,7 +218,7 @@ impl Dispatch<'_> {
             }
             Some(client) => {
                 let limit = bounded(timeouts.request, TimeoutKind::Request, deadline_left);
-                attempt::complete(client, backend, req, limit)
+                attempt::complete(client, backend, req, limit, &seen)
                     .await
                     .map(|answer| {
                         stats.on_success(health, target, started.elapsed(), None);

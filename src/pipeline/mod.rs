@@ -12,6 +12,7 @@
 //!    then.
 
 pub mod admit;
+pub mod affinity;
 pub mod auth;
 pub mod budget;
 pub mod read;
@@ -148,6 +149,11 @@ impl Run<'_> {
                 return Err(e);
             }
         }
+        let table = self.state.affinities();
+        let conversation = match pinned {
+            None => affinity::lookup(table, route, headers, &req).await,
+            Some(_) => None,
+        };
         let dispatch = Dispatch {
             config: &self.snap.config,
             route,
@@ -155,9 +161,17 @@ impl Run<'_> {
             user: self.user,
             record: self.record,
             pinned,
+            sticky: conversation.as_ref().and_then(|c| c.sticky),
+            tokens: crate::limits::estimate_tokens(&req, body_len),
         };
         let outcome = dispatch.run(&req).await;
         self.served = Some(outcome.served);
+        if let Some(conv) = conversation {
+            affinity::settle(table, metrics, route, conv, outcome.answered_by);
+        }
+        if let Some(h) = outcome.hedge {
+            metrics.count_hedge(&route.model.name, h.name());
+        }
         let resp = E::reply(outcome.result?);
         Ok(settle::hold(resp, held, self.record.clone()))
     }

@@ -57,11 +57,7 @@ impl Fixture {
     fn cands(&self, skip: &[usize]) -> Vec<Candidate<'_>> {
         (0..self.backends.len())
             .filter(|i| !skip.contains(i))
-            .map(|i| Candidate {
-                index: i,
-                backend: &self.backends[i],
-                stats: &self.stats[i],
-            })
+            .map(|i| Candidate::new(i, &self.backends[i], &self.stats[i], clock::now_ms()))
             .collect()
     }
 

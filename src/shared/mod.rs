@@ -9,6 +9,7 @@
 //! `switchyard_state_errors_total`. The URL may hold a password: it is only
 //! ever shown redacted.
 
+mod affinity;
 mod budget;
 pub mod cooldowns;
 mod limits;

@@ -65,6 +65,13 @@ pub struct ResultLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AffinityLabels {
+    pub model: String,
+    /// hit, new, moved, expired (affinity); won, lost, failed (hedges).
+    pub result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BackendLabels {
     pub backend: String,
 }
@@ -101,6 +108,10 @@ pub struct Metrics {
     pub backend_up: Family<RouteLabels, Gauge>,
     pub circuit_state: Family<BackendLabels, Gauge>,
     pub inflight: Family<BackendLabels, Gauge>,
+    pub affinity: Family<AffinityLabels, Counter>,
+    pub hedges: Family<AffinityLabels, Counter>,
+    /// Per mille of its quota a backend's headers said is left.
+    pub quota: Family<RouteLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -129,6 +140,9 @@ impl Metrics {
             backend_up: Family::default(),
             circuit_state: Family::default(),
             inflight: Family::default(),
+            affinity: Family::default(),
+            hedges: Family::default(),
+            quota: Family::default(),
         };
         m.register();
         m
@@ -216,6 +230,31 @@ impl Metrics {
             "Requests in flight to the backend",
             self.inflight.clone(),
         );
+        r.register(
+            "affinity",
+            "Requests of a named conversation by what affinity did: hit (its backend), new, moved (its backend was unusable or failed), expired",
+            self.affinity.clone(),
+        );
+        r.register(
+            "hedges",
+            "Hedged requests by result: won (the hedge answered first), lost (the first attempt did), failed (neither)",
+            self.hedges.clone(),
+        );
+        r.register(
+            "backend_quota_remaining_permille",
+            "Per mille of its quota the backend's rate-limit headers said is left (1000 when unknown)",
+            self.quota.clone(),
+        );
+    }
+
+    /// One hedged request's race, by how it ended.
+    pub fn count_hedge(&self, model: &str, result: &'static str) {
+        self.hedges
+            .get_or_create(&AffinityLabels {
+                model: model.to_string(),
+                result,
+            })
+            .inc();
     }
 
     /// The Prometheus text exposition of every metric.
@@ -328,6 +367,7 @@ pub fn refresh_backend_gauges(metrics: &Metrics, entries: &[Entry]) {
     metrics.backend_up.clear();
     metrics.circuit_state.clear();
     metrics.inflight.clear();
+    metrics.quota.clear();
     // In-flight counts live per (provider, upstream model); one backend id can
     // name several of them across models, and several models can share one.
     let mut counted = std::collections::HashSet::new();
@@ -340,6 +380,8 @@ pub fn refresh_backend_gauges(metrics: &Metrics, entries: &[Entry]) {
             .backend_up
             .get_or_create(&labels)
             .set(i64::from(e.health.healthy));
+        let permille = (e.health.quota_share * 1000.0).round() as i64;
+        metrics.quota.get_or_create(&labels).set(permille);
         let code = e.health.state.code();
         // A backend id may serve several models; its circuit gauge shows the worst.
         let b = BackendLabels {

@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use indexmap::IndexMap;
 
@@ -9,6 +10,7 @@ use super::super::checker::Checker;
 use super::super::prices::{Price, PriceTable};
 use super::super::protocol;
 use super::super::raw::{RawBackend, RawModel};
+use super::super::routing::{Affinity, AffinityMode, Hedge};
 use super::super::types::*;
 
 pub(super) fn models(
@@ -78,11 +80,43 @@ fn model(
             backends.push(Arc::new(backend));
         }
     }
+    let (affinity, hedge) = routing(c, path, m);
     Model {
         name,
         strategy,
+        affinity,
+        hedge,
         backends,
     }
+}
+
+/// `affinity`, `affinity_ttl` and `hedge_after`.
+fn routing(c: &mut Checker, path: &str, m: &RawModel) -> (Affinity, Option<Hedge>) {
+    let mut affinity = Affinity::default();
+    if let Some(name) = &m.affinity {
+        match AffinityMode::parse(name) {
+            Some(mode) => affinity.mode = mode,
+            None => c.error(
+                format!("{path}.affinity"),
+                format!("unknown affinity {name:?} (known: {})", AffinityMode::NAMES),
+            ),
+        }
+    }
+    let ttl_path = format!("{path}.affinity_ttl");
+    affinity.ttl = c.duration(ttl_path, m.affinity_ttl.as_ref(), affinity.ttl);
+    let hedge = match m.hedge_after.as_deref() {
+        None => None,
+        Some("p95") => Some(Hedge::P95),
+        Some(_) => {
+            let d = c.duration(
+                format!("{path}.hedge_after"),
+                m.hedge_after.as_ref(),
+                Duration::ZERO,
+            );
+            (!d.is_zero()).then_some(Hedge::After(d))
+        }
+    };
+    (affinity, hedge)
 }
 
 /// A backend table's own keys, for "unknown field" errors.
