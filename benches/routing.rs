@@ -22,11 +22,7 @@ fn pick(c: &mut Criterion) {
         .backends
         .iter()
         .enumerate()
-        .map(|(index, backend)| Candidate {
-            index,
-            backend,
-            stats: &stats[index],
-        })
+        .map(|(index, backend)| Candidate::new(index, backend, &stats[index], 1))
         .collect();
     let mut group = c.benchmark_group("balancer_pick_4_backends");
     for strategy in [

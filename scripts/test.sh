@@ -14,6 +14,6 @@ fi
 export NO_PROXY="127.0.0.1,localhost,::1${NO_PROXY:+,$NO_PROXY}"
 export no_proxy="$NO_PROXY"
 
-cargo build --bins
+cargo build --bins -p switchyard -p mock-upstream
 cargo test --workspace
 SWITCHYARD_BIN="$PWD/target/debug/switchyard" python3 -m pytest tests/python -q

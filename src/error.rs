@@ -35,7 +35,7 @@ pub enum EdgeError {
     #[error("{message}")]
     BadRequest {
         message: String,
-        param: Option<&'static str>,
+        param: Option<Cow<'static, str>>,
         code: Option<&'static str>,
     },
     #[error("{0}")]
@@ -61,9 +61,17 @@ pub enum EdgeError {
         message: String,
         retry_after: Duration,
     },
-    /// Every attempt failed; `message` lists each attempt's backend and reason.
+    /// Every attempt failed; `message` lists each attempt's backend and
+    /// reason. `timed_out`: the last one ran out of time.
     #[error("{message}")]
-    AllAttemptsFailed { message: String, all_timeouts: bool },
+    AllAttemptsFailed { message: String, timed_out: bool },
+    /// Every attempt failed and the last upstream said "too many requests":
+    /// the client may come back when the soonest backend has cooled down.
+    #[error("{message}")]
+    UpstreamRateLimited {
+        message: String,
+        retry_after: Duration,
+    },
     /// The upstream rejected the request itself (400, 404, 413, 422...):
     /// the client gets the upstream's answer, as it was sent when the
     /// upstream speaks the client's API, else rewritten in its shape.
@@ -76,6 +84,10 @@ pub enum EdgeError {
         kind: &'static str,
         retry_after: Duration,
     },
+    /// The request could cost more than what is left of one of the user's
+    /// budgets; `message` names the window.
+    #[error("{0}")]
+    OverBudget(String),
     /// The shared state store is unreachable and `state.on_error = "fail_closed"`.
     #[error("rate limits cannot be checked right now (shared state store unreachable); try again shortly")]
     StateUnavailable,
@@ -93,10 +105,12 @@ impl EdgeError {
             | EdgeError::PayloadTooLarge { .. }
             | EdgeError::RequestTimeout { .. }
             | EdgeError::RateLimited { .. }
+            | EdgeError::OverBudget(_)
             | EdgeError::UpstreamRejected { .. } => Fault::Client,
             EdgeError::NoBackend(_)
             | EdgeError::AllBackendsDown { .. }
-            | EdgeError::AllAttemptsFailed { .. } => Fault::Upstream,
+            | EdgeError::AllAttemptsFailed { .. }
+            | EdgeError::UpstreamRateLimited { .. } => Fault::Upstream,
             EdgeError::Internal(_) | EdgeError::StateUnavailable | EdgeError::ShuttingDown => {
                 Fault::Internal
             }
@@ -121,14 +135,16 @@ impl EdgeError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             EdgeError::AllAttemptsFailed {
-                all_timeouts: true, ..
+                timed_out: true, ..
             } => StatusCode::GATEWAY_TIMEOUT,
             EdgeError::AllAttemptsFailed {
-                all_timeouts: false,
-                ..
+                timed_out: false, ..
             } => StatusCode::BAD_GATEWAY,
+            EdgeError::UpstreamRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             EdgeError::UpstreamRejected(r) => r.status,
-            EdgeError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            EdgeError::RateLimited { .. } | EdgeError::OverBudget(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             EdgeError::StateUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             EdgeError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -147,7 +163,8 @@ impl EdgeError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             EdgeError::AllBackendsDown { retry_after, .. }
-            | EdgeError::RateLimited { retry_after, .. } => Some(*retry_after),
+            | EdgeError::RateLimited { retry_after, .. }
+            | EdgeError::UpstreamRateLimited { retry_after, .. } => Some(*retry_after),
             EdgeError::StateUnavailable => Some(Duration::from_secs(1)),
             _ => None,
         }
@@ -172,7 +189,7 @@ impl EdgeError {
     ) -> Self {
         EdgeError::BadRequest {
             message: message.into(),
-            param,
+            param: param.map(Cow::Borrowed),
             code,
         }
     }

@@ -131,6 +131,7 @@ fn every_request_gets_exactly_one_log_line_without_secrets() {
         curl(&format!("{auth} {chat} -d '{{\"model\":\"gpt-4o\",\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}]}}'")),
         curl(&format!("{auth} {chat} -d '{{\"model\":\"gpt-4o\",\"stream\":true,\"messages\":[]}}'")),
         curl(&format!("{auth} {chat} -d '{{\"model\":\"gpt-4o\",\"backend\":\"problematic_backend\",\"messages\":[]}}'")),
+        curl(&format!("{auth} {chat} -d '{{\"model\":\"gpt-4o\",\"backend\":\"anthropic_claude\",\"n\":2,\"messages\":[]}}'")),
         curl(&format!("-H 'Authorization: Bearer wrong-secret' {chat} -d '{{}}'")),
         curl(&format!("{auth} {chat} -d 'not json'")),
         curl(&format!("{}/nope", demo.url)),
@@ -171,6 +172,26 @@ fn every_request_gets_exactly_one_log_line_without_secrets() {
     assert_eq!(
         pinned["attempts"].as_str().unwrap().split(':').nth(1),
         Some("status_5xx")
+    );
+    // Refused before any upstream call: the headers and the line say so.
+    assert!(
+        outputs[3].contains("x-switchyard-attempts: 0")
+            && !outputs[3].contains("x-switchyard-backend"),
+        "{}",
+        outputs[3]
+    );
+    let refused = logged
+        .iter()
+        .find(|v| v["request_id"] == ids[3].as_str())
+        .unwrap();
+    assert_eq!(
+        (
+            refused["status"].as_u64(),
+            refused.get("backend"),
+            refused["attempts"].as_str()
+        ),
+        (Some(400), None, Some("")),
+        "{refused}"
     );
     let ok = logged
         .iter()
@@ -282,11 +303,18 @@ fn metrics_can_listen_on_their_own_address() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let lines: Vec<String> = BufReader::new(child.stdout.take().unwrap())
+    // Log lines (a model without a price) may come first.
+    let mut lines: Vec<String> = Vec::new();
+    let has = |lines: &[String], p: &str| lines.iter().any(|l| l.starts_with(p));
+    for line in BufReader::new(child.stdout.take().unwrap())
         .lines()
         .map_while(Result::ok)
-        .take(2)
-        .collect();
+    {
+        lines.push(line);
+        if has(&lines, "Metrics on ") && has(&lines, "Switchyard listening on ") {
+            break;
+        }
+    }
     let find = |prefix: &str| {
         lines
             .iter()

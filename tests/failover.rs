@@ -311,3 +311,62 @@ async fn backends_that_cannot_take_a_request_do_not_use_up_attempts() {
         "nothing is sent to a backend that cannot express the request"
     );
 }
+
+fn rate_limited(retry_after: &str) -> Fault {
+    Fault {
+        retry_after: Some(retry_after.into()),
+        ..Fault::status(429)
+    }
+}
+
+#[tokio::test]
+async fn every_backend_rate_limited_answers_429_when_the_soonest_is_back() {
+    let a = mock_with("a", rate_limited("7")).await;
+    let b = mock_with("b", rate_limited("3")).await;
+    let gw = gateway(&config("failover", "", &[("a", &a), ("b", &b)])).await;
+    let resp = chat(&gw, chat_body(json!({}))).await;
+    assert_eq!(resp.status(), 429);
+    assert_eq!(header(&resp, "retry-after"), "3", "b cools down first");
+    let ms: u64 = header(&resp, "retry-after-ms").parse().unwrap();
+    assert!(ms > 2000 && ms <= 3000, "{ms}");
+    assert_eq!(header(&resp, "x-switchyard-attempts"), "2");
+    let err = error_of(resp).await;
+    assert_eq!(
+        (err["type"].as_str(), err["code"].as_str()),
+        (Some("rate_limit_error"), Some("upstream_rate_limited"))
+    );
+    assert_eq!((a.received(), b.received()), (1, 1));
+}
+
+#[tokio::test]
+async fn the_last_failure_decides_between_429_504_and_502() {
+    let slow = Fault {
+        delay: std::time::Duration::from_secs(5),
+        ..Fault::default()
+    };
+    let cases = [
+        (Fault::status(500), rate_limited("2"), 429),
+        (rate_limited("2"), slow, 504),
+        (rate_limited("2"), Fault::status(500), 502),
+    ];
+    for (first, last, want) in cases {
+        let a = mock_with("a", first).await;
+        let b = mock_with("b", last).await;
+        let gw = gateway(&config(
+            "failover",
+            "request_timeout = \"200ms\"",
+            &[("a", &a), ("b", &b)],
+        ))
+        .await;
+        let resp = chat(&gw, chat_body(json!({}))).await;
+        assert_eq!(resp.status(), want);
+        assert_eq!(
+            resp.headers().contains_key("retry-after"),
+            want == 429,
+            "{want}"
+        );
+        let err = error_of(resp).await;
+        let msg = err["message"].as_str().unwrap();
+        assert!(msg.starts_with("all 2 attempt(s)"), "{msg}");
+    }
+}

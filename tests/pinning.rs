@@ -194,3 +194,26 @@ async fn pinning_never_bypasses_permissions() {
     assert_eq!(resp.status(), 401);
     assert_eq!(s.a.received(), 0);
 }
+
+#[tokio::test]
+async fn a_rate_limited_pin_answers_429_when_it_cools_down() {
+    let limited = mock_with(
+        "limited",
+        Fault {
+            retry_after: Some("4".into()),
+            ..Fault::status(429)
+        },
+    )
+    .await;
+    let other = mock("other").await;
+    let mut t = provider("limited", &limited, "") + &provider("other", &other, "");
+    t += "[models.m]\n";
+    t += &(backend("m", "limited", "") + &backend("m", "other", "") + &user());
+    let gw = gateway(&t).await;
+    let resp = chat(&gw, chat_body(json!({"backend": "limited"}))).await;
+    assert_eq!(resp.status(), 429);
+    assert_eq!(header(&resp, "retry-after"), "4");
+    assert_eq!(header(&resp, "x-switchyard-backend"), "limited");
+    assert_eq!(error_of(resp).await["type"], "rate_limit_error");
+    assert_eq!((limited.received(), other.received()), (1, 0));
+}

@@ -242,7 +242,7 @@ async fn native_client_errors_come_back_in_openai_shape() {
     let cases = [
         (
             "anthropic",
-            json!({"message": "mock fault: HTTP 400", "type": "invalid_request_error", "param": null, "code": null}),
+            json!({"message": "mock fault: HTTP 400", "type": "invalid_request_error", "param": null, "code": "invalid_request_error"}),
         ),
         (
             "gemini",
@@ -269,21 +269,36 @@ async fn unsupported_fields_are_refused_or_routed_elsewhere() {
     let a = mock("claude", Fault::default()).await;
     let url = gateway(&single("anthropic", &a)).await;
     let req = json!({"model": "m", "n": 2, "messages": [{"role": "user", "content": "x"}]});
-    let resp = post(&url, &req).await;
-    assert_eq!(resp.status(), 400);
-    let body: Value = resp.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "unsupported_parameter");
-    let message = body["error"]["message"].as_str().unwrap();
-    assert!(
-        message.contains("\"p\"") && message.contains("`n`"),
-        "{message}"
-    );
+    for (field, value) in [("n", json!(2)), ("web_search_options", json!({}))] {
+        let mut req = req.clone();
+        req.as_object_mut().unwrap().remove("n");
+        req[field] = value;
+        let resp = post(&url, &req).await;
+        assert_eq!(resp.status(), 400);
+        assert!(
+            !resp.headers().contains_key("x-switchyard-backend"),
+            "nothing reached a backend"
+        );
+        assert_eq!(resp.headers()["x-switchyard-attempts"], "0");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "unsupported_parameter");
+        assert_eq!(body["error"]["param"], field);
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("\"p\"") && message.contains(&format!("`{field}`")),
+            "{message}"
+        );
+    }
     assert_eq!(a.received(), 0, "nothing was sent upstream");
 
     let (url, a, _b) = failover(("anthropic", Fault::default()), "openai", "5s").await;
     let (status, answer, headers) = ask(&url, &req).await;
     assert_eq!((status.as_u16(), answer.text.is_empty()), (200, false));
     assert_eq!(headers["x-switchyard-backend"], "b");
+    assert_eq!(
+        headers["x-switchyard-attempts"], "1",
+        "the skip is no attempt"
+    );
     assert_eq!(a.received(), 0);
 }
 
@@ -304,4 +319,37 @@ async fn a_native_stream_broken_after_commit_ends_with_an_error_event() {
     assert_eq!(answer.text, "Hello from ");
     assert!(!answer.done, "{answer:?}");
     assert_eq!(answer.error.unwrap()["code"], "stream_broken");
+}
+
+/// A nested Pydantic model as the OpenAI SDK sends it.
+fn person_schema() -> Value {
+    json!({"$defs": {"Address": {"properties": {"city": {"type": "string"}, "kind": {"const": "home", "type": "string"}},
+                                 "required": ["city", "kind"], "type": "object", "additionalProperties": false}},
+           "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/Address"}},
+           "required": ["name", "address"], "type": "object", "additionalProperties": false})
+}
+
+#[tokio::test]
+async fn gemini_gets_full_json_schema_for_answers_and_tools() {
+    let mock = mock("gemini", Fault::default()).await;
+    let url = gateway(&single("gemini", &mock)).await;
+    let schema = person_schema();
+    let req = json!({"model": "m", "messages": [{"role": "user", "content": "who?"}],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "Person", "strict": true, "schema": schema}},
+        "tools": [{"type": "function", "function": {"name": "save", "parameters": schema}}]});
+    let (status, answer, _) = ask(&url, &req).await;
+    assert_eq!(status, 200, "{answer:?}");
+    let parsed: Value = serde_json::from_str(&answer.text).unwrap();
+    assert_eq!(parsed["address"]["kind"], "home", "{parsed}");
+    let sent = &mock.requests()[0].body;
+    assert_eq!(sent["generationConfig"]["responseJsonSchema"], schema);
+    assert_eq!(
+        sent["generationConfig"]["responseMimeType"],
+        "application/json"
+    );
+    assert_eq!(
+        sent["tools"][0]["functionDeclarations"][0]["parametersJsonSchema"],
+        schema
+    );
+    assert!(sent["generationConfig"].get("responseSchema").is_none());
 }

@@ -1,5 +1,7 @@
 //! Anthropic's Messages protocol: `POST /v1/messages`, named SSE events,
-//! `{"type":"error","error":{...}}` error bodies.
+//! `{"type":"error","error":{...}}` error bodies, the API's refusals
+//! (`anthropic_rules`). With `thinking` on it thinks first, in a signed
+//! block (`sig-think-K` after K tool results).
 
 use std::sync::Arc;
 
@@ -9,7 +11,7 @@ use axum::http::{HeaderMap, Response};
 use serde_json::{json, Value};
 
 use crate::reply::{apply_status_fault, json as reply, whole};
-use crate::script::{text_of, tool_to_call, Script, TOOL_ARGS};
+use crate::script::{text_of, tool_to_call, words, Script, TOOL_ARGS};
 use crate::sse::{self, Event};
 use crate::Shared;
 
@@ -36,16 +38,22 @@ pub(crate) async fn messages(
     let Some(max) = req.get("max_tokens").and_then(Value::as_u64) else {
         return reply(400, &error_body(400, "max_tokens: Field required"));
     };
+    if let Err(message) = crate::anthropic_rules::check(&req) {
+        return reply(400, &error_body(400, &message));
+    }
     let (text, tool_results) = last_user(&req);
-    let script = Script::new(&shared.config.name, &text, Some(max), shared.config.chunks);
+    let script = Script::new(&shared.config.name, &text, Some(max), shared.config.chunks)
+        .with_cached(shared.config.cached_tokens);
     let first_tool = req.pointer("/tools/0/name").and_then(Value::as_str);
+    let thinks = req.get("thinking").is_some();
     let reply = Reply {
         model: req
             .get("model")
             .and_then(Value::as_str)
             .unwrap_or("mock-model"),
-        tool: tool_to_call((!tool_results).then_some(text.as_str()), first_tool),
+        tool: tool_to_call(&text, tool_results, first_tool),
         script: &script,
+        thought: thinks.then(|| (format!("Thinking about: {text}"), tool_results_in(&req))),
     };
     if req.get("stream").and_then(Value::as_bool).unwrap_or(false) {
         return sse::respond(shared.clone(), reply.stream_events(), fault);
@@ -81,6 +89,17 @@ fn last_user(req: &Value) -> (String, bool) {
     (texts.join(" "), results)
 }
 
+/// How many tool results the conversation holds: which step this is.
+fn tool_results_in(req: &Value) -> usize {
+    let list = req.get("messages").and_then(Value::as_array);
+    list.into_iter()
+        .flatten()
+        .filter_map(|m| m.get("content").and_then(Value::as_array))
+        .flatten()
+        .filter(|b| b.get("type").and_then(Value::as_str) == Some("tool_result"))
+        .count()
+}
+
 /// Anthropic's error body; 529 is its "overloaded" status.
 pub(crate) fn error_body(status: u16, message: &str) -> Value {
     let kind = match status {
@@ -100,14 +119,50 @@ struct Reply<'a> {
     model: &'a str,
     script: &'a Script,
     tool: Option<String>,
+    /// With thinking on: the thinking text and the step it signs.
+    thought: Option<(String, usize)>,
 }
 
 impl Reply<'_> {
     fn output_tokens(&self) -> u64 {
-        match self.tool {
-            Some(_) => TOOL_ARGS.len() as u64,
-            None => self.script.completion_tokens(),
+        let thinking = self.thought.as_ref().map_or(0, |(t, _)| words(t));
+        thinking
+            + match self.tool {
+                Some(_) => TOOL_ARGS.len() as u64,
+                None => self.script.completion_tokens(),
+            }
+    }
+
+    fn signature(step: usize) -> String {
+        format!("sig-think-{step}")
+    }
+
+    fn thinking_block(&self) -> Option<Value> {
+        let (text, step) = self.thought.as_ref()?;
+        Some(json!({"type": "thinking", "thinking": text, "signature": Self::signature(*step)}))
+    }
+
+    /// The thinking block's events, at index 0.
+    fn thinking_events(&self, events: &mut Vec<Event>) {
+        let Some((text, step)) = &self.thought else {
+            return;
+        };
+        let start = json!({"type": "content_block_start", "index": 0,
+                           "content_block": {"type": "thinking", "thinking": "", "signature": ""}});
+        events.push(Event::named("content_block_start", &start, false));
+        let deltas = [
+            (json!({"type": "thinking_delta", "thinking": text}), true),
+            (
+                json!({"type": "signature_delta", "signature": Self::signature(*step)}),
+                false,
+            ),
+        ];
+        for (delta, content) in deltas {
+            let e = json!({"type": "content_block_delta", "index": 0, "delta": delta});
+            events.push(Event::named("content_block_delta", &e, content));
         }
+        let stop = json!({"type": "content_block_stop", "index": 0});
+        events.push(Event::named("content_block_stop", &stop, false));
     }
 
     fn stop_reason(&self) -> &'static str {
@@ -119,48 +174,58 @@ impl Reply<'_> {
     }
 
     fn message(&self) -> Value {
-        let content = match &self.tool {
+        let mut content: Vec<Value> = self.thinking_block().into_iter().collect();
+        content.push(match &self.tool {
             Some(name) => {
-                json!([{"type": "tool_use", "id": "toolu_mock1", "name": name, "input": {"city": "Paris"}}])
+                json!({"type": "tool_use", "id": "toolu_mock1", "name": name, "input": {"city": "Paris"}})
             }
-            None => json!([{"type": "text", "text": self.script.text()}]),
-        };
+            None => json!({"type": "text", "text": self.script.text()}),
+        });
         json!({
             "id": "msg_mock", "type": "message", "role": "assistant", "model": self.model,
             "content": content, "stop_reason": self.stop_reason(), "stop_sequence": null,
-            "usage": {"input_tokens": self.script.prompt_tokens, "output_tokens": self.output_tokens()},
+            "usage": self.usage(self.output_tokens()),
         })
+    }
+
+    /// Anthropic counts cache reads apart from `input_tokens`.
+    fn usage(&self, output: u64) -> Value {
+        let cached = self.script.cached_tokens;
+        json!({"input_tokens": self.script.prompt_tokens - cached, "output_tokens": output,
+               "cache_read_input_tokens": cached})
     }
 
     fn stream_events(&self) -> Vec<Event> {
         let start = json!({"type": "message_start", "message": {
             "id": "msg_mock", "type": "message", "role": "assistant", "model": self.model, "content": [],
             "stop_reason": null, "stop_sequence": null,
-            "usage": {"input_tokens": self.script.prompt_tokens, "output_tokens": 1}}});
+            "usage": self.usage(1)}});
         let mut events = vec![Event::named("message_start", &start, false)];
+        self.thinking_events(&mut events);
+        let index = usize::from(self.thought.is_some());
         match &self.tool {
             Some(name) => {
-                let block = json!({"type": "content_block_start", "index": 0, "content_block":
+                let block = json!({"type": "content_block_start", "index": index, "content_block":
                     {"type": "tool_use", "id": "toolu_mock1", "name": name, "input": {}}});
                 events.push(Event::named("content_block_start", &block, true));
                 for fragment in TOOL_ARGS {
-                    let delta = json!({"type": "content_block_delta", "index": 0,
+                    let delta = json!({"type": "content_block_delta", "index": index,
                                        "delta": {"type": "input_json_delta", "partial_json": fragment}});
                     events.push(Event::named("content_block_delta", &delta, true));
                 }
             }
             None => {
-                let block = json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}});
+                let block = json!({"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}});
                 events.push(Event::named("content_block_start", &block, false));
                 events.push(Event::named("ping", &json!({"type": "ping"}), false));
                 for token in &self.script.tokens {
-                    let delta = json!({"type": "content_block_delta", "index": 0,
+                    let delta = json!({"type": "content_block_delta", "index": index,
                                        "delta": {"type": "text_delta", "text": token}});
                     events.push(Event::named("content_block_delta", &delta, true));
                 }
             }
         }
-        let stop = json!({"type": "content_block_stop", "index": 0});
+        let stop = json!({"type": "content_block_stop", "index": index});
         events.push(Event::named("content_block_stop", &stop, false));
         let delta = json!({"type": "message_delta", "delta": {"stop_reason": self.stop_reason(), "stop_sequence": null},
                            "usage": {"output_tokens": self.output_tokens()}});

@@ -8,6 +8,8 @@
 //! ([`MockServer::set_fault`]) or per request with the `x-mock-fault` header.
 
 mod anthropic;
+mod anthropic_rules;
+mod example;
 mod fault;
 mod gemini;
 mod openai;
@@ -41,6 +43,9 @@ pub struct MockConfig {
     pub models: Vec<String>,
     /// Keep a copy of every request (turn off for benchmarks).
     pub record: bool,
+    /// Report this many of each prompt's tokens (at most all) as read
+    /// from the provider's prompt cache, each protocol its own way.
+    pub cached_tokens: u64,
 }
 
 impl MockConfig {
@@ -51,6 +56,7 @@ impl MockConfig {
             chunks: None,
             models: vec!["mock-model".to_string()],
             record: true,
+            cached_tokens: 0,
         }
     }
 
@@ -80,6 +86,8 @@ impl Recorded {
 pub(crate) struct Shared {
     pub(crate) config: MockConfig,
     fault: Mutex<Fault>,
+    /// Sent with every answer (e.g. rate-limit headers).
+    reply_headers: Mutex<Vec<(String, String)>>,
     requests: Mutex<Vec<Recorded>>,
     received: AtomicU64,
     pub(crate) streams_open: AtomicI64,
@@ -140,6 +148,7 @@ impl MockServer {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             fault: Mutex::new(config.fault.clone()),
+            reply_headers: Mutex::new(Vec::new()),
             config,
             requests: Mutex::new(Vec::new()),
             received: AtomicU64::new(0),
@@ -172,6 +181,14 @@ impl MockServer {
         *lock(&self.shared.fault) = fault;
     }
 
+    /// Headers to send with every answer from now on (replacing earlier ones).
+    pub fn set_reply_headers(&self, headers: &[(&str, &str)]) {
+        *lock(&self.shared.reply_headers) = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         lock(&self.shared.requests).clone()
     }
@@ -198,6 +215,17 @@ impl Drop for MockServer {
     }
 }
 
+/// What the mock received (with `record` on), for tests in other processes.
+async fn recorded(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+) -> axum::Json<Value> {
+    let list: Vec<Value> = lock(&shared.requests)
+        .iter()
+        .map(|r| serde_json::json!({"path": r.path, "headers": r.headers, "body": r.body}))
+        .collect();
+    axum::Json(Value::Array(list))
+}
+
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(openai::chat))
@@ -210,5 +238,25 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1beta/models/{*rest}", post(gemini::models))
         .route("/v1beta/models", get(openai::models))
         .route("/openai/models", get(openai::models))
+        .route("/mock/requests", get(recorded))
+        .layer(axum::middleware::map_response_with_state(
+            shared.clone(),
+            with_reply_headers,
+        ))
         .with_state(shared)
+}
+
+async fn with_reply_headers(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    mut resp: axum::response::Response,
+) -> axum::response::Response {
+    for (k, v) in lock(&shared.reply_headers).iter() {
+        if let (Ok(k), Ok(v)) = (
+            axum::http::HeaderName::try_from(k.as_str()),
+            axum::http::HeaderValue::try_from(v.as_str()),
+        ) {
+            resp.headers_mut().insert(k, v);
+        }
+    }
+    resp
 }

@@ -1,18 +1,20 @@
-//! `mock-upstream`: the mock as a standalone process, for benchmarks.
+//! `mock-upstream`: the mock as a standalone process, for benchmarks and
+//! the Python tests.
 //!
 //! ```text
 //! mock-upstream --listen 127.0.0.1:0 --chunks 64 --chunk-delay 0ms
+//! mock-upstream --name limited --fault "status=429;retry_after=7" --record
 //! ```
 //!
 //! Prints `listening on http://ADDR` once bound, then serves until SIGINT or
-//! SIGTERM. Requests are never recorded, so memory stays flat under load.
+//! SIGTERM. Requests are recorded only with `--record` (then served at
+//! `GET /mock/requests`), so memory stays flat under load.
 
 use std::process::ExitCode;
 
 use mock_upstream::{parse_duration, Fault, MockConfig, MockServer};
 
-const USAGE: &str =
-    "usage: mock-upstream [--listen ADDR] [--chunks N] [--chunk-delay DURATION] [--name NAME]";
+const USAGE: &str = "usage: mock-upstream [--listen ADDR] [--chunks N] [--chunk-delay DURATION] [--name NAME] [--fault SPEC] [--record]";
 
 struct Args {
     listen: String,
@@ -28,6 +30,10 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         if flag == "-h" || flag == "--help" {
             return Err(USAGE.to_string());
         }
+        if flag == "--record" {
+            config.record = true;
+            continue;
+        }
         let value = it
             .next()
             .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
@@ -39,6 +45,12 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
                 config.chunks = Some(n);
             }
             "--chunk-delay" => fault.chunk_delay = parse_duration(&value)?,
+            // The `x-mock-fault` syntax; a later --chunk-delay still applies.
+            "--fault" => {
+                let delay = fault.chunk_delay;
+                fault = Fault::parse(&value).map_err(|e| format!("--fault: {e}"))?;
+                fault.chunk_delay = fault.chunk_delay.max(delay);
+            }
             other => return Err(format!("unknown flag {other}\n{USAGE}")),
         }
     }
@@ -94,6 +106,11 @@ mod tests {
         assert!(!a.config.record);
         assert_eq!(a.config.fault.chunk_delay.as_millis(), 2);
         assert!(args("--chunks").is_err());
+        let a = args("--fault status=429;retry_after=7 --record --name x").unwrap();
+        assert_eq!(a.config.fault.status, Some(429));
+        assert_eq!(a.config.fault.retry_after.as_deref(), Some("7"));
+        assert!(a.config.record);
+        assert!(args("--fault bogus=1").is_err());
         assert!(args("--bogus 1").is_err());
     }
 }

@@ -9,7 +9,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::reply::{apply_status_fault, json as reply, now, whole};
+use crate::reply::{apply_status_fault, json as reply, now, whole, with_retry_after};
 use crate::script::{last_text, tool_args, tool_to_call, Script, TOOL_ARGS};
 use crate::sse::{self, Event};
 use crate::Shared;
@@ -19,10 +19,8 @@ use crate::Shared;
 pub(crate) async fn models(State(shared): State<Arc<Shared>>) -> Response<Body> {
     let fault = shared.current_fault();
     if let (Some(status), None) = (fault.status, fault.fail_first) {
-        return reply(
-            status,
-            &error_body(status, &format!("mock fault: HTTP {status}")),
-        );
+        let body = error_body(status, &format!("mock fault: HTTP {status}"));
+        return with_retry_after(reply(status, &body), &fault);
     }
     let data: Vec<Value> = shared
         .config
@@ -57,7 +55,8 @@ pub(crate) async fn chat(
         &last_text(req.get("messages")),
         max,
         shared.config.chunks,
-    );
+    )
+    .with_cached(shared.config.cached_tokens);
     let reply = Reply {
         model: req
             .get("model")
@@ -76,15 +75,19 @@ pub(crate) async fn chat(
     whole(&fault, &reply.completion()).await
 }
 
-/// The tool to call: the last message is the user's and tools are offered.
+/// The tool to call, by the last message (the user's, or a tool result).
 fn tool(req: &Value) -> Option<String> {
     let last = req.get("messages")?.as_array()?.last()?;
-    let user = (last.get("role")?.as_str()? == "user")
-        .then(|| crate::script::text_of(last.get("content")));
+    let after_results = match last.get("role")?.as_str()? {
+        "user" => false,
+        "tool" => true,
+        _ => return None,
+    };
     let first = req
         .pointer("/tools/0/function/name")
         .and_then(Value::as_str);
-    tool_to_call(user.as_deref(), first)
+    let text = crate::script::text_of(last.get("content"));
+    tool_to_call(&text, after_results, first)
 }
 
 /// An OpenAI error body, typed by status as OpenAI does.
@@ -112,7 +115,9 @@ impl Reply<'_> {
         } else {
             self.script.completion_tokens()
         };
-        json!({"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c})
+        let cached = self.script.cached_tokens;
+        json!({"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c,
+               "prompt_tokens_details": {"cached_tokens": cached}})
     }
 
     fn finish_reason(&self) -> &'static str {

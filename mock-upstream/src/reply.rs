@@ -25,13 +25,15 @@ pub(crate) async fn apply_status_fault(
         Some(b) => b.clone(),
         None => error_body(status, &format!("mock fault: HTTP {status}")).to_string(),
     };
-    let mut resp = raw(status, body);
-    if let Some(ra) = &fault.retry_after {
-        if let Ok(v) = ra.parse() {
-            resp.headers_mut().insert(header::RETRY_AFTER, v);
-        }
+    Some(with_retry_after(raw(status, body), fault))
+}
+
+/// The fault's `Retry-After`, if it sets one.
+pub(crate) fn with_retry_after(mut resp: Response<Body>, fault: &Fault) -> Response<Body> {
+    if let Some(v) = fault.retry_after.as_deref().and_then(|ra| ra.parse().ok()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
     }
-    Some(resp)
+    resp
 }
 
 pub(crate) fn raw(status: u16, body: String) -> Response<Body> {

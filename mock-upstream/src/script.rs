@@ -9,6 +9,8 @@ pub struct Script {
     pub prompt_tokens: u64,
     /// True when `max_tokens` cut the reply short.
     pub truncated: bool,
+    /// Of `prompt_tokens`, those the reply says came from the prompt cache.
+    pub cached_tokens: u64,
 }
 
 impl Script {
@@ -30,6 +32,23 @@ impl Script {
             tokens,
             prompt_tokens: count_words(prompt).max(1),
             truncated,
+            cached_tokens: 0,
+        }
+    }
+
+    /// Reports `cached` of the prompt's tokens (at most all) as cache reads.
+    pub fn with_cached(mut self, cached: u64) -> Self {
+        self.cached_tokens = cached.min(self.prompt_tokens);
+        self
+    }
+
+    /// A reply of exactly `text`, in one chunk (a JSON answer).
+    pub fn whole(text: String, prompt: &str) -> Self {
+        Script {
+            tokens: vec![text],
+            prompt_tokens: count_words(prompt).max(1),
+            truncated: false,
+            cached_tokens: 0,
         }
     }
 
@@ -51,14 +70,22 @@ pub fn tool_args() -> String {
 }
 
 /// The tool the mock calls: the first one offered, when the last message is
-/// the user's own text (not a tool result) and mentions the weather. After
-/// a tool result the mock answers in text, so a round trip ends.
-pub fn tool_to_call(user_text: Option<&str>, first_tool: Option<&str>) -> Option<String> {
-    let text = user_text?;
+/// the user's own text mentioning the weather, or tool results (`text`)
+/// asking to "call again". After other tool results the mock answers in
+/// text, so a round trip ends.
+pub fn tool_to_call(text: &str, after_results: bool, first_tool: Option<&str>) -> Option<String> {
     let tool = first_tool?;
-    text.to_lowercase()
-        .contains("weather")
-        .then(|| tool.to_string())
+    let text = text.to_lowercase();
+    let wanted = match after_results {
+        false => text.contains("weather"),
+        true => text.contains("call again"),
+    };
+    wanted.then(|| tool.to_string())
+}
+
+/// Words, as the mock counts tokens.
+pub fn words(text: &str) -> u64 {
+    count_words(text)
 }
 
 fn count_words(text: &str) -> u64 {

@@ -315,16 +315,26 @@ fn protocol_options_have_defaults_and_overrides() {
     let options = |c: &Config| format!("{:?}", c.providers["p"].protocol);
     assert_eq!(
         options(&c),
-        r#"Anthropic { version: "2023-06-01", default_max_tokens: 4096 }"#
+        r#"Anthropic { version: "2023-06-01", default_max_tokens: 4096, thinking: Budget }"#
     );
     let c = one_provider(
-        "backend_type = \"anthropic\"\nbase_url = \"https://a\"\nanthropic_version = \"2024-01-01\"\ndefault_max_tokens = 1000",
+        "backend_type = \"anthropic\"\nbase_url = \"https://a\"\nanthropic_version = \"2024-01-01\"\ndefault_max_tokens = 1000\nanthropic_thinking = \"adaptive\"",
         "model = \"x\"",
     )
     .unwrap();
     assert_eq!(
         options(&c),
-        r#"Anthropic { version: "2024-01-01", default_max_tokens: 1000 }"#
+        r#"Anthropic { version: "2024-01-01", default_max_tokens: 1000, thinking: Adaptive }"#
+    );
+    let e = one_provider(
+        "backend_type = \"anthropic\"\nbase_url = \"https://a\"\nanthropic_thinking = \"lots\"",
+        "model = \"x\"",
+    )
+    .unwrap_err()
+    .join("\n");
+    assert!(
+        e.contains("anthropic_thinking") && e.contains("adaptive"),
+        "{e}"
     );
     let c = one_provider(
         "backend_type = \"azure\"\nbase_url = \"https://a\"\napi_version = \"2025-01-01-preview\"",

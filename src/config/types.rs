@@ -7,6 +7,9 @@ use indexmap::IndexMap;
 
 use super::health::{AllDownPolicy, HealthConfig};
 use super::limits::{RateLimit, ReloadConfig, StateConfig};
+use super::prices::Price;
+use super::routing::{Affinity, Hedge};
+use super::usage::{Budget, UsageConfig};
 use super::Secret;
 use crate::protocol::{Protocol, Upstream};
 
@@ -21,6 +24,7 @@ pub struct Config {
     pub health: HealthConfig,
     pub state: StateConfig,
     pub reload: ReloadConfig,
+    pub usage: UsageConfig,
 }
 
 /// Who may read `/metrics`, and where it is served.
@@ -207,6 +211,8 @@ pub enum BillingMode {
 pub struct Model {
     pub name: String,
     pub strategy: Strategy,
+    pub affinity: Affinity,
+    pub hedge: Option<Hedge>,
     pub backends: Vec<Arc<Backend>>,
 }
 
@@ -224,6 +230,8 @@ pub struct Backend {
     pub billing_mode: BillingMode,
     /// False when the entry or its provider is disabled.
     pub enabled: bool,
+    /// What its answers cost; `None` when no table prices its model (it costs 0).
+    pub price: Option<Arc<Price>>,
 }
 
 impl Provider {
@@ -274,6 +282,7 @@ pub struct User {
     pub allow_backend_pin: bool,
     pub admin: bool,
     pub rate_limit: RateLimit,
+    pub budget: Budget,
 }
 
 impl User {

@@ -18,6 +18,7 @@ mod health;
 mod limits;
 mod models;
 mod server;
+mod usage;
 mod users;
 
 use models::models;
@@ -27,12 +28,17 @@ use users::{metrics, users};
 /// what a few concurrent ones could cost in memory.
 const DEFAULT_MAX_RESPONSE: u64 = 32 * 1024 * 1024;
 
-pub fn validate(raw: RawConfig, env: &Env) -> Result<Config, Vec<ConfigError>> {
+pub fn validate(
+    raw: RawConfig,
+    env: &Env,
+    dir: Option<&std::path::Path>,
+) -> Result<Config, Vec<ConfigError>> {
     let mut c = Checker::new(env);
     let server = server::server(&mut c, &raw.server);
     let settings = settings(&mut c, &raw.settings);
     let providers = providers(&mut c, &raw.providers, &settings.timeouts);
-    let models = models(&mut c, &raw.models, &providers);
+    let prices = usage::prices(&mut c, &raw.prices, &raw.usage, dir);
+    let models = models(&mut c, &raw.models, &providers, &prices);
     let users = users(&mut c, &raw.users, &models);
     // An empty or half-written file must never take the gateway from
     // everyone: one that serves no one or nothing is a mistake.
@@ -52,6 +58,7 @@ pub fn validate(raw: RawConfig, env: &Env) -> Result<Config, Vec<ConfigError>> {
     let health = health::health(&mut c, &raw.health, &raw.providers);
     let state = limits::state(&mut c, &raw.state);
     let reload = limits::reload(&mut c, &raw.reload);
+    let usage = usage::usage(&mut c, &raw.usage, dir, &models);
     if c.errors.is_empty() {
         Ok(Config {
             server,
@@ -63,6 +70,7 @@ pub fn validate(raw: RawConfig, env: &Env) -> Result<Config, Vec<ConfigError>> {
             health,
             state,
             reload,
+            usage,
         })
     } else {
         Err(c.errors)

@@ -121,8 +121,21 @@ impl AttemptError {
         }
     }
 
+    /// False when the request never left: this backend could not take it.
+    pub fn reached_upstream(&self) -> bool {
+        !matches!(self, AttemptError::Unsupported { .. })
+    }
+
     pub fn is_timeout(&self) -> bool {
         matches!(self, AttemptError::Timeout { .. })
+    }
+
+    /// The upstream's HTTP status, when it answered with an error.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            AttemptError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
     }
 
     /// What this failure says about the backend; `None` when the request
@@ -196,7 +209,11 @@ impl AttemptError {
             })),
             AttemptError::Unsupported { backend, error } => {
                 let message = format!("backend {backend:?} cannot take this request: {error}");
-                EdgeError::bad_request(message, error.param, Some("unsupported_parameter"))
+                EdgeError::BadRequest {
+                    message,
+                    param: error.param,
+                    code: Some("unsupported_parameter"),
+                }
             }
             other => EdgeError::Internal(other.to_string()),
         }
@@ -213,17 +230,23 @@ fn from_send(e: SendError, connect_timeout: Duration) -> AttemptError {
     }
 }
 
+/// What reads the headers of every upstream answer.
+pub type Seen<'a> = dyn Fn(&axum::http::HeaderMap) + Send + Sync + 'a;
+
 /// Sends the request; any non-2xx answer becomes an [`AttemptError::Status`].
+/// `seen` reads every answer's headers (the backend's quota).
 pub async fn send(
     client: &UpstreamClient,
     backend: &Backend,
     up: UpstreamRequest,
+    seen: &Seen<'_>,
 ) -> Result<Response<Incoming>, AttemptError> {
     let provider = &backend.provider;
     let connect = provider.timeouts.connect;
     let req = upstream::request(Method::POST, &up.url, up.headers, provider, up.body)
         .map_err(|e| from_send(e, connect))?;
     let resp = client.send(req).await.map_err(|e| from_send(e, connect))?;
+    seen(resp.headers());
     if resp.status().is_success() {
         return Ok(resp);
     }
@@ -254,10 +277,11 @@ pub async fn complete(
     req: &Request,
     limit: (Duration, TimeoutKind),
     max_bytes: usize,
+    seen: &Seen<'_>,
 ) -> Result<Answer, AttemptError> {
     let up = build(backend, req)?;
     let work = async {
-        let resp = send(client, backend, up).await?;
+        let resp = send(client, backend, up, seen).await?;
         let body = upstream::read_all(resp.into_body(), max_bytes)
             .await
             .map_err(|e| match e {

@@ -4,6 +4,7 @@
 //! (docs/health.md has the rules).
 
 pub mod attempt;
+mod hedge;
 mod outcome;
 mod select;
 mod stream;
@@ -27,6 +28,7 @@ use attempt::{AttemptError, Next, TimeoutKind};
 use outcome::{bounded, deadline_exceeded, exhausted, remaining};
 use select::Pick;
 
+pub use hedge::HedgeResult;
 pub use select::pin;
 
 /// What the chosen backend answered, in the client's API.
@@ -36,18 +38,23 @@ pub enum Reply {
     Stream(Body),
 }
 
-/// Which backend a request reached last, and after how many attempts.
+/// Which backend a request reached last, and how many attempts reached
+/// one: `None` and 0 when nothing was sent upstream (every backend was
+/// down, or none could express the request).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Served {
-    pub backend: String,
+    pub backend: Option<String>,
     pub attempts: usize,
 }
 
 /// How dispatch ended: the reply or the error, and where it ended.
 pub struct Outcome {
     pub result: Result<Reply, EdgeError>,
-    /// `None` when no attempt reached an upstream.
-    pub served: Option<Served>,
+    pub served: Served,
+    /// The slot that gave the reply, when one did.
+    pub answered_by: Option<usize>,
+    /// How a hedged request's race ended, when one ran.
+    pub hedge: Option<HedgeResult>,
 }
 
 /// An attempt the client's departure cut short (its future dropped): the
@@ -66,6 +73,11 @@ impl Drop for Abandoned<'_> {
         }
         let elapsed = self.started.elapsed();
         self.record.update(|f| {
+            // A backend is tried once per request: an entry for it means its
+            // end was told already (a hedge that lost is dropped after that).
+            if f.attempts.iter().any(|a| a.backend == self.backend) {
+                return;
+            }
             f.backend = Some(self.backend.to_string());
             f.attempts.push(AttemptLog {
                 backend: self.backend.to_string(),
@@ -87,6 +99,12 @@ pub struct Dispatch<'a> {
     pub pinned: Option<usize>,
     /// A committed stream is cut when its grace runs out.
     pub shutdown: &'a Arc<Shutdown>,
+    /// The backend the request's conversation used last (affinity): tried
+    /// first while it is up and not saturated.
+    pub sticky: Option<usize>,
+    /// The request's estimated tokens: a backend that reported fewer left
+    /// is skipped until its quota resets.
+    pub tokens: u64,
 }
 
 impl Dispatch<'_> {
@@ -96,17 +114,26 @@ impl Dispatch<'_> {
         let deadline = settings.request_deadline.map(|d| self.record.start + d);
         let mut rng = fastrand::Rng::new();
         let mut tried: Vec<usize> = Vec::with_capacity(settings.max_attempts as usize);
+        // The tried backends the request was actually sent to.
+        let mut reached: Vec<usize> = Vec::with_capacity(tried.capacity());
         let mut failures: Vec<(String, AttemptError)> = Vec::new();
         let mut all_down = false;
         // Backends that cannot express the request are skipped without
         // spending one of the attempts.
         let mut attempts = 0;
         let mut out_of_time = false;
-        let served = |tried: &[usize], attempts| {
-            tried.last().map(|&i| Served {
-                backend: self.route.slots[i].backend.id.clone(),
-                attempts,
-            })
+        let mut hedge = None;
+        let served = |reached: &[usize]| Served {
+            backend: reached
+                .last()
+                .map(|&i| self.route.slots[i].backend.id.clone()),
+            attempts: reached.len(),
+        };
+        let end = |result, reached: &[usize], answered_by, hedge| Outcome {
+            result,
+            served: served(reached),
+            answered_by,
+            hedge,
         };
         while attempts < settings.max_attempts as usize {
             let Some(limit) = remaining(deadline) else {
@@ -117,46 +144,55 @@ impl Dispatch<'_> {
                 Pick::Go(index, trial) => (index, trial),
                 Pick::Exhausted => break,
                 Pick::AllDown(retry_after) => {
-                    return Outcome {
-                        result: Err(self.all_down(retry_after)),
-                        served: None,
-                    }
+                    return end(Err(self.all_down(retry_after)), &reached, None, hedge)
                 }
             };
             tried.push(index);
-            let result = self.attempt(index, req, limit, trial).await;
-            let e = match result {
+            let room = settings.max_attempts as usize - attempts;
+            let run = self.run_once(
+                index,
+                trial,
+                req,
+                limit,
+                room,
+                &mut tried,
+                &mut all_down,
+                &mut rng,
+            );
+            let race = run.await;
+            hedge = hedge.or(race.hedge);
+            reached.extend(race.cancelled);
+            for (i, e) in race.lost {
+                attempts += usize::from(e.next() == Next::Retry);
+                if e.reached_upstream() {
+                    reached.push(i);
+                }
+                failures.push((self.route.slots[i].backend.id.clone(), e));
+            }
+            let e = match race.result {
                 Ok(reply) => {
-                    return Outcome {
-                        result: Ok(reply),
-                        served: served(&tried, attempts + 1),
-                    }
+                    reached.push(race.index);
+                    return end(Ok(reply), &reached, Some(race.index), hedge);
                 }
                 Err(e) => e,
             };
+            if e.reached_upstream() {
+                reached.push(race.index);
+            }
             match e.next() {
-                Next::Stop => {
-                    return Outcome {
-                        result: Err(e.into_client_error()),
-                        served: served(&tried, tried.len()),
-                    }
-                }
+                Next::Stop => return end(Err(e.into_client_error()), &reached, None, hedge),
                 Next::Skip => {}
                 Next::Retry => attempts += 1,
             }
-            failures.push((self.route.slots[index].backend.id.clone(), e));
+            failures.push((self.route.slots[race.index].backend.id.clone(), e));
         }
-        let served = served(&tried, tried.len());
         let model = &self.route.model.name;
         let error = if out_of_time {
             deadline_exceeded(model, &failures)
         } else {
-            exhausted(model, failures, tried.is_empty(), self.pinned.is_some())
+            exhausted(model, failures, self.pinned.is_some(), self.soonest_back())
         };
-        Outcome {
-            result: Err(error),
-            served,
-        }
+        end(Err(error), &reached, None, hedge)
     }
 
     fn all_down(&self, retry_after: Duration) -> EdgeError {
@@ -194,13 +230,14 @@ impl Dispatch<'_> {
             started,
             armed: true,
         };
+        let seen = |h: &axum::http::HeaderMap| stats.observe_quota(target, h);
         let result = match self.pools.pool(&backend.provider.id) {
             None => Err(AttemptError::Connect(crate::upstream::SendError::Invalid(
                 "no HTTP client for provider".into(),
             ))),
             Some(client) if req.stream => {
                 let limit = bounded(timeouts.first_token, TimeoutKind::FirstToken, deadline_left);
-                stream::open(client, backend, req, limit)
+                stream::open(client, backend, req, limit, &seen)
                     .await
                     .map(|committed| {
                         stats.on_success(health, target, committed.ttft, Some(committed.ttft));
@@ -222,13 +259,20 @@ impl Dispatch<'_> {
             }
             Some(client) => {
                 let limit = bounded(timeouts.request, TimeoutKind::Request, deadline_left);
-                attempt::complete(client, backend, req, limit, settings.max_response_bytes)
-                    .await
-                    .map(|answer| {
-                        stats.on_success(health, target, started.elapsed(), None);
-                        self.record.update(|f| f.usage = answer.usage);
-                        Reply::Whole(answer.body)
-                    })
+                attempt::complete(
+                    client,
+                    backend,
+                    req,
+                    limit,
+                    settings.max_response_bytes,
+                    &seen,
+                )
+                .await
+                .map(|answer| {
+                    stats.on_success(health, target, started.elapsed(), None);
+                    self.record.update(|f| f.usage = answer.usage);
+                    Reply::Whole(answer.body)
+                })
             }
         };
         left.armed = false;
@@ -236,11 +280,17 @@ impl Dispatch<'_> {
         result
     }
 
-    /// Records one attempt's outcome in the backend's health and the log line.
+    /// Records one attempt's outcome in the backend's health and the log
+    /// line; a request that never left is no attempt (its reason is in the
+    /// request's error if no other backend took it).
     fn note(&self, index: usize, result: &Result<Reply, AttemptError>, elapsed: Duration) {
         let slot = &self.route.slots[index];
         let outcome = match result {
             Ok(_) => "ok",
+            Err(e) if !e.reached_upstream() => {
+                tracing::debug!(backend = %slot.backend.id, error = %e, "backend skipped");
+                return;
+            }
             Err(e) => {
                 if let Some(failure) = e.health_failure() {
                     let target = Target {
@@ -256,6 +306,7 @@ impl Dispatch<'_> {
         };
         self.record.update(|f| {
             f.backend = Some(slot.backend.id.clone());
+            f.served = Some(slot.backend.clone());
             f.attempts.push(AttemptLog {
                 backend: slot.backend.id.clone(),
                 outcome,

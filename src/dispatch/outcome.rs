@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use axum::http::StatusCode;
 use tokio::time::Instant;
 
 use super::attempt::{AttemptError, TimeoutKind};
@@ -39,31 +40,33 @@ pub(super) fn deadline_exceeded(model: &str, failures: &[(String, AttemptError)]
     };
     EdgeError::AllAttemptsFailed {
         message: format!("request deadline for model `{model}` exceeded{before}"),
-        all_timeouts: true,
+        timed_out: true,
     }
 }
 
 /// The error once no attempt is left: 503 if none could start, 400 if no
-/// backend could express the request, 504 if all timed out, else 502.
+/// backend could express the request; else the last upstream failure
+/// decides what the client can do about it: a 429 is a 429 (come back in
+/// `cooled`, when the soonest backend has cooled down), a timeout a 504,
+/// anything else a 502.
 pub(super) fn exhausted(
     model: &str,
     failures: Vec<(String, AttemptError)>,
-    none_tried: bool,
     pinned: bool,
+    cooled: Duration,
 ) -> EdgeError {
-    if none_tried || failures.is_empty() {
-        return EdgeError::NoBackend(format!("no backend of model `{model}` is available"));
-    }
-    if failures
+    let Some((_, last)) = failures.iter().rev().find(|(_, e)| e.reached_upstream()) else {
+        return match failures.into_iter().next() {
+            Some((_, first)) => first.into_client_error(),
+            None => EdgeError::NoBackend(format!("no backend of model `{model}` is available")),
+        };
+    };
+    let rate_limited = last.status() == Some(StatusCode::TOO_MANY_REQUESTS);
+    let timed_out = last.is_timeout();
+    let sent = failures
         .iter()
-        .all(|(_, e)| matches!(e, AttemptError::Unsupported { .. }))
-    {
-        if let Some((_, first)) = failures.into_iter().next() {
-            return first.into_client_error();
-        }
-        return EdgeError::NoBackend(format!("no backend of model `{model}` is available"));
-    }
-    let all_timeouts = failures.iter().all(|(_, e)| e.is_timeout());
+        .filter(|(_, e)| e.reached_upstream())
+        .count();
     let list: Vec<String> = failures.iter().map(|(b, e)| format!("{b}: {e}")).collect();
     let message = if pinned {
         format!(
@@ -72,13 +75,15 @@ pub(super) fn exhausted(
         )
     } else {
         format!(
-            "all {} attempt(s) for model `{model}` failed: {}",
-            failures.len(),
+            "all {sent} attempt(s) for model `{model}` failed: {}",
             list.join("; ")
         )
     };
-    EdgeError::AllAttemptsFailed {
-        message,
-        all_timeouts,
+    if rate_limited {
+        return EdgeError::UpstreamRateLimited {
+            message,
+            retry_after: cooled,
+        };
     }
+    EdgeError::AllAttemptsFailed { message, timed_out }
 }

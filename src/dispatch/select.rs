@@ -40,13 +40,20 @@ impl Dispatch<'_> {
         }
         let route = self.route;
         let now = clock::now_ms();
+        if let Some(i) = self.sticky.filter(|_| tried.is_empty()) {
+            let slot = &route.slots[i];
+            let up = slot.stats.availability_for(now, self.tokens) == Availability::Up;
+            if up && slot.in_rotation(self.user) && !route.saturated(i) {
+                return Pick::Go(i, None);
+            }
+        }
         let eligible: Vec<(usize, Availability)> = (0..route.slots.len())
             .filter(|i| !tried.contains(i) && route.slots[*i].in_rotation(self.user))
-            .map(|i| (i, route.slots[i].stats.availability(now)))
+            .map(|i| (i, route.slots[i].stats.availability_for(now, self.tokens)))
             .collect();
         let mut lost_race: Vec<usize> = Vec::new();
         loop {
-            let cands = up(route, &eligible, &lost_race);
+            let cands = up(route, &eligible, &lost_race, now);
             let Some(p) = route.balancer.pick(&cands, rng) else {
                 break;
             };
@@ -102,6 +109,27 @@ impl Dispatch<'_> {
             }
         }
     }
+
+    /// How long until the soonest of the request's backends (the pin, else
+    /// the user's backends in rotation) takes traffic again; zero when one
+    /// already does.
+    pub(super) fn soonest_back(&self) -> Duration {
+        let route = self.route;
+        let now = clock::now_ms();
+        let wait = |i: usize| match route.slots[i].stats.availability(now) {
+            Availability::Down { until } => clock::until(now, until),
+            _ => 0,
+        };
+        let soonest = match self.pinned {
+            Some(pin) => wait(pin),
+            None => (0..route.slots.len())
+                .filter(|&i| route.slots[i].in_rotation(self.user))
+                .map(wait)
+                .min()
+                .unwrap_or(0),
+        };
+        Duration::from_millis(soonest)
+    }
 }
 
 /// The eligible backends that may take traffic now.
@@ -109,15 +137,12 @@ fn up<'r>(
     route: &'r Route,
     eligible: &[(usize, Availability)],
     skip: &[usize],
+    now: u64,
 ) -> Vec<Candidate<'r>> {
     eligible
         .iter()
         .filter(|(i, a)| !matches!(a, Availability::Down { .. }) && !skip.contains(i))
-        .map(|&(i, _)| Candidate {
-            index: i,
-            backend: &route.slots[i].backend,
-            stats: &route.slots[i].stats,
-        })
+        .map(|&(i, _)| Candidate::new(i, &route.slots[i].backend, &route.slots[i].stats, now))
         .collect()
 }
 

@@ -46,11 +46,12 @@ pub async fn open(
     backend: &Backend,
     req: &Request,
     limit: (Duration, TimeoutKind),
+    seen: &attempt::Seen<'_>,
 ) -> Result<Committed, AttemptError> {
     let up = attempt::build(backend, req)?;
     let started = Instant::now();
     let work = async {
-        let resp = attempt::send(client, backend, up).await?;
+        let resp = attempt::send(client, backend, up, seen).await?;
         let mut c = Committed {
             upstream: resp.into_body(),
             parser: SseParser::default(),

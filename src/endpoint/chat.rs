@@ -17,7 +17,11 @@ impl Endpoint for ChatCompletions {
     const NAME: &'static str = "chat_completions";
 
     fn parse(body: &[u8]) -> Result<Request, EdgeError> {
-        Request::chat(body).map_err(|e| EdgeError::bad_request(e.message, e.param, None))
+        Request::chat(body).map_err(|e| EdgeError::BadRequest {
+            message: e.message,
+            param: e.param,
+            code: None,
+        })
     }
 
     fn reply(reply: Reply) -> Response {

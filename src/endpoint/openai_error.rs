@@ -25,7 +25,10 @@ pub fn error_response(e: &EdgeError) -> Response {
         let secs = wait.as_millis().div_ceil(1000).max(1) as u64;
         resp.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        if matches!(e, EdgeError::RateLimited { .. }) {
+        if matches!(
+            e,
+            EdgeError::RateLimited { .. } | EdgeError::UpstreamRateLimited { .. }
+        ) {
             let ms = wait.as_millis().max(1) as u64;
             resp.headers_mut()
                 .insert("retry-after-ms", HeaderValue::from(ms));
@@ -88,9 +91,11 @@ fn openai_type(status: StatusCode) -> &'static str {
 }
 
 /// OpenAI's `type`, `param` and `code` for a gateway error.
-fn parts(e: &EdgeError) -> (&'static str, Option<&'static str>, Option<&'static str>) {
+fn parts(e: &EdgeError) -> (&'static str, Option<&str>, Option<&'static str>) {
     match e {
-        EdgeError::BadRequest { param, code, .. } => ("invalid_request_error", *param, *code),
+        EdgeError::BadRequest { param, code, .. } => {
+            ("invalid_request_error", param.as_deref(), *code)
+        }
         EdgeError::Unauthorized(_) => ("invalid_request_error", None, Some("invalid_api_key")),
         EdgeError::Forbidden { code, .. } => ("permission_error", None, Some(*code)),
         EdgeError::NotFound { code, .. } => {
@@ -107,11 +112,15 @@ fn parts(e: &EdgeError) -> (&'static str, Option<&'static str>, Option<&'static 
         EdgeError::NoBackend(_) => ("server_error", None, Some("no_backend_available")),
         EdgeError::AllBackendsDown { .. } => ("server_error", None, Some("all_backends_down")),
         EdgeError::AllAttemptsFailed {
-            all_timeouts: true, ..
+            timed_out: true, ..
         } => ("server_error", None, Some("upstream_timeout")),
         EdgeError::AllAttemptsFailed { .. } => ("server_error", None, Some("upstream_error")),
+        EdgeError::UpstreamRateLimited { .. } => {
+            ("rate_limit_error", None, Some("upstream_rate_limited"))
+        }
         EdgeError::UpstreamRejected(_) => ("invalid_request_error", None, None),
         EdgeError::RateLimited { kind, .. } => (kind, None, Some("rate_limit_exceeded")),
+        EdgeError::OverBudget(_) => ("insufficient_quota", None, Some("insufficient_quota")),
         EdgeError::StateUnavailable => ("server_error", None, Some("state_unavailable")),
         EdgeError::Internal(_) => ("server_error", None, Some("internal_error")),
     }
@@ -149,7 +158,7 @@ mod tests {
         let body = r#"{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: Field required"}}"#;
         assert_eq!(
             convert("anthropic", 400, body),
-            json!({"error": {"message": "max_tokens: Field required", "type": "invalid_request_error", "param": null, "code": null}})
+            json!({"error": {"message": "max_tokens: Field required", "type": "invalid_request_error", "param": null, "code": "invalid_request_error"}})
         );
     }
 

@@ -41,27 +41,6 @@ impl std::fmt::Debug for Origin {
     }
 }
 
-impl CooldownReason {
-    /// The name in `/admin/backends` and in the shared store.
-    pub fn name(self) -> &'static str {
-        match self {
-            CooldownReason::RateLimited => "rate_limited",
-            CooldownReason::Auth => "auth",
-            CooldownReason::CircuitOpen => "circuit_open",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        [
-            CooldownReason::RateLimited,
-            CooldownReason::Auth,
-            CooldownReason::CircuitOpen,
-        ]
-        .into_iter()
-        .find(|r| r.name() == name)
-    }
-}
-
 impl BackendStats {
     pub(super) fn set_origin(&self, origin: Origin) {
         let _ = self.origin.set(origin);

@@ -14,13 +14,55 @@ pub enum CooldownReason {
     Auth,
     /// Another instance opened its circuit for this backend (shared state).
     CircuitOpen,
+    /// The upstream's rate-limit headers said no requests are left until
+    /// their reset, before any 429.
+    Quota,
+}
+
+impl CooldownReason {
+    /// In the order of their codes (1-based) in the cooldown's atomic.
+    const ALL: [CooldownReason; 4] = [
+        CooldownReason::RateLimited,
+        CooldownReason::Auth,
+        CooldownReason::CircuitOpen,
+        CooldownReason::Quota,
+    ];
+
+    /// The name in `/admin/backends` and in the shared store.
+    pub fn name(self) -> &'static str {
+        match self {
+            CooldownReason::RateLimited => "rate_limited",
+            CooldownReason::Auth => "auth",
+            CooldownReason::CircuitOpen => "circuit_open",
+            CooldownReason::Quota => "quota",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.name() == name)
+    }
+
+    fn code(self) -> u8 {
+        Self::ALL
+            .iter()
+            .position(|r| *r == self)
+            .map_or(1, |i| i as u8 + 1)
+    }
+
+    fn from_code(code: u8) -> Self {
+        let i = usize::from(code.max(1) - 1);
+        Self::ALL
+            .get(i)
+            .copied()
+            .unwrap_or(CooldownReason::RateLimited)
+    }
 }
 
 #[derive(Debug, Default)]
 pub struct Cooldown {
     /// Milliseconds (see [`clock`]); 0 or past means not cooling down.
     until: AtomicU64,
-    /// 1 rate limited, 2 auth.
+    /// [`CooldownReason::code`].
     reason: AtomicU8,
 }
 
@@ -33,11 +75,7 @@ impl Cooldown {
         if self.until() <= now {
             return None;
         }
-        Some(match self.reason.load(Relaxed) {
-            2 => CooldownReason::Auth,
-            3 => CooldownReason::CircuitOpen,
-            _ => CooldownReason::RateLimited,
-        })
+        Some(CooldownReason::from_code(self.reason.load(Relaxed)))
     }
 
     /// Cools down for `d` from `now`, never shortening a longer cooldown.
@@ -47,11 +85,7 @@ impl Cooldown {
         if d.is_zero() {
             return false;
         }
-        let code = match reason {
-            CooldownReason::RateLimited => 1,
-            CooldownReason::Auth => 2,
-            CooldownReason::CircuitOpen => 3,
-        };
+        let code = reason.code();
         let until = clock::after(now, d);
         let prev = self.until.fetch_max(until, Relaxed);
         if until >= prev {

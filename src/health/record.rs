@@ -57,6 +57,19 @@ impl BackendStats {
         }
     }
 
+    /// As [`availability`](Self::availability), and down until its quota
+    /// resets for a request of `tokens` when the upstream reported fewer left.
+    pub fn availability_for(&self, now: u64, tokens: u64) -> Availability {
+        match self.availability(now) {
+            Availability::Up | Availability::Trial if self.quota.short_of(tokens, now) => {
+                Availability::Down {
+                    until: self.quota.until(),
+                }
+            }
+            a => a,
+        }
+    }
+
     /// Takes the half-open trial, if it is free.
     pub fn try_trial(self: &Arc<Self>, now: u64, t: Target) -> Option<TrialGuard> {
         let (token, entered) = self.circuit.try_trial(now)?;
@@ -174,6 +187,35 @@ impl BackendStats {
             _ => tracing::warn!(target: "switchyard::health", backend = %b, model = t.model,
                 provider = %p, cooldown_ms, "backend rate limited (HTTP 429): cooling down"),
         }
+    }
+
+    /// Reads an answer's rate-limit headers: the backend's weight follows the
+    /// share of its quota left, and a backend with no requests left cools
+    /// down until its reset (announced like any cooldown), before any 429.
+    pub fn observe_quota(&self, t: Target, headers: &axum::http::HeaderMap) {
+        let Some(reading) = super::quota::read(headers) else {
+            return;
+        };
+        let now = crate::clock::now_ms();
+        let Some(wait) = self.quota.observe(&reading, now) else {
+            return;
+        };
+        if self.cooldown.start(now, wait, CooldownReason::Quota) {
+            self.announce(wait, CooldownReason::Quota);
+            tracing::warn!(target: "switchyard::health", backend = %t.backend.id, model = t.model,
+                provider = %t.backend.provider.id, cooldown_ms = wait.as_millis() as u64,
+                "backend reported no requests left: routing around it until its reset");
+        }
+    }
+
+    /// The share of its quota the backend reported left (1.0 when unknown).
+    pub fn quota_share(&self, now: u64) -> f64 {
+        self.quota.share(now)
+    }
+
+    /// Whether the backend reported fewer tokens left than `needed`.
+    pub fn short_of_tokens(&self, needed: u64, now: u64) -> bool {
+        self.quota.short_of(needed, now)
     }
 
     /// Keeps a secret-free (already scrubbed) error summary for `/admin/backends`.

@@ -94,6 +94,13 @@ pub struct BackendReport {
     /// Until the circuit lets a trial through or the cooldown ends, whichever is later.
     pub cooldown_remaining_ms: u64,
     pub cooldown_reason: Option<&'static str>,
+    /// The share of its quota the upstream's headers said is left (1 when
+    /// they said nothing, or their reading expired).
+    pub quota_share: f64,
+    pub quota_tokens_left: Option<u64>,
+    /// Observed 95th-percentile latency (to the full answer, or a stream's
+    /// first token), what `hedge_after = "p95"` waits.
+    pub p95_latency_ms: Option<f64>,
 }
 
 fn rfc3339(t: SystemTime) -> String {
@@ -163,6 +170,9 @@ impl BackendStats {
             }),
             cooldown_remaining_ms: clock::until(now, open_until.max(self.cooldown.until())),
             cooldown_reason: self.cooldown.active(now).map(CooldownReason::name),
+            quota_share: (self.quota.reported(now) * 1000.0).round() / 1000.0,
+            quota_tokens_left: self.quota.tokens_left(now),
+            p95_latency_ms: ms(self.p95_latency()),
         }
     }
 }

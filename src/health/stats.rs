@@ -31,6 +31,9 @@ pub struct BackendStats {
     pub(super) cooldown: Cooldown,
     pub(super) window: Window,
     pub(super) confidence: Confidence,
+    /// What the upstream's rate-limit headers said is left.
+    pub(super) quota: super::quota::Quota,
+    latencies: super::latency::Latencies,
     /// Written on failures and probes only, never on the success path.
     notes: Mutex<Notes>,
     /// Set once by the registry: which backend this is, for other instances.
@@ -71,6 +74,11 @@ impl BackendStats {
         micros(self.ewma_latency_us.load(Relaxed))
     }
 
+    /// The 95th percentile of recent latencies (as counted by successes).
+    pub fn p95_latency(&self) -> Option<Duration> {
+        self.latencies.quantile(0.95)
+    }
+
     pub fn ttft(&self) -> Option<Duration> {
         micros(self.ewma_ttft_us.load(Relaxed))
     }
@@ -89,6 +97,7 @@ impl BackendStats {
         self.successes.fetch_add(1, Relaxed);
         self.consecutive_failures.store(0, Relaxed);
         update_ewma(&self.ewma_latency_us, latency);
+        self.latencies.record(latency);
         if let Some(t) = ttft {
             update_ewma(&self.ewma_ttft_us, t);
         }

@@ -3,7 +3,7 @@
 //! 1. [`auth`]: the user behind the token (an extractor);
 //! 2. [`read`]: the body, size- and depth-limited, parsed once by the endpoint;
 //! 3. [`resolve`]: the model, the user's permission, a `backend` pin;
-//! 4. [`admit`]: the user's rate limits;
+//! 4. [`admit`]: the user's rate limits, then [`budget`]: their spend budgets;
 //! 5. dispatch (`crate::dispatch`): the attempt loop, routing, health,
 //!    failover, the stream commit rule;
 //! 6. encode: the endpoint writes the reply, stream or error in its shape;
@@ -12,7 +12,9 @@
 //!    then.
 
 pub mod admit;
+pub mod affinity;
 pub mod auth;
+pub mod budget;
 mod depth;
 pub mod read;
 pub mod resolve;
@@ -73,6 +75,7 @@ pub async fn handle<E: Endpoint>(
         user: &caller.user,
         record: &record,
         limits: admit::Limits::default(),
+        spend: budget::Spend::default(),
         served: None,
     };
     let mut resp = match run.stages::<E>(&parts.headers, body).await {
@@ -86,6 +89,7 @@ pub async fn handle<E: Endpoint>(
         route_headers(resp.headers_mut(), served);
     }
     run.limits.apply(state.limiter(), resp.headers_mut()).await;
+    run.spend.apply(state.budgets(), resp.headers_mut()).await;
     resp
 }
 
@@ -96,6 +100,7 @@ struct Run<'a> {
     user: &'a Arc<User>,
     record: &'a Arc<RequestRecord>,
     limits: admit::Limits,
+    spend: budget::Spend,
     /// Where dispatch ended, for the response headers.
     served: Option<Served>,
 }
@@ -107,6 +112,7 @@ impl Run<'_> {
         body: axum::body::Body,
     ) -> Result<Response, EdgeError> {
         let plan = self.snap.plan(&self.user.id);
+        let budget = self.snap.budget(&self.user.id);
         let server = &self.snap.config.server;
         let bounds = read::Bounds {
             max_bytes: server.max_body_bytes,
@@ -118,16 +124,42 @@ impl Run<'_> {
             Err(e) => {
                 // No model known: the headers show the user-wide windows.
                 self.limits.scoped(plan, "");
+                self.spend.scoped(budget, "");
                 return Err(e);
             }
         };
         self.limits.scoped(plan, &req.model);
+        self.spend.scoped(budget, &req.model);
         let (route, pinned) = resolve::resolve(self.snap, self.user, &req, self.record)?;
         let (limiter, metrics) = (self.state.limiter(), self.state.metrics());
-        let admission = self
-            .limits
-            .admit(limiter, metrics, self.user, &req, body_len)
-            .await?;
+        let mut held = settle::Held {
+            limits: self
+                .limits
+                .admit(limiter, metrics, self.user, &req, body_len)
+                .await?,
+            budget: None,
+        };
+        let ceiling = self.snap.ceiling(&req.model);
+        let asked = (&**self.user, &req, body_len);
+        match self
+            .spend
+            .admit(self.state.budgets(), metrics, asked, ceiling)
+            .await
+        {
+            Ok(r) => held.budget = r,
+            Err(e) => {
+                // Refused by the budget: the rate limits give the tokens back.
+                if let Some(a) = held.limits.take() {
+                    a.finish(None, false);
+                }
+                return Err(e);
+            }
+        }
+        let table = self.state.affinities();
+        let conversation = match pinned {
+            None => affinity::lookup(table, route, headers, &req).await,
+            Some(_) => None,
+        };
         let dispatch = Dispatch {
             config: &self.snap.config,
             route,
@@ -136,20 +168,27 @@ impl Run<'_> {
             record: self.record,
             pinned,
             shutdown: self.state.shutdown(),
+            sticky: conversation.as_ref().and_then(|c| c.sticky),
+            tokens: crate::limits::estimate_tokens(&req, body_len),
         };
         let outcome = dispatch.run(&req).await;
-        self.served = outcome.served;
+        self.served = Some(outcome.served);
+        if let Some(conv) = conversation {
+            affinity::settle(table, metrics, route, conv, outcome.answered_by);
+        }
+        if let Some(h) = outcome.hedge {
+            metrics.count_hedge(&route.model.name, h.name());
+        }
         let resp = E::reply(outcome.result?);
-        Ok(match admission {
-            Some(admission) => settle::hold(resp, admission, self.record.clone()),
-            None => resp,
-        })
+        Ok(settle::hold(resp, held, self.record.clone()))
     }
 }
 
-/// `x-switchyard-backend` and `x-switchyard-attempts`.
+/// `x-switchyard-backend` (absent when nothing reached an upstream) and
+/// `x-switchyard-attempts`.
 pub fn route_headers(headers: &mut HeaderMap, served: &Served) {
-    if let Ok(v) = HeaderValue::from_str(&served.backend) {
+    let backend = served.backend.as_deref();
+    if let Some(v) = backend.and_then(|b| HeaderValue::from_str(b).ok()) {
         headers.insert("x-switchyard-backend", v);
     }
     headers.insert("x-switchyard-attempts", HeaderValue::from(served.attempts));

@@ -7,6 +7,34 @@ use serde_json::Value;
 
 use super::{Request, RequestError};
 
+/// OpenAI's `reasoning_effort`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Effort {
+    None,
+    Minimal,
+    Low,
+    Medium,
+    High,
+    XHigh,
+}
+
+impl Effort {
+    /// Thinking tokens for protocols that take a budget. Google's own
+    /// OpenAI layer gives Gemini 1K / 8K / 24K for low / medium / high;
+    /// minimal is 1K here (Anthropic's minimum budget) and low 2K so the
+    /// two differ.
+    pub fn budget(self) -> u64 {
+        match self {
+            Effort::None => 0,
+            Effort::Minimal => 1024,
+            Effort::Low => 2048,
+            Effort::Medium => 8192,
+            Effort::High => 24576,
+            Effort::XHigh => 32768,
+        }
+    }
+}
+
 /// How a native protocol treats a top-level OpenAI field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Policy {
@@ -52,7 +80,7 @@ impl<'a> Input<'a> {
                         message: format!(
                             "the field `{name}` is not supported on {protocol} backends"
                         ),
-                        param: None,
+                        param: Some(name.clone().into()),
                     })
                 }
             }
@@ -68,14 +96,14 @@ impl<'a> Input<'a> {
     pub fn unsupported(&self, field: &'static str, why: &str) -> RequestError {
         RequestError {
             message: format!("`{field}` {why} on {} backends", self.protocol),
-            param: Some(field),
+            param: Some(field.into()),
         }
     }
 
     fn wrong_type(&self, field: &'static str, want: &str) -> RequestError {
         RequestError {
             message: format!("`{field}` must be {want}"),
-            param: Some(field),
+            param: Some(field.into()),
         }
     }
 
@@ -107,6 +135,23 @@ impl<'a> Input<'a> {
                 .map(Some)
                 .ok_or_else(|| self.wrong_type(field, "a string")),
         }
+    }
+
+    pub fn reasoning_effort(&self) -> Result<Option<Effort>, RequestError> {
+        let effort = match self.string("reasoning_effort")? {
+            None => return Ok(None),
+            Some("none") => Effort::None,
+            Some("minimal") => Effort::Minimal,
+            Some("low") => Effort::Low,
+            Some("medium") => Effort::Medium,
+            Some("high") => Effort::High,
+            Some("xhigh") => Effort::XHigh,
+            Some(_) => {
+                let why = "must be none, minimal, low, medium, high or xhigh";
+                return Err(self.unsupported("reasoning_effort", why));
+            }
+        };
+        Ok(Some(effort))
     }
 
     /// `max_completion_tokens`, or the older `max_tokens`.
@@ -178,13 +223,12 @@ pub(super) fn common_policy(name: &str) -> Option<Policy> {
         | "top_logprobs"
         | "audio"
         | "modalities"
-        | "logit_bias" => Some(Policy::Mapped),
+        | "logit_bias"
+        | "reasoning_effort" => Some(Policy::Mapped),
         // `stream_options` was read by Request::parse; the rest only tune
         // OpenAI's service (storage, tiers, caching, latency, abuse ids).
         "stream_options" | "store" | "metadata" | "service_tier" | "prediction"
-        | "prompt_cache_key" | "safety_identifier" | "reasoning_effort" | "verbosity" => {
-            Some(Policy::Dropped)
-        }
+        | "prompt_cache_key" | "safety_identifier" | "verbosity" => Some(Policy::Dropped),
         _ => None,
     }
 }

@@ -1,8 +1,9 @@
-//! OpenAI chat messages, tools and tool choice, decoded into one neutral
-//! form that the native protocols (Anthropic, Gemini) render from.
+//! OpenAI chat messages, decoded into one neutral form that the native
+//! protocols (Anthropic, Gemini) render from.
 
 use serde_json::{Map, Value};
 
+use super::carry;
 use super::input::Input;
 use super::RequestError;
 
@@ -35,6 +36,8 @@ pub(super) struct ToolCall {
     pub name: String,
     /// The arguments, decoded: both protocols take an object, not a string.
     pub arguments: Map<String, Value>,
+    /// Gemini's thought signature for this call, carried by the client.
+    pub signature: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -44,28 +47,66 @@ pub(super) struct Message {
     pub tool_calls: Vec<ToolCall>,
     /// Role `tool`: the call this result answers.
     pub tool_call_id: String,
+    /// Gemini's thought signature for the message's text, carried by the client.
+    pub signature: Option<String>,
+    /// Anthropic's signed thinking blocks of an assistant turn, carried by the client.
+    pub thinking: Vec<Value>,
 }
+
+/// The text a turn OpenAI takes empty gets where the upstream needs some
+/// (Anthropic and Gemini refuse empty and whitespace-only text).
+pub(super) const EMPTY_TURN: &str = ".";
 
 fn bad(path: &str, message: impl std::fmt::Display) -> RequestError {
     RequestError {
         message: format!("{path}: {message}"),
-        param: Some("messages"),
+        param: Some("messages".into()),
     }
 }
 
-/// Decodes `messages`.
+/// Decodes `messages`, with what neither native protocol has a field for
+/// kept in the text: a message's `name` (the speaker) prefixes its text as
+/// `name: `, and a system message after the conversation started stays
+/// where it is, as a user turn's text prefixed `System: ` (both protocols
+/// take system text only before the conversation).
 pub(super) fn messages(input: &Input) -> Result<Vec<Message>, RequestError> {
     let Some(Value::Array(list)) = input.get("messages") else {
         return Ok(Vec::new());
     };
-    list.iter()
-        .enumerate()
-        .map(|(i, m)| message(input, &format!("messages[{i}]"), m))
-        .collect()
+    let mut out = Vec::with_capacity(list.len());
+    let mut started = false;
+    for (i, m) in list.iter().enumerate() {
+        let mut msg = message(input, &format!("messages[{i}]"), m)?;
+        let name = m
+            .get("name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty());
+        let late_system = msg.role == Role::System && started;
+        started |= msg.role != Role::System;
+        match (late_system, name) {
+            (true, Some(name)) => speaker(&mut msg.parts, &format!("System ({name})")),
+            (true, None) => speaker(&mut msg.parts, "System"),
+            (false, Some(name)) if msg.role != Role::Tool => speaker(&mut msg.parts, name),
+            _ => {}
+        }
+        if late_system {
+            msg.role = Role::User;
+        }
+        out.push(msg);
+    }
+    Ok(out)
 }
 
-fn message(input: &Input, path: &str, m: &Value) -> Result<Message, RequestError> {
-    let role = match m.get("role").and_then(Value::as_str) {
+/// Starts the text with `label: `.
+fn speaker(parts: &mut Vec<Part>, label: &str) {
+    match parts.first_mut() {
+        Some(Part::Text(t)) => *t = format!("{label}: {t}"),
+        _ => parts.insert(0, Part::Text(format!("{label}:"))),
+    }
+}
+
+fn role(input: &Input, path: &str, m: &Value) -> Result<Role, RequestError> {
+    Ok(match m.get("role").and_then(Value::as_str) {
         Some("system" | "developer") => Role::System,
         Some("user") => Role::User,
         Some("assistant") => Role::Assistant,
@@ -83,7 +124,11 @@ fn message(input: &Input, path: &str, m: &Value) -> Result<Message, RequestError
                 "`role` must be system, developer, user, assistant or tool",
             ))
         }
-    };
+    })
+}
+
+fn message(input: &Input, path: &str, m: &Value) -> Result<Message, RequestError> {
+    let role = role(input, path, m)?;
     if m.get("audio").is_some_and(|a| !a.is_null()) {
         let why = format!(
             "assistant audio is not supported on {} backends",
@@ -105,11 +150,17 @@ fn message(input: &Input, path: &str, m: &Value) -> Result<Message, RequestError
         (Role::Tool, None) => return Err(bad(path, "a tool message needs `tool_call_id`")),
         _ => String::new(),
     };
+    let thinking = match role {
+        Role::Assistant => carry::thinking_blocks(m),
+        _ => Vec::new(),
+    };
     Ok(Message {
         role,
         parts,
         tool_calls,
         tool_call_id,
+        signature: carry::google_signature(m),
+        thinking,
     })
 }
 
@@ -214,76 +265,8 @@ fn tool_call(path: &str, c: &Value) -> Result<ToolCall, RequestError> {
         id: id.to_string(),
         name: name.to_string(),
         arguments,
+        signature: carry::google_signature(c),
     })
-}
-
-/// A function the model may call.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct Tool {
-    pub name: String,
-    pub description: Option<String>,
-    /// JSON Schema of the arguments, as the client sent it.
-    pub parameters: Option<Value>,
-}
-
-/// Decodes `tools`; only function tools exist in the chat completions API.
-pub(super) fn tools(input: &Input) -> Result<Vec<Tool>, RequestError> {
-    let Some(list) = input.get("tools") else {
-        return Ok(Vec::new());
-    };
-    let list = list
-        .as_array()
-        .ok_or_else(|| input.unsupported("tools", "must be an array"))?;
-    list.iter()
-        .map(|t| {
-            let f = t
-                .get("function")
-                .filter(|_| t.get("type").and_then(Value::as_str) == Some("function"));
-            let name = f.and_then(|f| f.get("name")).and_then(Value::as_str);
-            let (Some(f), Some(name)) = (f, name) else {
-                return Err(
-                    input.unsupported("tools", "other than named function tools are not supported")
-                );
-            };
-            Ok(Tool {
-                name: name.to_string(),
-                description: f
-                    .get("description")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-                parameters: f.get("parameters").filter(|p| !p.is_null()).cloned(),
-            })
-        })
-        .collect()
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub(super) enum ToolChoice {
-    None,
-    Auto,
-    Required,
-    Function(String),
-}
-
-pub(super) fn tool_choice(input: &Input) -> Result<Option<ToolChoice>, RequestError> {
-    let Some(v) = input.get("tool_choice") else {
-        return Ok(None);
-    };
-    let choice = match v.as_str() {
-        Some("none") => ToolChoice::None,
-        Some("auto") => ToolChoice::Auto,
-        Some("required") => ToolChoice::Required,
-        _ => match v.pointer("/function/name").and_then(Value::as_str) {
-            Some(name) => ToolChoice::Function(name.to_string()),
-            None => {
-                return Err(input.unsupported(
-                    "tool_choice",
-                    "must be none, auto, required or a named function",
-                ))
-            }
-        },
-    };
-    Ok(Some(choice))
 }
 
 /// The text of a message's parts, for places that take text only.

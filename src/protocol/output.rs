@@ -4,9 +4,9 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
-use super::Usage;
+use super::{carry, Usage};
 
 /// Token counts in OpenAI's terms; sums saturate, since the numbers come
 /// from upstream and an overflow must not panic.
@@ -17,6 +17,8 @@ pub(super) struct Counts {
     /// Every output token, reasoning included.
     pub completion: u64,
     pub cached: Option<u64>,
+    /// Input written to the prompt cache; OpenAI's usage has no field for it.
+    pub cache_write: u64,
     pub reasoning: Option<u64>,
 }
 
@@ -25,6 +27,9 @@ impl Counts {
         Usage {
             prompt_tokens: self.prompt,
             completion_tokens: self.completion,
+            cached_tokens: self.cached.unwrap_or(0),
+            cache_write_tokens: self.cache_write,
+            reasoning_tokens: self.reasoning.unwrap_or(0),
         }
     }
 
@@ -59,20 +64,44 @@ pub(super) fn random_id(prefix: &str) -> String {
     id
 }
 
-/// One complete tool call of a `chat.completion` message.
-pub(super) fn tool_call(id: &str, name: &str, arguments: String) -> Value {
-    json!({"id": id, "type": "function", "function": {"name": name, "arguments": arguments}})
+/// One complete tool call of a `chat.completion` message, with the Gemini
+/// thought signature that must come back with it.
+pub(super) fn tool_call(id: &str, name: &str, arguments: String, signature: Option<&str>) -> Value {
+    let mut call =
+        json!({"id": id, "type": "function", "function": {"name": name, "arguments": arguments}});
+    if let Some(s) = signature {
+        call["extra_content"] = carry::google_extra(s);
+    }
+    call
+}
+
+/// A choice's message as a native protocol read it.
+#[derive(Debug, Default)]
+pub(super) struct AssistantMessage {
+    pub text: String,
+    /// The thinking the upstream showed, as `reasoning_content` (the field
+    /// DeepSeek, vLLM and OpenRouter clients read).
+    pub reasoning: String,
+    pub tool_calls: Vec<Value>,
+    /// Fields carrying what the upstream needs back on the next turn (`carry`).
+    pub extra: Map<String, Value>,
 }
 
 /// One choice of a `chat.completion`. OpenAI sends `content: null` when
 /// the model only called tools.
-pub(super) fn choice(index: u64, text: String, tool_calls: Vec<Value>, finish: &str) -> Value {
-    let mut message = json!({"role": "assistant", "content": text});
-    if !tool_calls.is_empty() {
-        if text.is_empty() {
+pub(super) fn choice(index: u64, m: AssistantMessage, finish: &str) -> Value {
+    let mut message = json!({"role": "assistant", "content": m.text});
+    if !m.tool_calls.is_empty() {
+        if m.text.is_empty() {
             message["content"] = Value::Null;
         }
-        message["tool_calls"] = Value::Array(tool_calls);
+        message["tool_calls"] = Value::Array(m.tool_calls);
+    }
+    if !m.reasoning.is_empty() {
+        message["reasoning_content"] = m.reasoning.into();
+    }
+    for (key, value) in m.extra {
+        message[key] = value;
     }
     json!({"index": index, "message": message, "logprobs": null, "finish_reason": finish})
 }
@@ -120,6 +149,11 @@ struct ChoiceOut<'a, D> {
 #[derive(Serialize)]
 struct Text<'a> {
     content: &'a str,
+}
+
+#[derive(Serialize)]
+struct Reasoning<'a> {
+    reasoning_content: &'a str,
 }
 
 #[derive(Serialize)]
@@ -189,6 +223,22 @@ impl Chunks {
         self.delta(out, index, Text { content: text }, None);
     }
 
+    /// A chunk of choice `index`'s reasoning (`delta.reasoning_content`).
+    pub fn reasoning(&self, out: &mut Vec<u8>, index: u64, text: &str) {
+        let delta = Reasoning {
+            reasoning_content: text,
+        };
+        self.delta(out, index, delta, None);
+    }
+
+    /// A delta with one extra message field (`carry`): clients that keep
+    /// the message gather it like the other deltas.
+    pub fn extra(&self, out: &mut Vec<u8>, index: u64, key: &str, value: Value) {
+        let mut delta = Map::new();
+        delta.insert(key.to_string(), value);
+        self.delta(out, index, delta, None);
+    }
+
     /// The usage-only chunk `stream_options.include_usage` asks for.
     pub fn usage(&self, out: &mut Vec<u8>, counts: &Counts) {
         self.write(out, [(); 0], Some(counts.json()));
@@ -209,11 +259,22 @@ impl Chunks {
     }
 
     /// The start of streamed tool call `k` (id and name), with `arguments`
-    /// so far: none when fragments follow, all of them when none will.
-    pub fn tool_start(&self, out: &mut Vec<u8>, index: u64, k: usize, call: (&str, &str, &str)) {
+    /// so far: none when fragments follow, all of them when none will; and
+    /// the Gemini thought signature that must come back with it.
+    pub fn tool_start(
+        &self,
+        out: &mut Vec<u8>,
+        index: u64,
+        k: usize,
+        call: (&str, &str, &str),
+        signature: Option<&str>,
+    ) {
         let (id, name, arguments) = call;
-        let call = json!({"index": k, "id": id, "type": "function",
+        let mut call = json!({"index": k, "id": id, "type": "function",
                           "function": {"name": name, "arguments": arguments}});
+        if let Some(s) = signature {
+            call["extra_content"] = carry::google_extra(s);
+        }
         self.delta(out, index, json!({"tool_calls": [call]}), None);
     }
 

@@ -6,6 +6,8 @@
 //! `backend` removed). A protocol that speaks another API translates from
 //! these fields.
 
+use std::borrow::Cow;
+
 use indexmap::IndexMap;
 use serde_json::value::RawValue;
 
@@ -35,13 +37,14 @@ pub struct Request {
 #[error("{message}")]
 pub struct RequestError {
     pub message: String,
-    pub param: Option<&'static str>,
+    /// The field it is about: a name the gateway knows, or one the client sent.
+    pub param: Option<Cow<'static, str>>,
 }
 
 fn invalid(param: &'static str, message: impl Into<String>) -> RequestError {
     RequestError {
         message: message.into(),
-        param: Some(param),
+        param: Some(param.into()),
     }
 }
 
@@ -150,21 +153,29 @@ mod tests {
 
     #[test]
     fn rejects_bad_shapes_naming_the_param() {
-        let param = |b: &str| Request::chat(b.as_bytes()).unwrap_err().param;
-        assert_eq!(param(r#"{"messages":[]}"#), Some("model"));
-        assert_eq!(param(r#"{"model":"m"}"#), Some("messages"));
-        assert_eq!(param(r#"{"model":"m","messages":"hi"}"#), Some("messages"));
+        let param = |b: &str| {
+            Request::chat(b.as_bytes())
+                .unwrap_err()
+                .param
+                .map(|p| p.into_owned())
+        };
+        assert_eq!(param(r#"{"messages":[]}"#), Some("model".to_string()));
+        assert_eq!(param(r#"{"model":"m"}"#), Some("messages".to_string()));
+        assert_eq!(
+            param(r#"{"model":"m","messages":"hi"}"#),
+            Some("messages".to_string())
+        );
         assert_eq!(
             param(r#"{"model":"m","messages":[],"backend":3}"#),
-            Some("backend")
+            Some("backend".to_string())
         );
         assert_eq!(
             param(r#"{"model":"m","messages":[],"backend":["a"]}"#),
-            Some("backend")
+            Some("backend".to_string())
         );
         assert_eq!(
             param(r#"{"model":"m","messages":[],"stream":"yes"}"#),
-            Some("stream")
+            Some("stream".to_string())
         );
         assert_eq!(param("not json"), None);
         assert_eq!(param("[1]"), None);

@@ -6,10 +6,13 @@
 //! lock-free; round robin keeps one small per-model lock for its smooth
 //! weighted counters.
 
+pub mod affinity;
+pub mod conversation;
 mod route;
 mod smart;
 mod strategies;
 
+pub use affinity::{Affinities, Key, Known};
 pub use route::{Route, Slot};
 
 use std::sync::Mutex;
@@ -24,6 +27,21 @@ pub struct Candidate<'a> {
     pub index: usize,
     pub backend: &'a Backend,
     pub stats: &'a BackendStats,
+    /// The configured weight times the share of its quota the upstream
+    /// says is left: a backend running out gets less traffic before it
+    /// runs out.
+    pub weight: f64,
+}
+
+impl<'a> Candidate<'a> {
+    pub fn new(index: usize, backend: &'a Backend, stats: &'a BackendStats, now: u64) -> Self {
+        Candidate {
+            index,
+            backend,
+            stats,
+            weight: backend.weight * stats.quota_share(now),
+        }
+    }
 }
 
 /// Per-model routing state.

@@ -41,6 +41,18 @@ impl Route {
             .position(|s| s.backend.id == id && s.backend.visible_to(user))
     }
 
+    /// Whether slot `i` carries far more than its share of the requests in
+    /// flight on this route's serving backends: more than twice the even
+    /// share plus two (the slack keeps a quiet route from counting one
+    /// request as saturation). A saturated backend loses its conversations
+    /// to others rather than queueing them.
+    pub fn saturated(&self, i: usize) -> bool {
+        let serving = self.slots.iter().filter(|s| s.serving());
+        let (n, total) = serving.fold((0i64, 0i64), |(n, t), s| (n + 1, t + s.stats.inflight()));
+        let fair = total / n.max(1);
+        self.slots[i].stats.inflight() > 2 * fair + 2
+    }
+
     /// The ids of the backends in rotation for `user`, in order.
     pub fn in_rotation<'a>(&'a self, user: &'a User) -> impl Iterator<Item = &'a str> + 'a {
         self.slots

@@ -10,7 +10,7 @@ pub fn smart(cands: &[Candidate], cfg: &SmartConfig, now: u64, rng: &mut fastran
     if rng.f64() < cfg.explore_ratio {
         return rng.usize(..cands.len());
     }
-    let score = |c: &Candidate| c.backend.weight * c.stats.confidence(now, cfg);
+    let score = |c: &Candidate| c.weight * c.stats.confidence(now, cfg);
     let total: f64 = cands.iter().map(score).sum();
     let mut point = rng.f64() * total;
     for (i, c) in cands.iter().enumerate() {

@@ -7,10 +7,10 @@ use super::Candidate;
 pub const EXPLORE_RATIO: f64 = 0.05;
 
 pub fn weighted_random(cands: &[Candidate], rng: &mut fastrand::Rng) -> usize {
-    let total: f64 = cands.iter().map(|c| c.backend.weight).sum();
+    let total: f64 = cands.iter().map(|c| c.weight).sum();
     let mut point = rng.f64() * total;
     for (i, c) in cands.iter().enumerate() {
-        point -= c.backend.weight;
+        point -= c.weight;
         if point < 0.0 {
             return i;
         }
@@ -21,10 +21,10 @@ pub fn weighted_random(cands: &[Candidate], rng: &mut fastrand::Rng) -> usize {
 /// nginx's smooth weighted round robin: weights 5,1,1 give a,a,b,a,c,a,a
 /// rather than a,a,a,a,a,b,c. Backends not eligible now keep their counters.
 pub fn smooth_weighted(cands: &[Candidate], current: &mut [f64]) -> usize {
-    let total: f64 = cands.iter().map(|c| c.backend.weight).sum();
+    let total: f64 = cands.iter().map(|c| c.weight).sum();
     let mut best = 0;
     for (i, c) in cands.iter().enumerate() {
-        current[c.index] += c.backend.weight;
+        current[c.index] += c.weight;
         if current[c.index] > current[cands[best].index] {
             best = i;
         }
@@ -50,10 +50,10 @@ pub fn weighted_failover(cands: &[Candidate], rng: &mut fastrand::Rng) -> usize 
     let tier: Vec<usize> = (0..cands.len())
         .filter(|&i| cands[i].backend.priority == top)
         .collect();
-    let total: f64 = tier.iter().map(|&i| cands[i].backend.weight).sum();
+    let total: f64 = tier.iter().map(|&i| cands[i].weight).sum();
     let mut point = rng.f64() * total;
     for &i in &tier {
-        point -= cands[i].backend.weight;
+        point -= cands[i].weight;
         if point < 0.0 {
             return i;
         }

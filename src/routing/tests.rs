@@ -31,6 +31,7 @@ fn backend(id: &str, weight: f64, priority: u32) -> Backend {
         tags: vec![],
         billing_mode: BillingMode::PerToken,
         enabled: true,
+        price: None,
     }
 }
 
@@ -56,11 +57,7 @@ impl Fixture {
     fn cands(&self, skip: &[usize]) -> Vec<Candidate<'_>> {
         (0..self.backends.len())
             .filter(|i| !skip.contains(i))
-            .map(|i| Candidate {
-                index: i,
-                backend: &self.backends[i],
-                stats: &self.stats[i],
-            })
+            .map(|i| Candidate::new(i, &self.backends[i], &self.stats[i], clock::now_ms()))
             .collect()
     }
 

@@ -7,6 +7,7 @@
 
 mod access;
 pub mod admin;
+mod budgets;
 mod conn;
 mod io;
 mod listen;
@@ -14,6 +15,7 @@ mod routes;
 mod service;
 mod status;
 mod track;
+mod usage;
 
 use std::future::Future;
 use std::time::Duration;
@@ -22,12 +24,11 @@ use axum::routing::{get, post};
 use axum::Router;
 use tokio::net::TcpListener;
 
-use crate::shutdown::Phase;
-use conn::Serving;
-
 use crate::endpoint::ChatCompletions;
 use crate::pipeline;
+use crate::shutdown::Phase;
 use crate::state::AppState;
+use conn::Serving;
 
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new();
@@ -49,6 +50,8 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/backends/{backend}/disable", post(admin::disable))
         .route("/admin/backends/{backend}/enable", post(admin::enable))
         .route("/admin/reload", post(admin::reload))
+        .route("/admin/usage", get(usage::admin_usage))
+        .route("/v1/usage", get(usage::own_usage))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -57,6 +60,9 @@ pub fn router(state: AppState) -> Router {
         ))
         .with_state(state)
 }
+
+/// How long serving waits at start for the ledger's store.
+const LEDGER_START: Duration = Duration::from_secs(5);
 
 /// Serves until `shutdown` resolves. Then the listener closes (new
 /// connections are refused), the probes stop, connections with no request
@@ -68,6 +74,11 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Budgets start from the ledger's spend, so its schema must be there.
+    if !state.prepare(LEDGER_START).await {
+        tracing::warn!(target: "switchyard::usage",
+            "usage ledger store not ready: serving; rows wait in memory until it answers");
+    }
     let serving = serving(router(state.clone()), &state);
     let mut open = listen::accept_until(listener, serving, shutdown).await;
     state.stop_probes();
@@ -94,7 +105,9 @@ pub async fn serve(
     drop(open);
     // Every background task (probes, reload watcher, shared-state sync,
     // the metrics listener) ends with the server.
-    state.tasks().drain(std::time::Duration::from_secs(1)).await;
+    // The ledger's writer flushes its queue first.
+    let drain = crate::ledger::SHUTDOWN_FLUSH + Duration::from_secs(1);
+    state.tasks().drain(drain).await;
     Ok(())
 }
 

@@ -65,7 +65,8 @@ impl Future for Responding {
     }
 }
 
-/// A response body that tells the connection when it is done.
+/// A response body that tells the connection when it is done (not
+/// `crate::body::on_end`, which boxes the body: an allocation per request).
 pub(super) struct Tracked {
     body: Body,
     conn: Option<Arc<Conn>>,

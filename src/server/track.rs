@@ -1,17 +1,13 @@
 //! Request tracking: a request id on every response and exactly one log line
-//! per request, written when the response body has ended or been dropped.
+//! per request, written when the response body has ended or been dropped
+//! (`crate::body::on_end`).
 
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
-use bytes::Bytes;
-use http_body::{Body as _, Frame, SizeHint};
 
 use crate::error::Fault;
 use crate::state::AppState;
@@ -86,12 +82,10 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
     }
     let status = resp.status().as_u16();
     resp.map(|inner| {
-        Body::new(LoggedBody {
-            inner,
-            record,
-            state,
-            status,
-            ended: false,
+        crate::body::on_end(inner, move |completed| {
+            // A body dropped once the grace period is over was cut, not left.
+            let completed = completed || cut_by_shutdown(&record, &state);
+            finish(&state, &record, status, completed)
         })
     })
 }
@@ -99,6 +93,14 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
 /// Status logged for a client that closed the connection before any response
 /// (nginx's convention).
 const CLIENT_CLOSED: u16 = 499;
+
+/// The request's one log line and metrics update, and its ledger row if
+/// it reached an upstream.
+fn finish(state: &AppState, record: &RequestRecord, status: u16, completed: bool) {
+    if record.finish(status, completed, state.metrics()) {
+        state.ledger().record(record, status);
+    }
+}
 
 struct Unanswered {
     record: Arc<RequestRecord>,
@@ -111,7 +113,7 @@ impl Drop for Unanswered {
         if self.armed {
             // Not the client's leaving, when the shutdown cut it.
             let cut = cut_by_shutdown(&self.record, &self.state);
-            self.record.finish(CLIENT_CLOSED, cut, self.state.metrics());
+            finish(&self.state, &self.record, CLIENT_CLOSED, cut);
         }
     }
 }
@@ -130,59 +132,6 @@ fn cut_by_shutdown(record: &RequestRecord, state: &AppState) -> bool {
         }
     });
     true
-}
-
-/// Wraps a response body; logs the request when the body ends or is dropped.
-struct LoggedBody {
-    inner: Body,
-    record: Arc<RequestRecord>,
-    state: AppState,
-    status: u16,
-    ended: bool,
-}
-
-impl http_body::Body for LoggedBody {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let poll = Pin::new(&mut self.inner).poll_frame(cx);
-        // Finish when the last frame leaves (not only at `None`): hyper may never
-        // poll a body past its last frame, and the client should not see the
-        // end of a response before its log line and metrics exist.
-        let last = match &poll {
-            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => true,
-            Poll::Ready(Some(Ok(_))) => self.inner.is_end_stream(),
-            Poll::Pending => false,
-        };
-        if last && !self.ended {
-            self.ended = true;
-            self.record.finish(self.status, true, self.state.metrics());
-        }
-        poll
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl Drop for LoggedBody {
-    fn drop(&mut self) {
-        // A body never polled to its end: the client went away first (or a
-        // HEAD/empty response was never polled, which `is_end_stream` tells).
-        let completed =
-            self.ended || self.inner.is_end_stream() || cut_by_shutdown(&self.record, &self.state);
-        self.record
-            .finish(self.status, completed, self.state.metrics());
-    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,8 @@ use super::{Cut, Fields};
 use crate::health::Entry;
 
 use prometheus_client::encoding::EncodeLabelSet;
+use std::sync::atomic::AtomicU64;
+
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -67,6 +69,13 @@ pub struct ResultLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AffinityLabels {
+    pub model: String,
+    /// hit, new, moved, expired (affinity); won, lost, failed (hedges).
+    pub result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BackendLabels {
     pub backend: String,
 }
@@ -93,12 +102,20 @@ pub struct Metrics {
     pub attempts: Family<AttemptLabels, Counter>,
     pub failovers: Family<ModelLabels, Counter>,
     pub tokens: Family<TokenLabels, Counter>,
+    pub cost: Family<RouteLabels, Counter<f64, AtomicU64>>,
+    /// Ledger rows lost: the queue was full while the store was unreachable.
+    pub usage_rows_dropped: Counter,
     pub rate_limited: Family<UserLabels, Counter>,
+    pub budget_exceeded: Family<UserLabels, Counter>,
     pub config_reloads: Family<ResultLabels, Counter>,
     pub state_errors: Counter,
     pub backend_up: Family<RouteLabels, Gauge>,
     pub circuit_state: Family<BackendLabels, Gauge>,
     pub inflight: Family<BackendLabels, Gauge>,
+    pub affinity: Family<AffinityLabels, Counter>,
+    pub hedges: Family<AffinityLabels, Counter>,
+    /// Per mille of its quota a backend's headers said is left.
+    pub quota: Family<RouteLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -118,12 +135,18 @@ impl Metrics {
             attempts: Family::default(),
             failovers: Family::default(),
             tokens: Family::default(),
+            cost: Family::default(),
+            usage_rows_dropped: Counter::default(),
             rate_limited: Family::default(),
+            budget_exceeded: Family::default(),
             config_reloads: Family::default(),
             state_errors: Counter::default(),
             backend_up: Family::default(),
             circuit_state: Family::default(),
             inflight: Family::default(),
+            affinity: Family::default(),
+            hedges: Family::default(),
+            quota: Family::default(),
         };
         m.register();
         m
@@ -163,13 +186,28 @@ impl Metrics {
         );
         r.register(
             "tokens",
-            "Tokens reported by upstreams (kind: prompt, completion)",
+            "Tokens reported by upstreams (kind: input, cached_input, output, reasoning; cached_input is part of input, reasoning part of output)",
             self.tokens.clone(),
+        );
+        r.register(
+            "cost_usd",
+            "What answers cost in USD at the serving backend's price",
+            self.cost.clone(),
+        );
+        r.register(
+            "usage_rows_dropped",
+            "Usage ledger rows dropped because too many waited for an unreachable store",
+            self.usage_rows_dropped.clone(),
         );
         r.register(
             "rate_limited",
             "Requests refused by a user's rate limit",
             self.rate_limited.clone(),
+        );
+        r.register(
+            "budget_exceeded",
+            "Requests refused because they could pass a user's budget",
+            self.budget_exceeded.clone(),
         );
         r.register(
             "config_reloads",
@@ -196,6 +234,31 @@ impl Metrics {
             "Requests in flight to the backend",
             self.inflight.clone(),
         );
+        r.register(
+            "affinity",
+            "Requests of a named conversation by what affinity did: hit (its backend), new, moved (its backend was unusable or failed), expired",
+            self.affinity.clone(),
+        );
+        r.register(
+            "hedges",
+            "Hedged requests by result: won (the hedge answered first), lost (the first attempt did), failed (neither)",
+            self.hedges.clone(),
+        );
+        r.register(
+            "backend_quota_remaining_permille",
+            "Per mille of its quota the backend's rate-limit headers said is left (1000 when unknown)",
+            self.quota.clone(),
+        );
+    }
+
+    /// One hedged request's race, by how it ended.
+    pub fn count_hedge(&self, model: &str, result: &'static str) {
+        self.hedges
+            .get_or_create(&AffinityLabels {
+                model: model.to_string(),
+                result,
+            })
+            .inc();
     }
 
     /// The Prometheus text exposition of every metric.
@@ -288,17 +351,23 @@ impl Metrics {
                 .inc_by(f.attempts.len() as u64 - 1);
         }
         if let Some(u) = f.usage {
-            let tokens = |kind| TokenLabels {
-                model: model.clone(),
-                backend: backend.clone(),
-                kind,
-            };
-            self.tokens
-                .get_or_create(&tokens("prompt"))
-                .inc_by(u.prompt_tokens);
-            self.tokens
-                .get_or_create(&tokens("completion"))
-                .inc_by(u.completion_tokens);
+            let kinds = [
+                ("input", u.prompt_tokens),
+                ("cached_input", u.cached_tokens),
+                ("output", u.completion_tokens),
+                ("reasoning", u.reasoning_tokens),
+            ];
+            for (kind, n) in kinds {
+                let labels = TokenLabels {
+                    model: model.clone(),
+                    backend: backend.clone(),
+                    kind,
+                };
+                self.tokens.get_or_create(&labels).inc_by(n);
+            }
+        }
+        if let Some(cost) = f.cost_usd() {
+            self.cost.get_or_create(&route).inc_by(cost);
         }
     }
 }
@@ -309,6 +378,7 @@ pub fn refresh_backend_gauges(metrics: &Metrics, entries: &[Entry]) {
     metrics.backend_up.clear();
     metrics.circuit_state.clear();
     metrics.inflight.clear();
+    metrics.quota.clear();
     // In-flight counts live per (provider, upstream model); one backend id can
     // name several of them across models, and several models can share one.
     let mut counted = std::collections::HashSet::new();
@@ -321,6 +391,8 @@ pub fn refresh_backend_gauges(metrics: &Metrics, entries: &[Entry]) {
             .backend_up
             .get_or_create(&labels)
             .set(i64::from(e.health.healthy));
+        let permille = (e.health.quota_share * 1000.0).round() as i64;
+        metrics.quota.get_or_create(&labels).set(permille);
         let code = e.health.state.code();
         // A backend id may serve several models; its circuit gauge shows the worst.
         let b = BackendLabels {

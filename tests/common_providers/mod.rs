@@ -77,6 +77,11 @@ pub struct Answer {
     pub done: bool,
     /// Streams only: an error event arrived.
     pub error: Option<Value>,
+    /// `reasoning_content`.
+    pub reasoning: String,
+    /// The assistant message as a client that keeps every field (the
+    /// OpenAI SDKs' `model_dump()`) sends it back on the next turn.
+    pub message: Value,
 }
 
 impl Answer {
@@ -103,6 +108,8 @@ impl Answer {
             usage: v.get("usage").cloned(),
             done: false,
             error: None,
+            reasoning: msg["reasoning_content"].as_str().unwrap_or("").to_string(),
+            message: msg.clone(),
         }
     }
 
@@ -110,6 +117,7 @@ impl Answer {
     /// id and name from their first delta, arguments concatenated.
     pub fn from_stream(text: &str) -> Answer {
         let mut a = Answer::default();
+        let mut message = json!({"role": "assistant", "content": null});
         for data in text.split("\n\n").filter_map(|e| e.strip_prefix("data: ")) {
             if data == "[DONE]" {
                 a.done = true;
@@ -129,14 +137,60 @@ impl Answer {
             if let Some(f) = choice["finish_reason"].as_str() {
                 a.finish_reason = Some(f.to_string());
             }
-            a.fold_delta(&choice["delta"]);
+            a.fold_delta(&choice["delta"], &mut message);
         }
+        if !a.text.is_empty() {
+            message["content"] = a.text.clone().into();
+        }
+        if !a.reasoning.is_empty() {
+            message["reasoning_content"] = a.reasoning.clone().into();
+        }
+        a.message = message;
         a
     }
 
-    fn fold_delta(&mut self, delta: &Value) {
+    /// Extra fields gathered as an SDK's accumulator does: arrays extend,
+    /// other values replace; tool calls' extras stay with their call.
+    fn fold_delta(&mut self, delta: &Value, message: &mut Value) {
         if let Some(t) = delta["content"].as_str() {
             self.text.push_str(t);
+        }
+        if let Some(t) = delta["reasoning_content"].as_str() {
+            self.reasoning.push_str(t);
+        }
+        for key in ["extra_content", "thinking_blocks"] {
+            match (&delta[key], &mut message[key]) {
+                (Value::Null, _) => {}
+                (Value::Array(more), Value::Array(have)) => have.extend(more.iter().cloned()),
+                (v, slot) => *slot = v.clone(),
+            }
+        }
+        for call in delta["tool_calls"].as_array().into_iter().flatten() {
+            let i = call["index"].as_u64().expect("tool call index") as usize;
+            let calls = &mut message["tool_calls"];
+            if calls.is_null() {
+                *calls = json!([]);
+            }
+            let calls = calls.as_array_mut().expect("tool calls");
+            if i == calls.len() {
+                calls.push(json!({"id": "", "type": "function", "function": {"name": "", "arguments": ""}}));
+            }
+            let entry = &mut calls[i];
+            for key in ["id", "extra_content"] {
+                if !call[key].is_null() {
+                    entry[key] = call[key].clone();
+                }
+            }
+            if let Some(name) = call.pointer("/function/name").and_then(Value::as_str) {
+                entry["function"]["name"] = name.into();
+            }
+            if let Some(args) = call.pointer("/function/arguments").and_then(Value::as_str) {
+                let so_far = entry["function"]["arguments"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
+                entry["function"]["arguments"] = (so_far + args).into();
+            }
         }
         for call in delta["tool_calls"].as_array().into_iter().flatten() {
             let i = call["index"].as_u64().expect("tool call index") as usize;

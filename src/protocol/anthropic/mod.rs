@@ -8,6 +8,10 @@ mod response;
 #[cfg(test)]
 mod response_tests;
 mod stream;
+mod thinking;
+#[cfg(test)]
+mod thinking_tests;
+mod turns;
 
 use std::sync::Arc;
 
@@ -20,11 +24,16 @@ use super::{
     Answer, Api, Options, Protocol, Request, RequestError, Spec, StreamTranslator, Upstream,
     UpstreamError, UpstreamRequest,
 };
+use thinking::Mode;
 
 pub const SPEC: Spec = Spec {
     name: "anthropic",
     aliases: &["claude"],
-    provider_keys: &["anthropic_version", "default_max_tokens"],
+    provider_keys: &[
+        "anthropic_version",
+        "default_max_tokens",
+        "anthropic_thinking",
+    ],
     backend_keys: &[],
     new,
     // `/v1/messages` carries its version: a copied URL ending in it loses it.
@@ -36,6 +45,7 @@ fn new(o: &mut Options) -> Arc<dyn Protocol> {
     let mut a = Anthropic {
         version: "2023-06-01".to_string(),
         default_max_tokens: 4096,
+        thinking: Mode::Budget,
     };
     if let Some(v) = o.string("anthropic_version") {
         if v.is_empty() || axum::http::HeaderValue::from_str(v).is_err() {
@@ -50,15 +60,22 @@ fn new(o: &mut Options) -> Arc<dyn Protocol> {
         Some(n) => a.default_max_tokens = n,
         None => {}
     }
+    match o.string("anthropic_thinking") {
+        None | Some("budget") => {}
+        Some("adaptive") => a.thinking = Mode::Adaptive,
+        Some(_) => o.error("anthropic_thinking", "must be \"budget\" or \"adaptive\""),
+    }
     Arc::new(a)
 }
 
-/// Anthropic's Messages API, with the provider's version header and the
-/// `max_tokens` to send when the client sets none (Anthropic requires one).
+/// Anthropic's Messages API, with the provider's version header, the
+/// `max_tokens` to send when the client sets none (Anthropic requires one)
+/// and how its models take thinking.
 #[derive(Debug)]
 pub struct Anthropic {
     version: String,
     default_max_tokens: u64,
+    thinking: Mode,
 }
 
 impl Anthropic {
@@ -102,10 +119,12 @@ impl Protocol for Anthropic {
             message: String,
         }
         let e = serde_json::from_slice::<Outer>(body).ok()?.error;
+        // The type is also the most specific code Anthropic gives
+        // (`overloaded_error`, `request_too_large`): SDKs switch on `code`.
         Some(UpstreamError {
             message: e.message,
+            code: e.kind.clone(),
             kind: e.kind,
-            code: None,
             param: None,
         })
     }
@@ -157,6 +176,7 @@ impl AnthropicUsage {
             prompt: input.saturating_add(created).saturating_add(read),
             completion: self.output_tokens.unwrap_or(0),
             cached: Some(read),
+            cache_write: created,
             reasoning: None,
         }
     }

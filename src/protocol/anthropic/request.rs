@@ -3,8 +3,11 @@
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
+use super::thinking;
+use super::turns;
 use crate::protocol::input::{common_policy, Input, Policy};
-use crate::protocol::messages::{self, Image, Message, Part, Role, Tool, ToolChoice};
+use crate::protocol::messages;
+use crate::protocol::tools::{self as openai_tools, Tool, ToolChoice};
 use crate::protocol::{Request, RequestError, Upstream, UpstreamRequest};
 
 fn policy(name: &str) -> Option<Policy> {
@@ -22,7 +25,7 @@ pub(super) fn build(
     t: &Upstream,
     req: &Request,
 ) -> Result<UpstreamRequest, RequestError> {
-    let body = body(req, t.model, a.default_max_tokens)?;
+    let body = body(req, t.model, a)?;
     Ok(UpstreamRequest {
         url: format!("{}/v1/messages", t.base_url),
         headers: a.headers(t),
@@ -30,8 +33,12 @@ pub(super) fn build(
     })
 }
 
-/// The Messages API body.
-pub(super) fn body(req: &Request, model: &str, default_max: u64) -> Result<Value, RequestError> {
+/// The Messages API body for `model`, with the provider's options.
+pub(super) fn body(
+    req: &Request,
+    model: &str,
+    a: &super::Anthropic,
+) -> Result<Value, RequestError> {
     let input = Input::new(req, "anthropic", policy)?;
     input.reject_common(false)?;
     if let Some(f) = input.get("response_format") {
@@ -41,14 +48,20 @@ pub(super) fn body(req: &Request, model: &str, default_max: u64) -> Result<Value
     }
     let mut body = Map::new();
     body.insert("model".into(), model.into());
-    let (system, msgs) = convert(&messages::messages(&input)?)?;
+    let list = messages::messages(&input)?;
+    let effort = thinking::effort(&input, &list)?;
+    let (system, msgs) = turns::convert(&list, effort.is_some())?;
     if let Some(system) = system {
         body.insert("system".into(), system);
     }
     body.insert("messages".into(), Value::Array(msgs));
-    let max = input.max_tokens()?.unwrap_or(default_max);
+    let client_max = input.max_tokens()?;
+    let max = client_max.unwrap_or(a.default_max_tokens);
     body.insert("max_tokens".into(), max.into());
-    sampling(&input, &mut body)?;
+    if let Some(effort) = effort {
+        thinking::apply(&input, a.thinking, effort, client_max.is_none(), &mut body)?;
+    }
+    sampling(&input, model, &mut body)?;
     tools(&input, &mut body)?;
     if let Some(user) = input.string("user")? {
         body.insert("metadata".into(), json!({"user_id": user}));
@@ -59,16 +72,31 @@ pub(super) fn body(req: &Request, model: &str, default_max: u64) -> Result<Value
     Ok(Value::Object(body))
 }
 
-fn sampling(input: &Input, body: &mut Map<String, Value>) -> Result<(), RequestError> {
-    if let Some(t) = input.number("temperature")? {
-        // OpenAI's range is 0..2, Anthropic's 0..1; rescaling would change
-        // what the client asked for, so only the common range passes.
-        if t > 1.0 {
-            return Err(input.unsupported("temperature", "above 1 is not supported"));
+fn sampling(input: &Input, model: &str, body: &mut Map<String, Value>) -> Result<(), RequestError> {
+    let mut temperature = input.number("temperature")?;
+    let mut top_p = input.number("top_p")?;
+    // OpenAI's range is 0..2, Anthropic's 0..1; rescaling would change
+    // what the client asked for, so only the common range passes.
+    if temperature.is_some_and(|t| t > 1.0) {
+        return Err(input.unsupported("temperature", "above 1 is not supported"));
+    }
+    if let (Some(t), Some(p)) = (temperature, top_p) {
+        if !takes_temperature_with_top_p(model) {
+            // One of them at its default (1) means nothing: leave it out.
+            match (t == 1.0, p >= 1.0) {
+                (_, true) => top_p = None,
+                (true, false) => temperature = None,
+                (false, false) => {
+                    let why = format!("together with `temperature` is not supported by {model} (Anthropic takes one of them)");
+                    return Err(input.unsupported("top_p", &why));
+                }
+            }
         }
+    }
+    if let Some(t) = temperature {
         body.insert("temperature".into(), json!(t));
     }
-    if let Some(p) = input.number("top_p")? {
+    if let Some(p) = top_p {
         body.insert("top_p".into(), json!(p));
     }
     if let Some(k) = input.uint("top_k")? {
@@ -82,12 +110,12 @@ fn sampling(input: &Input, body: &mut Map<String, Value>) -> Result<(), RequestE
 }
 
 fn tools(input: &Input, body: &mut Map<String, Value>) -> Result<(), RequestError> {
-    let tools = messages::tools(input)?;
+    let tools = openai_tools::tools(input)?;
     if !tools.is_empty() {
         body.insert("tools".into(), tools.iter().map(tool).collect());
     }
     let serial = input.get("parallel_tool_calls").and_then(Value::as_bool) == Some(false);
-    let mut choice = match messages::tool_choice(input)? {
+    let mut choice = match openai_tools::tool_choice(input)? {
         Some(ToolChoice::None) => json!({"type": "none"}),
         Some(ToolChoice::Auto) => json!({"type": "auto"}),
         Some(ToolChoice::Required) => json!({"type": "any"}),
@@ -102,6 +130,21 @@ fn tools(input: &Input, body: &mut Map<String, Value>) -> Result<(), RequestErro
     Ok(())
 }
 
+/// Models from Claude Opus 4.1 and Sonnet 4.5 on answer 400 to `temperature`
+/// and `top_p` together; the older ones, named here, take both.
+fn takes_temperature_with_top_p(model: &str) -> bool {
+    const OLDER: &[&str] = &[
+        "claude-2",
+        "claude-instant",
+        "claude-3",
+        "claude-sonnet-4-0",
+        "claude-sonnet-4-2025",
+        "claude-opus-4-0",
+        "claude-opus-4-2025",
+    ];
+    OLDER.iter().any(|p| model.starts_with(p))
+}
+
 fn tool(t: &Tool) -> Value {
     let mut v = json!({
         "name": t.name,
@@ -111,85 +154,8 @@ fn tool(t: &Tool) -> Value {
     if let Some(d) = &t.description {
         v["description"] = d.clone().into();
     }
+    if t.strict {
+        v["strict"] = true.into();
+    }
     v
-}
-
-/// System text, and the conversation as strictly alternating user and
-/// assistant turns: Anthropic rejects two turns of one role in a row, so
-/// those are merged (tool results become user turns, hence merge too).
-fn convert(list: &[Message]) -> Result<(Option<Value>, Vec<Value>), RequestError> {
-    let mut system: Vec<Value> = Vec::new();
-    let mut turns: Vec<(&'static str, Vec<Value>)> = Vec::new();
-    for (i, m) in list.iter().enumerate() {
-        let (role, blocks) = match m.role {
-            Role::System => {
-                let text = messages::joined_text(&m.parts).ok_or_else(|| RequestError {
-                    message: format!(
-                        "messages[{i}]: system messages take text only on anthropic backends"
-                    ),
-                    param: Some("messages"),
-                })?;
-                if !text.is_empty() {
-                    system.push(json!({"type": "text", "text": text}));
-                }
-                continue;
-            }
-            Role::User => ("user", content_blocks(&m.parts)),
-            Role::Assistant => {
-                let mut blocks = content_blocks(&m.parts);
-                blocks.extend(m.tool_calls.iter().map(|c| {
-                    json!({"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments})
-                }));
-                ("assistant", blocks)
-            }
-            Role::Tool => ("user", vec![tool_result(m)]),
-        };
-        match turns.last_mut() {
-            _ if blocks.is_empty() => {}
-            Some((last, content)) if *last == role => content.extend(blocks),
-            _ => turns.push((role, blocks)),
-        }
-    }
-    let system = match system.len() {
-        0 => None,
-        1 => system
-            .pop()
-            .and_then(|mut b| b.get_mut("text").map(Value::take)),
-        _ => Some(Value::Array(system)),
-    };
-    let turns = turns
-        .into_iter()
-        .map(|(role, content)| json!({"role": role, "content": content}))
-        .collect();
-    Ok((system, turns))
-}
-
-/// Text and image blocks; empty text is left out, since Anthropic rejects
-/// empty text blocks.
-fn content_blocks(parts: &[Part]) -> Vec<Value> {
-    parts
-        .iter()
-        .filter_map(|p| match p {
-            Part::Text(t) if t.is_empty() => None,
-            Part::Text(t) => Some(json!({"type": "text", "text": t})),
-            Part::Image(Image::Inline { mime, data }) => Some(json!({
-                "type": "image",
-                "source": {"type": "base64", "media_type": mime, "data": data},
-            })),
-            Part::Image(Image::Url(url)) => Some(json!({
-                "type": "image",
-                "source": {"type": "url", "url": url},
-            })),
-        })
-        .collect()
-}
-
-fn tool_result(m: &Message) -> Value {
-    let mut block = json!({"type": "tool_result", "tool_use_id": m.tool_call_id});
-    match messages::joined_text(&m.parts) {
-        Some(text) if text.is_empty() => {}
-        Some(text) => block["content"] = text.into(),
-        None => block["content"] = content_blocks(&m.parts).into(),
-    }
-    block
 }

@@ -4,11 +4,20 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::protocol::testing::backend;
-use crate::protocol::Request;
+use crate::protocol::{Request, RequestError};
 
 fn body_of(req: Value) -> Result<Value, String> {
+    body_for("claude-sonnet-4-20250514", thinking::Mode::Budget, req).map_err(|e| e.message)
+}
+
+fn body_for(model: &str, mode: thinking::Mode, req: Value) -> Result<Value, RequestError> {
     let req = Request::chat(req.to_string().as_bytes()).unwrap();
-    request::body(&req, "claude-sonnet-4", 4096).map_err(|e| e.message)
+    let a = Anthropic {
+        version: "2023-06-01".into(),
+        default_max_tokens: 4096,
+        thinking: mode,
+    };
+    request::body(&req, model, &a)
 }
 
 #[test]
@@ -29,7 +38,7 @@ fn text_system_and_sampling() {
     assert_eq!(
         out,
         json!({
-            "model": "claude-sonnet-4",
+            "model": "claude-sonnet-4-20250514",
             "system": [{"type": "text", "text": "Be brief."}, {"type": "text", "text": "Use French."}],
             "messages": [{"role": "user", "content": [
                 {"type": "text", "text": "Hi"}, {"type": "text", "text": "there"}]}],
@@ -183,5 +192,80 @@ fn build_request_sets_url_and_headers() {
             ("x-api-key", "sk-ant".to_string()),
             ("anthropic-version", "2024-10-22".to_string())
         ]
+    );
+}
+
+#[test]
+fn strict_tools_stay_strict() {
+    let out = body_of(json!({"model": "m", "messages": [], "tools": [
+        {"type": "function", "function": {"name": "f", "strict": true, "parameters": {"type": "object"}}},
+        {"type": "function", "function": {"name": "g", "strict": false}}]}))
+    .unwrap();
+    assert_eq!(out["tools"][0]["strict"], true);
+    assert!(out["tools"][1].get("strict").is_none());
+}
+
+#[test]
+fn temperature_and_top_p_only_where_the_model_takes_both() {
+    let sampled = |model: &str, t: f64, p: f64| {
+        let req = json!({"model": "m", "messages": [], "temperature": t, "top_p": p});
+        body_for(model, thinking::Mode::Budget, req)
+            .map(|b| (b.get("temperature").cloned(), b.get("top_p").cloned()))
+            .map_err(|e| e.param.map(|p| p.into_owned()))
+    };
+    let (t, p) = (Some(json!(0.5)), Some(json!(0.9)));
+    assert_eq!(
+        sampled("claude-3-5-haiku-latest", 0.5, 0.9),
+        Ok((t.clone(), p.clone()))
+    );
+    assert_eq!(
+        sampled("claude-sonnet-4-20250514", 0.5, 0.9),
+        Ok((t.clone(), p.clone()))
+    );
+    assert_eq!(
+        sampled("claude-sonnet-4-5", 0.5, 1.0),
+        Ok((t, None)),
+        "top_p 1 is the default"
+    );
+    assert_eq!(
+        sampled("claude-opus-4-1", 1.0, 0.9),
+        Ok((None, p)),
+        "temperature 1 is the default"
+    );
+    assert_eq!(
+        sampled("claude-haiku-4-5", 0.5, 0.9),
+        Err(Some("top_p".to_string()))
+    );
+}
+
+#[test]
+fn speakers_late_system_and_empty_turns_keep_their_meaning() {
+    let out = body_of(json!({"model": "m", "messages": [
+        {"role": "system", "content": "S"},
+        {"role": "user", "name": "alice", "content": "Hi"},
+        {"role": "user", "name": "bob", "content": [{"type": "image_url", "image_url": {"url": "https://e.com/a.png"}}]},
+        {"role": "assistant", "content": "Hello."},
+        {"role": "developer", "content": "Now be terse."},
+        {"role": "assistant", "content": "Ok."},
+        {"role": "user", "content": ""},
+    ]}))
+    .unwrap();
+    assert_eq!(out["system"], "S");
+    assert_eq!(
+        out["messages"],
+        json!([
+            {"role": "user", "content": [{"type": "text", "text": "alice: Hi"}, {"type": "text", "text": "bob:"},
+                {"type": "image", "source": {"type": "url", "url": "https://e.com/a.png"}}]},
+            {"role": "assistant", "content": [{"type": "text", "text": "Hello."}]},
+            {"role": "user", "content": [{"type": "text", "text": "System: Now be terse."}]},
+            {"role": "assistant", "content": [{"type": "text", "text": "Ok."}]},
+            {"role": "user", "content": [{"type": "text", "text": "."}]},
+        ])
+    );
+    let only_empty =
+        body_of(json!({"model": "m", "messages": [{"role": "user", "content": ""}]})).unwrap();
+    assert_eq!(
+        only_empty["messages"],
+        json!([{"role": "user", "content": [{"type": "text", "text": "."}]}])
     );
 }

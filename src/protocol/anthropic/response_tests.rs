@@ -15,6 +15,7 @@ fn response_with_text_tool_use_and_cache_usage() {
         "id": "msg_01", "type": "message", "role": "assistant", "model": "claude-sonnet-4",
         "content": [
             {"type": "thinking", "thinking": "hmm", "signature": "s"},
+            {"type": "redacted_thinking", "data": "opaque"},
             {"type": "text", "text": "Let me check."},
             {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}},
         ],
@@ -31,7 +32,9 @@ fn response_with_text_tool_use_and_cache_usage() {
         json!({
             "id": "msg_01", "object": "chat.completion", "created": 0, "model": "claude-sonnet-4",
             "choices": [{"index": 0, "logprobs": null, "finish_reason": "tool_calls", "message": {
-                "role": "assistant", "content": "Let me check.",
+                "role": "assistant", "content": "Let me check.", "reasoning_content": "hmm",
+                "thinking_blocks": [{"type": "thinking", "thinking": "hmm", "signature": "s"},
+                                    {"type": "redacted_thinking", "data": "opaque"}],
                 "tool_calls": [{"id": "toolu_1", "type": "function",
                                 "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]}}],
             "usage": {"prompt_tokens": 115, "completion_tokens": 20, "total_tokens": 135,

@@ -1,9 +1,10 @@
 //! Anthropic stream events → OpenAI `chat.completion.chunk`s.
 //!
 //! `message_start` gives the id, model and input usage (and our role
-//! chunk); content blocks stream text, or tool calls as a `tool_use` start
-//! then `input_json_delta` fragments; `message_delta` gives the stop reason
-//! and output usage; `message_stop` ends it.
+//! chunk); content blocks stream text, thinking (`reasoning_content`, then
+//! the signed block whole in `thinking_blocks` at its end), or tool calls as
+//! a `tool_use` start then `input_json_delta` fragments; `message_delta`
+//! gives the stop reason and output usage; `message_stop` ends it.
 
 use std::borrow::Cow;
 
@@ -13,7 +14,7 @@ use serde_json::{json, Value};
 use super::{finish_reason, AnthropicUsage};
 use crate::protocol::output::Chunks;
 use crate::protocol::sse::SseEvent;
-use crate::protocol::{error_summary, EventInfo, StreamError, StreamTranslator};
+use crate::protocol::{carry, error_summary, EventInfo, StreamError, StreamTranslator};
 
 /// One event, parsed flat in a single pass: an internally tagged enum
 /// would first buffer every event into serde's intermediate tree. Fields
@@ -44,7 +45,18 @@ struct Delta<'a> {
     text: Cow<'a, str>,
     #[serde(default, borrow)]
     partial_json: Cow<'a, str>,
+    #[serde(default, borrow)]
+    thinking: Cow<'a, str>,
+    #[serde(default, borrow)]
+    signature: Cow<'a, str>,
     stop_reason: Option<String>,
+}
+
+/// A thinking block being streamed: sent back whole, signed, at its end.
+struct Thinking {
+    index: u64,
+    text: String,
+    signature: String,
 }
 
 #[derive(Deserialize)]
@@ -63,6 +75,7 @@ pub struct Stream {
     started: bool,
     /// Anthropic block index → OpenAI tool call index, for open tool blocks.
     tools: Vec<(u64, usize)>,
+    thinking: Option<Thinking>,
     usage: AnthropicUsage,
     finished: bool,
 }
@@ -74,6 +87,7 @@ impl Stream {
             chunks: Chunks::new(String::new(), model.to_string()),
             started: false,
             tools: Vec::new(),
+            thinking: None,
             usage: AnthropicUsage::default(),
             finished: false,
         }
@@ -99,10 +113,44 @@ impl Stream {
                 self.tools.push((index, k));
                 let field = |name: &str| block.get(name).and_then(Value::as_str).unwrap_or("");
                 self.chunks
-                    .tool_start(out, 0, k, (field("id"), field("name"), ""));
+                    .tool_start(out, 0, k, (field("id"), field("name"), ""), None);
                 true
             }
+            Some("thinking") => {
+                let field = |name: &str| block.get(name).and_then(Value::as_str).unwrap_or("");
+                self.thinking = Some(Thinking {
+                    index,
+                    text: String::new(),
+                    signature: field("signature").to_string(),
+                });
+                self.reasoning(field("thinking"), out)
+            }
+            Some("redacted_thinking") => {
+                let data = block.get("data").and_then(Value::as_str).unwrap_or("");
+                self.thinking_blocks(carry::redacted_block(data), out);
+                false
+            }
             _ => false,
+        }
+    }
+
+    fn reasoning(&mut self, text: &str, out: &mut Vec<u8>) -> bool {
+        let Some(t) = self.thinking.as_mut().filter(|_| !text.is_empty()) else {
+            return false;
+        };
+        t.text.push_str(text);
+        self.chunks.reasoning(out, 0, text);
+        true
+    }
+
+    fn thinking_blocks(&self, block: Value, out: &mut Vec<u8>) {
+        self.chunks.extra(out, 0, "thinking_blocks", json!([block]));
+    }
+
+    /// `content_block_stop`: a thinking block goes to the client whole.
+    fn block_stop(&mut self, index: u64, out: &mut Vec<u8>) {
+        if let Some(t) = self.thinking.take_if(|t| t.index == index) {
+            self.thinking_blocks(carry::thinking_block(&t.text, &t.signature), out);
         }
     }
 
@@ -128,7 +176,14 @@ impl Stream {
                     _ => false,
                 }
             }
-            // Thinking, signatures and citations have no OpenAI equivalent.
+            "thinking_delta" => self.reasoning(&delta.thinking, out),
+            "signature_delta" => {
+                if let Some(t) = self.thinking.as_mut() {
+                    t.signature.push_str(&delta.signature);
+                }
+                false
+            }
+            // Citations have no OpenAI equivalent.
             _ => false,
         }
     }
@@ -188,6 +243,7 @@ impl StreamTranslator for Stream {
                 let delta = delta.ok_or_else(|| malformed("content_block_delta"))?;
                 info.content = self.block_delta(parsed.index, delta, out);
             }
+            "content_block_stop" => self.block_stop(parsed.index, out),
             "message_delta" => {
                 self.usage.merge(&parsed.usage);
                 let stop = parsed.delta.as_ref().and_then(|d| d.stop_reason.as_deref());

@@ -2,6 +2,9 @@
 //! `:streamGenerateContent?alt=sse`) behind OpenAI's chat completions. The
 //! field-by-field mapping is in docs/providers.md.
 
+mod contents;
+#[cfg(test)]
+mod contents_tests;
 mod request;
 #[cfg(test)]
 mod request_tests;
@@ -9,7 +12,10 @@ mod response;
 #[cfg(test)]
 mod response_tests;
 mod schema;
+#[cfg(test)]
+mod schema_tests;
 mod stream;
+mod tools;
 
 use std::sync::Arc;
 
@@ -47,6 +53,35 @@ fn address(model: &str, o: &mut Options) -> String {
         o.error("model", message);
     }
     model.to_string()
+}
+
+/// What a Gemini model takes, read from its name (Google documents features
+/// by model generation). Names the gateway cannot place count as the
+/// oldest, whose requests every generation accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Generation {
+    /// Gemini 1.x and 2.0, tuned models, other model families: JSON Schema
+    /// only as the OpenAPI subset `Schema`.
+    Early,
+    /// Gemini 2.5: full JSON Schema; thinking by token budget.
+    Gemini25,
+    /// Gemini 3 and later: thinking by level; thought signatures required
+    /// on function calls.
+    Gemini3,
+}
+
+pub(super) fn generation(model: &str) -> Generation {
+    let name = model.strip_prefix("models/").unwrap_or(model);
+    let Some(version) = name.strip_prefix("gemini-") else {
+        return Generation::Early;
+    };
+    let major = version.split(['.', '-']).next().unwrap_or("");
+    match major.parse::<u32>() {
+        Ok(0 | 1) | Err(_) => Generation::Early,
+        Ok(2) if version.starts_with("2.5") => Generation::Gemini25,
+        Ok(2) => Generation::Early,
+        Ok(_) => Generation::Gemini3,
+    }
 }
 
 /// `models/x` and `tunedModels/x` are full resource names already.
@@ -154,10 +189,12 @@ struct Content {
 #[serde(rename_all = "camelCase")]
 struct Part {
     text: Option<String>,
-    /// Thought summaries are not part of OpenAI's message.
+    /// A thought summary: `reasoning_content`, not the message's text.
     #[serde(default)]
     thought: bool,
     function_call: Option<FunctionCall>,
+    /// Must come back on the next turn in the same part (`carry`).
+    thought_signature: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -199,6 +236,7 @@ impl UsageMetadata {
                 .unwrap_or(0)
                 .saturating_add(thoughts.unwrap_or(0)),
             cached: self.cached_content_token_count,
+            cache_write: 0,
             reasoning: thoughts,
         }
     }

@@ -7,8 +7,12 @@ use crate::protocol::testing::backend;
 use crate::protocol::Request;
 
 fn body_of(req: Value) -> Result<Value, String> {
+    body_for("gemini-2.5-flash", req)
+}
+
+fn body_for(model: &str, req: Value) -> Result<Value, String> {
     let req = Request::chat(req.to_string().as_bytes()).unwrap();
-    request::body(&req).map_err(|e| e.message)
+    request::body(&req, model).map_err(|e| e.message)
 }
 
 #[test]
@@ -66,7 +70,7 @@ fn images_become_inline_and_file_data() {
 
 #[test]
 fn tools_calls_and_results() {
-    let out = body_of(json!({"model": "m",
+    let out = body_for("gemini-2.0-flash", json!({"model": "m",
         "tools": [
             {"type": "function", "function": {"name": "get_weather", "description": "Weather",
              "parameters": {"$schema": "x", "type": "object", "additionalProperties": false,
@@ -115,8 +119,11 @@ fn tools_calls_and_results() {
 #[test]
 fn response_format_becomes_mime_type_and_schema() {
     let cfg = |f: Value| {
-        body_of(json!({"model": "m", "messages": [], "response_format": f})).unwrap()
-            ["generationConfig"]
+        body_for(
+            "gemini-2.0-flash",
+            json!({"model": "m", "messages": [], "response_format": f}),
+        )
+        .unwrap()["generationConfig"]
             .clone()
     };
     assert_eq!(
@@ -136,6 +143,29 @@ fn response_format_becomes_mime_type_and_schema() {
             ["toolConfig"],
         json!({"functionCallingConfig": {"mode": "NONE"}})
     );
+}
+
+#[test]
+fn one_call_at_a_time_is_refused_when_calls_can_be_made() {
+    let tools = json!([{"type": "function", "function": {"name": "f"}}]);
+    let req = |choice: Value| {
+        let mut r =
+            json!({"model": "m", "messages": [], "tools": tools, "parallel_tool_calls": false});
+        if !choice.is_null() {
+            r["tool_choice"] = choice;
+        }
+        Request::chat(r.to_string().as_bytes()).unwrap()
+    };
+    for choice in [Value::Null, json!("auto"), json!("required")] {
+        let e = request::body(&req(choice), "gemini-2.5-flash").unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("parallel_tool_calls"));
+    }
+    assert!(request::body(&req(json!("none")), "gemini-2.5-flash").is_ok());
+    assert!(body_of(json!({"model": "m", "messages": [], "parallel_tool_calls": false})).is_ok());
+    assert!(body_of(
+        json!({"model": "m", "messages": [], "tools": tools, "parallel_tool_calls": true})
+    )
+    .is_ok());
 }
 
 #[test]

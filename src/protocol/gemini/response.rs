@@ -4,7 +4,8 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::{finish_reason, Candidate, GenerateResponse};
-use crate::protocol::{output, Answer};
+use crate::protocol::output::{self, AssistantMessage};
+use crate::protocol::{carry, Answer};
 
 pub fn translate_response(body: Bytes, model: &str) -> Result<Answer, String> {
     let resp: GenerateResponse = serde_json::from_slice(&body)
@@ -24,7 +25,7 @@ pub fn translate_response(body: Bytes, model: &str) -> Result<Answer, String> {
             .as_ref()
             .is_some_and(|f| f.get("blockReason").is_some());
         let finish = if blocked { "content_filter" } else { "stop" };
-        choices.push(output::choice(0, String::new(), Vec::new(), finish));
+        choices.push(output::choice(0, AssistantMessage::default(), finish));
     }
     let id = resp
         .response_id
@@ -38,20 +39,31 @@ pub fn translate_response(body: Bytes, model: &str) -> Result<Answer, String> {
 }
 
 fn choice(index: u64, c: &Candidate) -> Value {
-    let mut text = String::new();
-    let mut calls = Vec::new();
+    let mut m = AssistantMessage::default();
     for part in c.content.iter().flat_map(|c| &c.parts) {
+        let signature = part.thought_signature.as_deref();
         if let Some(f) = &part.function_call {
             // Gemini gives calls no id; OpenAI clients need one to answer.
             let id = output::random_id("call_");
-            calls.push(output::tool_call(&id, &f.name, f.arguments()));
-        } else if let (Some(t), false) = (&part.text, part.thought) {
-            text.push_str(t);
+            let call = output::tool_call(&id, &f.name, f.arguments(), signature);
+            m.tool_calls.push(call);
+            continue;
+        }
+        let text = part.text.as_deref().unwrap_or("");
+        if part.thought {
+            m.reasoning.push_str(text);
+        } else {
+            m.text.push_str(text);
+        }
+        // The signature of the text parts (Gemini signs the last one).
+        if let Some(s) = signature.filter(|_| !part.thought) {
+            m.extra
+                .insert("extra_content".into(), carry::google_extra(s));
         }
     }
     let finish = finish_reason(
         c.finish_reason.as_deref().unwrap_or("STOP"),
-        !calls.is_empty(),
+        !m.tool_calls.is_empty(),
     );
-    output::choice(index, text, calls, finish)
+    output::choice(index, m, finish)
 }

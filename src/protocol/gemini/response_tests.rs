@@ -31,7 +31,8 @@ fn response_text_and_usage() {
         json!({
             "id": "resp-1", "object": "chat.completion", "created": 0, "model": "gemini-2.5-flash",
             "choices": [{"index": 0, "logprobs": null, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": "Hello there"}}],
+                         "message": {"role": "assistant", "content": "Hello there",
+                                     "reasoning_content": "thinking..."}}],
             "usage": {"prompt_tokens": 12, "completion_tokens": 13, "total_tokens": 25,
                       "prompt_tokens_details": {"cached_tokens": 4},
                       "completion_tokens_details": {"reasoning_tokens": 10}},
@@ -157,4 +158,69 @@ fn stream_errors_and_garbage() {
     );
     let err = sse_transcript(&mut Stream::new(false, 1, "m"), &[("", "[1,2")]).unwrap_err();
     assert!(matches!(err, StreamError::Malformed(_)));
+}
+
+#[test]
+fn thought_signatures_and_thoughts_reach_the_openai_shape() {
+    let out = translate(
+        json!({"candidates": [{"content": {"role": "model", "parts": [
+        {"text": "Let me think.", "thought": true},
+        {"functionCall": {"name": "w", "args": {}}, "thoughtSignature": "S1"},
+        {"functionCall": {"name": "w", "args": {"city": "Rome"}}}]}, "finishReason": "STOP"}]}),
+    );
+    let msg = &out["choices"][0]["message"];
+    assert_eq!(msg["reasoning_content"], "Let me think.");
+    assert_eq!(
+        msg["tool_calls"][0]["extra_content"],
+        json!({"google": {"thought_signature": "S1"}})
+    );
+    assert!(msg["tool_calls"][1].get("extra_content").is_none());
+    let out = translate(
+        json!({"candidates": [{"content": {"role": "model", "parts": [
+        {"text": "Sunny"}, {"text": ".", "thoughtSignature": "S2"}]}, "finishReason": "STOP"}]}),
+    );
+    let msg = &out["choices"][0]["message"];
+    assert_eq!(msg["content"], "Sunny.");
+    assert_eq!(
+        msg["extra_content"],
+        json!({"google": {"thought_signature": "S2"}})
+    );
+}
+
+#[test]
+fn streamed_thoughts_calls_and_signatures() {
+    let events: &[(&str, &str)] = &[
+        (
+            "",
+            r#"{"candidates":[{"content":{"role":"model","parts":[{"text":"Hmm","thought":true}]},"index":0}]}"#,
+        ),
+        (
+            "",
+            r#"{"candidates":[{"content":{"role":"model","parts":[{"text":"Sunny"}]},"index":0}]}"#,
+        ),
+        (
+            "",
+            r#"{"candidates":[{"content":{"role":"model","parts":[{"text":"","thoughtSignature":"S2"}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":1,"thoughtsTokenCount":4}}"#,
+        ),
+    ];
+    let mut s = Stream::new(true, 1, "m");
+    let (lines, infos) = sse_transcript(&mut s, events).unwrap();
+    let deltas: Vec<&Value> = lines.iter().map(|l| &l["choices"][0]["delta"]).collect();
+    assert_eq!(deltas[1], &json!({"reasoning_content": "Hmm"}));
+    assert_eq!(deltas[2], &json!({"content": "Sunny"}));
+    assert_eq!(
+        deltas[3],
+        &json!({"extra_content": {"google": {"thought_signature": "S2"}}})
+    );
+    assert!(infos[0].content, "a thought is content the client sees");
+    let usage = &lines[5]["usage"];
+    assert_eq!(usage["completion_tokens_details"]["reasoning_tokens"], 4);
+    assert_eq!(usage["completion_tokens"], 5);
+
+    let call = r#"{"candidates":[{"content":{"role":"model","parts":[{"functionCall":{"name":"w","args":{}},"thoughtSignature":"S1"}]},"finishReason":"STOP"}]}"#;
+    let (lines, _) = sse_transcript(&mut Stream::new(false, 1, "m"), &[("", call)]).unwrap();
+    assert_eq!(
+        lines[1]["choices"][0]["delta"]["tool_calls"][0]["extra_content"],
+        json!({"google": {"thought_signature": "S1"}})
+    );
 }

@@ -6,7 +6,8 @@
 
 use serde_json::json;
 
-use super::{finish_reason, Candidate, GenerateResponse, UsageMetadata};
+use super::{finish_reason, Candidate, GenerateResponse, Part, UsageMetadata};
+use crate::protocol::carry;
 use crate::protocol::output::{random_id, Chunks};
 use crate::protocol::sse::SseEvent;
 use crate::protocol::{error_summary, EventInfo, StreamError, StreamTranslator};
@@ -62,26 +63,41 @@ impl Stream {
         }
         let mut content = false;
         for part in cand.content.iter().flat_map(|c| &c.parts) {
-            if let Some(f) = &part.function_call {
-                let k = self.choices[pos].tool_calls;
-                self.choices[pos].tool_calls += 1;
-                let id = random_id("call_");
-                let call = (id.as_str(), f.name.as_str(), f.arguments());
-                self.chunks
-                    .tool_start(out, index, k, (call.0, call.1, &call.2));
-                content = true;
-            } else if let (Some(t), false) = (&part.text, part.thought) {
-                if !t.is_empty() {
-                    self.chunks.text(out, index, t);
-                    content = true;
-                }
-            }
+            content |= self.part(pos, index, part, out);
         }
         if let Some(reason) = &cand.finish_reason {
             let finish = finish_reason(reason, self.choices[pos].tool_calls > 0);
             self.chunks.delta(out, index, json!({}), Some(finish));
             self.choices[pos].finished = true;
             content = true;
+        }
+        content
+    }
+
+    /// One part as deltas; true if the client sees content.
+    fn part(&mut self, pos: usize, index: u64, part: &Part, out: &mut Vec<u8>) -> bool {
+        let signature = part.thought_signature.as_deref();
+        if let Some(f) = &part.function_call {
+            let k = self.choices[pos].tool_calls;
+            self.choices[pos].tool_calls += 1;
+            let id = random_id("call_");
+            let call = (id.as_str(), f.name.as_str(), f.arguments());
+            self.chunks
+                .tool_start(out, index, k, (call.0, call.1, &call.2), signature);
+            return true;
+        }
+        let text = part.text.as_deref().unwrap_or("");
+        let content = !text.is_empty();
+        match part.thought {
+            true if content => self.chunks.reasoning(out, index, text),
+            true => {}
+            false if content => self.chunks.text(out, index, text),
+            false => {}
+        }
+        // Often on an empty last part: a delta of its own, not content.
+        if let Some(s) = signature.filter(|_| !part.thought) {
+            self.chunks
+                .extra(out, index, "extra_content", carry::google_extra(s));
         }
         content
     }

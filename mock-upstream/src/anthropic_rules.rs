@@ -1,0 +1,131 @@
+//! What Anthropic's Messages API refuses, as the mock checks it: tool
+//! names, empty content, thinking's rules, and (for the models that have
+//! it, named `...4-5...` here) `temperature` with `top_p`.
+
+use serde_json::Value;
+
+pub(crate) fn check(req: &Value) -> Result<(), String> {
+    tool_names(req)?;
+    content(req)?;
+    thinking(req)?;
+    let model = req.get("model").and_then(Value::as_str).unwrap_or("");
+    if model.contains("4-5") && req.get("temperature").is_some() && req.get("top_p").is_some() {
+        return Err(
+            "`temperature` and `top_p` cannot both be specified for this model. Please use only one."
+                .to_string(),
+        );
+    }
+    Ok(())
+}
+
+/// `^[a-zA-Z0-9_-]{1,64}$`.
+fn tool_names(req: &Value) -> Result<(), String> {
+    let tools = req.get("tools").and_then(Value::as_array);
+    for (i, t) in tools.into_iter().flatten().enumerate() {
+        let name = t.get("name").and_then(Value::as_str).unwrap_or("");
+        let valid = (1..=64).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !valid {
+            return Err(format!(
+                "tools.{i}.name: String should match pattern '^[a-zA-Z0-9_-]{{1,64}}$'"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn messages(req: &Value) -> &[Value] {
+    req.get("messages")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+}
+
+/// At least one message, none empty, no empty or whitespace-only text.
+fn content(req: &Value) -> Result<(), String> {
+    let list = messages(req);
+    if list.is_empty() {
+        return Err("messages: at least one message is required".to_string());
+    }
+    for (i, m) in list.iter().enumerate() {
+        let blank = |t: &str| t.trim().is_empty();
+        let empty = match m.get("content") {
+            Some(Value::String(s)) => blank(s),
+            Some(Value::Array(blocks)) => {
+                let blank_text = blocks.iter().any(|b| {
+                    b.get("type").and_then(Value::as_str) == Some("text")
+                        && blank(b.get("text").and_then(Value::as_str).unwrap_or(""))
+                });
+                if blank_text {
+                    return Err(format!(
+                        "messages.{i}: text content blocks must contain non-whitespace text"
+                    ));
+                }
+                blocks.is_empty()
+            }
+            _ => true,
+        };
+        if empty {
+            return Err(format!("messages.{i}: all messages must have non-empty content except for the optional final assistant message"));
+        }
+    }
+    Ok(())
+}
+
+/// With `thinking` enabled: a budget of at least 1024 below `max_tokens`,
+/// temperature 1 if any, and the last assistant turn of a tool loop
+/// starting with its thinking block.
+fn thinking(req: &Value) -> Result<(), String> {
+    let Some(kind) = req.pointer("/thinking/type").and_then(Value::as_str) else {
+        return Ok(());
+    };
+    if kind == "enabled" {
+        let budget = req
+            .pointer("/thinking/budget_tokens")
+            .and_then(Value::as_u64);
+        let max = req.get("max_tokens").and_then(Value::as_u64).unwrap_or(0);
+        match budget {
+            Some(b) if b < 1024 => {
+                return Err(
+                    "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
+                        .to_string(),
+                )
+            }
+            Some(b) if b >= max => {
+                return Err("`max_tokens` must be greater than `thinking.budget_tokens`".to_string())
+            }
+            Some(_) => {}
+            None => return Err("thinking.enabled.budget_tokens: Field required".to_string()),
+        }
+    }
+    if req
+        .get("temperature")
+        .and_then(Value::as_f64)
+        .is_some_and(|t| t != 1.0)
+    {
+        return Err(
+            "`temperature` may only be set to 1 when thinking is enabled or in adaptive mode."
+                .to_string(),
+        );
+    }
+    let list = messages(req);
+    let Some((i, last)) = list
+        .iter()
+        .enumerate()
+        .rev()
+        .find(|(_, m)| m.get("role").and_then(Value::as_str) == Some("assistant"))
+    else {
+        return Ok(());
+    };
+    let blocks = last.get("content").and_then(Value::as_array);
+    let kind_of = |b: &Value| b.get("type").and_then(Value::as_str).map(str::to_string);
+    let kinds: Vec<String> = blocks.into_iter().flatten().filter_map(kind_of).collect();
+    let uses_tools = kinds.iter().any(|k| k == "tool_use");
+    let first = kinds.first().map(String::as_str).unwrap_or("");
+    if uses_tools && first != "thinking" && first != "redacted_thinking" {
+        return Err(format!("messages.{i}.content.0.type: Expected `thinking` or `redacted_thinking`, but found `{first}`. When `thinking` is enabled, a final `assistant` message must start with a thinking block (preceeding the lastmost set of `tool_use` and `tool_result` blocks)."));
+    }
+    Ok(())
+}

@@ -1,0 +1,192 @@
+//! Conversation affinity over real HTTP: a session sticks to one backend,
+//! sessions spread, a failing sticky backend moves its session once, a pin
+//! wins, and two gateways sharing a real `redis-server` agree.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod common_redis;
+
+use std::collections::HashMap;
+
+use common::*;
+use common_redis::Redis;
+use mock_upstream::{Fault, MockServer};
+use serde_json::json;
+
+/// Two equal-weight backends `a` and `b` of model `m`, weighted at random.
+fn two(a: &MockServer, b: &MockServer, extra: &str) -> String {
+    config("weighted_random", "", &[("a", a), ("b", b)])
+        .replace("[models.m]\n", &format!("[models.m]\n{extra}\n"))
+}
+
+async fn served_by(gw: &Gateway, session: &str) -> String {
+    let resp = client()
+        .post(format!("{}/v1/chat/completions", gw.url))
+        .bearer_auth(TOKEN)
+        .header("x-switchyard-session", session)
+        .json(&chat_body(json!({})))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    header(&resp, "x-switchyard-backend").to_string()
+}
+
+async fn metric(gw: &Gateway, series: &str) -> f64 {
+    let text = get(gw, "/metrics", None).await.text().await.unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0.0, |v| v.parse().unwrap())
+}
+
+#[tokio::test]
+async fn one_session_sticks_and_many_sessions_spread() {
+    let (a, b) = (mock("a").await, mock("b").await);
+    let gw = gateway(&two(&a, &b, "")).await;
+    let first = served_by(&gw, "conv-1").await;
+    for _ in 0..49 {
+        assert_eq!(served_by(&gw, "conv-1").await, first);
+    }
+    let mut by_backend: HashMap<String, usize> = HashMap::new();
+    for s in 0..50 {
+        let session = format!("s-{s}");
+        let backend = served_by(&gw, &session).await;
+        assert_eq!(served_by(&gw, &session).await, backend, "{session} sticks");
+        *by_backend.entry(backend).or_default() += 1;
+    }
+    assert_eq!(
+        by_backend.len(),
+        2,
+        "sessions spread over both: {by_backend:?}"
+    );
+    let hits = metric(&gw, "switchyard_affinity_total{model=\"m\",result=\"hit\"}").await;
+    let new = metric(&gw, "switchyard_affinity_total{model=\"m\",result=\"new\"}").await;
+    assert_eq!((hits, new), (99.0, 51.0));
+}
+
+#[tokio::test]
+async fn a_failing_sticky_backend_moves_its_session_once() {
+    let (a, b) = (mock("a").await, mock("b").await);
+    let gw = gateway(&two(&a, &b, "")).await;
+    let first = served_by(&gw, "conv").await;
+    let (sticky, other) = if first == "a" { (&a, "b") } else { (&b, "a") };
+    sticky.set_fault(Fault::status(500));
+    for _ in 0..5 {
+        assert_eq!(served_by(&gw, "conv").await, other);
+    }
+    let moved = metric(
+        &gw,
+        "switchyard_affinity_total{model=\"m\",result=\"moved\"}",
+    )
+    .await;
+    assert_eq!(moved, 1.0, "moved once, then it sticks to the new backend");
+    sticky.set_fault(Fault::default());
+    assert_eq!(
+        served_by(&gw, "conv").await,
+        other,
+        "it stays where it moved"
+    );
+}
+
+#[tokio::test]
+async fn a_pin_wins_over_affinity_and_off_turns_it_off() {
+    let (a, b) = (mock("a").await, mock("b").await);
+    let gw = gateway(&two(&a, &b, "")).await;
+    let first = served_by(&gw, "conv").await;
+    let other = if first == "a" { "b" } else { "a" };
+    let pinned = client()
+        .post(format!("{}/v1/chat/completions", gw.url))
+        .bearer_auth(TOKEN)
+        .header("x-switchyard-session", "conv")
+        .json(&chat_body(json!({"backend": other})))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&pinned, "x-switchyard-backend"), other);
+    assert_eq!(
+        served_by(&gw, "conv").await,
+        first,
+        "the pin did not move it"
+    );
+
+    let gw = gateway(&two(&a, &b, "affinity = \"off\"")).await;
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..40 {
+        seen.insert(served_by(&gw, "conv").await);
+    }
+    assert_eq!(seen.len(), 2, "without affinity one session spreads");
+}
+
+#[tokio::test]
+async fn the_request_names_its_conversation_in_the_body_too() {
+    let (a, b) = (mock("a").await, mock("b").await);
+    let gw = gateway(&two(&a, &b, "affinity = \"prefix\"")).await;
+    let ask = |extra: serde_json::Value| {
+        let gw = &gw;
+        async move {
+            let resp = chat(gw, chat_body(extra)).await;
+            assert_eq!(resp.status(), 200);
+            header(&resp, "x-switchyard-backend").to_string()
+        }
+    };
+    let by_key = ask(json!({"prompt_cache_key": "pk-1"})).await;
+    let by_user = ask(json!({"user": "alice"})).await;
+    for _ in 0..10 {
+        assert_eq!(ask(json!({"prompt_cache_key": "pk-1"})).await, by_key);
+        assert_eq!(ask(json!({"user": "alice"})).await, by_user);
+    }
+    // Prefix mode: the same system prompt and first message, later turns added.
+    let turn = |n: usize| {
+        let mut messages = vec![
+            json!({"role": "system", "content": "You are terse."}),
+            json!({"role": "user", "content": "Plan a trip."}),
+        ];
+        for i in 0..n {
+            messages.push(json!({"role": "assistant", "content": format!("a{i}")}));
+            messages.push(json!({"role": "user", "content": format!("u{i}")}));
+        }
+        json!({"messages": messages})
+    };
+    let first = ask(turn(0)).await;
+    for n in 1..10 {
+        assert_eq!(ask(turn(n)).await, first, "turn {n} of one conversation");
+    }
+}
+
+/// Whether Redis holds `key` (a raw RESP `EXISTS`).
+fn redis_has(redis: &Redis, key: &str) -> bool {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", redis.port)).unwrap();
+    let cmd = format!("*2\r\n$6\r\nEXISTS\r\n${}\r\n{key}\r\n", key.len());
+    s.write_all(cmd.as_bytes()).unwrap();
+    let mut buf = [0u8; 4];
+    s.read_exact(&mut buf).unwrap();
+    &buf == b":1\r\n"
+}
+
+#[tokio::test]
+async fn two_gateways_sharing_redis_send_a_conversation_to_one_backend() {
+    let redis = Redis::start();
+    let (a, b) = (mock("a").await, mock("b").await);
+    let shared = format!("[state]\nbackend = \"redis\"\nurl = \"{}\"\n", redis.url());
+    let text = shared + &two(&a, &b, "");
+    let (one, two) = (gateway(&text).await, gateway(&text).await);
+    for s in 0..12 {
+        let session = format!("shared-{s}");
+        let here = served_by(&one, &session).await;
+        // The write to Redis goes beside the request: wait for it, bounded.
+        let key = switchyard::routing::Key::new("m", "session", session.as_bytes());
+        let name = format!("switchyard:aff:{:016x}", key.0);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !redis_has(&redis, &name) {
+            assert!(std::time::Instant::now() < deadline, "{name} never written");
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            served_by(&two, &session).await,
+            here,
+            "{session}: both agree"
+        );
+    }
+}
