@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::secret::expand_env;
+use super::types::Access;
 use super::{ConfigError, Env, Secret};
 
 /// Collects errors so `check-config` can show all of them at once.
@@ -48,6 +49,18 @@ impl<'a> Checker<'a> {
                 default
             }
         }
+    }
+
+    /// Who may see a page (`open`, `admin`, `off`), `default` when unset.
+    pub(super) fn access(&mut self, path: &str, value: Option<&str>, default: Access) -> Access {
+        let Some(name) = value else { return default };
+        Access::parse(name).unwrap_or_else(|| {
+            self.error(
+                path,
+                format!("unknown value {name:?} (known: {})", Access::KNOWN),
+            );
+            default
+        })
     }
 
     pub(super) fn secret(&mut self, path: String, text: &str) -> Secret {

@@ -8,16 +8,11 @@ const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
 const DEFAULT_MAX_BODY: u64 = 10 * 1024 * 1024;
 
 pub(super) fn server(c: &mut Checker, raw: &RawServer) -> ServerConfig {
-    let status_page = match raw.status_page.as_deref() {
-        None => Access::Admin,
-        Some(name) => Access::parse(name).unwrap_or_else(|| {
-            c.error(
-                "server.status_page",
-                format!("unknown value {name:?} (known: {})", Access::KNOWN),
-            );
-            Access::Admin
-        }),
-    };
+    let status_page = c.access(
+        "server.status_page",
+        raw.status_page.as_deref(),
+        Access::Admin,
+    );
     if raw.max_body_bytes == Some(0) {
         c.error("server.max_body_bytes", "must be greater than zero");
     }

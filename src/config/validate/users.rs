@@ -53,16 +53,7 @@ pub(super) fn users(
 }
 
 pub(super) fn metrics(c: &mut Checker, raw: &RawMetrics) -> MetricsConfig {
-    let access = match raw.access.as_deref() {
-        None => Access::Open,
-        Some(name) => Access::parse(name).unwrap_or_else(|| {
-            c.error(
-                "metrics.access",
-                format!("unknown access {name:?} (known: {})", Access::KNOWN),
-            );
-            Access::Open
-        }),
-    };
+    let access = c.access("metrics.access", raw.access.as_deref(), Access::Open);
     MetricsConfig {
         access,
         listen: raw.listen.clone(),
