@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::task::{Id, JoinSet};
+use tokio::task::{Id, JoinError, JoinSet};
 
 use super::conn::{self, Conn, Serving};
 
@@ -28,13 +28,9 @@ impl Open {
         self.tasks.len()
     }
 
-    fn reap(&mut self) {
-        while let Some(done) = self.tasks.try_join_next_with_id() {
-            self.forget(done.map(|(id, ())| id).unwrap_or_else(|e| e.id()));
-        }
-    }
-
-    fn forget(&mut self, id: Id) {
+    /// Drops what is kept of an ended connection (its task ended or panicked).
+    fn forget(&mut self, ended: Result<(Id, ()), JoinError>) {
+        let id = ended.map_or_else(|e| e.id(), |(id, ())| id);
         self.conns.remove(&id);
     }
 
@@ -49,7 +45,7 @@ impl Open {
     pub(super) async fn closed_within(&mut self, limit: Duration) -> bool {
         let all = async {
             while let Some(done) = self.tasks.join_next_with_id().await {
-                self.forget(done.map(|(id, ())| id).unwrap_or_else(|e| e.id()));
+                self.forget(done);
             }
         };
         tokio::time::timeout(limit, all).await.is_ok()
@@ -57,7 +53,8 @@ impl Open {
 }
 
 /// Accepts connections until `stop` resolves; returns those still open
-/// (dropping them closes them).
+/// (dropping them closes them). Ended connections are reaped as they end,
+/// so their tasks' memory goes back at once.
 pub(super) async fn accept_until(
     listener: TcpListener,
     serving: Serving,
@@ -66,33 +63,27 @@ pub(super) async fn accept_until(
     let max = serving.limits.max_connections;
     let mut open = Open::default();
     let mut stop = std::pin::pin!(stop);
-    let mut full = false;
-    let mut failing = false;
+    let (mut full, mut failing) = (false, false);
     loop {
-        open.reap();
-        if open.len() >= max {
-            if !std::mem::replace(&mut full, true) {
+        let at_limit = open.len() >= max;
+        if at_limit != full {
+            full = at_limit;
+            if full {
                 tracing::warn!(target: "switchyard::server", max_connections = max,
                     "connection limit reached: new connections wait in the listen backlog until one closes (server.max_connections)");
+            } else {
+                tracing::info!(target: "switchyard::server", open = open.len(),
+                    "below the connection limit again: accepting");
             }
-            tokio::select! {
-                _ = stop.as_mut() => return open,
-                done = open.tasks.join_next_with_id() => {
-                    if let Some(done) = done {
-                        open.forget(done.map(|(id, ())| id).unwrap_or_else(|e| e.id()));
-                    }
-                    continue;
-                }
-            }
-        }
-        if std::mem::take(&mut full) {
-            tracing::info!(target: "switchyard::server", open = open.len(),
-                "below the connection limit again: accepting");
         }
         let accepted = tokio::select! {
             biased;
             _ = stop.as_mut() => return open,
-            accepted = listener.accept() => accepted,
+            Some(done) = open.tasks.join_next_with_id(), if !open.tasks.is_empty() => {
+                open.forget(done);
+                continue;
+            }
+            accepted = listener.accept(), if !full => accepted,
         };
         let stream = match accepted {
             Ok((stream, _)) => stream,
