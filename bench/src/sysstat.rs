@@ -27,6 +27,9 @@ pub struct Sample {
 pub struct Noise {
     /// Steal per CPU, percent of that CPU's time.
     pub steal_pct: Vec<f64>,
+    /// Busy time per CPU (user, system, irq, softirq; ours and others'),
+    /// percent of that CPU's time: shows which side was saturated.
+    pub busy_pct: Vec<f64>,
     /// CPU used by processes that are not ours, percent of one core.
     pub foreign_pct: f64,
 }
@@ -109,18 +112,21 @@ impl Sample {
 
     pub fn noise_since(&self, before: &Sample) -> Noise {
         let mut steal_pct = Vec::new();
+        let mut busy_pct = Vec::new();
         let mut busy = 0;
         for (a, b) in self.cpus.iter().zip(&before.cpus) {
             let d = |x: u64, y: u64| x.saturating_sub(y);
             let (db, di, ds) = (d(a.busy, b.busy), d(a.idle, b.idle), d(a.steal, b.steal));
             let total = (db + di + ds).max(1);
             steal_pct.push(100.0 * ds as f64 / total as f64);
+            busy_pct.push(100.0 * db as f64 / total as f64);
             busy += db;
         }
         let secs = self.at.duration_since(before.at).as_secs_f64().max(1e-3);
         let foreign = busy.saturating_sub(self.ours.saturating_sub(before.ours));
         Noise {
             steal_pct,
+            busy_pct,
             foreign_pct: 100.0 * foreign as f64 / TICKS_PER_SEC / secs,
         }
     }

@@ -60,15 +60,24 @@ fn check(c: &mut Vec<Check>, target: &str, measured: String, pass: bool) {
 pub fn evaluate(all: &[PhaseResult], idle_kib: u64, quiet: bool) -> Vec<Check> {
     let mut c = Vec::new();
     let pair = |phase| Some((find(all, phase, "gateway")?, find(all, phase, LEAN)?));
+    // A figure from a round that was not quiet says so.
+    let noisy = |g: &PhaseResult, l: &PhaseResult| {
+        if g.noise.quiet() && l.noise.quiet() {
+            ""
+        } else {
+            " [noisy]"
+        }
+    };
     if let Some((g, l)) = pair(THROUGHPUT) {
+        let n = noisy(g, l);
         if let (Some(gc), Some(lc)) = (g.cpu_us_per_req, l.cpu_us_per_req) {
             let r = gc / lc;
-            let m = format!("{r:.2}x ({gc:.1} vs {lc:.1} us)");
+            let m = format!("{r:.2}x ({gc:.1} vs {lc:.1} us){n}");
             check(&mut c, "64 conns: CPU/req <= 1.3x lean", m, r <= 1.3);
         }
         let r = g.per_sec / l.per_sec;
         let m = format!(
-            "{:.0}% ({:.0} vs {:.0} req/s)",
+            "{:.0}% ({:.0} vs {:.0} req/s){n}",
             r * 100.0,
             g.per_sec,
             l.per_sec
@@ -78,9 +87,10 @@ pub fn evaluate(all: &[PhaseResult], idle_kib: u64, quiet: bool) -> Vec<Check> {
         check(&mut c, "64 conns: zero errors", m, g.errors == 0);
     }
     if let Some((g, l)) = pair(STREAMS) {
+        let n = noisy(g, l);
         let r = g.per_sec / l.per_sec;
         let m = format!(
-            "{:.0}% ({:.0} vs {:.0} streams/s)",
+            "{:.0}% ({:.0} vs {:.0} streams/s){n}",
             r * 100.0,
             g.per_sec,
             l.per_sec
@@ -117,6 +127,36 @@ pub fn evaluate(all: &[PhaseResult], idle_kib: u64, quiet: bool) -> Vec<Check> {
     c
 }
 
+fn pcts(v: &[f64]) -> String {
+    let v: Vec<String> = v.iter().map(|x| format!("{x:.0}")).collect();
+    v.join(" ")
+}
+
+/// One run as it ends: the figures, then per CPU how busy it was (which
+/// side was saturated), steal and foreign CPU.
+pub fn print_phase(r: &PhaseResult) {
+    let cpu = r.cpu_us_per_req.map_or(String::new(), |c| {
+        // The target's own share of its CPU over the run.
+        let util = c * r.per_sec / 1e4;
+        format!(" cpu {c:.1}us/req ({util:.0}% of a CPU)")
+    });
+    println!(
+        "  {:<22} {:<8} {:>7.0}/s p50 {:>6.0}us p99 {:>6.0}us err {}{cpu}  busy% [{}] steal% [{}] foreign {:.0}%",
+        r.phase,
+        r.target,
+        r.per_sec,
+        r.p50_us,
+        r.p99_us,
+        r.errors,
+        pcts(&r.noise.busy_pct),
+        pcts(&r.noise.steal_pct),
+        r.noise.foreign_pct,
+    );
+    if let Some(e) = &r.first_error {
+        println!("    first error: {e}");
+    }
+}
+
 pub fn print_summary(
     all: &[PhaseResult],
     ratios: &[Ratio],
@@ -124,17 +164,19 @@ pub fn print_summary(
     latency: &Option<Noise>,
 ) {
     println!(
-        "\n{:<24} {:<8} {:>9} {:>7} {:>7} {:>8} {:>7} {:>9} {:>8} {:>7}  steal% / foreign%",
+        "\n{:<22} {:<8} {:>8} {:>6} {:>6} {:>6} {:>6} {:>7} {:>5} {:>6}  {:<9} {:<9} foreign%",
         "phase",
         "target",
         "per sec",
-        "p50 us",
-        "p99 us",
+        "p50us",
+        "p99us",
         "cpu us",
         "errors",
         "vs lean",
         "cpu x",
-        "p50 +us"
+        "p50+us",
+        "busy%",
+        "steal%",
     );
     for r in all {
         let ratio = ratios
@@ -155,7 +197,7 @@ pub fn print_summary(
             .map(|s| format!("{s:.1}"))
             .collect();
         println!(
-            "{:<24} {:<8} {:>9.0} {:>7.0} {:>7.0} {:>8} {:>7} {:>9} {:>8} {:>7}  [{}] / {:.0}",
+            "{:<22} {:<8} {:>8.0} {:>6.0} {:>6.0} {:>6} {:>6} {:>7} {:>5} {:>6}  {:<9} {:<9} {:.0}",
             r.phase,
             r.target,
             r.per_sec,
@@ -166,12 +208,13 @@ pub fn print_summary(
             rate,
             cpux,
             p50,
+            pcts(&r.noise.busy_pct),
             steal.join(" "),
             r.noise.foreign_pct
         );
     }
     println!(
-        "(direct's cpu is nginx's own; latency rounds: {})",
+        "(direct's cpu is nginx's own; busy% and steal% per CPU, 0 then 1; latency rounds: {})",
         latency.as_ref().map_or("not run".into(), Noise::describe)
     );
     println!("\ntargets (fast-upstream mode, against the lean bare proxy):");
