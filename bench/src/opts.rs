@@ -13,7 +13,7 @@ pub const USAGE: &str =
   --quick      a few seconds per phase (default: full, 10 s per phase)
   --no-build   use the release binaries already in target/release
   --only P     run only phase P (latency, stream_latency, throughput, streams; nginx mode:
-               latency, throughput, streams); repeatable
+               latency, throughput, streams, production); repeatable
   --perf       record the gateway and the bare proxy with `perf record -g` during each phase
                (target/bench/perf-PHASE-TARGET.data)
   --gateway-bin B  run this gateway binary instead of target/release/switchyard (A/B runs)

@@ -18,6 +18,7 @@
 mod checks;
 mod fixtures;
 mod nginx;
+mod prod;
 mod tools;
 mod wrk;
 
@@ -111,10 +112,12 @@ struct Results {
     gateway_idle_kib: u64,
     phases: Vec<PhaseResult>,
     ratios: Vec<checks::Ratio>,
+    production: Vec<prod::Row>,
     checks: Vec<report::Check>,
 }
 
 /// What every phase needs.
+#[derive(Clone)]
 struct Ctx<'a> {
     wrk: &'a Path,
     /// Scripts go here (the nginx temp folder).
@@ -124,7 +127,8 @@ struct Ctx<'a> {
     pids: Vec<u32>,
     warmup: Duration,
     duration: Duration,
-    gateway: &'a Proc,
+    /// Gateways whose request logs are emptied after each run.
+    logs: Vec<&'a Proc>,
     perf_dir: Option<PathBuf>,
 }
 
@@ -133,7 +137,7 @@ pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
         "machine: {} x{} ({}); pinning: proxies on CPU {:?}, nginx + wrk on CPU {:?}",
         machine.cpu_model, machine.cores, machine.kernel, pin.proxy_cpu, pin.load_cpu
     );
-    let tools = tools::ensure()?;
+    let tools = tools::ensure(opts.wants("production"))?;
     if opts.build {
         setup::build()?;
     }
@@ -213,7 +217,7 @@ pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
         pids: vec![upstream.pid, lean.pid, multi.pid, gateway.pid],
         warmup,
         duration,
-        gateway: &gateway,
+        logs: vec![&gateway],
         perf_dir: opts.perf.then(|| out.clone()),
     };
     let mut all = Vec::new();
@@ -246,6 +250,14 @@ pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
             opts.load_rounds(),
         )?);
     }
+    let mut production = Vec::new();
+    if opts.wants("production") {
+        if let Some(redis) = &tools.redis {
+            println!("\nproduction config, 64 connections, non-streaming (one feature more per variant):");
+            let rounds = opts.load_rounds();
+            production = prod::run(&ctx, redis, upstream.addr, &paths.gateway, out, pin, rounds)?;
+        }
+    }
     if !gateway.alive() {
         bail!(
             "the gateway died during the run; see {}",
@@ -260,7 +272,11 @@ pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
     }
     let latency_quiet = latency_noise.as_ref().is_some_and(Noise::quiet);
     let ratios = checks::ratios(&all);
-    let checks = checks::evaluate(&all, idle_kib, latency_quiet);
+    let mut checks = checks::evaluate(&all, idle_kib, latency_quiet);
+    checks.extend(prod::checks(&production));
+    if !production.is_empty() {
+        prod::print(&production);
+    }
     checks::print_summary(&all, &ratios, &checks, &latency_noise);
     let results = Results {
         machine,
@@ -274,6 +290,7 @@ pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
         gateway_idle_kib: idle_kib,
         phases: all,
         ratios,
+        production,
         checks,
     };
     let path = opts
@@ -318,7 +335,7 @@ fn load_phase(
     Ok(by_target.into_iter().filter_map(best_quiet_round).collect())
 }
 
-fn all_quiet(by_target: &[Vec<PhaseResult>]) -> bool {
+pub(crate) fn all_quiet(by_target: &[Vec<PhaseResult>]) -> bool {
     by_target
         .iter()
         .all(|rs| rs.iter().any(|r| r.noise.quiet()))
@@ -326,7 +343,7 @@ fn all_quiet(by_target: &[Vec<PhaseResult>]) -> bool {
 
 /// The highest-rate quiet round (any round if none was quiet), with the
 /// errors, intact, lost and reordered events of all rounds.
-fn best_quiet_round(rounds: Vec<PhaseResult>) -> Option<PhaseResult> {
+pub(crate) fn best_quiet_round(rounds: Vec<PhaseResult>) -> Option<PhaseResult> {
     let (errors, lost, reordered) = rounds.iter().fold((0, 0, 0), |(e, l, r), x| {
         (e + x.errors, l + x.lost, r + x.reordered)
     });
@@ -419,9 +436,23 @@ fn run_one(
         conns,
         duration: ctx.duration,
         events,
+        rotate: None,
     };
+    measure(ctx, phase, t, &load, &expected)
+}
+
+/// Runs `load` at `t` (a warmup run, then the measured one) and checks
+/// every response against `expected`.
+fn measure(
+    ctx: &Ctx,
+    phase: &'static str,
+    t: Target,
+    load: &wrk::Load,
+    expected: &str,
+) -> Result<PhaseResult> {
+    let (conns, events, stream) = (load.conns, load.events, load.events > 0);
     let script = ctx.dir.join(format!("{phase}-{}.lua", t.name));
-    std::fs::write(&script, wrk::script(&load, &expected))?;
+    std::fs::write(&script, wrk::script(load, expected))?;
     let warm = wrk::Load {
         duration: ctx.warmup,
         ..load.clone()
@@ -430,13 +461,15 @@ fn run_one(
     let recorder = perf(ctx, phase, t, ctx.duration.as_secs());
     let before = Sample::take(&ctx.pids);
     let cpu_before = cpu_ticks(t.pid);
-    let rep = wrk::run(ctx.wrk, &script, &load, ctx.pin.load_cpu)?;
+    let rep = wrk::run(ctx.wrk, &script, load, ctx.pin.load_cpu)?;
     let cpu_after = cpu_ticks(t.pid);
     let noise = Sample::take(&ctx.pids).noise_since(&before);
     if let Some(mut p) = recorder {
         let _ = p.wait();
     }
-    ctx.gateway.truncate_log();
+    for p in &ctx.logs {
+        p.truncate_log();
+    }
     let secs = rep.duration.as_secs_f64().max(1e-6);
     let cpu_us_per_req = (rep.requests > 0).then(|| {
         cpu_after.saturating_sub(cpu_before) as f64 / TICKS_PER_SEC * 1e6 / rep.requests as f64

@@ -6,14 +6,17 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-/// Where the two tools are.
+/// Where the tools are.
 pub struct Tools {
     pub nginx: PathBuf,
     pub wrk: PathBuf,
+    /// Only when the production-config phase runs.
+    pub redis: Option<PathBuf>,
 }
 
 /// (executable, Debian package).
 const NEEDED: [(&str, &str); 2] = [("nginx", "nginx"), ("wrk", "wrk")];
+const REDIS: (&str, &str) = ("redis-server", "redis-server");
 
 fn find(name: &str) -> Option<PathBuf> {
     let path = std::env::var("PATH").unwrap_or_default();
@@ -32,9 +35,13 @@ fn find(name: &str) -> Option<PathBuf> {
     found
 }
 
-/// Finds both tools, installing the missing ones first.
-pub fn ensure() -> Result<Tools> {
-    let missing: Vec<&str> = NEEDED
+/// Finds the tools, installing the missing ones first; `redis` too if asked.
+pub fn ensure(redis: bool) -> Result<Tools> {
+    let mut needed = NEEDED.to_vec();
+    if redis {
+        needed.push(REDIS);
+    }
+    let missing: Vec<&str> = needed
         .iter()
         .filter(|(exe, _)| find(exe).is_none())
         .map(|&(_, pkg)| pkg)
@@ -48,6 +55,7 @@ pub fn ensure() -> Result<Tools> {
     Ok(Tools {
         nginx: get("nginx")?,
         wrk: get("wrk")?,
+        redis: if redis { Some(get(REDIS.0)?) } else { None },
     })
 }
 

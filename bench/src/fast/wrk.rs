@@ -22,6 +22,44 @@ pub struct Load {
     pub duration: Duration,
     /// Numbered events the body carries (0: not a stream).
     pub events: usize,
+    /// Requests that differ: each sends the next token and the next body
+    /// of these lists (instead of `body` and the benchmark's token).
+    pub rotate: Option<Rotate>,
+}
+
+/// Tokens and bodies to cycle through, one step per request.
+#[derive(Clone, Debug)]
+pub struct Rotate {
+    pub tokens: Vec<String>,
+    pub bodies: Vec<String>,
+}
+
+/// A Lua table of long strings.
+fn lua_list(items: &[String]) -> String {
+    let items: Vec<String> = items.iter().map(|i| long_string(i)).collect();
+    format!("{{\n{}\n}}", items.join(",\n"))
+}
+
+/// The `request()` that cycles through a [`Rotate`]; none without one
+/// (wrk then builds its one request once).
+fn rotation(rotate: Option<&Rotate>) -> String {
+    let Some(r) = rotate else {
+        return String::new();
+    };
+    format!(
+        r#"local tokens = {tokens}
+local bodies = {bodies}
+for i, t in ipairs(tokens) do tokens[i] = "Bearer " .. t end
+local step = 0
+function request()
+  step = step + 1
+  wrk.headers["Authorization"] = tokens[step % #tokens + 1]
+  return wrk.format(nil, nil, nil, bodies[step % #bodies + 1])
+end
+"#,
+        tokens = lua_list(&r.tokens),
+        bodies = lua_list(&r.bodies),
+    )
 }
 
 /// What the script reports from `done()`.
@@ -70,7 +108,7 @@ wrk.method = "POST"
 wrk.body = {body}
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer {token}"
-local expected = {expected}
+{rotation}local expected = {expected}
 local events = {events}
 ok, bad, bad_status, lost, reordered, first_bad = 0, 0, 0, 0, 0, nil
 
@@ -137,6 +175,7 @@ end
         token = crate::load::TOKEN,
         expected = long_string(expected),
         events = load.events,
+        rotation = rotation(load.rotate.as_ref()),
     )
 }
 
@@ -209,6 +248,25 @@ mod tests {
     fn long_strings_do_not_close_early() {
         assert_eq!(long_string("a"), "[[\na]]");
         assert_eq!(long_string("x]]y"), "[=[\nx]]y]=]");
+    }
+
+    #[test]
+    fn rotation_defines_request() {
+        let mut load = Load {
+            url: String::new(),
+            body: "{}".into(),
+            conns: 1,
+            duration: Duration::from_secs(1),
+            events: 0,
+            rotate: None,
+        };
+        assert!(!script(&load, "x").contains("function request()"));
+        load.rotate = Some(Rotate {
+            tokens: vec!["t0".into(), "t1".into()],
+            bodies: vec!["b0".into()],
+        });
+        let s = script(&load, "x");
+        assert!(s.contains("function request()") && s.contains("[[\nt1]]"));
     }
 
     #[test]
