@@ -7,10 +7,15 @@
 //! It is a measuring tool: it prints PASS/FAIL per target and exits 0 unless
 //! it could not run.
 //!
+//! `--upstream nginx` is the fast-upstream mode ([`fast`]): nginx as the
+//! upstream and wrk as the load generator on CPU 0, the proxies on CPU 1.
+//!
 //! ```text
 //! cargo run --release -p switchyard-bench -- --quick
+//! cargo run --release -p switchyard-bench -- --upstream nginx --quick
 //! ```
 
+mod fast;
 mod load;
 mod opts;
 mod phases;
@@ -24,7 +29,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 
-use crate::opts::Opts;
+use crate::opts::{Opts, Upstream};
 
 use crate::load::Spec;
 use crate::phases::{PhaseResult, Target};
@@ -52,7 +57,12 @@ struct Results {
 fn main() -> Result<()> {
     let opts = Opts::parse(std::env::args().skip(1))?;
     let machine = sysstat::machine();
-    let pin = Pinning::detect_and_pin_self(machine.cores);
+    if opts.upstream == Upstream::Nginx {
+        // The load side is CPU 0 here (wrk and nginx), the proxies CPU 1.
+        let pin = Pinning::detect_and_pin_self(machine.cores, 0);
+        return fast::run(&opts, pin, machine);
+    }
+    let pin = Pinning::detect_and_pin_self(machine.cores, 1);
     println!(
         "machine: {} x{} ({}); pinning: proxies on CPU {:?}, mock + load on CPU {:?}",
         machine.cpu_model, machine.cores, machine.kernel, pin.proxy_cpu, pin.load_cpu
@@ -245,7 +255,7 @@ async fn load_phase(
 }
 
 /// The highest-throughput round, carrying every round's failures.
-fn best_round(mut rounds: Vec<PhaseResult>) -> Option<PhaseResult> {
+pub(crate) fn best_round(mut rounds: Vec<PhaseResult>) -> Option<PhaseResult> {
     rounds.sort_by(|a, b| a.per_sec.total_cmp(&b.per_sec));
     let (errors, lost, reordered) = rounds.iter().fold((0, 0, 0), |(e, l, r), x| {
         (e + x.errors, l + x.lost, r + x.reordered)

@@ -5,16 +5,31 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 
 pub const USAGE: &str =
-    "usage: switchyard-bench [--quick] [--no-build] [--only PHASE]... [--perf] [--out FILE.json]
+    "usage: switchyard-bench [--upstream mock|nginx] [--quick] [--no-build] [--only PHASE]... [--perf] [--out FILE.json]
+  --upstream U mock (default): the in-house mock upstream and load generator, with the
+               chunk-integrity and memory phases; nginx: the fast-upstream mode, nginx as
+               the upstream and wrk as the load generator (installed with apt-get when
+               missing), against a lean current-thread proxy, the bare proxy and the gateway
   --quick      a few seconds per phase (default: full, 10 s per phase)
   --no-build   use the release binaries already in target/release
-  --only P     run only phase P (latency, stream_latency, throughput, streams); repeatable
+  --only P     run only phase P (latency, stream_latency, throughput, streams; nginx mode:
+               latency, throughput, streams, production); repeatable
   --perf       record the gateway and the bare proxy with `perf record -g` during each phase
                (target/bench/perf-PHASE-TARGET.data)
   --gateway-bin B  run this gateway binary instead of target/release/switchyard (A/B runs)
   --settle S   seconds after the load to read the gateway's memory with its upstream pool still warm
                (default 2 quick, 5 full); \"after\" is read once the pool has closed those connections
-  --out F      write the JSON results to F (default target/bench/results.json)";
+  --out F      write the JSON results to F (default target/bench/results.json,
+               nginx mode target/bench/results-nginx.json)";
+
+/// Which upstream and load generator a run uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Upstream {
+    /// The in-house mock and load generator (`mock-upstream`, `load.rs`).
+    Mock,
+    /// nginx with fixed answers, wrk as the load generator.
+    Nginx,
+}
 
 pub struct Opts {
     pub quick: bool,
@@ -24,6 +39,7 @@ pub struct Opts {
     pub out: Option<String>,
     pub gateway_bin: Option<String>,
     pub settle: Option<u64>,
+    pub upstream: Upstream,
 }
 
 impl Opts {
@@ -36,6 +52,7 @@ impl Opts {
             out: None,
             gateway_bin: None,
             settle: None,
+            upstream: Upstream::Mock,
         };
         while let Some(a) = it.next() {
             match a.as_str() {
@@ -46,6 +63,13 @@ impl Opts {
                 "--out" => o.out = it.next(),
                 "--gateway-bin" => o.gateway_bin = it.next(),
                 "--settle" => o.settle = it.next().and_then(|s| s.parse().ok()),
+                "--upstream" => {
+                    o.upstream = match it.next().as_deref() {
+                        Some("mock") => Upstream::Mock,
+                        Some("nginx") => Upstream::Nginx,
+                        _ => bail!("--upstream takes mock or nginx\n{USAGE}"),
+                    }
+                }
                 "-h" | "--help" => {
                     println!("{USAGE}");
                     std::process::exit(0);
@@ -116,6 +140,10 @@ mod tests {
         )
         .unwrap();
         assert!(o.quick && o.build && o.wants("throughput") && !o.wants("latency"));
+        assert!(o.upstream == Upstream::Mock);
         assert!(Opts::parse(["--bogus"].map(String::from).into_iter()).is_err());
+        let o = Opts::parse(["--upstream", "nginx"].map(String::from).into_iter()).unwrap();
+        assert!(o.upstream == Upstream::Nginx);
+        assert!(Opts::parse(["--upstream", "x"].map(String::from).into_iter()).is_err());
     }
 }

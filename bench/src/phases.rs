@@ -199,6 +199,7 @@ pub async fn quiet_rounds(
     (results, noise, rounds)
 }
 
-fn score(n: &Noise) -> f64 {
+/// Lower is quieter: the worst CPU's steal plus half the foreign CPU.
+pub fn score(n: &Noise) -> f64 {
     n.max_steal() + n.foreign_pct / 2.0
 }

@@ -13,15 +13,16 @@ use anyhow::{bail, Context, Result};
 /// Which CPU each side gets; `None` everywhere when pinning is not possible.
 #[derive(Clone, Copy, Debug, serde::Serialize)]
 pub struct Pinning {
-    /// The gateway and the bare proxy.
+    /// The gateway and the bare proxies.
     pub proxy_cpu: Option<usize>,
-    /// The mock upstream and the load generator (this process).
+    /// The upstream and the load generator (this process, and wrk).
     pub load_cpu: Option<usize>,
 }
 
 impl Pinning {
-    /// Pins this process (before its runtime starts, so every thread inherits).
-    pub fn detect_and_pin_self(cores: usize) -> Pinning {
+    /// Pins this process to `load` (before its runtime starts, so every
+    /// thread inherits); the proxies will go to the other of CPUs 0 and 1.
+    pub fn detect_and_pin_self(cores: usize, load: usize) -> Pinning {
         let have_taskset = Command::new("taskset")
             .arg("-V")
             .stdout(Stdio::null())
@@ -35,14 +36,15 @@ impl Pinning {
             };
         }
         let pid = std::process::id().to_string();
+        let load = load.min(1);
         let ok = Command::new("taskset")
-            .args(["-pc", "1", &pid])
+            .args(["-pc", &load.to_string(), &pid])
             .stdout(Stdio::null())
             .status()
             .is_ok_and(|s| s.success());
         Pinning {
-            proxy_cpu: Some(0),
-            load_cpu: ok.then_some(1),
+            proxy_cpu: Some(1 - load),
+            load_cpu: ok.then_some(load),
         }
     }
 }

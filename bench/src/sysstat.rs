@@ -16,7 +16,8 @@ struct CpuTimes {
 #[derive(Clone, Debug)]
 pub struct Sample {
     cpus: Vec<CpuTimes>,
-    /// utime+stime of every process we started, and of this one, in ticks.
+    /// utime+stime of every process we started, and of this one and the
+    /// children it has waited for (wrk runs), in ticks.
     ours: u64,
     at: Instant,
 }
@@ -26,6 +27,9 @@ pub struct Sample {
 pub struct Noise {
     /// Steal per CPU, percent of that CPU's time.
     pub steal_pct: Vec<f64>,
+    /// Busy time per CPU (user, system, irq, softirq; ours and others'),
+    /// percent of that CPU's time: shows which side was saturated.
+    pub busy_pct: Vec<f64>,
     /// CPU used by processes that are not ours, percent of one core.
     pub foreign_pct: f64,
 }
@@ -71,18 +75,25 @@ fn read_cpus() -> Vec<CpuTimes> {
         .collect()
 }
 
-/// (utime + stime) in clock ticks, and the fields of /proc/PID/stat.
+/// (utime + stime) in clock ticks, from /proc/PID/stat.
 pub fn cpu_ticks(pid: u32) -> u64 {
+    stat_ticks(pid).0
+}
+
+/// (utime + stime, cutime + cstime) in clock ticks: the process's own CPU
+/// time, and that of its children it has waited for.
+fn stat_ticks(pid: u32) -> (u64, u64) {
     let path = format!("/proc/{pid}/stat");
     let Ok(text) = std::fs::read_to_string(path) else {
-        return 0;
+        return (0, 0);
     };
     // The command name may hold spaces; fields resume after its ')'.
     let rest = text.rsplit_once(')').map_or("", |(_, r)| r);
     let f: Vec<&str> = rest.split_whitespace().collect();
     let get = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
-    // After ')': state is index 0, so utime (field 14) is 11 and stime 12.
-    get(11) + get(12)
+    // After ')': state is index 0, so utime (field 14) is 11, stime 12,
+    // cutime 13, cstime 14.
+    (get(11) + get(12), get(13) + get(14))
 }
 
 /// Clock ticks per second (USER_HZ); 100 on every Linux we run on.
@@ -90,7 +101,8 @@ pub const TICKS_PER_SEC: f64 = 100.0;
 
 impl Sample {
     pub fn take(pids: &[u32]) -> Sample {
-        let ours = pids.iter().map(|&p| cpu_ticks(p)).sum::<u64>() + cpu_ticks(std::process::id());
+        let (me, children) = stat_ticks(std::process::id());
+        let ours = pids.iter().map(|&p| cpu_ticks(p)).sum::<u64>() + me + children;
         Sample {
             cpus: read_cpus(),
             ours,
@@ -100,18 +112,21 @@ impl Sample {
 
     pub fn noise_since(&self, before: &Sample) -> Noise {
         let mut steal_pct = Vec::new();
+        let mut busy_pct = Vec::new();
         let mut busy = 0;
         for (a, b) in self.cpus.iter().zip(&before.cpus) {
             let d = |x: u64, y: u64| x.saturating_sub(y);
             let (db, di, ds) = (d(a.busy, b.busy), d(a.idle, b.idle), d(a.steal, b.steal));
             let total = (db + di + ds).max(1);
             steal_pct.push(100.0 * ds as f64 / total as f64);
+            busy_pct.push(100.0 * db as f64 / total as f64);
             busy += db;
         }
         let secs = self.at.duration_since(before.at).as_secs_f64().max(1e-3);
         let foreign = busy.saturating_sub(self.ours.saturating_sub(before.ours));
         Noise {
             steal_pct,
+            busy_pct,
             foreign_pct: 100.0 * foreign as f64 / TICKS_PER_SEC / secs,
         }
     }

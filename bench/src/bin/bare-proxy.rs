@@ -5,8 +5,17 @@
 //! stream through untouched. Whatever the gateway costs above this is the
 //! price of its features, not of being a proxy.
 //!
+//! `--runtime` picks how it runs:
+//! - `multi` (default): one multi-threaded tokio runtime, as the gateway runs;
+//! - `current`: one current-thread runtime, no work stealing, no cross-thread
+//!   wake-ups: the lean baseline;
+//! - `per-core`: one current-thread runtime per CPU this process may use
+//!   (`--threads N` to choose), each with its own `SO_REUSEPORT` listener
+//!   on the same port and its own upstream pool, as nginx runs one worker
+//!   per core.
+//!
 //! ```text
-//! bare-proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:9000
+//! bare-proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:9000 [--runtime multi|current|per-core] [--threads N]
 //! ```
 
 use std::convert::Infallible;
@@ -22,29 +31,58 @@ use hyper::{Request, Response, StatusCode, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 
 type Upstream = Client<HttpConnector, Incoming>;
 type Body = Either<Incoming, Empty<Bytes>>;
 
-fn parse_args() -> Result<(String, Authority)> {
-    let mut listen = "127.0.0.1:0".to_string();
+const USAGE: &str = "usage: bare-proxy --listen ADDR --upstream HOST:PORT \
+[--runtime multi|current|per-core] [--threads N]";
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Runtime {
+    Multi,
+    Current,
+    PerCore,
+}
+
+struct Args {
+    listen: SocketAddr,
+    upstream: Authority,
+    runtime: Runtime,
+    /// Runtimes for `per-core`; default: the CPUs this process may run on.
+    threads: Option<usize>,
+}
+
+fn parse_args(args: impl Iterator<Item = String>) -> Result<Args> {
+    let mut listen: SocketAddr = ([127, 0, 0, 1], 0).into();
     let mut upstream = None;
-    let mut it = std::env::args().skip(1);
+    let mut runtime = Runtime::Multi;
+    let mut threads = None;
+    let mut it = args;
     while let Some(flag) = it.next() {
         let value = it.next().context("every flag takes a value")?;
         match flag.as_str() {
-            "--listen" => listen = value,
+            "--listen" => listen = value.parse().context("--listen ADDR:PORT")?,
             "--upstream" => upstream = Some(value.parse::<Authority>()?),
-            other => {
-                bail!("unknown flag {other}; usage: bare-proxy --listen ADDR --upstream HOST:PORT")
+            "--runtime" => {
+                runtime = match value.as_str() {
+                    "multi" => Runtime::Multi,
+                    "current" => Runtime::Current,
+                    "per-core" => Runtime::PerCore,
+                    other => bail!("unknown runtime {other}; {USAGE}"),
+                }
             }
+            "--threads" => threads = Some(value.parse().context("--threads N")?),
+            other => bail!("unknown flag {other}; {USAGE}"),
         }
     }
-    Ok((
+    Ok(Args {
         listen,
-        upstream.context("--upstream HOST:PORT is required")?,
-    ))
+        upstream: upstream.context("--upstream HOST:PORT is required")?,
+        runtime,
+        threads,
+    })
 }
 
 async fn forward(
@@ -72,6 +110,8 @@ fn status(code: StatusCode) -> Response<Body> {
     resp
 }
 
+/// Accepts on `listener` forever; every connection is served on the
+/// runtime this runs on (with `tokio::spawn`), through this runtime's pool.
 async fn serve(listener: TcpListener, upstream: Authority) -> Result<()> {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
@@ -89,16 +129,107 @@ async fn serve(listener: TcpListener, upstream: Authority) -> Result<()> {
     }
 }
 
-fn main() -> Result<()> {
-    let (listen, upstream) = parse_args()?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
+/// A listening socket with `SO_REUSEPORT`, so several runtimes can each
+/// accept on the same port (the kernel spreads connections among them).
+/// Bound here; `listen` happens inside the runtime that owns it.
+fn reuseport_socket(addr: SocketAddr) -> Result<TcpSocket> {
+    let sock = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    sock.set_reuseaddr(true)?;
+    sock.set_reuseport(true)?;
+    sock.bind(addr)?;
+    Ok(sock)
+}
+
+fn current_thread() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()?;
+        .build()?)
+}
+
+/// One current-thread runtime per thread, each accepting on its own
+/// `SO_REUSEPORT` socket of the same port; the first one runs on this thread.
+fn run_per_core(args: &Args, threads: usize) -> Result<()> {
+    let first = reuseport_socket(args.listen)?;
+    // Port 0 picks a port for the first socket; the others join it.
+    let addr = first.local_addr()?;
+    let mut sockets = vec![first];
+    for _ in 1..threads {
+        sockets.push(reuseport_socket(addr)?);
+    }
+    let mut sockets = sockets.into_iter();
+    let mine = sockets.next().context("no socket")?;
+    let mut handles = Vec::new();
+    for sock in sockets {
+        let upstream = args.upstream.clone();
+        handles.push(std::thread::spawn(move || -> Result<()> {
+            // `listen` registers with the reactor: inside the runtime.
+            current_thread()?.block_on(async move { serve(sock.listen(1024)?, upstream).await })
+        }));
+    }
+    let rt = current_thread()?;
     rt.block_on(async {
-        let listener = TcpListener::bind(&listen).await?;
-        let addr: SocketAddr = listener.local_addr()?;
+        let listener = mine.listen(1024)?;
         // The benchmark reads this line to learn the port.
         println!("listening on http://{addr}");
-        serve(listener, upstream).await
-    })
+        serve(listener, args.upstream.clone()).await
+    })?;
+    for h in handles {
+        h.join()
+            .map_err(|_| anyhow::anyhow!("a runtime thread panicked"))??;
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let args = parse_args(std::env::args().skip(1))?;
+    let threads = match args.runtime {
+        Runtime::Current => 1,
+        Runtime::PerCore => args.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        }),
+        Runtime::Multi => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            return rt.block_on(async {
+                let listener = TcpListener::bind(args.listen).await?;
+                let addr: SocketAddr = listener.local_addr()?;
+                // The benchmark reads this line to learn the port.
+                println!("listening on http://{addr}");
+                serve(listener, args.upstream).await
+            });
+        }
+    };
+    run_per_core(&args, threads.max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args> {
+        parse_args(args.iter().map(|s| (*s).to_string()))
+    }
+
+    #[test]
+    fn parses_runtimes() {
+        let a = parse(&[
+            "--upstream",
+            "127.0.0.1:9",
+            "--runtime",
+            "per-core",
+            "--threads",
+            "3",
+        ])
+        .unwrap();
+        assert_eq!((a.runtime, a.threads), (Runtime::PerCore, Some(3)));
+        let a = parse(&["--upstream", "127.0.0.1:9"]).unwrap();
+        assert_eq!(a.runtime, Runtime::Multi);
+        assert!(parse(&["--upstream", "127.0.0.1:9", "--runtime", "fast"]).is_err());
+        assert!(parse(&["--listen", "127.0.0.1:0"]).is_err());
+    }
 }
