@@ -39,38 +39,54 @@ pub struct Reading {
     pub tokens: Option<Left>,
 }
 
+/// The `remaining`, `limit` and `reset` header names of one limit. Static,
+/// so reading them costs no allocation on every answer.
+type Names = [&'static str; 3];
+
+const OPENAI_REQUESTS: Names = [
+    "x-ratelimit-remaining-requests",
+    "x-ratelimit-limit-requests",
+    "x-ratelimit-reset-requests",
+];
+const ANTHROPIC_REQUESTS: Names = [
+    "anthropic-ratelimit-requests-remaining",
+    "anthropic-ratelimit-requests-limit",
+    "anthropic-ratelimit-requests-reset",
+];
+const TOKENS: [Names; 4] = [
+    [
+        "x-ratelimit-remaining-tokens",
+        "x-ratelimit-limit-tokens",
+        "x-ratelimit-reset-tokens",
+    ],
+    [
+        "anthropic-ratelimit-tokens-remaining",
+        "anthropic-ratelimit-tokens-limit",
+        "anthropic-ratelimit-tokens-reset",
+    ],
+    [
+        "anthropic-ratelimit-input-tokens-remaining",
+        "anthropic-ratelimit-input-tokens-limit",
+        "anthropic-ratelimit-input-tokens-reset",
+    ],
+    [
+        "anthropic-ratelimit-output-tokens-remaining",
+        "anthropic-ratelimit-output-tokens-limit",
+        "anthropic-ratelimit-output-tokens-reset",
+    ],
+];
+
 /// Reads the headers of one answer; `None` when they carry no quota.
 pub fn read(headers: &HeaderMap) -> Option<Reading> {
-    let openai = |kind: &str| {
-        left(
-            headers,
-            &format!("x-ratelimit-remaining-{kind}"),
-            &format!("x-ratelimit-limit-{kind}"),
-            &format!("x-ratelimit-reset-{kind}"),
-        )
-    };
-    let anthropic = |kind: &str| {
-        left(
-            headers,
-            &format!("anthropic-ratelimit-{kind}-remaining"),
-            &format!("anthropic-ratelimit-{kind}-limit"),
-            &format!("anthropic-ratelimit-{kind}-reset"),
-        )
-    };
-    let requests = openai("requests").or_else(|| anthropic("requests"));
-    let tokens = [
-        openai("tokens"),
-        anthropic("tokens"),
-        anthropic("input-tokens"),
-        anthropic("output-tokens"),
-    ]
-    .into_iter()
-    .flatten()
-    .min_by_key(|l| l.remaining);
+    let requests = left(headers, OPENAI_REQUESTS).or_else(|| left(headers, ANTHROPIC_REQUESTS));
+    let tokens = TOKENS
+        .iter()
+        .filter_map(|names| left(headers, *names))
+        .min_by_key(|l| l.remaining);
     (requests.is_some() || tokens.is_some()).then_some(Reading { requests, tokens })
 }
 
-fn left(headers: &HeaderMap, remaining: &str, limit: &str, reset: &str) -> Option<Left> {
+fn left(headers: &HeaderMap, [remaining, limit, reset]: Names) -> Option<Left> {
     let get = |name: &str| headers.get(name)?.to_str().ok().map(str::trim);
     let remaining = get(remaining)?.parse::<u64>().ok()?;
     let limit = get(limit).and_then(|v| v.parse::<u64>().ok());
