@@ -45,14 +45,14 @@ pub async fn open(
     req: &Request,
     limit: (Duration, TimeoutKind),
 ) -> Result<Committed, AttemptError> {
-    let up = attempt::build(backend, req)?;
+    let (prepared, up) = attempt::build(backend, req)?;
     let started = Instant::now();
     let work = async {
         let resp = attempt::send(client, backend, up).await?;
         let mut c = Committed {
             upstream: resp.into_body(),
             parser: SseParser::default(),
-            translator: backend.provider.protocol.stream(&backend.upstream(), req),
+            translator: prepared.stream(&*backend.provider.protocol, &backend.upstream()),
             pending: Vec::new(),
             usage: None,
             done: false,

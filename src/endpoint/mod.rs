@@ -5,8 +5,12 @@
 //! [`Endpoint`](crate::pipeline::Endpoint) and one route in `server`
 //! (docs/architecture.md).
 
+mod anthropic_error;
 mod chat;
+pub mod messages;
 mod openai_error;
 
+pub use anthropic_error::error_response as anthropic_error;
 pub use chat::ChatCompletions;
+pub use messages::{CountTokens, Messages};
 pub use openai_error::error_response as openai_error;

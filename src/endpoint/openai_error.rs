@@ -38,7 +38,7 @@ pub fn error_response(e: &EdgeError) -> Response {
     resp
 }
 
-fn json() -> HeaderValue {
+pub(super) fn json() -> HeaderValue {
     HeaderValue::from_static("application/json")
 }
 
@@ -62,7 +62,7 @@ fn rewritten(r: &Rejection) -> Bytes {
     Bytes::from(openai_error_body(&message, &kind, None, code.as_deref()))
 }
 
-fn fallback_message(status: StatusCode, body: &[u8]) -> String {
+pub(super) fn fallback_message(status: StatusCode, body: &[u8]) -> String {
     let summary = error_summary(body);
     if summary.is_empty() {
         format!("upstream returned HTTP {}", status.as_u16())
@@ -129,7 +129,7 @@ mod tests {
         };
         let resp = rejection(&r);
         assert_eq!(resp.status().as_u16(), status);
-        let bytes = match r.error.is_some() && r.api.is_some() {
+        let bytes = match r.error.is_some() && r.api == Some(Api::ChatCompletions) {
             true => r.body.clone(),
             false => rewritten(&r),
         };

@@ -23,13 +23,15 @@ use axum::extract::{Request as HttpRequest, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 use axum::Extension;
+use bytes::Bytes;
 
 pub use auth::{authenticate, Caller};
 
 use crate::config::User;
 use crate::dispatch::{Dispatch, Reply, Served};
 use crate::error::EdgeError;
-use crate::protocol::Request;
+use crate::protocol::{Request, Usage};
+use crate::routing::Route;
 use crate::state::{AppState, Snapshot};
 use crate::telemetry::RequestRecord;
 
@@ -40,6 +42,18 @@ pub trait Endpoint: Send + Sync + 'static {
 
     /// The body, in the endpoint's format, as the gateway's request.
     fn parse(body: &[u8]) -> Result<Request, EdgeError>;
+
+    /// As [`parse`](Self::parse), for an endpoint that keeps the client's
+    /// bytes (to splice rather than re-serialise them) or reads headers.
+    fn parse_raw(body: Bytes, _headers: &HeaderMap) -> Result<Request, EdgeError> {
+        Self::parse(&body)
+    }
+
+    /// An answer the endpoint gives itself instead of dispatching, for a
+    /// request no backend in reach can answer (e.g. an estimate).
+    fn local(_req: &Request, _route: &Route, _pinned: Option<usize>, _user: &User) -> Option<Reply> {
+        None
+    }
 
     /// A whole answer or a committed stream, in the endpoint's format.
     fn reply(reply: Reply) -> Response;
@@ -130,9 +144,19 @@ impl Run<'_> {
             record: self.record,
             pinned,
         };
-        let outcome = dispatch.run(&req).await;
-        self.served = outcome.served;
-        let resp = E::reply(outcome.result?);
+        let reply = match E::local(&req, route, pinned, self.user) {
+            Some(reply) => {
+                // Made here, without an upstream: no tokens were spent.
+                self.record.update(|f| f.usage = Some(Usage::default()));
+                reply
+            }
+            None => {
+                let outcome = dispatch.run(&req).await;
+                self.served = outcome.served;
+                outcome.result?
+            }
+        };
+        let resp = E::reply(reply);
         Ok(match admission {
             Some(admission) => settle::hold(resp, admission, self.record.clone()),
             None => resp,

@@ -27,7 +27,8 @@ pub async fn read<E: Endpoint>(
             EdgeError::bad_request(format!("could not read the request body: {e}"), None, None)
         }
     })?;
-    Ok((E::parse(&bytes)?, bytes.len()))
+    let len = bytes.len();
+    Ok((E::parse_raw(bytes, headers)?, len))
 }
 
 /// Whether reading the body failed on the size limit (rather than a broken upload).

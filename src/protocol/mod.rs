@@ -17,7 +17,9 @@ mod anthropic;
 mod azure;
 mod errors;
 mod gemini;
+mod hub;
 mod input;
+pub mod members;
 mod messages;
 mod openai;
 mod options;
@@ -25,7 +27,10 @@ mod output;
 mod request;
 pub mod sse;
 
-pub use errors::{error_summary, openai_error_body, UpstreamError};
+pub use errors::{
+    anthropic_error_body, anthropic_stream_error, error_summary, openai_error_body, UpstreamError,
+};
+pub use hub::{Hub, Original, Prepared};
 pub use options::Options;
 pub use request::{Api, Request, RequestError};
 
@@ -103,6 +108,12 @@ pub trait Protocol: Send + Sync + fmt::Debug {
     /// gateway serves: those pass through to a client of that API as sent.
     fn api(&self) -> Option<Api>;
 
+    /// Whether requests in `api` reach this protocol as the client wrote
+    /// them; the others come as chat completions (see [`Prepared`]).
+    fn speaks(&self, api: Api) -> bool {
+        self.api() == Some(api)
+    }
+
     /// The free "list models" call, with the protocol's credentials.
     fn models_probe(&self, t: &Upstream) -> UpstreamRequest;
 }
@@ -170,7 +181,7 @@ pub trait StreamTranslator: Send {
 }
 
 #[cfg(test)]
-mod testing;
+pub mod testing;
 
 #[cfg(test)]
 mod tests;

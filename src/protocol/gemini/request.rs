@@ -12,7 +12,9 @@ use crate::protocol::{Request, RequestError, Upstream, UpstreamRequest};
 
 fn policy(name: &str) -> Option<Policy> {
     match name {
-        "seed" | "frequency_penalty" | "presence_penalty" => Some(Policy::Mapped),
+        "seed" | "frequency_penalty" | "presence_penalty" | "reasoning_effort" => {
+            Some(Policy::Mapped)
+        }
         // Gemini has no end-user id, and no switch for parallel calls (a
         // client that asked for one call at a time must accept several).
         "user" | "parallel_tool_calls" => Some(Policy::Dropped),
@@ -82,6 +84,7 @@ fn generation_config(input: &Input) -> Result<Map<String, Value>, RequestError> 
     );
     let stop = input.stop()?;
     put("stopSequences", (!stop.is_empty()).then(|| stop.into()));
+    put("thinkingConfig", thinking(input)?);
     match input.get("response_format") {
         None => {}
         Some(f) => match f.get("type").and_then(Value::as_str) {
@@ -101,6 +104,23 @@ fn generation_config(input: &Input) -> Result<Map<String, Value>, RequestError> 
         },
     }
     Ok(c)
+}
+
+/// `reasoning_effort` as a thinking budget, with the budgets Google's own
+/// OpenAI-compatible endpoint uses for each effort.
+fn thinking(input: &Input) -> Result<Option<Value>, RequestError> {
+    let budget = match input.string("reasoning_effort")? {
+        None => return Ok(None),
+        Some("none") => 0,
+        Some("minimal" | "low") => 1024,
+        Some("medium") => 8192,
+        Some("high") => 24576,
+        Some(_) => {
+            let why = "must be none, minimal, low, medium or high";
+            return Err(input.unsupported("reasoning_effort", why));
+        }
+    };
+    Ok(Some(json!({"thinkingBudget": budget})))
 }
 
 fn tools(input: &Input, body: &mut Map<String, Value>) -> Result<(), RequestError> {

@@ -178,3 +178,18 @@ fn build_request_url_never_holds_the_key() {
     assert_eq!(up.url, "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse");
     assert!(!up.url.contains("secret"));
 }
+
+#[test]
+fn reasoning_effort_becomes_a_thinking_budget() {
+    let budget = |effort: &str| {
+        let req = json!({"model": "m", "messages": [], "reasoning_effort": effort});
+        body_of(req).map(|b| b["generationConfig"]["thinkingConfig"].clone())
+    };
+    assert_eq!(budget("low").unwrap(), json!({"thinkingBudget": 1024}));
+    assert_eq!(budget("medium").unwrap(), json!({"thinkingBudget": 8192}));
+    assert_eq!(budget("high").unwrap(), json!({"thinkingBudget": 24576}));
+    assert_eq!(budget("none").unwrap(), json!({"thinkingBudget": 0}));
+    assert!(budget("extreme")
+        .unwrap_err()
+        .starts_with("`reasoning_effort`"));
+}

@@ -1,0 +1,171 @@
+//! A Messages request's body as the gateway's request: the top level read
+//! once, every field kept raw, and the client's bytes kept with where
+//! `model` and `backend` lie, so an Anthropic upstream gets the body with
+//! only those two changed.
+
+use axum::http::HeaderMap;
+use bytes::Bytes;
+use indexmap::IndexMap;
+use serde_json::value::RawValue;
+
+use crate::error::EdgeError;
+use crate::protocol::members::{cut, members, Member};
+use crate::protocol::{Api, Hub, Original, Request};
+
+/// The client headers an Anthropic upstream gets: the API version and the
+/// beta features the body may use. Never the client's credentials.
+const FORWARDED: &[&str] = &["anthropic-version", "anthropic-beta"];
+
+fn invalid(param: &'static str, message: impl Into<String>) -> EdgeError {
+    EdgeError::bad_request(message, Some(param), None)
+}
+
+/// Reads `body` as a request of `api` (`max_tokens` is required on
+/// `/v1/messages`, as Anthropic requires it).
+pub fn parse(
+    api: Api,
+    hub: &'static dyn Hub,
+    body: Bytes,
+    headers: &HeaderMap,
+) -> Result<Request, EdgeError> {
+    let list = members(&body).map_err(|e| {
+        EdgeError::bad_request(
+            format!("the request body is not a valid JSON object: {e}"),
+            None,
+            None,
+        )
+    })?;
+    let find = |key: &'static str| -> Result<Option<usize>, EdgeError> {
+        let mut at = list.iter().enumerate().filter(|(_, m)| m.key == key);
+        match (at.next(), at.next()) {
+            (Some(_), Some(_)) => Err(invalid(key, format!("{key}: given more than once"))),
+            (first, _) => Ok(first.map(|(i, _)| i)),
+        }
+    };
+    let model_at = find("model")?.ok_or_else(|| invalid("model", "model: Field required"))?;
+    let model = match serde_json::from_str::<String>(list[model_at].value.get()) {
+        Ok(m) if !m.is_empty() => m,
+        _ => return Err(invalid("model", "model: must be a non-empty string")),
+    };
+    match find("messages")? {
+        Some(i) if list[i].value.get().starts_with('[') => {}
+        Some(_) => return Err(invalid("messages", "messages: must be an array")),
+        None => return Err(invalid("messages", "messages: Field required")),
+    }
+    if api == Api::Messages {
+        match find("max_tokens")? {
+            Some(i) if serde_json::from_str::<u64>(list[i].value.get()).is_ok() => {}
+            Some(_) => {
+                return Err(invalid("max_tokens", "max_tokens: must be a non-negative integer"))
+            }
+            None => return Err(invalid("max_tokens", "max_tokens: Field required")),
+        }
+    }
+    let stream = match find("stream")? {
+        None => false,
+        Some(i) => serde_json::from_str::<Option<bool>>(list[i].value.get())
+            .map_err(|_| invalid("stream", "stream: must be a boolean"))?
+            .unwrap_or(false),
+    };
+    let backend_at = find("backend")?;
+    let backend = match backend_at {
+        None => None,
+        Some(i) => serde_json::from_str::<Option<String>>(list[i].value.get()).map_err(|_| {
+            invalid("backend", "`backend` must be a string naming a backend, or null")
+        })?,
+    };
+    let original = Original {
+        model: list[model_at].span.clone(),
+        backend: backend_at.map(|i| cut(&body, &list, i)),
+        headers: forwarded(headers),
+        body: body.clone(),
+    };
+    Ok(Request {
+        api,
+        model,
+        stream: stream && api == Api::Messages,
+        backend,
+        client_wants_usage: false,
+        fields: fields(&list),
+        original: Some(original),
+        hub: Some(hub),
+    })
+}
+
+/// Every member but `model`, `backend` and `stream`, raw, in order.
+fn fields(list: &[Member]) -> IndexMap<String, Box<RawValue>> {
+    list.iter()
+        .filter(|m| !matches!(m.key.as_ref(), "model" | "backend" | "stream"))
+        .map(|m| (m.key.to_string(), m.value.to_owned()))
+        .collect()
+}
+
+fn forwarded(headers: &HeaderMap) -> Vec<(&'static str, String)> {
+    FORWARDED
+        .iter()
+        .filter_map(|&name| {
+            let value = headers.get(name)?.to_str().ok()?;
+            Some((name, value.to_string()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::endpoint::messages::CHAT;
+
+    fn parse_str(body: &str) -> Result<Request, EdgeError> {
+        let mut headers = HeaderMap::new();
+        headers.insert("anthropic-beta", "b1,b2".parse().unwrap());
+        headers.insert("x-api-key", "secret".parse().unwrap());
+        parse(Api::Messages, &CHAT, Bytes::from(body.to_string()), &headers)
+    }
+
+    fn param(body: &str) -> Option<&'static str> {
+        match parse_str(body).unwrap_err() {
+            EdgeError::BadRequest { param, .. } => param,
+            e => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn keeps_the_bytes_and_where_model_and_backend_are() {
+        let body = "{\"model\": \"m\",\n \"backend\":\"b\", \"max_tokens\":5,\"messages\":[ ],\"stream\":true,\"x\":{\"y\":1.0}}";
+        let r = parse_str(body).unwrap();
+        assert_eq!(
+            (r.model.as_str(), r.backend.as_deref(), r.stream),
+            ("m", Some("b"), true)
+        );
+        assert_eq!(
+            r.fields.keys().collect::<Vec<_>>(),
+            vec!["max_tokens", "messages", "x"]
+        );
+        let o = r.original.unwrap();
+        assert_eq!(
+            o.body_for("up"),
+            "{\"model\": \"up\", \"max_tokens\":5,\"messages\":[ ],\"stream\":true,\"x\":{\"y\":1.0}}"
+        );
+        assert_eq!(o.headers, vec![("anthropic-beta", "b1,b2".to_string())]);
+    }
+
+    #[test]
+    fn refuses_bad_shapes_naming_the_field() {
+        assert_eq!(param(r#"{"messages":[],"max_tokens":1}"#), Some("model"));
+        assert_eq!(param(r#"{"model":"m","max_tokens":1}"#), Some("messages"));
+        assert_eq!(param(r#"{"model":"m","messages":[]}"#), Some("max_tokens"));
+        assert_eq!(
+            param(r#"{"model":"m","messages":[],"max_tokens":1,"stream":"y"}"#),
+            Some("stream")
+        );
+        assert_eq!(
+            param(r#"{"model":"m","model":"n","messages":[],"max_tokens":1}"#),
+            Some("model")
+        );
+        assert_eq!(
+            param(r#"{"model":"m","messages":[],"max_tokens":1,"backend":2}"#),
+            Some("backend")
+        );
+        assert_eq!(param("[]"), None);
+    }
+}
