@@ -1,5 +1,7 @@
-//! Anthropic's Messages protocol: `POST /v1/messages`, named SSE events,
-//! `{"type":"error","error":{...}}` error bodies.
+//! Anthropic's Messages protocol: `POST /v1/messages` (named SSE events),
+//! `POST /v1/messages/count_tokens`, `{"type":"error","error":{...}}` error
+//! bodies. Bodies are recorded with their bytes, so tests can check what
+//! reached the upstream byte for byte.
 
 use std::sync::Arc;
 
@@ -8,10 +10,38 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Response};
 use serde_json::{json, Value};
 
+use crate::anthropic_reply::{signature, Reply};
 use crate::reply::{apply_status_fault, json as reply, whole};
-use crate::script::{text_of, tool_to_call, Script, TOOL_ARGS};
-use crate::sse::{self, Event};
+use crate::script::{last_message, text_of, tool_names, tool_to_call, Script};
+use crate::sse;
 use crate::Shared;
+
+/// Reads and records a request; answers the faults and what the real API
+/// refuses (no `anthropic-version`, a thinking block whose signature is
+/// not the one this mock gave it).
+async fn admit(
+    shared: &Shared,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<(Value, crate::Fault), Response<Body>> {
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return Err(reply(400, &error_body(400, "body is not JSON")));
+    };
+    let fault = shared.admit_raw(uri.to_string(), headers, body, &req);
+    if let Some(resp) = apply_status_fault(&fault, error_body).await {
+        return Err(resp);
+    }
+    if headers.get("anthropic-version").is_none() {
+        let message = "anthropic-version: header is required";
+        return Err(reply(400, &error_body(400, message)));
+    }
+    if let Some(i) = forged_thinking(&req) {
+        let message = format!("messages.{i}.content: Invalid signature in thinking block");
+        return Err(reply(400, &error_body(400, &message)));
+    }
+    Ok((req, fault))
+}
 
 pub(crate) async fn messages(
     State(shared): State<Arc<Shared>>,
@@ -19,32 +49,24 @@ pub(crate) async fn messages(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response<Body> {
-    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
-        return reply(400, &error_body(400, "body is not JSON"));
+    let (req, fault) = match admit(&shared, &uri, &headers, body).await {
+        Ok(r) => r,
+        Err(resp) => return resp,
     };
-    let fault = shared.admit(uri.to_string(), &headers, &req);
-    if let Some(resp) = apply_status_fault(&fault, error_body).await {
-        return resp;
-    }
-    // Like the real API: both are required.
-    if headers.get("anthropic-version").is_none() {
-        return reply(
-            400,
-            &error_body(400, "anthropic-version: header is required"),
-        );
-    }
     let Some(max) = req.get("max_tokens").and_then(Value::as_u64) else {
         return reply(400, &error_body(400, "max_tokens: Field required"));
     };
     let (text, tool_results) = last_user(&req);
     let script = Script::new(&shared.config.name, &text, Some(max), shared.config.chunks);
-    let first_tool = req.pointer("/tools/0/name").and_then(Value::as_str);
+    let tools = tool_names(req.get("tools"), "/name");
+    let thinking = req.pointer("/thinking/type").and_then(Value::as_str);
     let reply = Reply {
         model: req
             .get("model")
             .and_then(Value::as_str)
             .unwrap_or("mock-model"),
-        tool: tool_to_call((!tool_results).then_some(text.as_str()), first_tool),
+        tool: tool_to_call((!tool_results).then_some(text.as_str()), &tools),
+        thinking: matches!(thinking, Some("enabled" | "adaptive")),
         script: &script,
     };
     if req.get("stream").and_then(Value::as_bool).unwrap_or(false) {
@@ -53,14 +75,42 @@ pub(crate) async fn messages(
     whole(&fault, &reply.message()).await
 }
 
-/// The last message's text (tool results included), and whether it held
-/// tool results.
+/// Counts words, as the mock's usage does.
+pub(crate) async fn count_tokens(
+    State(shared): State<Arc<Shared>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response<Body> {
+    let (req, _) = match admit(&shared, &uri, &headers, body).await {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    let (text, _) = last_user(&req);
+    let script = Script::new(&shared.config.name, &text, None, None);
+    reply(200, &json!({"input_tokens": script.prompt_tokens}))
+}
+
+/// The index of an assistant message holding a thinking block this mock
+/// signed (`mocksig:`) whose text no longer matches its signature.
+fn forged_thinking(req: &Value) -> Option<usize> {
+    let messages = req.get("messages").and_then(Value::as_array)?;
+    messages.iter().position(|m| {
+        let blocks = m.get("content").and_then(Value::as_array);
+        blocks.into_iter().flatten().any(|b| {
+            let sig = b.get("signature").and_then(Value::as_str).unwrap_or("");
+            let text = b.get("thinking").and_then(Value::as_str).unwrap_or("");
+            b.get("type").and_then(Value::as_str) == Some("thinking")
+                && sig.starts_with("mocksig:")
+                && sig != signature(text)
+        })
+    })
+}
+
+/// The last user message's text (tool results included), and whether it
+/// held tool results.
 fn last_user(req: &Value) -> (String, bool) {
-    let Some(last) = req
-        .get("messages")
-        .and_then(Value::as_array)
-        .and_then(|m| m.last())
-    else {
+    let Some(last) = last_message(req.get("messages")) else {
         return (String::new(), false);
     };
     let Some(blocks) = last.get("content").and_then(Value::as_array) else {
@@ -94,82 +144,4 @@ pub(crate) fn error_body(status: u16, message: &str) -> Value {
         _ => "api_error",
     };
     json!({"type": "error", "error": {"type": kind, "message": message}})
-}
-
-struct Reply<'a> {
-    model: &'a str,
-    script: &'a Script,
-    tool: Option<String>,
-}
-
-impl Reply<'_> {
-    fn output_tokens(&self) -> u64 {
-        match self.tool {
-            Some(_) => TOOL_ARGS.len() as u64,
-            None => self.script.completion_tokens(),
-        }
-    }
-
-    fn stop_reason(&self) -> &'static str {
-        match (&self.tool, self.script.truncated) {
-            (Some(_), _) => "tool_use",
-            (None, true) => "max_tokens",
-            (None, false) => "end_turn",
-        }
-    }
-
-    fn message(&self) -> Value {
-        let content = match &self.tool {
-            Some(name) => {
-                json!([{"type": "tool_use", "id": "toolu_mock1", "name": name, "input": {"city": "Paris"}}])
-            }
-            None => json!([{"type": "text", "text": self.script.text()}]),
-        };
-        json!({
-            "id": "msg_mock", "type": "message", "role": "assistant", "model": self.model,
-            "content": content, "stop_reason": self.stop_reason(), "stop_sequence": null,
-            "usage": {"input_tokens": self.script.prompt_tokens, "output_tokens": self.output_tokens()},
-        })
-    }
-
-    fn stream_events(&self) -> Vec<Event> {
-        let start = json!({"type": "message_start", "message": {
-            "id": "msg_mock", "type": "message", "role": "assistant", "model": self.model, "content": [],
-            "stop_reason": null, "stop_sequence": null,
-            "usage": {"input_tokens": self.script.prompt_tokens, "output_tokens": 1}}});
-        let mut events = vec![Event::named("message_start", &start, false)];
-        match &self.tool {
-            Some(name) => {
-                let block = json!({"type": "content_block_start", "index": 0, "content_block":
-                    {"type": "tool_use", "id": "toolu_mock1", "name": name, "input": {}}});
-                events.push(Event::named("content_block_start", &block, true));
-                for fragment in TOOL_ARGS {
-                    let delta = json!({"type": "content_block_delta", "index": 0,
-                                       "delta": {"type": "input_json_delta", "partial_json": fragment}});
-                    events.push(Event::named("content_block_delta", &delta, true));
-                }
-            }
-            None => {
-                let block = json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}});
-                events.push(Event::named("content_block_start", &block, false));
-                events.push(Event::named("ping", &json!({"type": "ping"}), false));
-                for token in &self.script.tokens {
-                    let delta = json!({"type": "content_block_delta", "index": 0,
-                                       "delta": {"type": "text_delta", "text": token}});
-                    events.push(Event::named("content_block_delta", &delta, true));
-                }
-            }
-        }
-        let stop = json!({"type": "content_block_stop", "index": 0});
-        events.push(Event::named("content_block_stop", &stop, false));
-        let delta = json!({"type": "message_delta", "delta": {"stop_reason": self.stop_reason(), "stop_sequence": null},
-                           "usage": {"output_tokens": self.output_tokens()}});
-        events.push(Event::named("message_delta", &delta, false));
-        events.push(Event::named(
-            "message_stop",
-            &json!({"type": "message_stop"}),
-            false,
-        ));
-        events
-    }
 }

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, Response};
 use serde_json::{json, Value};
 
 use crate::reply::{apply_status_fault, json as reply, whole};
-use crate::script::{text_of, tool_to_call, Script};
+use crate::script::{text_of, tool_names, tool_to_call, Call, Script};
 use crate::sse::{self, Event};
 use crate::Shared;
 
@@ -49,12 +49,10 @@ pub(crate) async fn models(
         .and_then(Value::as_u64);
     let (text, responses) = last_user(&req);
     let script = Script::new(&shared.config.name, &text, max, shared.config.chunks);
-    let first_tool = req
-        .pointer("/tools/0/functionDeclarations/0/name")
-        .and_then(Value::as_str);
+    let tools = tool_names(req.pointer("/tools/0/functionDeclarations"), "/name");
     let reply = Reply {
         model,
-        tool: tool_to_call((!responses).then_some(text.as_str()), first_tool),
+        tool: tool_to_call((!responses).then_some(text.as_str()), &tools),
         script: &script,
     };
     if stream {
@@ -104,7 +102,7 @@ pub(crate) fn error_body(status: u16, message: &str) -> Value {
 struct Reply<'a> {
     model: &'a str,
     script: &'a Script,
-    tool: Option<String>,
+    tool: Option<Call>,
 }
 
 impl Reply<'_> {
@@ -136,7 +134,7 @@ impl Reply<'_> {
 
     fn parts(&self) -> Value {
         match &self.tool {
-            Some(name) => json!([{"functionCall": {"name": name, "args": {"city": "Paris"}}}]),
+            Some(call) => json!([{"functionCall": {"name": call.name, "args": call.input()}}]),
             None => json!([{"text": self.script.text()}]),
         }
     }

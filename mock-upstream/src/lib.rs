@@ -8,6 +8,7 @@
 //! ([`MockServer::set_fault`]) or per request with the `x-mock-fault` header.
 
 mod anthropic;
+mod anthropic_reply;
 mod fault;
 mod gemini;
 mod openai;
@@ -66,6 +67,9 @@ pub struct Recorded {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: Value,
+    /// The body's bytes as they arrived (recorded by the Anthropic
+    /// handlers, for byte-faithfulness tests; empty elsewhere).
+    pub raw: bytes::Bytes,
 }
 
 impl Recorded {
@@ -98,6 +102,17 @@ impl Shared {
 
     /// Records the request and returns the fault that applies to it.
     pub(crate) fn admit(&self, path: String, headers: &HeaderMap, body: &Value) -> Fault {
+        self.admit_raw(path, headers, bytes::Bytes::new(), body)
+    }
+
+    /// As [`admit`](Self::admit), keeping the body's bytes too.
+    pub(crate) fn admit_raw(
+        &self,
+        path: String,
+        headers: &HeaderMap,
+        raw: bytes::Bytes,
+        body: &Value,
+    ) -> Fault {
         let n = self.received.fetch_add(1, Ordering::SeqCst);
         if self.config.record {
             let headers = headers
@@ -108,6 +123,7 @@ impl Shared {
                 path,
                 headers,
                 body: body.clone(),
+                raw,
             });
         }
         let header = headers.get("x-mock-fault").and_then(|v| v.to_str().ok());
@@ -207,6 +223,7 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/v1/models", get(openai::models))
         .route("/v1/messages", post(anthropic::messages))
+        .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
         .route("/v1beta/models/{*rest}", post(gemini::models))
         .route("/v1beta/models", get(openai::models))
         .route("/openai/models", get(openai::models))

@@ -11,8 +11,7 @@ use std::process::ExitCode;
 
 use mock_upstream::{parse_duration, Fault, MockConfig, MockServer};
 
-const USAGE: &str =
-    "usage: mock-upstream [--listen ADDR] [--chunks N] [--chunk-delay DURATION] [--name NAME]";
+const USAGE: &str = "usage: mock-upstream [--listen ADDR] [--chunks N] [--chunk-delay DURATION] [--name NAME] [--fault SPEC]";
 
 struct Args {
     listen: String,
@@ -39,6 +38,8 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
                 config.chunks = Some(n);
             }
             "--chunk-delay" => fault.chunk_delay = parse_duration(&value)?,
+            // The `x-mock-fault` syntax, e.g. `close_after=2`; before --chunk-delay.
+            "--fault" => fault = Fault::parse(&value)?,
             other => return Err(format!("unknown flag {other}\n{USAGE}")),
         }
     }

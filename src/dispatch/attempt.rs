@@ -12,8 +12,7 @@ use crate::error::{EdgeError, Fault, Rejection};
 use crate::health::{cooldown, Failure};
 use crate::protocol::sse::SseError;
 use crate::protocol::{
-    error_summary, Answer, Prepared, Protocol, Request, RequestError, StreamError,
-    UpstreamRequest,
+    error_summary, Answer, Prepared, Protocol, Request, RequestError, StreamError, UpstreamRequest,
 };
 use crate::upstream::{self, error_chain, SendError, UpstreamClient};
 

@@ -108,11 +108,19 @@ mod tests {
     #[test]
     fn gateway_errors_take_anthropic_types_by_status() {
         let cases = [
-            (EdgeError::bad_request("bad", None, None), 400, "invalid_request_error"),
+            (
+                EdgeError::bad_request("bad", None, None),
+                400,
+                "invalid_request_error",
+            ),
             (EdgeError::Unauthorized("no"), 401, "authentication_error"),
             (EdgeError::NoBackend("none".into()), 503, "overloaded_error"),
             (EdgeError::Internal("x".into()), 500, "api_error"),
-            (EdgeError::PayloadTooLarge { limit: 1 }, 413, "request_too_large"),
+            (
+                EdgeError::PayloadTooLarge { limit: 1 },
+                413,
+                "request_too_large",
+            ),
         ];
         for (e, status, kind) in cases {
             let resp = error_response(&e);
@@ -126,16 +134,26 @@ mod tests {
 
     #[test]
     fn upstream_rejections_pass_or_are_rewritten() {
-        let anthropic = r#"{"type":"error","error":{"type":"invalid_request_error","message":"m","x":1}}"#;
+        let anthropic =
+            r#"{"type":"error","error":{"type":"invalid_request_error","message":"m","x":1}}"#;
         let (status, body) = rejected("anthropic", 400, anthropic);
-        assert_eq!((status, body), (400, serde_json::from_str(anthropic).unwrap()));
+        assert_eq!(
+            (status, body),
+            (400, serde_json::from_str(anthropic).unwrap())
+        );
         let openai = r#"{"error":{"message":"bad tool","type":"invalid_request_error","param":"tools","code":null}}"#;
         assert_eq!(
             rejected("openai", 400, openai).1,
             json!({"type": "error", "error": {"type": "invalid_request_error", "message": "bad tool"}})
         );
         let gemini = r#"{"error":{"code":404,"message":"no model","status":"NOT_FOUND"}}"#;
-        assert_eq!(rejected("gemini", 404, gemini).1["error"]["type"], "not_found_error");
-        assert_eq!(rejected("openai", 422, "").1["error"]["message"], "upstream returned HTTP 422");
+        assert_eq!(
+            rejected("gemini", 404, gemini).1["error"]["type"],
+            "not_found_error"
+        );
+        assert_eq!(
+            rejected("openai", 422, "").1["error"]["message"],
+            "upstream returned HTTP 422"
+        );
     }
 }

@@ -19,22 +19,21 @@ use crate::telemetry::RequestRecord;
 /// (what Anthropic clients send): 401 when neither is there or the token is
 /// unknown or disabled. The token is looked up by its digest and never logged.
 pub fn authenticate(snap: &Snapshot, headers: &HeaderMap) -> Result<Arc<User>, EdgeError> {
-    let token = match headers.get(axum::http::header::AUTHORIZATION) {
-        Some(value) => bearer(value)?,
-        None => match headers.get("x-api-key") {
-            Some(value) => value
-                .to_str()
-                .ok()
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .ok_or(EdgeError::Unauthorized("invalid x-api-key header"))?,
-            None => {
-                return Err(EdgeError::Unauthorized(
+    let token =
+        match headers.get(axum::http::header::AUTHORIZATION) {
+            Some(value) => bearer(value)?,
+            None => match headers.get("x-api-key") {
+                Some(value) => value
+                    .to_str()
+                    .ok()
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .ok_or(EdgeError::Unauthorized("invalid x-api-key header"))?,
+                None => return Err(EdgeError::Unauthorized(
                     "missing token: send `Authorization: Bearer <token>` or `x-api-key: <token>`",
-                ))
-            }
-        },
-    };
+                )),
+            },
+        };
     match snap.user_by_token(token) {
         Some(user) if user.enabled => Ok(user.clone()),
         Some(_) => Err(EdgeError::Unauthorized("this token's user is disabled")),

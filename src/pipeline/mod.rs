@@ -20,6 +20,7 @@ pub mod settle;
 use std::sync::Arc;
 
 use axum::extract::{Request as HttpRequest, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 use axum::Extension;
@@ -44,14 +45,20 @@ pub trait Endpoint: Send + Sync + 'static {
     fn parse(body: &[u8]) -> Result<Request, EdgeError>;
 
     /// As [`parse`](Self::parse), for an endpoint that keeps the client's
-    /// bytes (to splice rather than re-serialise them) or reads headers.
-    fn parse_raw(body: Bytes, _headers: &HeaderMap) -> Result<Request, EdgeError> {
+    /// bytes (to splice rather than re-serialise them) or reads its headers
+    /// or URL.
+    fn parse_raw(body: Bytes, _head: &Parts) -> Result<Request, EdgeError> {
         Self::parse(&body)
     }
 
     /// An answer the endpoint gives itself instead of dispatching, for a
     /// request no backend in reach can answer (e.g. an estimate).
-    fn local(_req: &Request, _route: &Route, _pinned: Option<usize>, _user: &User) -> Option<Reply> {
+    fn local(
+        _req: &Request,
+        _route: &Route,
+        _pinned: Option<usize>,
+        _user: &User,
+    ) -> Option<Reply> {
         None
     }
 
@@ -88,7 +95,7 @@ pub async fn handle<E: Endpoint>(
         limits: admit::Limits::default(),
         served: None,
     };
-    let mut resp = match run.stages::<E>(&parts.headers, body).await {
+    let mut resp = match run.stages::<E>(&parts, body).await {
         Ok(resp) => resp,
         Err(e) => {
             note_error(&record, &e);
@@ -116,12 +123,12 @@ struct Run<'a> {
 impl Run<'_> {
     async fn stages<E: Endpoint>(
         &mut self,
-        headers: &HeaderMap,
+        head: &Parts,
         body: axum::body::Body,
     ) -> Result<Response, EdgeError> {
         let plan = self.snap.plan(&self.user.id);
         let limit = self.snap.config.server.max_body_bytes;
-        let (req, body_len) = match read::read::<E>(limit, headers, body).await {
+        let (req, body_len) = match read::read::<E>(limit, head, body).await {
             Ok(read) => read,
             Err(e) => {
                 // No model known: the headers show the user-wide windows.

@@ -11,9 +11,7 @@ use std::ops::Range;
 use bytes::Bytes;
 
 use super::members::{json_string, splice};
-use super::{
-    Answer, Protocol, Request, RequestError, StreamTranslator, Upstream, UpstreamRequest,
-};
+use super::{Answer, Protocol, Request, RequestError, StreamTranslator, Upstream, UpstreamRequest};
 
 /// The client's request as it came, for an upstream that speaks its API.
 #[derive(Debug, Clone)]
@@ -23,6 +21,8 @@ pub struct Original {
     pub model: Range<usize>,
     /// Where the `backend` member lies, with its separator.
     pub backend: Option<Range<usize>>,
+    /// The query string of the client's URL (Claude Code sends `beta=true`).
+    pub query: Option<String>,
     /// The client's headers of that API an upstream should get (versions,
     /// feature flags): never its credentials.
     pub headers: Vec<(&'static str, String)>,
@@ -67,11 +67,7 @@ pub trait Hub: Send + Sync + fmt::Debug {
 
     /// `chat`, a translator writing chat completions chunks, wrapped to
     /// write the client's API.
-    fn stream(
-        &self,
-        req: &Request,
-        chat: Box<dyn StreamTranslator>,
-    ) -> Box<dyn StreamTranslator>;
+    fn stream(&self, req: &Request, chat: Box<dyn StreamTranslator>) -> Box<dyn StreamTranslator>;
 }
 
 /// The request one attempt sends, in the form its protocol reads.
@@ -127,6 +123,7 @@ mod tests {
             body: Bytes::from(body),
             model: 26..31,
             backend: Some(1..17),
+            query: None,
             headers: vec![("anthropic-version", "v".into())],
         };
         assert_eq!(&body[o.model.clone()], "\"pub\"");

@@ -60,24 +60,24 @@ pub fn members(text: &[u8]) -> Result<Vec<Member<'_>>, serde_json::Error> {
 }
 
 /// The bytes to cut to remove member `i`: from the end of the value before
-/// it, or, for the first member, from the opening brace to the next key.
+/// it, or, for the first member, from its key to the next key (the
+/// whitespace after the opening brace stays).
 pub fn cut(text: &[u8], members: &[Member], i: usize) -> Range<usize> {
     if i > 0 {
         return members[i - 1].span.end..members[i].span.end;
     }
-    let open = text.iter().position(|&b| b == b'{').map_or(0, |p| p + 1);
-    let mut end = members[0].span.end;
     let skip_ws = |mut at: usize| {
         while text.get(at).is_some_and(u8::is_ascii_whitespace) {
             at += 1;
         }
         at
     };
-    end = skip_ws(end);
+    let open = text.iter().position(|&b| b == b'{').map_or(0, |p| p + 1);
+    let mut end = skip_ws(members[0].span.end);
     if text.get(end) == Some(&b',') {
         end = skip_ws(end + 1);
     }
-    open..end
+    skip_ws(open)..end
 }
 
 /// `text` with the ranges in `edits` (sorted, not overlapping) replaced.
@@ -98,7 +98,10 @@ pub fn splice(text: &[u8], edits: &[(Range<usize>, &[u8])]) -> Vec<u8> {
 /// `text` holds; `None` when there is none or `text` is not an object.
 pub fn value_span(text: &[u8], key: &str) -> Option<Range<usize>> {
     let list = members(text).ok()?;
-    list.into_iter().rev().find(|m| m.key == key).map(|m| m.span)
+    list.into_iter()
+        .rev()
+        .find(|m| m.key == key)
+        .map(|m| m.span)
 }
 
 /// A JSON string, as bytes.
@@ -141,10 +144,14 @@ mod tests {
     #[test]
     fn cutting_a_member_leaves_valid_json_and_the_rest_untouched() {
         let text = "{ \"backend\" : \"x\" ,\n \"model\":\"m\", \"n\": 1 }";
-        assert_eq!(remove(text, "backend"), "{\"model\":\"m\", \"n\": 1 }");
+        assert_eq!(remove(text, "backend"), "{ \"model\":\"m\", \"n\": 1 }");
         assert_eq!(remove(text, "model"), "{ \"backend\" : \"x\", \"n\": 1 }");
-        assert_eq!(remove(text, "n"), "{ \"backend\" : \"x\" ,\n \"model\":\"m\" }");
+        assert_eq!(
+            remove(text, "n"),
+            "{ \"backend\" : \"x\" ,\n \"model\":\"m\" }"
+        );
         assert_eq!(remove("{\"backend\":\"x\"}", "backend"), "{}");
+        assert_eq!(remove("{\n \"backend\":\"x\"\n}", "backend"), "{\n }");
     }
 
     #[test]

@@ -12,8 +12,8 @@ use super::access::{admin, fail, identify};
 use crate::config::{Access, User};
 use crate::endpoint::anthropic_error;
 use crate::endpoint::messages::models;
-use crate::pipeline::note_error;
 use crate::error::EdgeError;
+use crate::pipeline::note_error;
 use crate::state::{AppState, Snapshot};
 use crate::telemetry::RequestRecord;
 

@@ -93,7 +93,9 @@ pub(super) fn stop_reason(finish: Option<&str>) -> &'static str {
 /// An id for a message whose upstream gave none.
 pub(super) fn message_id(upstream: &str) -> String {
     if upstream.is_empty() {
-        let random: String = std::iter::repeat_with(fastrand::alphanumeric).take(24).collect();
+        let random: String = std::iter::repeat_with(fastrand::alphanumeric)
+            .take(24)
+            .collect();
         format!("msg_{random}")
     } else {
         upstream.to_string()
@@ -123,9 +125,15 @@ pub(super) fn translate(model: &str, chat: Answer) -> Result<Answer, String> {
             args => serde_json::from_str(args)
                 .map_err(|e| format!("upstream sent tool call arguments that are not JSON: {e}"))?,
         };
-        content.push(json!({"type": "tool_use", "id": call.id, "name": call.function.name, "input": input}));
+        content.push(
+            json!({"type": "tool_use", "id": call.id, "name": call.function.name, "input": input}),
+        );
     }
-    let stop = if refused { "refusal" } else { stop_reason(finish.as_deref()) };
+    let stop = if refused {
+        "refusal"
+    } else {
+        stop_reason(finish.as_deref())
+    };
     let usage = completion.usage.unwrap_or_default();
     let body = json!({
         "id": message_id(&completion.id),
@@ -160,10 +168,12 @@ mod tests {
 
     #[test]
     fn text_tool_calls_stop_reason_and_cached_usage() {
-        let out = answer(json!({"id": "chatcmpl-1", "choices": [{"index": 0, "finish_reason": "tool_calls",
+        let out = answer(
+            json!({"id": "chatcmpl-1", "choices": [{"index": 0, "finish_reason": "tool_calls",
             "message": {"role": "assistant", "content": "Let me look.", "tool_calls": [
                 {"id": "call_1", "type": "function", "function": {"name": "Bash", "arguments": "{\"command\":\"ls\"}"}}]}}],
-            "usage": {"prompt_tokens": 30, "completion_tokens": 7, "prompt_tokens_details": {"cached_tokens": 20}}}));
+            "usage": {"prompt_tokens": 30, "completion_tokens": 7, "prompt_tokens_details": {"cached_tokens": 20}}}),
+        );
         assert_eq!(
             out,
             json!({"id": "chatcmpl-1", "type": "message", "role": "assistant", "model": "pub",
@@ -187,7 +197,10 @@ mod tests {
         assert_eq!(stop("content_filter"), "refusal");
         let out = answer(json!({"choices": [{"finish_reason": "stop",
             "message": {"content": "4", "reasoning_content": "2+2"}}]}));
-        assert_eq!(out["content"][0], json!({"type": "thinking", "thinking": "2+2", "signature": ""}));
+        assert_eq!(
+            out["content"][0],
+            json!({"type": "thinking", "thinking": "2+2", "signature": ""})
+        );
         assert!(out["id"].as_str().unwrap().starts_with("msg_"));
         let bad = Answer {
             body: Bytes::from(

@@ -12,7 +12,13 @@ const IMAGE_TOKENS: u64 = 1600;
 
 /// Whether a backend the request may reach counts tokens itself.
 pub(super) fn upstream_counts(route: &Route, pinned: Option<usize>, user: &User) -> bool {
-    let counts = |i: usize| route.slots[i].backend.provider.protocol.speaks(Api::CountTokens);
+    let counts = |i: usize| {
+        route.slots[i]
+            .backend
+            .provider
+            .protocol
+            .speaks(Api::CountTokens)
+    };
     match pinned {
         Some(i) => counts(i),
         None => (0..route.slots.len()).any(|i| route.slots[i].in_rotation(user) && counts(i)),

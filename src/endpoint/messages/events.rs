@@ -166,7 +166,10 @@ impl Encoder {
         };
         match self.open {
             Some((Block::Tool(k), _)) if k == call.index => {
-                self.delta(json!({"type": "input_json_delta", "partial_json": args}), out);
+                self.delta(
+                    json!({"type": "input_json_delta", "partial_json": args}),
+                    out,
+                );
                 Ok(())
             }
             // Anthropic streams one block after another.
@@ -190,7 +193,8 @@ impl Encoder {
             Block::Thinking => json!({"type": "thinking", "thinking": "", "signature": ""}),
             _ => json!({"type": "text", "text": ""}),
         };
-        let start = json!({"type": "content_block_start", "index": index, "content_block": content_block});
+        let start =
+            json!({"type": "content_block_start", "index": index, "content_block": content_block});
         write(out, &start);
     }
 

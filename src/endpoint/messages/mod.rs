@@ -16,7 +16,8 @@ mod to_chat;
 mod to_chat_tests;
 mod turns;
 
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
@@ -25,11 +26,14 @@ use crate::config::User;
 use crate::dispatch::Reply;
 use crate::error::EdgeError;
 use crate::pipeline::Endpoint;
-use crate::protocol::{
-    Answer, Api, Hub, Request, RequestError, StreamTranslator, Upstream,
-};
+use crate::protocol::{Answer, Api, Hub, Request, RequestError, StreamTranslator, Upstream};
 use crate::routing::Route;
 use to_chat::Target;
+
+/// A request head without headers, for a body parsed on its own.
+fn bare_head() -> Parts {
+    axum::http::Request::new(()).into_parts().0
+}
 
 pub struct Messages;
 
@@ -37,11 +41,11 @@ impl Endpoint for Messages {
     const NAME: &'static str = "messages";
 
     fn parse(body: &[u8]) -> Result<Request, EdgeError> {
-        Self::parse_raw(Bytes::copy_from_slice(body), &HeaderMap::new())
+        Self::parse_raw(Bytes::copy_from_slice(body), &bare_head())
     }
 
-    fn parse_raw(body: Bytes, headers: &HeaderMap) -> Result<Request, EdgeError> {
-        parse::parse(Api::Messages, &CHAT, body, headers)
+    fn parse_raw(body: Bytes, head: &Parts) -> Result<Request, EdgeError> {
+        parse::parse(Api::Messages, &CHAT, body, head)
     }
 
     fn reply(reply: Reply) -> Response {
@@ -65,11 +69,11 @@ impl Endpoint for CountTokens {
     const NAME: &'static str = "count_tokens";
 
     fn parse(body: &[u8]) -> Result<Request, EdgeError> {
-        Self::parse_raw(Bytes::copy_from_slice(body), &HeaderMap::new())
+        Self::parse_raw(Bytes::copy_from_slice(body), &bare_head())
     }
 
-    fn parse_raw(body: Bytes, headers: &HeaderMap) -> Result<Request, EdgeError> {
-        parse::parse(Api::CountTokens, &NO_COUNT, body, headers)
+    fn parse_raw(body: Bytes, head: &Parts) -> Result<Request, EdgeError> {
+        parse::parse(Api::CountTokens, &NO_COUNT, body, head)
     }
 
     fn local(req: &Request, route: &Route, pinned: Option<usize>, user: &User) -> Option<Reply> {
@@ -95,8 +99,19 @@ pub(crate) struct ChatHub;
 pub(crate) static CHAT: ChatHub = ChatHub;
 
 impl Hub for ChatHub {
-    fn request(&self, req: &Request, protocol: &str, to: &Upstream) -> Result<Request, RequestError> {
-        to_chat::chat(req, Target { protocol, model: to.model })
+    fn request(
+        &self,
+        req: &Request,
+        protocol: &str,
+        to: &Upstream,
+    ) -> Result<Request, RequestError> {
+        to_chat::chat(
+            req,
+            Target {
+                protocol,
+                model: to.model,
+            },
+        )
     }
 
     fn answer(&self, req: &Request, chat: Answer) -> Result<Answer, String> {

@@ -3,6 +3,7 @@
 //! `model` and `backend` lie, so an Anthropic upstream gets the body with
 //! only those two changed.
 
+use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use bytes::Bytes;
 use indexmap::IndexMap;
@@ -26,7 +27,7 @@ pub fn parse(
     api: Api,
     hub: &'static dyn Hub,
     body: Bytes,
-    headers: &HeaderMap,
+    head: &Parts,
 ) -> Result<Request, EdgeError> {
     let list = members(&body).map_err(|e| {
         EdgeError::bad_request(
@@ -56,7 +57,10 @@ pub fn parse(
         match find("max_tokens")? {
             Some(i) if serde_json::from_str::<u64>(list[i].value.get()).is_ok() => {}
             Some(_) => {
-                return Err(invalid("max_tokens", "max_tokens: must be a non-negative integer"))
+                return Err(invalid(
+                    "max_tokens",
+                    "max_tokens: must be a non-negative integer",
+                ))
             }
             None => return Err(invalid("max_tokens", "max_tokens: Field required")),
         }
@@ -71,13 +75,17 @@ pub fn parse(
     let backend = match backend_at {
         None => None,
         Some(i) => serde_json::from_str::<Option<String>>(list[i].value.get()).map_err(|_| {
-            invalid("backend", "`backend` must be a string naming a backend, or null")
+            invalid(
+                "backend",
+                "`backend` must be a string naming a backend, or null",
+            )
         })?,
     };
     let original = Original {
         model: list[model_at].span.clone(),
         backend: backend_at.map(|i| cut(&body, &list, i)),
-        headers: forwarded(headers),
+        query: head.uri.query().map(str::to_string),
+        headers: forwarded(&head.headers),
         body: body.clone(),
     };
     Ok(Request {
@@ -116,10 +124,14 @@ mod tests {
     use crate::endpoint::messages::CHAT;
 
     fn parse_str(body: &str) -> Result<Request, EdgeError> {
-        let mut headers = HeaderMap::new();
-        headers.insert("anthropic-beta", "b1,b2".parse().unwrap());
-        headers.insert("x-api-key", "secret".parse().unwrap());
-        parse(Api::Messages, &CHAT, Bytes::from(body.to_string()), &headers)
+        let head = axum::http::Request::post("/v1/messages?beta=true")
+            .header("anthropic-beta", "b1,b2")
+            .header("x-api-key", "secret")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        parse(Api::Messages, &CHAT, Bytes::from(body.to_string()), &head)
     }
 
     fn param(body: &str) -> Option<&'static str> {
@@ -147,6 +159,8 @@ mod tests {
             "{\"model\": \"up\", \"max_tokens\":5,\"messages\":[ ],\"stream\":true,\"x\":{\"y\":1.0}}"
         );
         assert_eq!(o.headers, vec![("anthropic-beta", "b1,b2".to_string())]);
+        assert_eq!(o.query.as_deref(), Some("beta=true"));
+        assert_eq!(o.query.as_deref(), Some("beta=true"));
     }
 
     #[test]

@@ -57,7 +57,11 @@ pub(super) fn chat(req: &Request, to: Target) -> Result<Request, RequestError> {
             "system" => system = Some(value),
             "messages" => messages = value,
             "max_tokens" => {
-                let key = if to.reasoning() { "max_completion_tokens" } else { "max_tokens" };
+                let key = if to.reasoning() {
+                    "max_completion_tokens"
+                } else {
+                    "max_tokens"
+                };
                 out.insert(key.into(), value);
             }
             "temperature" | "top_p" => {
@@ -85,7 +89,10 @@ pub(super) fn chat(req: &Request, to: Target) -> Result<Request, RequestError> {
             "service_tier" | "cache_control" => {}
             _ => {
                 return Err(RequestError {
-                    message: format!("the field `{name}` is not supported on {} backends", to.protocol),
+                    message: format!(
+                        "the field `{name}` is not supported on {} backends",
+                        to.protocol
+                    ),
                     param: None,
                 })
             }
@@ -95,12 +102,18 @@ pub(super) fn chat(req: &Request, to: Target) -> Result<Request, RequestError> {
         out.insert("reasoning_effort".into(), effort.into());
     }
     let serial = out.remove("parallel_tool_calls");
-    if out.get("tools").is_some_and(|t| t.as_array().is_some_and(|a| !a.is_empty())) {
+    if out
+        .get("tools")
+        .is_some_and(|t| t.as_array().is_some_and(|a| !a.is_empty()))
+    {
         if let Some(serial) = serial {
             out.insert("parallel_tool_calls".into(), serial);
         }
     }
-    out.insert("messages".into(), turns::chat_messages(system.as_ref(), &messages, to)?.into());
+    out.insert(
+        "messages".into(),
+        turns::chat_messages(system.as_ref(), &messages, to)?.into(),
+    );
     if req.stream {
         out.insert("stream".into(), true.into());
         // The usage chunk carries what `message_delta` reports.
@@ -130,12 +143,15 @@ fn metadata(v: &Value, out: &mut Map<String, Value>, to: Target) -> Result<(), R
 /// Client tools as function tools. Anthropic's server tools (web search,
 /// code execution, ...) run at Anthropic: no other provider has them.
 fn tools(v: &Value, to: Target) -> Result<Value, RequestError> {
-    let list = v.as_array().ok_or_else(|| to.refuse("tools", "must be an array"))?;
+    let list = v
+        .as_array()
+        .ok_or_else(|| to.refuse("tools", "must be an array"))?;
     let mut out = Vec::with_capacity(list.len());
     for (i, t) in list.iter().enumerate() {
         let kind = t.get("type").and_then(Value::as_str).unwrap_or("custom");
         if kind != "custom" {
-            let why = format_args!("[{i}] is Anthropic's server tool {kind:?}, which is not supported");
+            let why =
+                format_args!("[{i}] is Anthropic's server tool {kind:?}, which is not supported");
             return Err(to.refuse("tools", why));
         }
         let name = t.get("name").and_then(Value::as_str);
@@ -198,7 +214,10 @@ impl Thinking {
             "low" => Ok(Some("low")),
             "medium" => Ok(Some("medium")),
             "high" | "max" => Ok(Some("high")),
-            _ => Err(to.refuse("output_config", format_args!("effort {e:?} is not supported"))),
+            _ => Err(to.refuse(
+                "output_config",
+                format_args!("effort {e:?} is not supported"),
+            )),
         };
         let Some(mode) = &self.mode else {
             return self.effort.as_deref().map_or(Ok(None), from_word);
@@ -244,7 +263,10 @@ fn response_format(f: &Value, to: Target) -> Result<Value, RequestError> {
     match (f.get("type").and_then(Value::as_str), f.get("schema")) {
         (Some("json_schema"), Some(schema)) => Ok(json!({"type": "json_schema",
             "json_schema": {"name": "output", "schema": schema, "strict": true}})),
-        _ => Err(to.refuse("output_config", "format must be {\"type\": \"json_schema\", \"schema\": ...}")),
+        _ => Err(to.refuse(
+            "output_config",
+            "format must be {\"type\": \"json_schema\", \"schema\": ...}",
+        )),
     }
 }
 

@@ -1,7 +1,6 @@
 //! Transcripts: Messages requests in, chat completions requests out; and
 //! chat chunks in, Anthropic events out.
 
-use axum::http::HeaderMap;
 use bytes::Bytes;
 use serde_json::{json, Value};
 
@@ -13,7 +12,8 @@ use crate::protocol::{Api, StreamTranslator};
 
 fn to(protocol: &str, model: &str, req: Value) -> Result<Value, String> {
     let body = Bytes::from(req.to_string());
-    let req = parse::parse(Api::Messages, &CHAT, body, &HeaderMap::new()).unwrap();
+    let head = axum::http::Request::new(()).into_parts().0;
+    let req = parse::parse(Api::Messages, &CHAT, body, &head).unwrap();
     let out = chat(&req, Target { protocol, model }).map_err(|e| e.message)?;
     let mut v: serde_json::Map<String, Value> = out
         .fields
@@ -78,9 +78,7 @@ fn a_claude_code_turn_with_thinking_text_and_tool_use() {
 
 #[test]
 fn thinking_becomes_reasoning_effort_where_the_model_reasons() {
-    let req = |thinking: Value| {
-        json!({"model": "m", "max_tokens": 10, "thinking": thinking, "messages": [{"role": "user", "content": "q"}]})
-    };
+    let req = |thinking: Value| json!({"model": "m", "max_tokens": 10, "thinking": thinking, "messages": [{"role": "user", "content": "q"}]});
     let enabled = req(json!({"type": "enabled", "budget_tokens": 31999}));
     let out = to("openai", "o4-mini", enabled.clone()).unwrap();
     assert_eq!(
@@ -88,9 +86,17 @@ fn thinking_becomes_reasoning_effort_where_the_model_reasons() {
         (&json!("high"), &json!(10))
     );
     assert!(out.get("max_tokens").is_none());
-    let out = to("azure", "gpt-5", req(json!({"type": "enabled", "budget_tokens": 2000}))).unwrap();
+    let out = to(
+        "azure",
+        "gpt-5",
+        req(json!({"type": "enabled", "budget_tokens": 2000})),
+    )
+    .unwrap();
     assert_eq!(out["reasoning_effort"], "low");
-    assert_eq!(to("gemini", "gemini-2.5-flash", enabled.clone()).unwrap()["reasoning_effort"], "high");
+    assert_eq!(
+        to("gemini", "gemini-2.5-flash", enabled.clone()).unwrap()["reasoning_effort"],
+        "high"
+    );
     // A model that does not reason: the budget is dropped, the request goes.
     let out = to("openai", "gpt-4o", enabled).unwrap();
     assert!(out.get("reasoning_effort").is_none() && out["max_tokens"] == 10);
@@ -111,8 +117,14 @@ fn images_tool_choice_and_error_results() {
                 "content": [{"type": "text", "text": "boom"}]}]},
         ]}))
     .unwrap();
-    assert_eq!(out["tool_choice"], json!({"type": "function", "function": {"name": "f"}}));
-    assert_eq!((&out["stop"], &out["temperature"]), (&json!(["END"]), &json!(0.2)));
+    assert_eq!(
+        out["tool_choice"],
+        json!({"type": "function", "function": {"name": "f"}})
+    );
+    assert_eq!(
+        (&out["stop"], &out["temperature"]),
+        (&json!(["END"]), &json!(0.2))
+    );
     assert_eq!(
         out["messages"],
         json!([
@@ -125,7 +137,9 @@ fn images_tool_choice_and_error_results() {
         ])
     );
     let choice = |c: Value| {
-        openai(json!({"model": "m", "max_tokens": 1, "messages": [], "tool_choice": c})).unwrap()["tool_choice"].clone()
+        openai(json!({"model": "m", "max_tokens": 1, "messages": [], "tool_choice": c})).unwrap()
+            ["tool_choice"]
+            .clone()
     };
     assert_eq!(choice(json!({"type": "any"})), "required");
     assert_eq!(choice(json!({"type": "none"})), "none");
@@ -134,31 +148,49 @@ fn images_tool_choice_and_error_results() {
 #[test]
 fn refuses_what_chat_completions_cannot_express_naming_it() {
     let err = |extra: Value| {
-        let mut r = json!({"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": "x"}]});
+        let mut r =
+            json!({"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": "x"}]});
         for (k, v) in extra.as_object().unwrap() {
             r[k] = v.clone();
         }
         openai(r).unwrap_err()
     };
-    assert_eq!(err(json!({"top_k": 5})), "`top_k` is not supported on openai backends");
-    assert!(to("gemini", "g", json!({"model": "m", "max_tokens": 1, "top_k": 5, "messages": []})).is_ok());
-    assert!(err(json!({"tools": [{"type": "web_search_20250305", "name": "web_search"}]}))
-        .contains("server tool \"web_search_20250305\""));
+    assert_eq!(
+        err(json!({"top_k": 5})),
+        "`top_k` is not supported on openai backends"
+    );
+    assert!(to(
+        "gemini",
+        "g",
+        json!({"model": "m", "max_tokens": 1, "top_k": 5, "messages": []})
+    )
+    .is_ok());
+    assert!(
+        err(json!({"tools": [{"type": "web_search_20250305", "name": "web_search"}]}))
+            .contains("server tool \"web_search_20250305\"")
+    );
     assert!(err(json!({"messages": [{"role": "user", "content": [
         {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "x"}}]}]}))
         .starts_with("messages[0].content[0]: \"document\" blocks are not supported on openai"));
-    assert!(err(json!({"messages": [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t",
-        "content": [{"type": "image", "source": {}}]}]}]}))
-        .contains("image blocks in tool results"));
-    assert!(err(json!({"context_management": {"edits": [{"type": "clear_tool_uses_20250919"}]}}))
-        .starts_with("`context_management` edit"));
+    assert!(err(
+        json!({"messages": [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t",
+        "content": [{"type": "image", "source": {}}]}]}]})
+    )
+    .contains("image blocks in tool results"));
+    assert!(
+        err(json!({"context_management": {"edits": [{"type": "clear_tool_uses_20250919"}]}}))
+            .starts_with("`context_management` edit")
+    );
     assert_eq!(
         err(json!({"mcp_servers": []})),
         "the field `mcp_servers` is not supported on openai backends"
     );
     // Hints that cannot change the answer pass.
-    assert!(openai(json!({"model": "m", "max_tokens": 1, "messages": [], "service_tier": "auto",
-        "cache_control": {"type": "ephemeral"}})).is_ok());
+    assert!(openai(
+        json!({"model": "m", "max_tokens": 1, "messages": [], "service_tier": "auto",
+        "cache_control": {"type": "ephemeral"}})
+    )
+    .is_ok());
 }
 
 fn encode(chunks: &[&str]) -> Vec<(String, Value)> {
@@ -202,16 +234,30 @@ fn a_chat_stream_becomes_anthropic_events() {
         names,
         vec![
             "message_start",
-            "content_block_start", "content_block_delta", "content_block_stop",
-            "content_block_start", "content_block_delta", "content_block_stop",
-            "content_block_start", "content_block_delta", "content_block_delta", "content_block_stop",
-            "message_delta", "message_stop",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_stop",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_stop",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop",
         ]
     );
     assert_eq!(events[0].1["message"]["model"], "pub");
     assert_eq!(events[1].1["content_block"]["type"], "thinking");
-    assert_eq!(events[2].1["delta"], json!({"type": "thinking_delta", "thinking": "think"}));
-    assert_eq!(events[5].1["delta"], json!({"type": "text_delta", "text": "Hi"}));
+    assert_eq!(
+        events[2].1["delta"],
+        json!({"type": "thinking_delta", "thinking": "think"})
+    );
+    assert_eq!(
+        events[5].1["delta"],
+        json!({"type": "text_delta", "text": "Hi"})
+    );
     assert_eq!(
         events[7].1,
         json!({"type": "content_block_start", "index": 2,

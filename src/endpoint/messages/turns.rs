@@ -60,10 +60,16 @@ fn texts(v: &Value, path: &str, to: Target) -> Result<Value, RequestError> {
     let parts = blocks
         .iter()
         .enumerate()
-        .map(|(j, b)| match (b.get("type").and_then(Value::as_str), b.get("text")) {
-            (Some("text"), Some(Value::String(t))) => Ok(json!({"type": "text", "text": t})),
-            _ => Err(bad(to, &format!("{path}[{j}]"), "only text blocks are supported here")),
-        })
+        .map(
+            |(j, b)| match (b.get("type").and_then(Value::as_str), b.get("text")) {
+                (Some("text"), Some(Value::String(t))) => Ok(json!({"type": "text", "text": t})),
+                _ => Err(bad(
+                    to,
+                    &format!("{path}[{j}]"),
+                    "only text blocks are supported here",
+                )),
+            },
+        )
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Value::Array(parts))
 }
@@ -97,14 +103,23 @@ fn part(b: &Value, path: &str, to: Target) -> Result<Value, RequestError> {
             _ => Err(bad(to, path, "a text block needs a string `text`")),
         },
         Some("image") => image(b.get("source").unwrap_or(&Value::Null), path, to),
-        Some(other) => Err(bad(to, path, format_args!("{other:?} blocks are not supported"))),
+        Some(other) => Err(bad(
+            to,
+            path,
+            format_args!("{other:?} blocks are not supported"),
+        )),
         None => Err(bad(to, path, "a content block needs a `type`")),
     }
 }
 
 fn image(source: &Value, path: &str, to: Target) -> Result<Value, RequestError> {
     let field = |k: &str| source.get(k).and_then(Value::as_str);
-    let url = match (field("type"), field("media_type"), field("data"), field("url")) {
+    let url = match (
+        field("type"),
+        field("media_type"),
+        field("data"),
+        field("url"),
+    ) {
         (Some("base64"), Some(mime), Some(data), _) => format!("data:{mime};base64,{data}"),
         (Some("url"), _, _, Some(url)) => url.to_string(),
         _ => return Err(bad(to, path, "images must have a base64 or url source")),
@@ -159,7 +174,13 @@ fn assistant(content: &Value, path: &str, to: Target) -> Result<Option<Value>, R
             Some("thinking" | "redacted_thinking") => {}
             Some("tool_use") => calls.push(tool_call(b, &path, to)?),
             Some("text") => parts.push(part(b, &path, to)?),
-            Some(other) => return Err(bad(to, &path, format_args!("{other:?} blocks are not supported"))),
+            Some(other) => {
+                return Err(bad(
+                    to,
+                    &path,
+                    format_args!("{other:?} blocks are not supported"),
+                ))
+            }
             None => return Err(bad(to, &path, "a content block needs a `type`")),
         }
     }

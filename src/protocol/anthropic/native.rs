@@ -14,8 +14,8 @@ use super::AnthropicUsage;
 use crate::protocol::members::{json_string, splice, value_span};
 use crate::protocol::sse::SseEvent;
 use crate::protocol::{
-    anthropic_stream_error, error_summary, Answer, Api, EventInfo, Original, Request,
-    RequestError, StreamError, StreamTranslator, Upstream, UpstreamRequest, Usage,
+    anthropic_stream_error, error_summary, Answer, Api, EventInfo, Original, Request, RequestError,
+    StreamError, StreamTranslator, Upstream, UpstreamRequest, Usage,
 };
 
 pub(super) fn build(
@@ -37,8 +37,12 @@ pub(super) fn build(
     if let Some(beta) = original.header("anthropic-beta") {
         headers.push(("anthropic-beta", beta.to_string()));
     }
+    let query = original
+        .query
+        .as_deref()
+        .map_or(String::new(), |q| format!("?{q}"));
     Ok(UpstreamRequest {
-        url: format!("{}{path}", t.base_url),
+        url: format!("{}{path}{query}", t.base_url),
         headers,
         body: original.body_for(t.model),
     })
@@ -139,7 +143,9 @@ impl StreamTranslator for Relay {
                 self.usage.merge(&start.usage);
                 renamed = rename(event.data.as_bytes(), Some("message"), &self.model);
             }
-            "content_block_start" => info.content = peek.content_block.is_some_and(|b| has_content(&b)),
+            "content_block_start" => {
+                info.content = peek.content_block.is_some_and(|b| has_content(&b))
+            }
             "content_block_delta" => info.content = true,
             "message_delta" => {
                 self.usage.merge(&peek.usage);
@@ -153,7 +159,9 @@ impl StreamTranslator for Relay {
             }
             "error" => {
                 let body = serde_json::json!({ "error": peek.error.unwrap_or_default() });
-                return Err(StreamError::Upstream(error_summary(body.to_string().as_bytes())));
+                return Err(StreamError::Upstream(error_summary(
+                    body.to_string().as_bytes(),
+                )));
             }
             _ => {}
         }
