@@ -30,51 +30,28 @@ pub fn parse(
     head: &Parts,
 ) -> Result<Request, EdgeError> {
     let list = members(&body).map_err(|e| {
-        EdgeError::bad_request(
-            format!("the request body is not a valid JSON object: {e}"),
-            None,
-            None,
-        )
+        let message = format!("the request body is not a valid JSON object: {e}");
+        EdgeError::bad_request(message, None, None)
     })?;
-    let find = |key: &'static str| -> Result<Option<usize>, EdgeError> {
-        let mut at = list.iter().enumerate().filter(|(_, m)| m.key == key);
-        match (at.next(), at.next()) {
-            (Some(_), Some(_)) => Err(invalid(key, format!("{key}: given more than once"))),
-            (first, _) => Ok(first.map(|(i, _)| i)),
-        }
-    };
-    let model_at = find("model")?.ok_or_else(|| invalid("model", "model: Field required"))?;
-    let model = match serde_json::from_str::<String>(list[model_at].value.get()) {
-        Ok(m) if !m.is_empty() => m,
+    let top = Top(&list);
+    let model_at = top
+        .find("model")?
+        .ok_or_else(|| invalid("model", "model: Field required"))?;
+    let model = match top.value::<String>(model_at) {
+        Some(m) if !m.is_empty() => m,
         _ => return Err(invalid("model", "model: must be a non-empty string")),
     };
-    match find("messages")? {
-        Some(i) if list[i].value.get().starts_with('[') => {}
-        Some(_) => return Err(invalid("messages", "messages: must be an array")),
-        None => return Err(invalid("messages", "messages: Field required")),
-    }
-    if api == Api::Messages {
-        match find("max_tokens")? {
-            Some(i) if serde_json::from_str::<u64>(list[i].value.get()).is_ok() => {}
-            Some(_) => {
-                return Err(invalid(
-                    "max_tokens",
-                    "max_tokens: must be a non-negative integer",
-                ))
-            }
-            None => return Err(invalid("max_tokens", "max_tokens: Field required")),
-        }
-    }
-    let stream = match find("stream")? {
-        None => false,
-        Some(i) => serde_json::from_str::<Option<bool>>(list[i].value.get())
-            .map_err(|_| invalid("stream", "stream: must be a boolean"))?
-            .unwrap_or(false),
+    top.required(api)?;
+    let stream = match top.find("stream")? {
+        None => None,
+        Some(i) => top
+            .value::<Option<bool>>(i)
+            .ok_or_else(|| invalid("stream", "stream: must be a boolean"))?,
     };
-    let backend_at = find("backend")?;
+    let backend_at = top.find("backend")?;
     let backend = match backend_at {
         None => None,
-        Some(i) => serde_json::from_str::<Option<String>>(list[i].value.get()).map_err(|_| {
+        Some(i) => top.value::<Option<String>>(i).ok_or_else(|| {
             invalid(
                 "backend",
                 "`backend` must be a string naming a backend, or null",
@@ -91,13 +68,52 @@ pub fn parse(
     Ok(Request {
         api,
         model,
-        stream: stream && api == Api::Messages,
+        stream: stream == Some(true) && api == Api::Messages,
         backend,
         client_wants_usage: false,
         fields: fields(&list),
         original: Some(original),
         hub: Some(hub),
     })
+}
+
+/// The top-level members, looked up by key.
+struct Top<'a, 'b>(&'a [Member<'b>]);
+
+impl Top<'_, '_> {
+    /// Where `key` is; a key given twice is refused, since which one an
+    /// upstream would read is not known.
+    fn find(&self, key: &'static str) -> Result<Option<usize>, EdgeError> {
+        let mut at = self.0.iter().enumerate().filter(|(_, m)| m.key == key);
+        match (at.next(), at.next()) {
+            (Some(_), Some(_)) => Err(invalid(key, format!("{key}: given more than once"))),
+            (first, _) => Ok(first.map(|(i, _)| i)),
+        }
+    }
+
+    /// `messages`, and `max_tokens` where the API requires it.
+    fn required(&self, api: Api) -> Result<(), EdgeError> {
+        match self.find("messages")? {
+            Some(i) if self.0[i].value.get().starts_with('[') => {}
+            Some(_) => return Err(invalid("messages", "messages: must be an array")),
+            None => return Err(invalid("messages", "messages: Field required")),
+        }
+        if api != Api::Messages {
+            return Ok(());
+        }
+        match self.find("max_tokens")? {
+            Some(i) if self.value::<u64>(i).is_some() => Ok(()),
+            Some(_) => {
+                let message = "max_tokens: must be a non-negative integer";
+                Err(invalid("max_tokens", message))
+            }
+            None => Err(invalid("max_tokens", "max_tokens: Field required")),
+        }
+    }
+
+    fn value<T: serde::de::DeserializeOwned>(&self, i: usize) -> Option<T> {
+        serde_json::from_str(self.0[i].value.get()).ok()
+    }
 }
 
 /// Every member but `model`, `backend` and `stream`, raw, in order.

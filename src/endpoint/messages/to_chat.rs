@@ -43,84 +43,90 @@ impl Target<'_> {
 
 /// The chat completions form of `req` for `to`.
 pub(super) fn chat(req: &Request, to: Target) -> Result<Request, RequestError> {
-    let mut out = Map::new();
-    out.insert("model".into(), req.model.clone().into());
-    let mut system = None;
-    let mut messages = Value::Null;
-    let mut thinking = Thinking::default();
+    let mut c = Chat {
+        to,
+        out: Map::new(),
+        system: None,
+        messages: Value::Null,
+        thinking: Thinking::default(),
+    };
+    c.out.insert("model".into(), req.model.clone().into());
     for (name, raw) in &req.fields {
         let value: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
-        if value.is_null() {
-            continue;
+        if !value.is_null() {
+            c.field(name, value)?;
         }
-        match name.as_str() {
-            "system" => system = Some(value),
-            "messages" => messages = value,
-            "max_tokens" => {
-                let key = if to.reasoning() {
-                    "max_completion_tokens"
-                } else {
-                    "max_tokens"
-                };
-                out.insert(key.into(), value);
-            }
-            "temperature" | "top_p" => {
-                out.insert(name.clone(), value);
-            }
-            "top_k" if to.gemini() => {
-                out.insert("top_k".into(), value);
-            }
+    }
+    c.finish(req.stream)
+}
+
+/// The chat request being written.
+struct Chat<'a> {
+    to: Target<'a>,
+    out: Map<String, Value>,
+    system: Option<Value>,
+    messages: Value,
+    thinking: Thinking,
+}
+
+impl Chat<'_> {
+    fn put(&mut self, key: &str, value: Value) {
+        self.out.insert(key.to_string(), value);
+    }
+
+    fn field(&mut self, name: &str, value: Value) -> Result<(), RequestError> {
+        let to = self.to;
+        match name {
+            "system" => self.system = Some(value),
+            "messages" => self.messages = value,
+            "max_tokens" if to.reasoning() => self.put("max_completion_tokens", value),
+            "max_tokens" | "temperature" | "top_p" => self.put(name, value),
+            "top_k" if to.gemini() => self.put(name, value),
             "top_k" => return Err(to.refuse("top_k", "is not supported")),
-            "stop_sequences" => {
-                out.insert("stop".into(), value);
-            }
-            "metadata" => metadata(&value, &mut out, to)?,
-            "tools" => {
-                out.insert("tools".into(), tools(&value, to)?);
-            }
-            "tool_choice" => tool_choice(&value, &mut out, to)?,
-            "thinking" => thinking.mode = Some(value),
-            "output_config" => output_config(&value, &mut thinking, &mut out, to)?,
-            "output_format" => {
-                out.insert("response_format".into(), response_format(&value, to)?);
-            }
+            "stop_sequences" => self.put("stop", value),
+            "metadata" => metadata(&value, &mut self.out, to)?,
+            "tools" => self.put("tools", tools(&value, to)?),
+            "tool_choice" => tool_choice(&value, &mut self.out, to)?,
+            "thinking" => self.thinking.mode = Some(value),
+            "output_config" => output_config(&value, &mut self.thinking, &mut self.out, to)?,
+            "output_format" => self.put("response_format", response_format(&value, to)?),
             "context_management" => context_management(&value, to)?,
             // Service tier and prompt caching tune Anthropic's service, not the answer.
             "service_tier" | "cache_control" => {}
             _ => {
+                let message = format!(
+                    "the field `{name}` is not supported on {} backends",
+                    to.protocol
+                );
                 return Err(RequestError {
-                    message: format!(
-                        "the field `{name}` is not supported on {} backends",
-                        to.protocol
-                    ),
+                    message,
                     param: None,
-                })
+                });
             }
         }
+        Ok(())
     }
-    if let Some(effort) = thinking.effort(to)? {
-        out.insert("reasoning_effort".into(), effort.into());
-    }
-    let serial = out.remove("parallel_tool_calls");
-    if out
-        .get("tools")
-        .is_some_and(|t| t.as_array().is_some_and(|a| !a.is_empty()))
-    {
-        if let Some(serial) = serial {
-            out.insert("parallel_tool_calls".into(), serial);
+
+    fn finish(mut self, stream: bool) -> Result<Request, RequestError> {
+        if let Some(effort) = self.thinking.effort(self.to)? {
+            self.put("reasoning_effort", effort.into());
         }
+        // OpenAI takes `parallel_tool_calls` only along with tools.
+        let serial = self.out.remove("parallel_tool_calls");
+        let tools = self.out.get("tools").and_then(Value::as_array);
+        if let (Some(serial), true) = (serial, tools.is_some_and(|t| !t.is_empty())) {
+            self.put("parallel_tool_calls", serial);
+        }
+        let messages = turns::chat_messages(self.system.as_ref(), &self.messages, self.to)?;
+        self.put("messages", messages.into());
+        if stream {
+            self.put("stream", true.into());
+            // The usage chunk carries what `message_delta` reports.
+            self.put("stream_options", json!({"include_usage": true}));
+        }
+        let body = Value::Object(self.out).to_string();
+        Request::chat(body.as_bytes())
     }
-    out.insert(
-        "messages".into(),
-        turns::chat_messages(system.as_ref(), &messages, to)?.into(),
-    );
-    if req.stream {
-        out.insert("stream".into(), true.into());
-        // The usage chunk carries what `message_delta` reports.
-        out.insert("stream_options".into(), json!({"include_usage": true}));
-    }
-    let body = Value::Object(out).to_string();
-    Request::chat(body.as_bytes())
 }
 
 /// `metadata.user_id` is OpenAI's `user`; Anthropic defines no other key.
