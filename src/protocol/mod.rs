@@ -178,6 +178,13 @@ pub trait StreamTranslator: Send {
     fn broken(&mut self, message: &str, out: &mut Vec<u8>) {
         errors::openai_stream_error(message, out);
     }
+
+    /// An event the client's API sends during long upstream silences (so
+    /// clients and proxies between know the stream is alive), and after
+    /// how long; `None` for APIs that have none.
+    fn keepalive(&self) -> Option<(std::time::Duration, &'static [u8])> {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -257,3 +257,31 @@ async fn count_tokens_without_an_anthropic_backend_is_an_estimate() {
     assert_eq!(v, json!({"input_tokens": 8}));
     assert_eq!(mock.received(), 0);
 }
+
+#[tokio::test]
+async fn a_long_silence_in_a_translated_stream_gets_pings() {
+    // Seven seconds of silence after the first token: one ping (the gateway
+    // sends one after 5 s without upstream data).
+    let fault = Fault {
+        chunk_delay: std::time::Duration::from_secs(7),
+        ..Fault::default()
+    };
+    let mock = mock_upstream::MockServer::start(mock_upstream::MockConfig {
+        chunks: Some(2),
+        ..mock_upstream::MockConfig::new("openai").with_fault(fault)
+    })
+    .await
+    .unwrap();
+    let url = super::single("openai", &mock).await;
+    let resp = messages(&url, &client::ask("hi", json!({"stream": true}))).await;
+    let text = resp.text().await.unwrap();
+    let events = client::events(&text);
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    let first = names
+        .iter()
+        .position(|n| *n == "content_block_delta")
+        .unwrap();
+    assert_eq!(names[first + 1], "ping", "{names:?}");
+    assert_eq!(names[first + 2], "content_block_delta", "{names:?}");
+    assert_eq!(client::fold(&events).unwrap().text(), "c0 c1 ");
+}

@@ -7,12 +7,17 @@
 //! reason and usage, and `message_stop`. A broken stream ends with
 //! `event: error`, never `message_stop`.
 
+use std::time::Duration;
+
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::answer::{message_id, stop_reason, ChatUsage};
 use crate::protocol::sse::SseEvent;
 use crate::protocol::{anthropic_stream_error, EventInfo, StreamError, StreamTranslator};
+
+/// The silence after which a `ping` goes to the client.
+const PING_AFTER: Duration = Duration::from_secs(5);
 
 #[derive(Deserialize)]
 struct Chunk {
@@ -256,5 +261,11 @@ impl StreamTranslator for Encoder {
 
     fn broken(&mut self, message: &str, out: &mut Vec<u8>) {
         anthropic_stream_error(message, out);
+    }
+
+    /// Anthropic upstreams send their own pings; other upstreams' silences
+    /// (a reasoning model thinking) get ours.
+    fn keepalive(&self) -> Option<(Duration, &'static [u8])> {
+        Some((PING_AFTER, b"event: ping\ndata: {\"type\":\"ping\"}\n\n"))
     }
 }
