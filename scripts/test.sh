@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test: Rust unit and integration tests (real HTTP over loopback
-# against mock upstreams), then the Python tests (official `openai` package,
-# the operator scripts in examples/) against the real `switchyard demo` binary.
+# against mock upstreams; the Claude Code CLI where it is installed), then
+# the Python tests (official `openai` and `anthropic` packages, the operator
+# scripts in examples/) against the real `switchyard` and `mock-upstream`
+# binaries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! python3 -c "import pytest, openai, requests, prometheus_client, selenium" 2>/dev/null; then
+if ! python3 -c "import pytest, openai, anthropic, requests, prometheus_client, selenium" 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 fi
 
@@ -14,6 +16,6 @@ fi
 export NO_PROXY="127.0.0.1,localhost,::1${NO_PROXY:+,$NO_PROXY}"
 export no_proxy="$NO_PROXY"
 
-cargo build --bins
+cargo build --bins -p switchyard -p mock-upstream
 cargo test --workspace
 SWITCHYARD_BIN="$PWD/target/debug/switchyard" python3 -m pytest tests/python -q

@@ -38,10 +38,10 @@ class GatewayProcess:
     write, which would look like a hung gateway halfway through the tests.
     """
 
-    def __init__(self, binary: Path) -> None:
+    def __init__(self, binary: Path, args: tuple[str, ...] = ("demo", "--listen", "127.0.0.1:0")) -> None:
         env = dict(os.environ, NO_COLOR="1")
         self.proc = subprocess.Popen(
-            [str(binary), "demo", "--listen", "127.0.0.1:0"],
+            [str(binary), *args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
