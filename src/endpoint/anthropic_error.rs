@@ -78,8 +78,6 @@ fn rejection(r: &Rejection) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{spec, Options};
-    use bytes::Bytes;
     use serde_json::{json, Value};
 
     fn body_of(resp: Response) -> Value {
@@ -91,17 +89,7 @@ mod tests {
     }
 
     fn rejected(kind: &str, status: u16, body: &str) -> (u16, Value) {
-        let table = toml::Table::new();
-        let protocol = (spec(kind).unwrap().new)(&mut Options::new(&table));
-        let body = Bytes::from(body.to_string());
-        let r = Rejection {
-            status: StatusCode::from_u16(status).unwrap(),
-            error: protocol.error(&body),
-            body,
-            content_type: None,
-            api: protocol.api(),
-        };
-        let resp = rejection(&r);
+        let resp = rejection(&super::super::test_rejection(kind, status, body));
         (resp.status().as_u16(), body_of(resp))
     }
 

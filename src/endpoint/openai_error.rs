@@ -117,16 +117,7 @@ mod tests {
 
     /// The client's body for an upstream `status` with `body`, from a backend of `kind`.
     fn convert(kind: &str, status: u16, body: &str) -> Value {
-        let table = toml::Table::new();
-        let protocol = (spec(kind).unwrap().new)(&mut Options::new(&table));
-        let body = Bytes::from(body.to_string());
-        let r = Rejection {
-            status: StatusCode::from_u16(status).unwrap(),
-            error: protocol.error(&body),
-            body,
-            content_type: None,
-            api: protocol.api(),
-        };
+        let r = super::super::test_rejection(kind, status, body);
         let resp = rejection(&r);
         assert_eq!(resp.status().as_u16(), status);
         let bytes = match r.error.is_some() && r.api == Some(Api::ChatCompletions) {
