@@ -26,6 +26,14 @@ pub async fn messages(url: &str, body: &Value) -> reqwest::Response {
     send(url, "/v1/messages", body.to_string().as_bytes(), &[]).await
 }
 
+/// `POST /v1/messages/count_tokens`: the count, after checking for a 200.
+pub async fn count_tokens(url: &str, body: &Value) -> Value {
+    let path = "/v1/messages/count_tokens";
+    let resp = send(url, path, body.to_string().as_bytes(), &[]).await;
+    assert_eq!(resp.status(), 200);
+    resp.json().await.expect("JSON count")
+}
+
 /// A request for model `m` asking `text`.
 pub fn ask(text: &str, extra: Value) -> Value {
     let mut body = json!({"model": "m", "max_tokens": 256,

@@ -129,18 +129,7 @@ async fn thinking_blocks_survive_the_next_turn() {
 #[tokio::test]
 async fn count_tokens_goes_to_anthropic() {
     let (mock, url) = one("anthropic", Fault::default()).await;
-    let body = client::ask("one two three", json!({}));
-    let resp = send(
-        &url,
-        "/v1/messages/count_tokens",
-        body.to_string().as_bytes(),
-        &[],
-    )
-    .await;
-    assert_eq!(resp.status(), 200);
-    assert_eq!(
-        resp.json::<Value>().await.unwrap(),
-        json!({"input_tokens": 3})
-    );
+    let count = client::count_tokens(&url, &client::ask("one two three", json!({}))).await;
+    assert_eq!(count, json!({"input_tokens": 3}));
     assert_eq!(mock.requests()[0].path, "/v1/messages/count_tokens");
 }
