@@ -41,7 +41,7 @@ pub fn error_response(e: &EdgeError) -> Response {
     resp
 }
 
-fn json() -> HeaderValue {
+pub(super) fn json() -> HeaderValue {
     HeaderValue::from_static("application/json")
 }
 
@@ -65,7 +65,7 @@ fn rewritten(r: &Rejection) -> Bytes {
     Bytes::from(openai_error_body(&message, &kind, None, code.as_deref()))
 }
 
-fn fallback_message(status: StatusCode, body: &[u8]) -> String {
+pub(super) fn fallback_message(status: StatusCode, body: &[u8]) -> String {
     let summary = error_summary(body);
     if summary.is_empty() {
         format!("upstream returned HTTP {}", status.as_u16())
@@ -126,19 +126,10 @@ mod tests {
 
     /// The client's body for an upstream `status` with `body`, from a backend of `kind`.
     fn convert(kind: &str, status: u16, body: &str) -> Value {
-        let table = toml::Table::new();
-        let protocol = (spec(kind).unwrap().new)(&mut Options::new(&table));
-        let body = Bytes::from(body.to_string());
-        let r = Rejection {
-            status: StatusCode::from_u16(status).unwrap(),
-            error: protocol.error(&body),
-            body,
-            content_type: None,
-            api: protocol.api(),
-        };
+        let r = super::super::test_rejection(kind, status, body);
         let resp = rejection(&r);
         assert_eq!(resp.status().as_u16(), status);
-        let bytes = match r.error.is_some() && r.api.is_some() {
+        let bytes = match r.error.is_some() && r.api == Some(Api::ChatCompletions) {
             true => r.body.clone(),
             false => rewritten(&r),
         };

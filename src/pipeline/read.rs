@@ -2,7 +2,8 @@
 //! endpoint's own format.
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap};
+use axum::http::header;
+use axum::http::request::Parts;
 
 use super::Endpoint;
 use crate::error::EdgeError;
@@ -11,10 +12,11 @@ use crate::protocol::Request;
 /// The parsed request and the body's size (for token estimates).
 pub async fn read<E: Endpoint>(
     limit: usize,
-    headers: &HeaderMap,
+    head: &Parts,
     body: Body,
 ) -> Result<(Request, usize), EdgeError> {
-    let declared = headers
+    let declared = head
+        .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
@@ -27,7 +29,8 @@ pub async fn read<E: Endpoint>(
             EdgeError::bad_request(format!("could not read the request body: {e}"), None, None)
         }
     })?;
-    Ok((E::parse(&bytes)?, bytes.len()))
+    let len = bytes.len();
+    Ok((E::parse_raw(bytes, head)?, len))
 }
 
 /// Whether reading the body failed on the size limit (rather than a broken upload).
