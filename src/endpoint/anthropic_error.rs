@@ -2,10 +2,10 @@
 //! with the status each of its types goes with: the Anthropic SDKs raise
 //! their typed exceptions by status.
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::openai_error::{fallback_message, json};
+use super::openai_error::{fallback_message, json, retry_headers};
 use crate::error::{EdgeError, Rejection};
 use crate::protocol::{anthropic_error_body, Api};
 
@@ -33,12 +33,7 @@ pub fn error_response(e: &EdgeError) -> Response {
     };
     let body = anthropic_error_body(kind, &e.to_string());
     let mut resp = (status, [(header::CONTENT_TYPE, json())], body).into_response();
-    if let Some(wait) = e.retry_after() {
-        // Whole seconds, rounded up: a client must not come back too early.
-        let secs = wait.as_millis().div_ceil(1000).max(1) as u64;
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-    }
+    retry_headers(e, resp.headers_mut());
     resp
 }
 
@@ -118,6 +113,27 @@ mod tests {
             assert_eq!(body["error"]["type"], kind, "{e}");
             assert_eq!(body["error"]["message"], e.to_string());
         }
+    }
+
+    #[test]
+    fn an_upstream_429_is_a_rate_limit_with_its_wait_and_a_timeout_a_504() {
+        let limited = EdgeError::UpstreamRateLimited {
+            message: "every backend answered 429".into(),
+            retry_after: std::time::Duration::from_millis(2500),
+        };
+        let resp = error_response(&limited);
+        assert_eq!(resp.status().as_u16(), 429);
+        assert_eq!(resp.headers()["retry-after"], "3");
+        assert_eq!(resp.headers()["retry-after-ms"], "2500");
+        assert_eq!(body_of(resp)["error"]["type"], "rate_limit_error");
+        let timed_out = EdgeError::AllAttemptsFailed {
+            message: "timed out".into(),
+            timed_out: true,
+        };
+        let resp = error_response(&timed_out);
+        assert_eq!(resp.status().as_u16(), 504);
+        assert!(resp.headers().get("retry-after").is_none());
+        assert_eq!(body_of(resp)["error"]["type"], "api_error");
     }
 
     #[test]

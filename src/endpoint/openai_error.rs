@@ -2,7 +2,7 @@
 //! with the status and headers the SDKs read (`Retry-After`,
 //! `WWW-Authenticate`): for the OpenAI endpoints and the gateway's own routes.
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
@@ -20,25 +20,30 @@ pub fn error_response(e: &EdgeError) -> Response {
         }
     };
     let mut resp = (status, [(header::CONTENT_TYPE, json())], body).into_response();
-    if let Some(wait) = e.retry_after() {
-        // Whole seconds, rounded up: a client must not come back too early.
-        let secs = wait.as_millis().div_ceil(1000).max(1) as u64;
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        if matches!(
-            e,
-            EdgeError::RateLimited { .. } | EdgeError::UpstreamRateLimited { .. }
-        ) {
-            let ms = wait.as_millis().max(1) as u64;
-            resp.headers_mut()
-                .insert("retry-after-ms", HeaderValue::from(ms));
-        }
-    }
+    retry_headers(e, resp.headers_mut());
     if status == StatusCode::UNAUTHORIZED {
         resp.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
     resp
+}
+
+/// `Retry-After` when a retry may help and, for rate limits,
+/// `retry-after-ms`, which the OpenAI and Anthropic SDKs both read first.
+pub(super) fn retry_headers(e: &EdgeError, headers: &mut HeaderMap) {
+    let Some(wait) = e.retry_after() else {
+        return;
+    };
+    // Whole seconds, rounded up: a client must not come back too early.
+    let secs = wait.as_millis().div_ceil(1000).max(1) as u64;
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    if matches!(
+        e,
+        EdgeError::RateLimited { .. } | EdgeError::UpstreamRateLimited { .. }
+    ) {
+        let ms = wait.as_millis().max(1) as u64;
+        headers.insert("retry-after-ms", HeaderValue::from(ms));
+    }
 }
 
 pub(super) fn json() -> HeaderValue {
