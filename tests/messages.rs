@@ -17,6 +17,8 @@ mod errors;
 mod faithful;
 #[path = "messages/replay.rs"]
 mod replay;
+#[path = "messages/thinking.rs"]
+mod thinking;
 #[path = "messages/translated.rs"]
 mod translated;
 

@@ -178,6 +178,9 @@ async fn what_chat_completions_cannot_express_is_a_400_naming_it() {
     );
     let resp = messages(&url, &req).await;
     assert_eq!(resp.status(), 400);
+    // Refused before any upstream call: no attempt, no backend (issue 15's rule).
+    assert_eq!(resp.headers()["x-switchyard-attempts"], "0");
+    assert!(resp.headers().get("x-switchyard-backend").is_none());
     let err: Value = resp.json().await.unwrap();
     assert_eq!(err["type"], "error");
     assert_eq!(err["error"]["type"], "invalid_request_error");
