@@ -164,3 +164,29 @@ fn signed_step(sig: &str) -> Option<usize> {
     let (step, _hash) = sig.strip_prefix("sig-think-")?.split_once('-')?;
     step.parse().ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn turn(block: Value) -> Value {
+        json!({"messages": [{"role": "user", "content": "hi"},
+            {"role": "assistant", "content": [block, {"type": "text", "text": "ok"}]}]})
+    }
+
+    #[test]
+    fn a_thinking_block_must_keep_the_text_its_signature_binds() {
+        let text = "Thinking about: hi";
+        let signed = json!({"type": "thinking", "thinking": text, "signature": signature(0, text)});
+        assert_eq!(signatures(&turn(signed.clone())), Ok(()));
+        let mut changed = signed;
+        changed["thinking"] = "Thinking about: something else".into();
+        let refused = signatures(&turn(changed)).unwrap_err();
+        assert!(refused.contains("Invalid signature"), "{refused}");
+        // Another signer's blocks (recorded real traffic) are not the mock's to check.
+        let foreign = json!({"type": "thinking", "thinking": "x", "signature": "EqQBCkYIBxgCKkDx"});
+        assert_eq!(signatures(&turn(foreign)), Ok(()));
+    }
+}
