@@ -231,9 +231,10 @@ impl Thinking {
         match mode.get("type").and_then(Value::as_str) {
             Some("disabled") => Ok(None),
             Some("adaptive") => self.effort.as_deref().map_or(Ok(None), from_word),
-            Some("enabled") => match mode.get("budget_tokens").and_then(Value::as_u64) {
-                Some(b) if b < 4096 => Ok(Some("low")),
-                Some(b) if b < 16384 => Ok(Some("medium")),
+            // A JSON number however written: `1.024e3` is 1024 to Anthropic too.
+            Some("enabled") => match mode.get("budget_tokens").and_then(Value::as_f64) {
+                Some(b) if b < 4096.0 => Ok(Some("low")),
+                Some(b) if b < 16384.0 => Ok(Some("medium")),
                 Some(_) => Ok(Some("high")),
                 None => Err(to.refuse("thinking", "of type \"enabled\" needs `budget_tokens`")),
             },

@@ -93,6 +93,11 @@ fn thinking_becomes_reasoning_effort_where_the_model_reasons() {
     )
     .unwrap();
     assert_eq!(out["reasoning_effort"], "low");
+    let written = req(json!({"type": "enabled", "budget_tokens": 1.024e4}));
+    assert_eq!(
+        to("openai", "o3", written).unwrap()["reasoning_effort"],
+        "medium"
+    );
     assert_eq!(
         to("gemini", "gemini-2.5-flash", enabled.clone()).unwrap()["reasoning_effort"],
         "high"
