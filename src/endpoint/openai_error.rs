@@ -2,7 +2,7 @@
 //! with the status and headers the SDKs read (`Retry-After`,
 //! `WWW-Authenticate`): for the OpenAI endpoints and the gateway's own routes.
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
@@ -20,20 +20,7 @@ pub fn error_response(e: &EdgeError) -> Response {
         }
     };
     let mut resp = (status, [(header::CONTENT_TYPE, json())], body).into_response();
-    if let Some(wait) = e.retry_after() {
-        // Whole seconds, rounded up: a client must not come back too early.
-        let secs = wait.as_millis().div_ceil(1000).max(1) as u64;
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        if matches!(
-            e,
-            EdgeError::RateLimited { .. } | EdgeError::UpstreamRateLimited { .. }
-        ) {
-            let ms = wait.as_millis().max(1) as u64;
-            resp.headers_mut()
-                .insert("retry-after-ms", HeaderValue::from(ms));
-        }
-    }
+    retry_headers(e, resp.headers_mut());
     if e.closes_connection() {
         resp.headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -45,7 +32,25 @@ pub fn error_response(e: &EdgeError) -> Response {
     resp
 }
 
-fn json() -> HeaderValue {
+/// `Retry-After` when a retry may help and, for rate limits,
+/// `retry-after-ms`, which the OpenAI and Anthropic SDKs both read first.
+pub(super) fn retry_headers(e: &EdgeError, headers: &mut HeaderMap) {
+    let Some(wait) = e.retry_after() else {
+        return;
+    };
+    // Whole seconds, rounded up: a client must not come back too early.
+    let secs = wait.as_millis().div_ceil(1000).max(1) as u64;
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    if matches!(
+        e,
+        EdgeError::RateLimited { .. } | EdgeError::UpstreamRateLimited { .. }
+    ) {
+        let ms = wait.as_millis().max(1) as u64;
+        headers.insert("retry-after-ms", HeaderValue::from(ms));
+    }
+}
+
+pub(super) fn json() -> HeaderValue {
     HeaderValue::from_static("application/json")
 }
 
@@ -69,7 +74,7 @@ fn rewritten(r: &Rejection) -> Bytes {
     Bytes::from(openai_error_body(&message, &kind, None, code.as_deref()))
 }
 
-fn fallback_message(status: StatusCode, body: &[u8]) -> String {
+pub(super) fn fallback_message(status: StatusCode, body: &[u8]) -> String {
     let summary = error_summary(body);
     if summary.is_empty() {
         format!("upstream returned HTTP {}", status.as_u16())
@@ -134,19 +139,10 @@ mod tests {
 
     /// The client's body for an upstream `status` with `body`, from a backend of `kind`.
     fn convert(kind: &str, status: u16, body: &str) -> Value {
-        let table = toml::Table::new();
-        let protocol = (spec(kind).unwrap().new)(&mut Options::new(&table));
-        let body = Bytes::from(body.to_string());
-        let r = Rejection {
-            status: StatusCode::from_u16(status).unwrap(),
-            error: protocol.error(&body),
-            body,
-            content_type: None,
-            api: protocol.api(),
-        };
+        let r = super::super::test_rejection(kind, status, body);
         let resp = rejection(&r);
         assert_eq!(resp.status().as_u16(), status);
-        let bytes = match r.error.is_some() && r.api.is_some() {
+        let bytes = match r.error.is_some() && r.api == Some(Api::ChatCompletions) {
             true => r.body.clone(),
             false => rewritten(&r),
         };

@@ -24,7 +24,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use tokio::net::TcpListener;
 
-use crate::endpoint::ChatCompletions;
+use crate::endpoint::{ChatCompletions, CountTokens, Messages};
 use crate::pipeline;
 use crate::shutdown::Phase;
 use crate::state::AppState;
@@ -39,6 +39,11 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/chat/completions",
             post(pipeline::handle::<ChatCompletions>),
+        )
+        .route("/v1/messages", post(pipeline::handle::<Messages>))
+        .route(
+            "/v1/messages/count_tokens",
+            post(pipeline::handle::<CountTokens>),
         )
         .route("/v1/models", get(routes::list_models))
         .route("/v1/models/{*id}", get(routes::get_model))
