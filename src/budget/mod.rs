@@ -13,9 +13,11 @@
 
 pub mod memory;
 mod plan;
+mod verdict;
 pub mod window;
 
 pub use plan::{ceilings, BudgetRegistry, Ceiling, Scope, UserBudget, DEFAULT_OUTPUT_ALLOWANCE};
+pub use verdict::{judge, Refusal, Status, Verdict};
 pub use window::Span;
 
 use std::future::Future;
@@ -23,42 +25,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::config::OnError;
-
-/// One window's state after a check.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Status {
-    pub model: Option<String>,
-    pub span: Span,
-    /// Nano-dollars.
-    pub limit: u64,
-    /// What is left after this request's reservation.
-    pub remaining: u64,
-    /// Until the window ends.
-    pub reset_ms: u64,
-}
-
-/// The window that refused a request.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Refusal {
-    pub status: Status,
-    /// What was left before this request.
-    pub remaining: u64,
-    /// What the request may cost.
-    pub cost: u64,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Verdict {
-    pub statuses: Vec<Status>,
-    pub refusal: Option<Refusal>,
-}
-
-impl Verdict {
-    /// The window with the least left, for the response headers.
-    pub fn tightest(&self) -> Option<&Status> {
-        self.statuses.iter().min_by_key(|s| s.remaining)
-    }
-}
 
 /// A call to the store that may fail; the store logs and counts failures.
 pub type StoreCall<'a> = Pin<Box<dyn Future<Output = Result<Verdict, ()>> + Send + 'a>>;
