@@ -70,9 +70,12 @@ pub enum EdgeError {
         retry_after: Duration,
     },
     /// The request could cost more than what is left of one of the user's
-    /// budgets; `message` names the window.
-    #[error("{0}")]
-    OverBudget(String),
+    /// budgets; `message` names the window, which ends in `retry_after`.
+    #[error("{message}")]
+    OverBudget {
+        message: String,
+        retry_after: Duration,
+    },
     /// The shared state store is unreachable and `state.on_error = "fail_closed"`.
     #[error("rate limits cannot be checked right now (shared state store unreachable); try again shortly")]
     StateUnavailable,
@@ -89,7 +92,7 @@ impl EdgeError {
             | EdgeError::NotFound { .. }
             | EdgeError::PayloadTooLarge { .. }
             | EdgeError::RateLimited { .. }
-            | EdgeError::OverBudget(_)
+            | EdgeError::OverBudget { .. }
             | EdgeError::UpstreamRejected { .. } => Fault::Client,
             EdgeError::NoBackend(_)
             | EdgeError::AllBackendsDown { .. }
@@ -121,7 +124,7 @@ impl EdgeError {
                 ..
             } => StatusCode::BAD_GATEWAY,
             EdgeError::UpstreamRejected(r) => r.status,
-            EdgeError::RateLimited { .. } | EdgeError::OverBudget(_) => {
+            EdgeError::RateLimited { .. } | EdgeError::OverBudget { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
             EdgeError::StateUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -133,7 +136,8 @@ impl EdgeError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             EdgeError::AllBackendsDown { retry_after, .. }
-            | EdgeError::RateLimited { retry_after, .. } => Some(*retry_after),
+            | EdgeError::RateLimited { retry_after, .. }
+            | EdgeError::OverBudget { retry_after, .. } => Some(*retry_after),
             EdgeError::StateUnavailable => Some(Duration::from_secs(1)),
             _ => None,
         }

@@ -25,7 +25,10 @@ pub fn error_response(e: &EdgeError) -> Response {
         let secs = wait.as_millis().div_ceil(1000).max(1) as u64;
         resp.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        if matches!(e, EdgeError::RateLimited { .. }) {
+        if matches!(
+            e,
+            EdgeError::RateLimited { .. } | EdgeError::OverBudget { .. }
+        ) {
             let ms = wait.as_millis().max(1) as u64;
             resp.headers_mut()
                 .insert("retry-after-ms", HeaderValue::from(ms));
@@ -104,7 +107,7 @@ fn parts(e: &EdgeError) -> (&'static str, Option<&'static str>, Option<&'static 
         EdgeError::AllAttemptsFailed { .. } => ("server_error", None, Some("upstream_error")),
         EdgeError::UpstreamRejected(_) => ("invalid_request_error", None, None),
         EdgeError::RateLimited { kind, .. } => (kind, None, Some("rate_limit_exceeded")),
-        EdgeError::OverBudget(_) => ("insufficient_quota", None, Some("insufficient_quota")),
+        EdgeError::OverBudget { .. } => ("insufficient_quota", None, Some("insufficient_quota")),
         EdgeError::StateUnavailable => ("server_error", None, Some("state_unavailable")),
         EdgeError::Internal(_) => ("server_error", None, Some("internal_error")),
     }

@@ -4,6 +4,7 @@
 //! `x-switchyard-budget-remaining-usd` and `x-switchyard-budget-reset`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue};
 
@@ -104,12 +105,16 @@ fn refused(metrics: &Metrics, user: &User, v: &Verdict) -> EdgeError {
         Some(m) => format!("user {:?} on model `{m}`", user.id),
         None => format!("user {:?}", user.id),
     };
-    EdgeError::OverBudget(format!(
+    let message = format!(
         "You exceeded your {} budget: {scope} has ${:.4} of ${:.2} left and this request may cost up to ${:.4}. It resets in {}.",
         r.status.span.name(),
         window::usd(r.remaining),
         window::usd(r.status.limit),
         window::usd(r.cost),
         go_duration(r.status.reset_ms.max(1)),
-    ))
+    );
+    EdgeError::OverBudget {
+        message,
+        retry_after: Duration::from_millis(r.status.reset_ms),
+    }
 }
