@@ -2,7 +2,9 @@
 //! with the status and headers the SDKs read (`Retry-After`,
 //! `WWW-Authenticate`): for the OpenAI endpoints and the gateway's own routes.
 
-use axum::http::{header, HeaderValue, StatusCode};
+use std::time::Duration;
+
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
@@ -21,24 +23,33 @@ pub fn error_response(e: &EdgeError) -> Response {
     };
     let mut resp = (status, [(header::CONTENT_TYPE, json())], body).into_response();
     if let Some(wait) = e.retry_after() {
-        // Whole seconds, rounded up: a client must not come back too early.
-        let secs = wait.as_millis().div_ceil(1000).max(1) as u64;
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        if matches!(
-            e,
-            EdgeError::RateLimited { .. } | EdgeError::OverBudget { .. }
-        ) {
-            let ms = wait.as_millis().max(1) as u64;
-            resp.headers_mut()
-                .insert("retry-after-ms", HeaderValue::from(ms));
-        }
+        retry_headers(resp.headers_mut(), e, wait);
     }
     if status == StatusCode::UNAUTHORIZED {
         resp.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
     resp
+}
+
+/// The official SDKs wait out a `Retry-After` of up to a minute (newer
+/// ones two) before their own retry; past that they back off briefly and
+/// retry anyway unless told not to.
+const SDK_WAIT: Duration = Duration::from_secs(60);
+
+fn retry_headers(headers: &mut HeaderMap, e: &EdgeError, wait: Duration) {
+    // Whole seconds, rounded up: a client must not come back too early.
+    let secs = wait.as_millis().div_ceil(1000).max(1) as u64;
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    let quota = matches!(e, EdgeError::OverBudget { .. });
+    if quota || matches!(e, EdgeError::RateLimited { .. }) {
+        let ms = wait.as_millis().max(1) as u64;
+        headers.insert("retry-after-ms", HeaderValue::from(ms));
+    }
+    // A budget that resets in hours: retrying in seconds cannot help.
+    if quota && wait > SDK_WAIT {
+        headers.insert("x-should-retry", HeaderValue::from_static("false"));
+    }
 }
 
 fn json() -> HeaderValue {

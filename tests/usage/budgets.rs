@@ -63,7 +63,8 @@ async fn fire(urls: &[&str], n: usize) -> (usize, usize) {
 }
 
 /// A refusal by the daily budget says to come back when the UTC day
-/// ends: `Retry-After` in whole seconds (rounded up) and `retry-after-ms`.
+/// ends: `Retry-After` in whole seconds (rounded up) and `retry-after-ms`,
+/// and, more than a minute before it, that the SDKs should not retry.
 fn assert_waits_for_midnight(r: &reqwest::Response) {
     let now = switchyard::calendar::unix_ms();
     let midnight = switchyard::calendar::Date::of(now).next_day().start_ms();
@@ -77,6 +78,12 @@ fn assert_waits_for_midnight(r: &reqwest::Response) {
         "retry-after-ms {ms}, midnight in {want} ms"
     );
     assert_eq!(secs, (ms + 999) / 1000, "retry-after {secs}");
+    let retry = crate::common::header(r, "x-should-retry");
+    assert_eq!(
+        retry,
+        if ms > 60_000 { "false" } else { "" },
+        "SDKs need not retry for hours"
+    );
 }
 
 /// The ledgers' spend once they hold `n` rows together (each instance
