@@ -46,6 +46,7 @@ pub mod prober;
 pub mod protocol;
 pub mod reload;
 pub mod routing;
+pub mod scopes;
 pub mod server;
 pub mod shared;
 pub mod state;

@@ -172,10 +172,6 @@ impl AppState {
         let month = crate::calendar::Date::of(now).first_of_month().to_string();
         match tokio::time::timeout(limit, store.spend_since(&month)).await {
             Ok(Ok(spend)) => {
-                let spend: Vec<_> = spend
-                    .into_iter()
-                    .map(|s| (s.user, s.model, s.day, s.cost_usd))
-                    .collect();
                 self.budgets().rebuild(&plans, &spend, now).await;
                 true
             }

@@ -87,31 +87,17 @@ async fn rebuilt_windows_hold_the_ledger_spend_per_model() {
         "[users.u.budget]\nusd_per_month = 10.0\n[users.u.budget.models.m]\nusd_per_day = 2.0\n",
     );
     let now = noon("2026-12-03");
+    let row = |user: &str, model: &str, day: &str, cost_usd| crate::ledger::Spend {
+        user: user.into(),
+        model: model.into(),
+        day: day.into(),
+        cost_usd,
+    };
     let spend = vec![
-        (
-            "u".to_string(),
-            "m".to_string(),
-            "2026-12-03".to_string(),
-            1.5,
-        ),
-        (
-            "u".to_string(),
-            "m".to_string(),
-            "2026-12-01".to_string(),
-            4.0,
-        ),
-        (
-            "u".to_string(),
-            "other".to_string(),
-            "2026-12-02".to_string(),
-            3.0,
-        ),
-        (
-            "v".to_string(),
-            "m".to_string(),
-            "2026-12-03".to_string(),
-            9.0,
-        ),
+        row("u", "m", "2026-12-03", 1.5),
+        row("u", "m", "2026-12-01", 4.0),
+        row("u", "other", "2026-12-02", 3.0),
+        row("v", "m", "2026-12-03", 9.0),
     ];
     b.rebuild(std::slice::from_ref(&plan), &spend, now).await;
     let v = b.peek(&plan.scopes("m"), now).await.unwrap();
