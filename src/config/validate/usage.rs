@@ -213,18 +213,7 @@ pub(super) fn budget(
         usd_per_day: raw.usd_per_day,
         usd_per_month: raw.usd_per_month,
     };
-    let mut per_model = IndexMap::new();
-    for (name, l) in &raw.models {
-        let mpath = format!("{path}.models.{name}");
-        if !models.contains_key(name) {
-            c.error(mpath.clone(), format!("unknown model {name:?}"));
-        }
-        per_model.insert(name.clone(), limits(c, &mpath, l));
-    }
-    Budget {
-        all: limits(c, path, &own),
-        models: per_model,
-    }
+    super::limits::per_model(c, path, (&own, &raw.models), models, limits)
 }
 
 fn limits(c: &mut Checker, path: &str, raw: &RawBudgetLimits) -> BudgetLimits {
