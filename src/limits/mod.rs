@@ -89,11 +89,8 @@ pub type Decision = crate::scopes::Decision<Verdict, Admission>;
 /// Tokens to reserve for a request: its prompt estimated from the body size
 /// (about 4 bytes a token), plus the completion it may ask for.
 pub fn estimate_tokens(req: &Request, body_len: usize) -> u64 {
-    let completion = req
-        .get::<u64>("max_completion_tokens")
-        .or_else(|| req.get::<u64>("max_tokens"))
-        .unwrap_or(DEFAULT_COMPLETION_ALLOWANCE);
-    let choices = req.get::<u64>("n").unwrap_or(1).max(1);
+    let (each, choices) = req.output_bound();
+    let completion = each.unwrap_or(DEFAULT_COMPLETION_ALLOWANCE);
     (body_len as u64 / 4).saturating_add(completion.saturating_mul(choices))
 }
 

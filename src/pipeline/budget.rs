@@ -23,10 +23,8 @@ pub type BudgetCheck = Check<Scope, Verdict>;
 /// Output tokens the request may ask for: its `max_completion_tokens`,
 /// else `max_tokens`, times `n`; `None` when it sets no bound.
 fn asked_output(req: &Request) -> Option<u64> {
-    let each = req
-        .get::<u64>("max_completion_tokens")
-        .or_else(|| req.get::<u64>("max_tokens"))?;
-    Some(each.saturating_mul(req.get::<u64>("n").unwrap_or(1).max(1)))
+    let (each, choices) = req.output_bound();
+    Some(each?.saturating_mul(choices))
 }
 
 impl BudgetCheck {
