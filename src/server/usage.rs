@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -46,7 +47,8 @@ fn date(text: Option<&str>, param: &'static str, default: Date) -> Result<Date, 
 fn report(p: Params) -> Result<Report, EdgeError> {
     let today = Date::of(calendar::unix_ms());
     let mut group_by = Vec::new();
-    for name in p.group_by.iter().flat_map(|g| g.split(',')).map(str::trim) {
+    let names = p.group_by.iter().flat_map(|g| g.split(',')).map(str::trim);
+    for name in names.filter(|n| !n.is_empty()) {
         let g = Group::parse(name).ok_or_else(|| {
             let message = format!("unknown group {name:?} (known: {})", Group::NAMES);
             EdgeError::bad_request(message, Some("group_by"), None)
@@ -84,20 +86,13 @@ pub async fn admin_usage(
     State(state): State<AppState>,
     Extension(record): Extension<Arc<RequestRecord>>,
     headers: HeaderMap,
-    Query(params): Query<Params>,
+    query: Result<Query<Params>, QueryRejection>,
 ) -> Response {
-    let snap = state.snapshot();
-    if let Err(e) = admin(&snap, &headers, &record) {
-        return fail(&record, e);
-    }
-    drop(snap);
-    match report(params) {
-        Ok(q) => match totals(&state, &q).await {
-            Ok(body) => Json(body).into_response(),
-            Err(e) => fail(&record, e),
-        },
-        Err(e) => fail(&record, e),
-    }
+    let answer = async {
+        admin(&state.snapshot(), &headers, &record)?;
+        totals(&state, &report(params(query)?)?).await
+    };
+    respond(&record, answer.await)
 }
 
 /// A user's own usage, whatever `user` they name, and their budgets.
@@ -105,24 +100,33 @@ pub async fn own_usage(
     State(state): State<AppState>,
     Extension(record): Extension<Arc<RequestRecord>>,
     headers: HeaderMap,
-    Query(params): Query<Params>,
+    query: Result<Query<Params>, QueryRejection>,
 ) -> Response {
-    let snap = state.snapshot();
-    let user = match identify(&snap, &headers, &record) {
-        Ok(u) => u,
-        Err(e) => return fail(&record, e),
+    let answer = async {
+        let snap = state.snapshot();
+        let user = identify(&snap, &headers, &record)?;
+        let mut q = report(params(query)?)?;
+        q.user = Some(user.id.clone());
+        q.group_by.retain(|g| *g != Group::User);
+        let mut body = totals(&state, &q).await?;
+        body["user"] = json!(user.id);
+        body["budgets"] = super::budgets::of_user(&state, &snap, &user).await;
+        Ok(body)
     };
-    let mut q = match report(params) {
-        Ok(q) => q,
-        Err(e) => return fail(&record, e),
-    };
-    q.user = Some(user.id.clone());
-    q.group_by.retain(|g| *g != Group::User);
-    let mut body = match totals(&state, &q).await {
-        Ok(body) => body,
-        Err(e) => return fail(&record, e),
-    };
-    body["user"] = json!(user.id);
-    body["budgets"] = super::budgets::of_user(&state, &snap, &user).await;
-    Json(body).into_response()
+    respond(&record, answer.await)
+}
+
+/// The query string, or a 400 in OpenAI's shape naming what is wrong
+/// (checked after the token, so an anonymous caller learns nothing).
+fn params(query: Result<Query<Params>, QueryRejection>) -> Result<Params, EdgeError> {
+    query
+        .map(|Query(p)| p)
+        .map_err(|e| EdgeError::bad_request(e.body_text(), None, Some("invalid_query")))
+}
+
+fn respond(record: &RequestRecord, answer: Result<Value, EdgeError>) -> Response {
+    match answer {
+        Ok(body) => Json(body).into_response(),
+        Err(e) => fail(record, e),
+    }
 }
