@@ -7,7 +7,8 @@
 //! requests already running finish on the old config, new ones get the new
 //! one, and health state and rate-limit counters of unchanged backends and
 //! users carry over. Settings read only at start (listen addresses, the
-//! state store) log a warning that a restart is needed.
+//! state store, the usage ledger's store) log a warning that a restart is
+//! needed.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -63,10 +64,14 @@ impl AppState {
     fn swap(&self, mut new: Config) -> Result<(), ConfigErrors> {
         let old = self.snapshot().config.clone();
         warn_restart_needed(&old, &new);
-        // The store connection and the watcher were set up at start: keep
-        // their settings, so key names and policies match what is running.
+        // The store connections, the ledger's writer and the watcher were
+        // set up at start: keep their settings, so the snapshot says what
+        // is running (key names, policies, where rows go).
         new.state = old.state.clone();
         new.reload = old.reload;
+        new.usage.store = old.usage.store.clone();
+        new.usage.retention = old.usage.retention;
+        new.usage.max_pending_rows = old.usage.max_pending_rows;
         self.install(new).map_err(|message| {
             ConfigErrors(vec![ConfigError {
                 path: "(config)".into(),
@@ -78,11 +83,18 @@ impl AppState {
 
 /// Settings a running process cannot change.
 fn warn_restart_needed(old: &Config, new: &Config) {
+    let (u, v) = (&old.usage, &new.usage);
     let fixed = [
         ("server.listen", old.server.listen != new.server.listen),
         ("metrics.listen", old.metrics.listen != new.metrics.listen),
         ("state", old.state != new.state),
         ("reload", old.reload != new.reload),
+        ("usage.store", u.store != v.store),
+        ("usage.retention", u.retention != v.retention),
+        (
+            "usage.max_pending_rows",
+            u.max_pending_rows != v.max_pending_rows,
+        ),
     ];
     for (key, changed) in fixed {
         if changed {
