@@ -11,7 +11,8 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
 
-/// A running `switchyard demo` on a free port; its stdout lines arrive on `lines`.
+/// A running `switchyard demo` (or `serve`) on a free port; its stdout
+/// lines arrive on `lines`.
 struct Demo {
     child: Child,
     url: String,
@@ -467,4 +468,151 @@ fn proxy_variables_are_reported_by_name_without_their_credentials() {
         "{lines:?}"
     );
     assert!(!lines.iter().any(|l| l.contains("hunter2")), "{lines:?}");
+}
+
+/// `switchyard serve` with `text` (which must listen on port 0) in a temp
+/// dir, once it listens.
+fn serve(dir: &std::path::Path, text: &str) -> Demo {
+    let path = dir.join("switchyard.toml");
+    std::fs::write(&path, text).unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config", path.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let url = loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("serve printed no listen line");
+        if let Some(rest) = line.split("Switchyard listening on ").nth(1) {
+            break rest.trim().to_string();
+        }
+    };
+    Demo { child, url, lines }
+}
+
+#[test]
+fn usage_prints_the_ledger_as_a_table_for_admins_and_for_each_user() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let up = rt
+        .block_on(mock_upstream::MockServer::start(
+            mock_upstream::MockConfig::new("up"),
+        ))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // gpt-4o and gpt-4o-mini are priced by the shipped table.
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n[health.probe]\nkind = \"none\"\n\
+         [providers.p]\nbase_url = \"{}\"\n[models.m]\n\
+         [[models.m.backends]]\nprovider = \"p\"\nid = \"a\"\nmodel = \"gpt-4o\"\n\
+         [[models.m.backends]]\nprovider = \"p\"\nid = \"b\"\nmodel = \"gpt-4o-mini\"\n\
+         [users.root]\ntoken = \"root-token\"\nadmin = true\n\
+         [users.alice]\ntoken = \"alice-token\"\n[users.alice.budget]\nusd_per_day = 5.0\n",
+        up.url()
+    );
+    let gateway = serve(dir.path(), &text);
+    let url = gateway.url.clone();
+    for (token, backend) in [
+        ("alice", "a"),
+        ("alice", "a"),
+        ("alice", "b"),
+        ("root", "a"),
+    ] {
+        let body = format!("{{\"model\":\"m\",\"backend\":\"{backend}\",\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}]}}");
+        let (ok, out) = bash(&format!("curl -sf -o /dev/null -H 'Authorization: Bearer {token}-token' {url}/v1/chat/completions -d '{body}'"));
+        assert!(ok, "{out}");
+    }
+    let usage = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .arg("usage")
+            .args(["--url", &url])
+            .args(args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        (
+            out.status.code(),
+            text,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // The writer inserts in batches, ~100 ms after a first row.
+    let started = std::time::Instant::now();
+    loop {
+        let (code, out, err) = usage(&["--token", "root-token", "--json"]);
+        assert_eq!(code, Some(0), "{out}{err}");
+        let report: Value = serde_json::from_str(&out).unwrap();
+        if report["data"][0]["requests"] == 4 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{report}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (code, out, _) = usage(&["--token", "root-token", "--group-by", "user,backend"]);
+    assert_eq!(code, Some(0), "{out}");
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(
+        out.starts_with("Usage from ") && out.contains("(all users)"),
+        "{out}"
+    );
+    assert_eq!(&rows[1][..3], ["user", "backend", "requests"], "{out}");
+    let row = |who: &str, b: &str| {
+        rows.iter()
+            .find(|r| r[0] == who && r[1] == b)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        (
+            row("alice", "a")[2],
+            row("alice", "b")[2],
+            row("root", "a")[2]
+        ),
+        ("2", "1", "1")
+    );
+    let total = rows.iter().find(|r| r[0] == "total").unwrap();
+    assert_eq!(
+        total[1], "4",
+        "the total's empty key cells split away: {out}"
+    );
+    let cost: f64 = row("alice", "a").last().unwrap().parse().unwrap();
+    assert!(cost > 0.0, "gpt-4o is priced: {out}");
+
+    let (code, out, _) = usage(&["--token", "alice-token", "--group-by", "backend"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("(user alice)") && !out.contains("root"),
+        "{out}"
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.split_whitespace().take(2).eq(["a", "2"])),
+        "{out}"
+    );
+    assert!(
+        out.contains("daily budget: $") && out.contains("of $5.00 left, resets in "),
+        "{out}"
+    );
+
+    let (code, out, err) = usage(&["--token", "nope"]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(
+        err.contains("HTTP 401") && !(out + &err).contains("nope"),
+        "{err}"
+    );
+    let (code, _, err) = usage(&["--token", "root-token", "--group-by", "colour"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("unknown group \"colour\""), "{err}");
 }

@@ -1,9 +1,11 @@
 //! Command-line interface: `serve`, `demo`, `check-config`, `init`,
-//! `hash-token`, and the operator tools `check`, `monitor`, `bench`.
+//! `hash-token`, and the operator tools `check`, `monitor`, `bench`,
+//! `usage`.
 
 mod live;
 mod ops;
 mod remote;
+mod usage;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -82,6 +84,14 @@ enum Command {
         #[arg(long)]
         streaming: bool,
     },
+    /// Spend and tokens from the usage ledger, as a table (admins: every
+    /// user; others: their own, with their budgets).
+    Usage {
+        #[command(flatten)]
+        gateway: remote::Gateway,
+        #[command(flatten)]
+        report: usage::Report,
+    },
     /// Read a token from standard input and print its SHA-256, for `token_sha256`.
     HashToken,
     /// Write a commented example config.
@@ -124,6 +134,9 @@ pub fn main() -> ExitCode {
             streaming,
         } => runtime()
             .and_then(|rt| rt.block_on(ops::bench(target, backends, rounds.max(1), streaming))),
+        Command::Usage { gateway, report } => {
+            runtime().and_then(|rt| rt.block_on(usage::usage(gateway, report)))
+        }
     };
     match result {
         Ok(code) => code,
