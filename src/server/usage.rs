@@ -1,6 +1,7 @@
-//! Usage reports from the ledger: `GET /admin/usage` (admins, every row)
-//! and `GET /v1/usage` (a user's own rows, with their budgets). These read
-//! the store; the request path never does.
+//! Usage reports from the ledger: `GET /admin/usage` (admins, every row),
+//! `GET /v1/usage` (a user's own rows, with their budgets) and today's
+//! spend for the status page. These read the store; the request path
+//! never does.
 
 use std::sync::Arc;
 
@@ -80,6 +81,23 @@ pub async fn totals(state: &AppState, q: &Report) -> Result<Value, EdgeError> {
         .await
         .map_err(|e| EdgeError::Internal(format!("usage ledger: {e}")))?;
     Ok(json!({"object": "list", "from": q.from.to_string(), "to": q.to.to_string(), "data": data}))
+}
+
+/// Today's totals (UTC) per model and per user: the status page's spend.
+pub async fn today(state: &AppState) -> Result<Value, EdgeError> {
+    let day = Date::of(calendar::unix_ms());
+    let by = |g: Group| Report {
+        from: day,
+        to: day,
+        user: None,
+        model: None,
+        backend: None,
+        group_by: vec![g],
+    };
+    let models = totals(state, &by(Group::Model)).await?;
+    let users = totals(state, &by(Group::User)).await?;
+    Ok(json!({"object": "usage_today", "day": day.to_string(),
+              "models": models["data"], "users": users["data"]}))
 }
 
 pub async fn admin_usage(
