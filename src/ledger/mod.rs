@@ -3,7 +3,7 @@
 //!
 //! Rows are written beside the request, never in it: [`Ledger::record`]
 //! counts the row against `usage.max_pending_rows` and queues it, and one
-//! background task ([`writer`]) inserts them in batches, retrying with
+//! background task (`writer`) inserts them in batches, retrying with
 //! backoff while the store is down. A row that would pass the bound is
 //! dropped, counted in `switchyard_usage_rows_dropped_total` and logged
 //! once per incident. The writer flushes what is queued when the gateway

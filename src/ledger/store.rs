@@ -1,6 +1,6 @@
 //! The ledger's tables through sqlx: SQLite (embedded: a file, or memory)
 //! or PostgreSQL (several instances writing one ledger). One schema and the
-//! same SQL serve both; [`on_pool!`] runs a statement on whichever it is.
+//! same SQL serve both; `on_pool!` runs a statement on whichever it is.
 //! Migrations run through sqlx's migrator, which locks against other
 //! instances migrating at the same time.
 
