@@ -353,13 +353,7 @@ fn summary(c: &Config) -> String {
             .collect();
         s += &format!("  {} [{}]: {}\n", m.name, m.strategy.name(), ids.join(", "));
     }
-    s += &format!("usage ledger: {}\n", c.usage.store.shown());
-    if !c.usage.unpriced.is_empty() {
-        s += &format!(
-            "  no price (cost 0; set [prices.\"MODEL\"]): {}\n",
-            c.usage.unpriced.join(", ")
-        );
-    }
+    s += &ledger_summary(c);
     s += &format!("users ({}):\n", c.users.len());
     for u in c.users.values() {
         let models = if u.allowed_models.is_empty() {
@@ -371,6 +365,18 @@ fn summary(c: &Config) -> String {
             "  {}{}: {models}\n",
             labelled(&u.id, &u.name),
             if u.admin { " (admin)" } else { "" }
+        );
+    }
+    s
+}
+
+/// Where usage rows go (a URL's password redacted), and what costs nothing.
+fn ledger_summary(c: &Config) -> String {
+    let mut s = format!("usage ledger: {}\n", c.usage.store.shown());
+    if !c.usage.unpriced.is_empty() {
+        s += &format!(
+            "  no price (cost 0; set [prices.\"MODEL\"]): {}\n",
+            c.usage.unpriced.join(", ")
         );
     }
     s

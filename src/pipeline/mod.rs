@@ -124,30 +124,7 @@ impl Run<'_> {
         self.limits.scoped(plan, &req.model);
         self.budget.scoped(budget, &req.model);
         let (route, pinned) = resolve::resolve(self.snap, self.user, &req, self.record)?;
-        let (limiter, metrics) = (self.state.limiter(), self.state.metrics());
-        let mut held = settle::Held {
-            limits: self
-                .limits
-                .admit(limiter, metrics, self.user, &req, body_len)
-                .await?,
-            budget: None,
-        };
-        let ceiling = self.snap.ceiling(&req.model);
-        let asked = (&**self.user, &req, body_len);
-        match self
-            .budget
-            .admit(self.state.budgets(), metrics, asked, ceiling)
-            .await
-        {
-            Ok(r) => held.budget = r,
-            Err(e) => {
-                // Refused by the budget: the rate limits give the tokens back.
-                if let Some(a) = held.limits.take() {
-                    a.finish(None, false);
-                }
-                return Err(e);
-            }
-        }
+        let held = self.admit(&req, body_len).await?;
         let dispatch = Dispatch {
             config: &self.snap.config,
             route,
@@ -160,6 +137,32 @@ impl Run<'_> {
         self.served = outcome.served;
         let resp = E::reply(outcome.result?);
         Ok(settle::hold(resp, held, self.record.clone()))
+    }
+
+    /// Stage 4: the rate limits, then the budgets; what the request holds.
+    async fn admit(&mut self, req: &Request, body_len: usize) -> Result<settle::Held, EdgeError> {
+        let metrics = self.state.metrics();
+        let limiter = self.state.limiter();
+        let limits = self
+            .limits
+            .admit(limiter, metrics, self.user, req, body_len)
+            .await?;
+        let asked = (&**self.user, req, body_len);
+        let ceiling = self.snap.ceiling(&req.model);
+        match self
+            .budget
+            .admit(self.state.budgets(), metrics, asked, ceiling)
+            .await
+        {
+            Ok(budget) => Ok(settle::Held { limits, budget }),
+            Err(e) => {
+                // Refused by the budget: the rate limits give the tokens back.
+                if let Some(a) = limits {
+                    a.finish(None, false);
+                }
+                Err(e)
+            }
+        }
     }
 }
 

@@ -3,19 +3,18 @@
 //! had none), outcomes and status classes are fixed sets; no tokens, no free
 //! text, no request ids.
 
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use super::Fields;
-use crate::health::Entry;
-
 use prometheus_client::encoding::EncodeLabelSet;
-use std::sync::atomic::AtomicU64;
-
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+
+use super::Fields;
+use crate::health::Entry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -300,6 +299,11 @@ impl Metrics {
                 })
                 .inc_by(f.attempts.len() as u64 - 1);
         }
+        self.observe_usage(f, &route);
+    }
+
+    /// Tokens by kind and the cost, when the upstream reported usage.
+    fn observe_usage(&self, f: &Fields, route: &RouteLabels) {
         if let Some(u) = f.usage {
             let kinds = [
                 ("input", u.prompt_tokens),
@@ -309,15 +313,15 @@ impl Metrics {
             ];
             for (kind, n) in kinds {
                 let labels = TokenLabels {
-                    model: model.clone(),
-                    backend: backend.clone(),
+                    model: route.model.clone(),
+                    backend: route.backend.clone(),
                     kind,
                 };
                 self.tokens.get_or_create(&labels).inc_by(n);
             }
         }
         if let Some(cost) = f.cost_usd() {
-            self.cost.get_or_create(&route).inc_by(cost);
+            self.cost.get_or_create(route).inc_by(cost);
         }
     }
 }
