@@ -14,7 +14,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, QueryBuilder, Row as _, SqlitePool};
 
-use super::query::{Bind, Query, Total};
+use super::report::{Bind, Report, Total};
 use super::Row;
 use crate::config::UsageStore;
 
@@ -236,7 +236,7 @@ impl Store {
     }
 
     /// Totals per group for a report.
-    pub async fn totals(&self, q: &Query) -> Result<Vec<Total>, StoreError> {
+    pub async fn totals(&self, q: &Report) -> Result<Vec<Total>, StoreError> {
         let keys = q.group_by.len();
         let result = on_pool!(self, pool => {
             let (sql, binds) = q.sql();

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use super::access::{admin, fail, identify};
 use crate::calendar::{self, Date};
 use crate::error::EdgeError;
-use crate::ledger::query::{Group, Query as Report};
+use crate::ledger::report::{Group, Report};
 use crate::state::AppState;
 use crate::telemetry::RequestRecord;
 
