@@ -616,3 +616,74 @@ fn usage_prints_the_ledger_as_a_table_for_admins_and_for_each_user() {
     assert_eq!(code, Some(2));
     assert!(err.contains("unknown group \"colour\""), "{err}");
 }
+
+/// The ledger's PostgreSQL URL carries a password: `check-config`, the
+/// logs (at debug, while the store is unreachable) and the admin's report
+/// of the failure never show it.
+#[test]
+fn a_postgres_password_stays_out_of_check_config_logs_and_reports() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n[health.probe]\nkind = \"none\"\n\
+         [usage]\nstore = \"postgres://switchyard:hunter2@127.0.0.1:{port}/ledger\"\n\
+         [providers.p]\nbase_url = \"http://127.0.0.1:9\"\n[models.m]\n\
+         [[models.m.backends]]\nprovider = \"p\"\nmodel = \"gpt-4o\"\n\
+         [users.root]\ntoken = \"root-token\"\nadmin = true\n"
+    );
+    let path = dir.path().join("switchyard.toml");
+    std::fs::write(&path, &text).unwrap();
+    let check = Command::new(BIN)
+        .args(["check-config", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let summary = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        summary.contains(&format!(
+            "usage ledger: postgres://[redacted]@127.0.0.1:{port}/ledger"
+        )),
+        "{summary}"
+    );
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config", path.to_str().unwrap()])
+        .env("RUST_LOG", "debug")
+        .env("SWITCHYARD_LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let url = loop {
+        let line = lines.recv_timeout(Duration::from_secs(30)).unwrap();
+        seen.push(line.clone());
+        if let Some(rest) = line.split("Switchyard listening on ").nth(1) {
+            break rest.trim().to_string();
+        }
+    };
+    // The server starts answering once the store has had its 5 s at start.
+    let (_, report) = bash(&format!(
+        "curl -s -m 30 -H 'Authorization: Bearer root-token' {url}/admin/usage"
+    ));
+    seen.extend(std::iter::from_fn(|| {
+        lines.recv_timeout(Duration::from_millis(500)).ok()
+    }));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(report.contains("usage ledger"), "{report}");
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("usage ledger store") && l.contains("[redacted]@127.0.0.1")),
+        "the store's failure is logged, naming the store: {seen:#?}"
+    );
+    for out in seen.iter().chain([&report, &summary.to_string()]) {
+        assert!(!out.contains("hunter2"), "{out}");
+    }
+}
