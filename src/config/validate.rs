@@ -18,6 +18,8 @@ mod health;
 mod limits;
 mod models;
 mod usage;
+#[cfg(test)]
+mod usage_tests;
 mod users;
 
 use models::models;

@@ -234,24 +234,3 @@ fn limits(c: &mut Checker, path: &str, raw: &RawBudgetLimits) -> BudgetLimits {
         usd_per_month: positive("usd_per_month", raw.usd_per_month),
     }
 }
-
-#[cfg(test)]
-mod tests {
-    /// Model names with dots are quoted keys in `prices.toml`: bare, TOML
-    /// reads `[gpt-5.4]` as a table `4` inside `gpt-5`.
-    #[test]
-    fn the_shipped_table_prices_current_models_with_dots_and_dates() {
-        let text = "[providers.p]\nbase_url = \"http://x\"\n[models.m]\n\
-            [[models.m.backends]]\nprovider = \"p\"\nmodel = \"gpt-5.4-mini\"\n\
-            [[models.m.backends]]\nprovider = \"p\"\nid = \"c\"\nmodel = \"claude-sonnet-4-5-20250929\"\n\
-            [[models.m.backends]]\nprovider = \"p\"\nid = \"g\"\nmodel = \"gemini-2.5-flash\"\n";
-        let config = crate::config::parse(text, &|_| None).unwrap();
-        assert_eq!(config.usage.unpriced, Vec::<String>::new());
-        let input: Vec<f64> = config.models["m"]
-            .backends
-            .iter()
-            .map(|b| b.price.as_ref().unwrap().input)
-            .collect();
-        assert_eq!(input, vec![0.75, 3.0, 0.30]);
-    }
-}
