@@ -62,7 +62,7 @@ impl Row {
     pub fn of(record: &RequestRecord, status: u16) -> Option<Row> {
         let latency = record.start.elapsed();
         record.read(|f| {
-            let served = f.served.as_ref()?;
+            let served = f.backend.as_ref()?;
             let usage = f.usage.unwrap_or_default();
             let ts_ms = calendar::unix_ms() - latency.as_millis() as i64;
             Some(Row {

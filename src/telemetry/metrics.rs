@@ -252,7 +252,7 @@ impl Metrics {
             (Some(_), false) => "_unknown".to_string(),
             (None, _) => "_none".to_string(),
         };
-        let backend = f.backend.clone().unwrap_or_else(|| "_none".to_string());
+        let backend = f.backend_id().unwrap_or("_none").to_string();
         let labels = RequestLabels {
             model: model.clone(),
             backend: backend.clone(),
