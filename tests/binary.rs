@@ -12,11 +12,39 @@ use serde_json::Value;
 const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
 
 /// A running `switchyard demo` (or `serve`) on a free port; its stdout
-/// lines arrive on `lines`.
+/// lines arrive on `lines`, those before the listen line are in `preamble`.
 struct Demo {
     child: Child,
     url: String,
     lines: mpsc::Receiver<String>,
+    preamble: Vec<String>,
+}
+
+/// `child` (with its stdout piped) once it printed `marker` and its URL.
+fn listening(mut child: Child, marker: &str) -> Demo {
+    let (tx, lines) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut preamble = Vec::new();
+    let url = loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no {marker:?} line after: {preamble:#?}"));
+        if let Some(rest) = line.split(marker).nth(1) {
+            break rest.trim().to_string();
+        }
+        preamble.push(line);
+    };
+    Demo {
+        child,
+        url,
+        lines,
+        preamble,
+    }
 }
 
 impl Drop for Demo {
@@ -31,7 +59,7 @@ fn start_demo() -> Demo {
 }
 
 fn start_demo_logging(level: &str) -> Demo {
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args(["demo", "--listen", "127.0.0.1:0"])
         .env("SWITCHYARD_LOG_FORMAT", "json")
         .env("RUST_LOG", level)
@@ -39,22 +67,7 @@ fn start_demo_logging(level: &str) -> Demo {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let (tx, lines) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let url = loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(30))
-            .expect("demo printed no listen line");
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.trim().to_string();
-        }
-    };
-    Demo { child, url, lines }
+    listening(child, "listening on ")
 }
 
 /// The ```bash blocks of the seed document, with the demo's address.
@@ -475,27 +488,12 @@ fn proxy_variables_are_reported_by_name_without_their_credentials() {
 fn serve(dir: &std::path::Path, text: &str) -> Demo {
     let path = dir.join("switchyard.toml");
     std::fs::write(&path, text).unwrap();
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args(["serve", "--config", path.to_str().unwrap()])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let url = loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(30))
-            .expect("serve printed no listen line");
-        if let Some(rest) = line.split("Switchyard listening on ").nth(1) {
-            break rest.trim().to_string();
-        }
-    };
-    Demo { child, url, lines }
+    listening(child, "Switchyard listening on ")
 }
 
 #[test]
@@ -646,37 +644,24 @@ fn a_postgres_password_stays_out_of_check_config_logs_and_reports() {
         )),
         "{summary}"
     );
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args(["serve", "--config", path.to_str().unwrap()])
         .env("RUST_LOG", "debug")
         .env("SWITCHYARD_LOG_FORMAT", "json")
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut seen = Vec::new();
-    let url = loop {
-        let line = lines.recv_timeout(Duration::from_secs(30)).unwrap();
-        seen.push(line.clone());
-        if let Some(rest) = line.split("Switchyard listening on ").nth(1) {
-            break rest.trim().to_string();
-        }
-    };
+    let gateway = listening(child, "Switchyard listening on ");
+    let url = gateway.url.clone();
+    let mut seen = gateway.preamble.clone();
     // The server starts answering once the store has had its 5 s at start.
     let (_, report) = bash(&format!(
         "curl -s -m 30 -H 'Authorization: Bearer root-token' {url}/admin/usage"
     ));
     seen.extend(std::iter::from_fn(|| {
-        lines.recv_timeout(Duration::from_millis(500)).ok()
+        gateway.lines.recv_timeout(Duration::from_millis(500)).ok()
     }));
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(gateway);
     assert!(report.contains("usage ledger"), "{report}");
     assert!(
         seen.iter()
