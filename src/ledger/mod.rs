@@ -106,7 +106,7 @@ pub struct Ledger {
 impl Ledger {
     /// Opens the store (lazily: a store that is down does not stop the
     /// gateway) and starts the writer and the retention task under `tasks`.
-    pub fn start(cfg: &UsageConfig, dropped: Counter, tasks: &Tasks) -> Result<Ledger, String> {
+    pub fn start(cfg: &UsageConfig, dropped: Counter, tasks: &Tasks) -> Result<Ledger, StoreError> {
         let (ready_tx, ready) = watch::channel(false);
         let pending = Arc::new(AtomicUsize::new(0));
         let dropping = Arc::new(AtomicBool::new(false));
@@ -124,7 +124,7 @@ impl Ledger {
             let _ = ready_tx.send(true);
             return Ok(ledger);
         }
-        let store = Arc::new(Store::open(&cfg.store).map_err(|e| format!("usage.store: {e}"))?);
+        let store = Arc::new(Store::open(&cfg.store)?);
         let (tx, rx) = mpsc::unbounded_channel();
         let writer = writer::Writer::new(store.clone(), rx, pending, dropping, ready_tx);
         tasks.spawn_until_done("usage ledger writer", writer.run(tasks.clone()));

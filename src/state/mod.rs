@@ -65,7 +65,9 @@ impl AppState {
         }
         let limits = LimitRegistry::default();
         let budgets = Budgets::new(shared.clone().map(|s| s as Arc<dyn budget::Store>));
-        let ledger = Ledger::start(&config.usage, metrics.usage_rows_dropped.clone(), &tasks)?;
+        let dropped = metrics.usage_rows_dropped.clone();
+        let ledger = Ledger::start(&config.usage, dropped, &tasks)
+            .map_err(|e| format!("usage.store: {e}"))?;
         flag_unpriced(&config, None);
         let snapshot = Snapshot::build(config, &health, (&limits, &budgets))?;
         let store = shared.clone().map(|s| s as Arc<dyn Store>);
