@@ -77,7 +77,7 @@ pub enum EdgeError {
         retry_after: Duration,
     },
     /// The shared state store is unreachable and `state.on_error = "fail_closed"`.
-    #[error("rate limits cannot be checked right now (shared state store unreachable); try again shortly")]
+    #[error("rate limits and budgets cannot be checked right now (shared state store unreachable); try again shortly")]
     StateUnavailable,
     #[error("internal error: {0}")]
     Internal(String),
