@@ -32,16 +32,16 @@ def gateway_binary() -> Path:
 
 
 class GatewayProcess:
-    """A running gateway whose output is drained by a thread.
+    """A running gateway (`switchyard demo`, or `args`) whose output is drained by a thread.
 
     Draining matters: a child whose pipe fills up blocks on its next log
     write, which would look like a hung gateway halfway through the tests.
     """
 
-    def __init__(self, binary: Path) -> None:
+    def __init__(self, binary: Path, args: list[str] | None = None) -> None:
         env = dict(os.environ, NO_COLOR="1")
         self.proc = subprocess.Popen(
-            [str(binary), "demo", "--listen", "127.0.0.1:0"],
+            [str(binary), *(args or ["demo", "--listen", "127.0.0.1:0"])],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
