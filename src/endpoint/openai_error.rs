@@ -2,6 +2,8 @@
 //! with the status and headers the SDKs read (`Retry-After`,
 //! `WWW-Authenticate`): for the OpenAI endpoints and the gateway's own routes.
 
+use std::time::Duration;
+
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -32,8 +34,14 @@ pub fn error_response(e: &EdgeError) -> Response {
     resp
 }
 
-/// `Retry-After` when a retry may help and, for rate limits,
-/// `retry-after-ms`, which the OpenAI and Anthropic SDKs both read first.
+/// The official SDKs wait out a `Retry-After` of up to a minute (newer
+/// ones two) before their own retry; past that they back off briefly and
+/// retry anyway unless told not to.
+const SDK_WAIT: Duration = Duration::from_secs(60);
+
+/// `Retry-After` when a retry may help and, for rate limits and budgets,
+/// `retry-after-ms`, which the OpenAI and Anthropic SDKs both read first; a
+/// budget that resets in hours also says `x-should-retry: false`.
 pub(super) fn retry_headers(e: &EdgeError, headers: &mut HeaderMap) {
     let Some(wait) = e.retry_after() else {
         return;
@@ -41,12 +49,18 @@ pub(super) fn retry_headers(e: &EdgeError, headers: &mut HeaderMap) {
     // Whole seconds, rounded up: a client must not come back too early.
     let secs = wait.as_millis().div_ceil(1000).max(1) as u64;
     headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
-    if matches!(
+    let quota = matches!(e, EdgeError::OverBudget { .. });
+    let limited = matches!(
         e,
         EdgeError::RateLimited { .. } | EdgeError::UpstreamRateLimited { .. }
-    ) {
+    );
+    if quota || limited {
         let ms = wait.as_millis().max(1) as u64;
         headers.insert("retry-after-ms", HeaderValue::from(ms));
+    }
+    // A budget that resets in hours: retrying in seconds cannot help.
+    if quota && wait > SDK_WAIT {
+        headers.insert("x-should-retry", HeaderValue::from_static("false"));
     }
 }
 
@@ -125,7 +139,7 @@ fn parts(e: &EdgeError) -> (&'static str, Option<&str>, Option<&'static str>) {
         }
         EdgeError::UpstreamRejected(_) => ("invalid_request_error", None, None),
         EdgeError::RateLimited { kind, .. } => (kind, None, Some("rate_limit_exceeded")),
-        EdgeError::OverBudget(_) => ("insufficient_quota", None, Some("insufficient_quota")),
+        EdgeError::OverBudget { .. } => ("insufficient_quota", None, Some("insufficient_quota")),
         EdgeError::StateUnavailable => ("server_error", None, Some("state_unavailable")),
         EdgeError::Internal(_) => ("server_error", None, Some("internal_error")),
     }

@@ -95,8 +95,8 @@ pub async fn handle<E: Endpoint>(
         snap: &caller.snap,
         user: &caller.user,
         record: &record,
-        limits: admit::Limits::default(),
-        spend: budget::Spend::default(),
+        limits: admit::LimitCheck::default(),
+        budget: budget::BudgetCheck::default(),
         served: None,
     };
     let mut resp = match run.stages::<E>(&parts, body).await {
@@ -110,7 +110,7 @@ pub async fn handle<E: Endpoint>(
         route_headers(resp.headers_mut(), served);
     }
     run.limits.apply(state.limiter(), resp.headers_mut()).await;
-    run.spend.apply(state.budgets(), resp.headers_mut()).await;
+    run.budget.apply(state.budgets(), resp.headers_mut()).await;
     resp
 }
 
@@ -120,8 +120,8 @@ struct Run<'a> {
     snap: &'a Arc<Snapshot>,
     user: &'a Arc<User>,
     record: &'a Arc<RequestRecord>,
-    limits: admit::Limits,
-    spend: budget::Spend,
+    limits: admit::LimitCheck,
+    budget: budget::BudgetCheck,
     /// Where dispatch ended, for the response headers.
     served: Option<Served>,
 }
@@ -145,12 +145,12 @@ impl Run<'_> {
             Err(e) => {
                 // No model known: the headers show the user-wide windows.
                 self.limits.scoped(plan, "");
-                self.spend.scoped(budget, "");
+                self.budget.scoped(budget, "");
                 return Err(e);
             }
         };
         self.limits.scoped(plan, &req.model);
-        self.spend.scoped(budget, &req.model);
+        self.budget.scoped(budget, &req.model);
         let (route, pinned) = resolve::resolve(self.snap, self.user, &req, self.record)?;
         let held = self.admit(&req, body_len).await?;
         if let Some(reply) = E::local(&req, route, pinned, self.user) {
@@ -201,7 +201,7 @@ impl Run<'_> {
         let ceiling = self.snap.ceiling(&req.model);
         let asked = (&**self.user, req, body_len);
         match self
-            .spend
+            .budget
             .admit(self.state.budgets(), metrics, asked, ceiling)
             .await
         {

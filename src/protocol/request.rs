@@ -140,6 +140,16 @@ impl Request {
         self.field(name)
             .and_then(|v| serde_json::from_str(v.get()).ok())
     }
+
+    /// The output the request bounds: tokens per choice
+    /// (`max_completion_tokens`, else `max_tokens`; `None` when it sets
+    /// neither) and its number of choices (`n`, at least 1).
+    pub fn output_bound(&self) -> (Option<u64>, u64) {
+        let each = self
+            .get::<u64>("max_completion_tokens")
+            .or_else(|| self.get::<u64>("max_tokens"));
+        (each, self.get::<u64>("n").unwrap_or(1).max(1))
+    }
 }
 
 #[derive(serde::Deserialize)]

@@ -51,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ready", get(admin::ready))
         .route("/status", get(status::page))
         .route("/status/data", get(status::data))
+        .route("/status/usage", get(status::usage))
         .route("/admin/backends", get(admin::backends))
         .route("/admin/backends/{backend}/disable", post(admin::disable))
         .route("/admin/backends/{backend}/enable", post(admin::enable))
