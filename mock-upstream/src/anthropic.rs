@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, Response};
 use serde_json::{json, Value};
 
 use crate::reply::{apply_status_fault, json as reply, whole};
-use crate::script::{text_of, tool_to_call, Script, TOOL_ARGS};
+use crate::script::{call_for, text_of, Call, Script};
 use crate::sse::{self, Event};
 use crate::Shared;
 
@@ -38,13 +38,18 @@ pub(crate) async fn messages(
     };
     let (text, tool_results) = last_user(&req);
     let script = Script::new(&shared.config.name, &text, Some(max), shared.config.chunks);
-    let first_tool = req.pointer("/tools/0/name").and_then(Value::as_str);
+    let tools = req.get("tools").and_then(Value::as_array);
+    let names: Vec<&str> = tools
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.get("name")?.as_str())
+        .collect();
     let reply = Reply {
         model: req
             .get("model")
             .and_then(Value::as_str)
             .unwrap_or("mock-model"),
-        tool: tool_to_call((!tool_results).then_some(text.as_str()), first_tool),
+        tool: call_for((!tool_results).then_some(text.as_str()), &names),
         script: &script,
     };
     if req.get("stream").and_then(Value::as_bool).unwrap_or(false) {
@@ -99,13 +104,13 @@ pub(crate) fn error_body(status: u16, message: &str) -> Value {
 struct Reply<'a> {
     model: &'a str,
     script: &'a Script,
-    tool: Option<String>,
+    tool: Option<Call>,
 }
 
 impl Reply<'_> {
     fn output_tokens(&self) -> u64 {
-        match self.tool {
-            Some(_) => TOOL_ARGS.len() as u64,
+        match &self.tool {
+            Some(call) => call.fragments.len() as u64,
             None => self.script.completion_tokens(),
         }
     }
@@ -120,8 +125,8 @@ impl Reply<'_> {
 
     fn message(&self) -> Value {
         let content = match &self.tool {
-            Some(name) => {
-                json!([{"type": "tool_use", "id": "toolu_mock1", "name": name, "input": {"city": "Paris"}}])
+            Some(call) => {
+                json!([{"type": "tool_use", "id": "toolu_mock1", "name": call.name, "input": call.input()}])
             }
             None => json!([{"type": "text", "text": self.script.text()}]),
         };
@@ -139,11 +144,11 @@ impl Reply<'_> {
             "usage": {"input_tokens": self.script.prompt_tokens, "output_tokens": 1}}});
         let mut events = vec![Event::named("message_start", &start, false)];
         match &self.tool {
-            Some(name) => {
+            Some(call) => {
                 let block = json!({"type": "content_block_start", "index": 0, "content_block":
-                    {"type": "tool_use", "id": "toolu_mock1", "name": name, "input": {}}});
+                    {"type": "tool_use", "id": "toolu_mock1", "name": call.name, "input": {}}});
                 events.push(Event::named("content_block_start", &block, true));
-                for fragment in TOOL_ARGS {
+                for fragment in &call.fragments {
                     let delta = json!({"type": "content_block_delta", "index": 0,
                                        "delta": {"type": "input_json_delta", "partial_json": fragment}});
                     events.push(Event::named("content_block_delta", &delta, true));

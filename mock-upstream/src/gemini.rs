@@ -1,5 +1,5 @@
-//! Google's Gemini protocol: `POST /v1beta/models/{model}:generateContent`
-//! and `:streamGenerateContent?alt=sse`, `{"error":{"code","message","status"}}`
+//! Google's Gemini protocol: `POST /v1beta/models/{model}:generateContent`,
+//! `:streamGenerateContent?alt=sse` and `:batchEmbedContents`, `{"error":{"code","message","status"}}`
 //! error bodies.
 
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, Response};
 use serde_json::{json, Value};
 
 use crate::reply::{apply_status_fault, json as reply, whole};
-use crate::script::{text_of, tool_to_call, Script};
+use crate::script::{call_for, text_of, Call, Script};
 use crate::sse::{self, Event};
 use crate::Shared;
 
@@ -25,7 +25,7 @@ pub(crate) async fn models(
         return reply(404, &error_body(404, "expected models/{model}:{method}"));
     };
     let stream = match method {
-        "generateContent" => false,
+        "generateContent" | "batchEmbedContents" => false,
         "streamGenerateContent" => true,
         _ => return reply(404, &error_body(404, &format!("unknown method {method:?}"))),
     };
@@ -35,6 +35,9 @@ pub(crate) async fn models(
     let fault = shared.admit(uri.to_string(), &headers, &req);
     if let Some(resp) = apply_status_fault(&fault, error_body).await {
         return resp;
+    }
+    if method == "batchEmbedContents" {
+        return crate::embeddings::gemini(&req, &fault).await;
     }
     // Without alt=sse Gemini streams one JSON array; the gateway never asks for it.
     if stream
@@ -49,12 +52,17 @@ pub(crate) async fn models(
         .and_then(Value::as_u64);
     let (text, responses) = last_user(&req);
     let script = Script::new(&shared.config.name, &text, max, shared.config.chunks);
-    let first_tool = req
-        .pointer("/tools/0/functionDeclarations/0/name")
-        .and_then(Value::as_str);
+    let declared = req
+        .pointer("/tools/0/functionDeclarations")
+        .and_then(Value::as_array);
+    let names: Vec<&str> = declared
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d.get("name")?.as_str())
+        .collect();
     let reply = Reply {
         model,
-        tool: tool_to_call((!responses).then_some(text.as_str()), first_tool),
+        tool: call_for((!responses).then_some(text.as_str()), &names),
         script: &script,
     };
     if stream {
@@ -104,7 +112,7 @@ pub(crate) fn error_body(status: u16, message: &str) -> Value {
 struct Reply<'a> {
     model: &'a str,
     script: &'a Script,
-    tool: Option<String>,
+    tool: Option<Call>,
 }
 
 impl Reply<'_> {
@@ -136,7 +144,7 @@ impl Reply<'_> {
 
     fn parts(&self) -> Value {
         match &self.tool {
-            Some(name) => json!([{"functionCall": {"name": name, "args": {"city": "Paris"}}}]),
+            Some(call) => json!([{"functionCall": {"name": call.name, "args": call.input()}}]),
             None => json!([{"text": self.script.text()}]),
         }
     }

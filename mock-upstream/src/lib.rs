@@ -1,20 +1,27 @@
 //! A mock LLM upstream for Switchyard's tests, demo and benchmarks.
 //!
 //! One server speaks every wire protocol the gateway does, chosen by path
-//! (OpenAI and Azure chat completions, Anthropic messages, Gemini
-//! generateContent), and records what it receives. Each protocol answers a
+//! (OpenAI and Azure chat completions, Responses, embeddings and text
+//! completions, Anthropic messages, Gemini generateContent and
+//! batchEmbedContents), and records what it receives. Each protocol answers a
 //! user message mentioning the weather, when tools are offered, with a call
-//! of the first tool (`{"city": "Paris"}`), so tool round trips can be tested. Faults ([`Fault`]) are set per server
+//! of the first tool (`{"city": "Paris"}`), and one asking to "run `CMD`"
+//! with a call of Codex's shell tool, so tool round trips can be tested.
+//! Faults ([`Fault`]) are set per server
 //! ([`MockServer::set_fault`]) or per request with the `x-mock-fault` header.
 
 mod anthropic;
+mod completions;
+mod embeddings;
 mod fault;
 mod gemini;
 mod openai;
 mod reply;
+mod responses;
 mod script;
 mod sse;
 
+pub use embeddings::{embedding, DEFAULT_DIMENSIONS};
 pub use fault::{parse_duration, Fault};
 pub use script::Script;
 
@@ -66,6 +73,9 @@ pub struct Recorded {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: Value,
+    /// The body's bytes as they came, where the handler keeps them (the
+    /// Responses, embeddings and completions APIs); empty elsewhere.
+    pub raw: bytes::Bytes,
 }
 
 impl Recorded {
@@ -98,6 +108,17 @@ impl Shared {
 
     /// Records the request and returns the fault that applies to it.
     pub(crate) fn admit(&self, path: String, headers: &HeaderMap, body: &Value) -> Fault {
+        self.admit_raw(path, headers, body, bytes::Bytes::new())
+    }
+
+    /// As [`admit`](Self::admit), keeping the body's bytes too.
+    pub(crate) fn admit_raw(
+        &self,
+        path: String,
+        headers: &HeaderMap,
+        body: &Value,
+        raw: bytes::Bytes,
+    ) -> Fault {
         let n = self.received.fetch_add(1, Ordering::SeqCst);
         if self.config.record {
             let headers = headers
@@ -108,6 +129,7 @@ impl Shared {
                 path,
                 headers,
                 body: body.clone(),
+                raw,
             });
         }
         let header = headers.get("x-mock-fault").and_then(|v| v.to_str().ok());
@@ -204,6 +226,18 @@ fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/openai/deployments/{deployment}/chat/completions",
             post(openai::chat),
+        )
+        .route("/v1/responses", post(responses::responses))
+        .route("/openai/v1/responses", post(responses::responses))
+        .route("/v1/embeddings", post(embeddings::openai))
+        .route(
+            "/openai/deployments/{deployment}/embeddings",
+            post(embeddings::openai),
+        )
+        .route("/v1/completions", post(completions::completions))
+        .route(
+            "/openai/deployments/{deployment}/completions",
+            post(completions::completions),
         )
         .route("/v1/models", get(openai::models))
         .route("/v1/messages", post(anthropic::messages))

@@ -10,7 +10,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use crate::reply::{apply_status_fault, json as reply, now, whole};
-use crate::script::{last_text, tool_args, tool_to_call, Script, TOOL_ARGS};
+use crate::script::{call_for, last_text, Call, Script};
 use crate::sse::{self, Event};
 use crate::Shared;
 
@@ -76,15 +76,18 @@ pub(crate) async fn chat(
     whole(&fault, &reply.completion()).await
 }
 
-/// The tool to call: the last message is the user's and tools are offered.
-fn tool(req: &Value) -> Option<String> {
+/// The call to make: the last message is the user's and tools are offered.
+fn tool(req: &Value) -> Option<Call> {
     let last = req.get("messages")?.as_array()?.last()?;
     let user = (last.get("role")?.as_str()? == "user")
         .then(|| crate::script::text_of(last.get("content")));
-    let first = req
-        .pointer("/tools/0/function/name")
-        .and_then(Value::as_str);
-    tool_to_call(user.as_deref(), first)
+    let tools = req.get("tools").and_then(Value::as_array);
+    let names: Vec<&str> = tools
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.pointer("/function/name")?.as_str())
+        .collect();
+    call_for(user.as_deref(), &names)
 }
 
 /// An OpenAI error body, typed by status as OpenAI does.
@@ -101,16 +104,15 @@ pub(crate) fn error_body(status: u16, message: &str) -> Value {
 struct Reply<'a> {
     model: &'a str,
     script: &'a Script,
-    tool: Option<String>,
+    tool: Option<Call>,
 }
 
 impl Reply<'_> {
     fn usage(&self) -> Value {
         let p = self.script.prompt_tokens;
-        let c = if self.tool.is_some() {
-            TOOL_ARGS.len() as u64
-        } else {
-            self.script.completion_tokens()
+        let c = match &self.tool {
+            Some(call) => call.fragments.len() as u64,
+            None => self.script.completion_tokens(),
         };
         json!({"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c})
     }
@@ -125,8 +127,8 @@ impl Reply<'_> {
 
     fn completion(&self) -> Value {
         let message = match &self.tool {
-            Some(name) => json!({"role": "assistant", "content": null, "tool_calls": [
-                {"id": TOOL_CALL_ID, "type": "function", "function": {"name": name, "arguments": tool_args()}}]}),
+            Some(call) => json!({"role": "assistant", "content": null, "tool_calls": [
+                {"id": TOOL_CALL_ID, "type": "function", "function": {"name": call.name, "arguments": call.arguments()}}]}),
             None => json!({"role": "assistant", "content": self.script.text()}),
         };
         json!({
@@ -149,11 +151,11 @@ impl Reply<'_> {
             false,
         )];
         match &self.tool {
-            Some(name) => {
+            Some(call) => {
                 let start = json!({"tool_calls": [{"index": 0, "id": TOOL_CALL_ID, "type": "function",
-                                                   "function": {"name": name, "arguments": ""}}]});
+                                                   "function": {"name": call.name, "arguments": ""}}]});
                 events.push(Event::data(&chunk(start, Value::Null), true));
-                for fragment in TOOL_ARGS {
+                for fragment in &call.fragments {
                     let delta =
                         json!({"tool_calls": [{"index": 0, "function": {"arguments": fragment}}]});
                     events.push(Event::data(&chunk(delta, Value::Null), true));

@@ -42,23 +42,67 @@ impl Script {
     }
 }
 
-/// The arguments of the mock's tool calls, as the fragments a stream sends.
+/// The arguments of the mock's weather calls, as the fragments a stream sends.
 pub const TOOL_ARGS: [&str; 2] = ["{\"city\": ", "\"Paris\"}"];
 
-/// The whole arguments of the mock's tool calls.
-pub fn tool_args() -> String {
-    TOOL_ARGS.concat()
+/// A call the mock makes: the tool, and its arguments as the fragments a
+/// stream sends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub name: String,
+    pub fragments: Vec<String>,
 }
 
-/// The tool the mock calls: the first one offered, when the last message is
-/// the user's own text (not a tool result) and mentions the weather. After
-/// a tool result the mock answers in text, so a round trip ends.
-pub fn tool_to_call(user_text: Option<&str>, first_tool: Option<&str>) -> Option<String> {
+impl Call {
+    pub fn arguments(&self) -> String {
+        self.fragments.concat()
+    }
+
+    /// The arguments as an object, for protocols that send them decoded.
+    pub fn input(&self) -> Value {
+        serde_json::from_str(&self.arguments()).unwrap_or_default()
+    }
+}
+
+/// The tools the mock knows how to run a command with, as Codex names them.
+const SHELLS: [&str; 2] = ["exec_command", "shell"];
+
+/// The call the mock makes, when the last message is the user's own text
+/// (not a tool result) and `tools` (their names, in order) are offered:
+/// asked to "run `CMD`" with a shell tool offered, it runs CMD with it;
+/// mentioning the weather, it calls the first tool with `{"city": "Paris"}`.
+/// After a tool result the mock answers in text, so a round trip ends.
+pub fn call_for(user_text: Option<&str>, tools: &[&str]) -> Option<Call> {
     let text = user_text?;
-    let tool = first_tool?;
-    text.to_lowercase()
-        .contains("weather")
-        .then(|| tool.to_string())
+    if let (Some(cmd), Some(shell)) = (command(text), tools.iter().find(|t| SHELLS.contains(t))) {
+        let args = match *shell {
+            "shell" => serde_json::json!({"command": ["bash", "-lc", cmd]}),
+            _ => serde_json::json!({"cmd": cmd}),
+        };
+        let args = args.to_string();
+        let half = (0..=args.len() / 2)
+            .rev()
+            .find(|&i| args.is_char_boundary(i))
+            .unwrap_or(0);
+        let fragments = vec![args[..half].to_string(), args[half..].to_string()];
+        return Some(Call {
+            name: shell.to_string(),
+            fragments,
+        });
+    }
+    let first = tools.first()?;
+    text.to_lowercase().contains("weather").then(|| Call {
+        name: first.to_string(),
+        fragments: TOOL_ARGS.iter().map(|f| f.to_string()).collect(),
+    })
+}
+
+/// The command in "run `CMD`".
+fn command(text: &str) -> Option<&str> {
+    let rest = &text[text.find("run `")? + 5..];
+    rest.split_once('`')
+        .map(|(cmd, _)| cmd)
+        .filter(|c| !c.is_empty())
 }
 
 fn count_words(text: &str) -> u64 {
@@ -102,5 +146,31 @@ mod tests {
             ("c0 ", "c63 ")
         );
         assert!(!s.truncated);
+    }
+
+    #[test]
+    fn calls_the_weather_tool_or_runs_a_command() {
+        let c = call_for(Some("weather in Paris?"), &["get_weather"]).unwrap();
+        assert_eq!(
+            (c.name.as_str(), c.input()),
+            ("get_weather", serde_json::json!({"city": "Paris"}))
+        );
+        let c = call_for(
+            Some("please run `cat a.txt` now"),
+            &["view_image", "exec_command"],
+        )
+        .unwrap();
+        assert_eq!(
+            (c.name.as_str(), c.input()),
+            ("exec_command", serde_json::json!({"cmd": "cat a.txt"}))
+        );
+        assert_eq!(c.fragments.len(), 2);
+        let c = call_for(Some("run `ls`"), &["shell"]).unwrap();
+        assert_eq!(
+            c.input()["command"],
+            serde_json::json!(["bash", "-lc", "ls"])
+        );
+        assert_eq!(call_for(Some("run `ls`"), &["get_weather"]), None);
+        assert_eq!(call_for(None, &["exec_command"]), None);
     }
 }
