@@ -12,7 +12,7 @@ use crate::error::{EdgeError, Fault, Rejection};
 use crate::health::{cooldown, Failure};
 use crate::protocol::sse::SseError;
 use crate::protocol::{
-    error_summary, Answer, Protocol, Request, RequestError, StreamError, UpstreamRequest,
+    error_summary, speak, Answer, Protocol, Request, RequestError, StreamError, UpstreamRequest,
 };
 use crate::upstream::{self, error_chain, SendError, UpstreamClient};
 
@@ -253,10 +253,8 @@ pub async fn complete(
         let body = upstream::read_all(resp.into_body())
             .await
             .map_err(|e| AttemptError::StreamBroken(Broken::Transport(e)))?;
-        let protocol = &backend.provider.protocol;
-        protocol
-            .answer(&backend.upstream(), req, body)
-            .map_err(AttemptError::BadResponse)
+        let protocol = &*backend.provider.protocol;
+        speak::answer(protocol, &backend.upstream(), req, body).map_err(AttemptError::BadResponse)
     };
     let started = tokio::time::Instant::now();
     match tokio::time::timeout(limit.0, work).await {
@@ -270,11 +268,9 @@ pub async fn complete(
 
 /// The upstream request, or why this backend cannot take it.
 pub fn build(backend: &Backend, req: &Request) -> Result<UpstreamRequest, AttemptError> {
-    let protocol = &backend.provider.protocol;
-    protocol
-        .build(&backend.upstream(), req)
-        .map_err(|error| AttemptError::Unsupported {
-            backend: backend.id.clone(),
-            error,
-        })
+    let protocol = &*backend.provider.protocol;
+    speak::build(protocol, &backend.upstream(), req).map_err(|error| AttemptError::Unsupported {
+        backend: backend.id.clone(),
+        error,
+    })
 }

@@ -21,7 +21,7 @@ use super::attempt::{self, AttemptError, Broken, TimeoutKind};
 use crate::config::{Backend, Config, Model, Provider};
 use crate::health::{BackendStats, Failure, InflightGuard, Target};
 use crate::protocol::sse::SseParser;
-use crate::protocol::{EventInfo, Request, StreamTranslator, Usage};
+use crate::protocol::{speak, EventInfo, Request, StreamTranslator, Usage};
 use crate::telemetry::RequestRecord;
 use crate::upstream::UpstreamClient;
 
@@ -52,7 +52,7 @@ pub async fn open(
         let mut c = Committed {
             upstream: resp.into_body(),
             parser: SseParser::default(),
-            translator: backend.provider.protocol.stream(&backend.upstream(), req),
+            translator: speak::stream(&*backend.provider.protocol, &backend.upstream(), req),
             pending: Vec::new(),
             usage: None,
             done: false,

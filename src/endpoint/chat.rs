@@ -9,7 +9,7 @@ use super::openai_error;
 use crate::dispatch::Reply;
 use crate::error::EdgeError;
 use crate::pipeline::Endpoint;
-use crate::protocol::Request;
+use crate::protocol::{Api, Request};
 
 pub struct ChatCompletions;
 
@@ -21,18 +21,28 @@ impl Endpoint for ChatCompletions {
     }
 
     fn reply(reply: Reply) -> Response {
-        match reply {
-            Reply::Whole(body) => {
-                let ct = HeaderValue::from_static("application/json");
-                ([(header::CONTENT_TYPE, ct)], body).into_response()
-            }
-            Reply::Stream(body) => sse(body),
-        }
+        openai_reply(reply)
     }
 
     fn error(e: &EdgeError) -> Response {
         openai_error(e)
     }
+}
+
+/// A whole JSON answer or an event stream, as OpenAI's APIs send them.
+pub(super) fn openai_reply(reply: Reply) -> Response {
+    match reply {
+        Reply::Whole(body) => {
+            let ct = HeaderValue::from_static("application/json");
+            ([(header::CONTENT_TYPE, ct)], body).into_response()
+        }
+        Reply::Stream(body) => sse(body),
+    }
+}
+
+/// The body in one of OpenAI's other APIs, refused in its error shape.
+pub(super) fn parse_as(api: Api, body: &[u8]) -> Result<Request, EdgeError> {
+    Request::parse(api, body).map_err(|e| EdgeError::bad_request(e.message, e.param, None))
 }
 
 /// A Server-Sent Events response.

@@ -6,7 +6,13 @@
 //! (docs/architecture.md).
 
 mod chat;
+mod completions;
+mod embeddings;
 mod openai_error;
+mod responses;
 
 pub use chat::ChatCompletions;
+pub use completions::Completions;
+pub use embeddings::Embeddings;
 pub use openai_error::error_response as openai_error;
+pub use responses::Responses;

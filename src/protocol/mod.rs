@@ -23,11 +23,15 @@ mod openai;
 mod options;
 mod output;
 mod request;
+mod responses;
+pub mod speak;
 pub mod sse;
+mod verbatim;
 
 pub use errors::{error_summary, openai_error_body, UpstreamError};
 pub use options::Options;
 pub use request::{Api, Request, RequestError};
+pub use verbatim::Verbatim;
 
 use std::fmt;
 use std::sync::Arc;
@@ -105,6 +109,30 @@ pub trait Protocol: Send + Sync + fmt::Debug {
 
     /// The free "list models" call, with the protocol's credentials.
     fn models_probe(&self, t: &Upstream) -> UpstreamRequest;
+
+    /// How this protocol takes requests of `api`: by default chat
+    /// completions natively, the Responses API through chat completions,
+    /// nothing else.
+    fn support(&self, api: Api) -> Support {
+        match api {
+            Api::ChatCompletions => Support::Native,
+            Api::Responses => Support::ViaChat,
+            Api::Embeddings | Api::Completions => Support::None,
+        }
+    }
+}
+
+/// How a protocol takes requests written in one API (see [`speak`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Support {
+    /// Its `build`, `answer` and `stream` handle the API: passed through,
+    /// or translated by the protocol itself.
+    Native,
+    /// Translated to chat completions, the gateway's hub format, and the
+    /// answer back ([`responses`]).
+    ViaChat,
+    /// The upstream has no such API: such requests are refused.
+    None,
 }
 
 /// Token counts as reported by the upstream.

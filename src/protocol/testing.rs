@@ -60,7 +60,7 @@ impl TestBackend {
     }
 
     pub fn build(&self, req: &Request) -> Result<UpstreamRequest, RequestError> {
-        self.protocol.build(&self.upstream(), req)
+        super::speak::build(&*self.protocol, &self.upstream(), req)
     }
 }
 

@@ -15,7 +15,7 @@ use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
 
-use crate::endpoint::ChatCompletions;
+use crate::endpoint::{ChatCompletions, Completions, Embeddings, Responses};
 use crate::pipeline;
 use crate::state::AppState;
 
@@ -29,6 +29,9 @@ pub fn router(state: AppState) -> Router {
             "/v1/chat/completions",
             post(pipeline::handle::<ChatCompletions>),
         )
+        .route("/v1/responses", post(pipeline::handle::<Responses>))
+        .route("/v1/embeddings", post(pipeline::handle::<Embeddings>))
+        .route("/v1/completions", post(pipeline::handle::<Completions>))
         .route("/v1/models", get(routes::list_models))
         .route("/v1/models/{*id}", get(routes::get_model))
         .route("/health", get(routes::health))

@@ -21,8 +21,9 @@ fn model_object(snap: &Snapshot, user: &User, name: &str) -> Option<Value> {
     }
     // The backends this user may pin now: not those disabled in the config or at runtime.
     let backends: Vec<&str> = route.in_rotation(user).collect();
+    let kind = route.model.kind.name();
     Some(
-        json!({"id": name, "object": "model", "created": 0, "owned_by": "switchyard", "backends": backends}),
+        json!({"id": name, "object": "model", "created": 0, "owned_by": "switchyard", "kind": kind, "backends": backends}),
     )
 }
 

@@ -9,6 +9,7 @@ use super::super::checker::Checker;
 use super::super::protocol;
 use super::super::raw::{RawBackend, RawModel};
 use super::super::types::*;
+use crate::protocol::{Api, Support};
 
 pub(super) fn models(
     c: &mut Checker,
@@ -48,6 +49,17 @@ fn model(
         );
         Strategy::WeightedRandom
     });
+    let kind = match m.kind.as_deref() {
+        None | Some("chat") => ModelKind::Chat,
+        Some("embeddings") => ModelKind::Embeddings,
+        Some(other) => {
+            c.error(
+                format!("{path}.kind"),
+                format!("unknown model kind {other:?} (known: chat, embeddings)"),
+            );
+            ModelKind::Chat
+        }
+    };
     if m.backends.is_empty() {
         c.error(
             format!("{path}.backends"),
@@ -59,6 +71,9 @@ fn model(
     for (i, b) in m.backends.iter().enumerate() {
         let bpath = format!("{path}.backends[{i}]");
         if let Some(backend) = backend(c, &bpath, b, providers) {
+            if kind == ModelKind::Embeddings {
+                embeds(c, &bpath, &backend);
+            }
             if !seen.insert(backend.id.clone()) {
                 let hint =
                     "two backends of one provider in one model must each set a distinct `id`";
@@ -73,7 +88,25 @@ fn model(
     Model {
         name,
         strategy,
+        kind,
         backends,
+    }
+}
+
+/// An embeddings model's backends must have an embeddings API: one without
+/// could never serve it, so it is a config error rather than a backend
+/// skipped on every request.
+fn embeds(c: &mut Checker, path: &str, backend: &Backend) {
+    let protocol = &backend.provider.protocol;
+    if protocol.support(Api::Embeddings) == Support::None {
+        c.error(
+            format!("{path}.provider"),
+            format!(
+                "provider {:?} speaks {}, which has no embeddings API; an embeddings model cannot use it",
+                backend.provider.id,
+                protocol.name()
+            ),
+        );
     }
 }
 
