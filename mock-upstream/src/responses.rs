@@ -51,6 +51,7 @@ pub(crate) async fn responses(
         script: &script,
         call: call_for((!after_tool).then_some(text.as_str()), &tool_names(&req)),
         reasoning: include.is_some_and(|i| i.iter().any(|x| x == "reasoning.encrypted_content")),
+        echo: echo(&req),
     };
     if req.get("stream").and_then(Value::as_bool).unwrap_or(false) {
         return sse::respond(shared.clone(), reply.events(), fault);
@@ -129,6 +130,25 @@ struct Reply<'a> {
     script: &'a Script,
     call: Option<Call>,
     reasoning: bool,
+    /// The request's settings, which a response restates.
+    echo: Value,
+}
+
+fn echo(req: &Value) -> Value {
+    let mut echo = json!({"instructions": null, "text": {"format": {"type": "text"}}, "tools": [],
+                          "tool_choice": "auto", "previous_response_id": null});
+    for key in [
+        "instructions",
+        "text",
+        "tools",
+        "tool_choice",
+        "previous_response_id",
+    ] {
+        if let Some(v) = req.get(key).filter(|v| !v.is_null()) {
+            echo[key] = v.clone();
+        }
+    }
+    echo
 }
 
 impl Reply<'_> {
@@ -177,14 +197,18 @@ impl Reply<'_> {
             status
         };
         let (i, o) = (self.script.prompt_tokens, self.output_tokens());
-        json!({
+        let mut response = json!({
             "id": "resp_mock", "object": "response", "created_at": now(), "status": status,
             "model": self.model, "error": null, "x_mock": {"name": self.name},
             "incomplete_details": if status == "incomplete" { json!({"reason": "max_output_tokens"}) } else { Value::Null },
             "output": if done { self.output() } else { Vec::new() },
             "usage": if done { json!({"input_tokens": i, "input_tokens_details": {"cached_tokens": 0},
                 "output_tokens": o, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": i + o}) } else { Value::Null },
-        })
+        });
+        if let (Some(r), Some(e)) = (response.as_object_mut(), self.echo.as_object()) {
+            r.extend(e.clone());
+        }
+        response
     }
 
     fn events(&self) -> Vec<Event> {

@@ -20,7 +20,9 @@ pub fn build(
 ) -> Result<UpstreamRequest, RequestError> {
     match p.support(req.api) {
         Support::Native => p.build(t, req),
-        Support::ViaChat => p.build(t, &responses::to_chat(req, p.name())?),
+        Support::ViaChat => p
+            .build(t, &responses::to_chat(req, p.name())?)
+            .map_err(responses::in_responses_terms),
         Support::None => Err(RequestError {
             message: format!(
                 "the {} endpoint is not supported on {} backends",

@@ -17,7 +17,7 @@ mod stream;
 mod tools;
 
 pub(super) use answer::from_chat;
-pub(super) use request::{chat_shell, to_chat};
+pub(super) use request::{chat_shell, in_responses_terms, to_chat};
 pub(super) use stream::FromChat;
 
 #[cfg(test)]

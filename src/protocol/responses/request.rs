@@ -252,3 +252,30 @@ pub(crate) fn chat_shell(req: &Request) -> Request {
         verbatim: None,
     }
 }
+
+/// A refusal of the translated request, in the client's terms: the chat
+/// field it names is the Responses field it came from.
+pub(crate) fn in_responses_terms(mut e: RequestError) -> RequestError {
+    const FIELDS: [(&str, &str, &str); 4] = [
+        ("response_format", "text", "text.format"),
+        (
+            "max_completion_tokens",
+            "max_output_tokens",
+            "max_output_tokens",
+        ),
+        ("reasoning_effort", "reasoning", "reasoning.effort"),
+        ("messages", "input", "input"),
+    ];
+    for (chat, param, named) in FIELDS {
+        if e.param == Some(chat) {
+            e.param = Some(param);
+        }
+        e.message = e
+            .message
+            .replace(&format!("`{chat}`"), &format!("`{named}`"));
+    }
+    if let Some(rest) = e.message.strip_prefix("messages[") {
+        e.message = format!("input, as chat message [{rest}");
+    }
+    e
+}

@@ -120,6 +120,16 @@ fn a_translated_request_reaches_anthropic() {
         json!([{"role": "user", "content": [{"type": "text", "text": "hi"}]}])
     );
     assert_eq!(body["stream"], true);
+    let json =
+        req(json!({"model": "m", "input": "x", "text": {"format": {"type": "json_object"}}}));
+    let e = speak::build(&*b.protocol, &b.upstream(), &json)
+        .err()
+        .unwrap();
+    assert_eq!(e.param, Some("text"), "named as the client wrote it");
+    assert_eq!(
+        e.message,
+        "`text.format` (JSON output) is not supported on anthropic backends"
+    );
     let embed = Request::parse(Api::Embeddings, br#"{"model":"m","input":"x"}"#).unwrap();
     let e = speak::build(&*b.protocol, &b.upstream(), &embed)
         .err()
