@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, Response};
 use serde_json::{json, Value};
 
 use crate::reply::{apply_status_fault, json as reply, whole};
-use crate::script::{call_for, text_of, Call, Script};
+use crate::script::{call_for, text_of, tool_names, Call, Script};
 use crate::sse::{self, Event};
 use crate::Shared;
 
@@ -38,12 +38,7 @@ pub(crate) async fn messages(
     };
     let (text, tool_results) = last_user(&req);
     let script = Script::new(&shared.config.name, &text, Some(max), shared.config.chunks);
-    let tools = req.get("tools").and_then(Value::as_array);
-    let names: Vec<&str> = tools
-        .into_iter()
-        .flatten()
-        .filter_map(|t| t.get("name")?.as_str())
-        .collect();
+    let names = tool_names(req.get("tools"), "/name");
     let reply = Reply {
         model: req
             .get("model")

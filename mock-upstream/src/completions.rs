@@ -8,8 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Response};
 use serde_json::{json, Value};
 
-use crate::openai::error_body;
-use crate::reply::{apply_status_fault, json as reply, now, whole};
+use crate::reply::{now, openai_request, whole};
 use crate::script::{text_of, Script};
 use crate::sse::{self, Event};
 use crate::Shared;
@@ -20,13 +19,10 @@ pub(crate) async fn completions(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response<Body> {
-    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
-        return reply(400, &error_body(400, "body is not JSON"));
+    let (req, fault) = match openai_request(&shared, &uri, &headers, body).await {
+        Ok(started) => started,
+        Err(resp) => return resp,
     };
-    let fault = shared.admit_raw(uri.to_string(), &headers, &req, body.clone());
-    if let Some(resp) = apply_status_fault(&fault, error_body).await {
-        return resp;
-    }
     let prompt = match req.get("prompt") {
         Some(Value::Array(p)) => p
             .iter()
@@ -59,13 +55,9 @@ pub(crate) async fn completions(
         .map(|t| Event::data(&chunk(t, Value::Null), true))
         .collect();
     events.push(Event::data(&chunk("", finish.into()), false));
-    if req
-        .pointer("/stream_options/include_usage")
-        .and_then(Value::as_bool)
-        == Some(true)
-    {
-        let u = json!({"id": "cmpl-mock", "object": "text_completion", "created": now(),
-                       "model": model, "choices": [], "usage": usage});
+    if req.pointer("/stream_options/include_usage") == Some(&Value::Bool(true)) {
+        let mut u = chunk("", Value::Null);
+        (u["choices"], u["usage"]) = (json!([]), usage);
         events.push(Event::data(&u, false));
     }
     events.push(Event::raw("data: [DONE]\n\n"));

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, Response};
 use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::reply::{apply_status_fault, json as reply, whole};
+use crate::reply::{json as reply, openai_request, whole};
 use crate::{gemini, openai, Fault, Shared};
 
 /// Dimensions when a request asks for none.
@@ -36,31 +36,13 @@ pub(crate) async fn openai(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response<Body> {
-    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
-        return reply(400, &openai::error_body(400, "body is not JSON"));
+    let (req, fault) = match openai_request(&shared, &uri, &headers, body).await {
+        Ok(started) => started,
+        Err(resp) => return resp,
     };
-    let fault = shared.admit_raw(uri.to_string(), &headers, &req, body.clone());
-    if let Some(resp) = apply_status_fault(&fault, openai::error_body).await {
-        return resp;
-    }
-    let texts: Vec<String> = match req.get("input") {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(items)) if items.iter().all(Value::is_number) => vec![tokens(items)],
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|i| {
-                i.as_str().map_or_else(
-                    || tokens(i.as_array().map_or(&[][..], Vec::as_slice)),
-                    str::to_string,
-                )
-            })
-            .collect(),
-        _ => {
-            return reply(
-                400,
-                &openai::error_body(400, "'input' is a required property"),
-            )
-        }
+    let Some(texts) = texts(req.get("input")) else {
+        let missing = openai::error_body(400, "'input' is a required property");
+        return reply(400, &missing);
     };
     let dims = req
         .get("dimensions")
@@ -91,6 +73,24 @@ pub(crate) async fn openai(
     let body = json!({"object": "list", "data": data, "model": model,
                       "usage": {"prompt_tokens": used, "total_tokens": used}});
     whole(&fault, &body).await
+}
+
+/// The texts of `input`: a string, strings, token ids or arrays of them.
+fn texts(input: Option<&Value>) -> Option<Vec<String>> {
+    match input? {
+        Value::String(s) => Some(vec![s.clone()]),
+        Value::Array(items) if items.iter().all(Value::is_number) => Some(vec![tokens(items)]),
+        Value::Array(items) => Some(
+            items
+                .iter()
+                .map(|i| match i {
+                    Value::String(s) => s.clone(),
+                    other => tokens(other.as_array().map_or(&[][..], Vec::as_slice)),
+                })
+                .collect(),
+        ),
+        _ => None,
+    }
 }
 
 /// Token ids stand for their text: the ids, joined.

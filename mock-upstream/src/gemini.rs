@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, Response};
 use serde_json::{json, Value};
 
 use crate::reply::{apply_status_fault, json as reply, whole};
-use crate::script::{call_for, text_of, Call, Script};
+use crate::script::{call_for, text_of, tool_names, Call, Script};
 use crate::sse::{self, Event};
 use crate::Shared;
 
@@ -52,14 +52,7 @@ pub(crate) async fn models(
         .and_then(Value::as_u64);
     let (text, responses) = last_user(&req);
     let script = Script::new(&shared.config.name, &text, max, shared.config.chunks);
-    let declared = req
-        .pointer("/tools/0/functionDeclarations")
-        .and_then(Value::as_array);
-    let names: Vec<&str> = declared
-        .into_iter()
-        .flatten()
-        .filter_map(|d| d.get("name")?.as_str())
-        .collect();
+    let names = tool_names(req.pointer("/tools/0/functionDeclarations"), "/name");
     let reply = Reply {
         model,
         tool: call_for((!responses).then_some(text.as_str()), &names),

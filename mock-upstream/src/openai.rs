@@ -10,7 +10,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use crate::reply::{apply_status_fault, json as reply, now, whole};
-use crate::script::{call_for, last_text, Call, Script};
+use crate::script::{call_for, last_text, tool_names, Call, Script};
 use crate::sse::{self, Event};
 use crate::Shared;
 
@@ -81,12 +81,7 @@ fn tool(req: &Value) -> Option<Call> {
     let last = req.get("messages")?.as_array()?.last()?;
     let user = (last.get("role")?.as_str()? == "user")
         .then(|| crate::script::text_of(last.get("content")));
-    let tools = req.get("tools").and_then(Value::as_array);
-    let names: Vec<&str> = tools
-        .into_iter()
-        .flatten()
-        .filter_map(|t| t.pointer("/function/name")?.as_str())
-        .collect();
+    let names = tool_names(req.get("tools"), "/function/name");
     call_for(user.as_deref(), &names)
 }
 

@@ -13,7 +13,7 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::openai::error_body;
-use crate::reply::{apply_status_fault, json as reply, now, whole};
+use crate::reply::{json as reply, now, openai_request, whole};
 use crate::script::{call_for, text_of, Call, Script};
 use crate::sse::{self, Event};
 use crate::Shared;
@@ -24,13 +24,10 @@ pub(crate) async fn responses(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response<Body> {
-    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
-        return reply(400, &error_body(400, "body is not JSON"));
+    let (req, fault) = match openai_request(&shared, &uri, &headers, body).await {
+        Ok(started) => started,
+        Err(resp) => return resp,
     };
-    let fault = shared.admit_raw(uri.to_string(), &headers, &req, body.clone());
-    if let Some(resp) = apply_status_fault(&fault, error_body).await {
-        return resp;
-    }
     let name = &shared.config.name;
     if let Some(id) = foreign_reasoning(&req, name) {
         let message = format!("The encrypted content for item {id} could not be verified.");

@@ -97,6 +97,12 @@ pub fn call_for(user_text: Option<&str>, tools: &[&str]) -> Option<Call> {
     })
 }
 
+/// The names of the offered `tools`, each at the JSON pointer `name_at`.
+pub fn tool_names<'a>(tools: Option<&'a Value>, name_at: &str) -> Vec<&'a str> {
+    let list = tools.and_then(Value::as_array).into_iter().flatten();
+    list.filter_map(|t| t.pointer(name_at)?.as_str()).collect()
+}
+
 /// The command in "run `CMD`".
 fn command(text: &str) -> Option<&str> {
     let rest = &text[text.find("run `")? + 5..];

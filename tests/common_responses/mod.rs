@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use mock_upstream::MockServer;
 use serde_json::Value;
 
 pub use crate::common_providers::*;
@@ -158,4 +159,29 @@ pub async fn create(url: &str, body: &Value) -> (u16, Value) {
     let resp = post_to(url, "/v1/responses", body).await;
     let status = resp.status().as_u16();
     (status, resp.json().await.expect("JSON body"))
+}
+
+/// The `param` of an OpenAI-shaped error answer.
+pub async fn error_param(resp: reqwest::Response) -> String {
+    let v: Value = resp.json().await.unwrap();
+    assert!(v["error"]["message"].is_string(), "{v}");
+    v["error"]["param"].as_str().unwrap_or("").to_string()
+}
+
+/// Model `m` with one backend `p` of `kind` (`responses` = an OpenAI
+/// provider that speaks the Responses API).
+pub fn single(kind: &str, mock: &MockServer) -> String {
+    let (kind, extra, upstream, backend_extra) = match kind {
+        "responses" => ("openai", "responses = true", "up-model", ""),
+        "anthropic" => ("anthropic", "", "claude-sonnet-4", ""),
+        "gemini" => ("gemini", "", "gemini-2.5-flash", ""),
+        "azure" => ("azure", "", "gpt-4o", "deployment = \"dep-1\""),
+        _ => ("openai", "", "gpt-4o", ""),
+    };
+    format!(
+        "{}{}{}",
+        provider("p", kind, mock, extra),
+        backend("p", upstream, backend_extra),
+        user()
+    )
 }

@@ -49,17 +49,7 @@ fn model(
         );
         Strategy::WeightedRandom
     });
-    let kind = match m.kind.as_deref() {
-        None | Some("chat") => ModelKind::Chat,
-        Some("embeddings") => ModelKind::Embeddings,
-        Some(other) => {
-            c.error(
-                format!("{path}.kind"),
-                format!("unknown model kind {other:?} (known: chat, embeddings)"),
-            );
-            ModelKind::Chat
-        }
-    };
+    let kind = kind(c, path, m.kind.as_deref());
     if m.backends.is_empty() {
         c.error(
             format!("{path}.backends"),
@@ -90,6 +80,20 @@ fn model(
         strategy,
         kind,
         backends,
+    }
+}
+
+fn kind(c: &mut Checker, path: &str, kind: Option<&str>) -> ModelKind {
+    match kind {
+        None | Some("chat") => ModelKind::Chat,
+        Some("embeddings") => ModelKind::Embeddings,
+        Some(other) => {
+            c.error(
+                format!("{path}.kind"),
+                format!("unknown model kind {other:?} (known: chat, embeddings)"),
+            );
+            ModelKind::Chat
+        }
     }
 }
 

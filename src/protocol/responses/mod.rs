@@ -9,6 +9,7 @@
 //! field-by-field mapping is in docs/providers.md.
 
 mod answer;
+mod chunk;
 mod items;
 mod output;
 pub(super) mod relay;
@@ -20,5 +21,7 @@ pub(super) use answer::from_chat;
 pub(super) use request::{chat_shell, in_responses_terms, to_chat};
 pub(super) use stream::FromChat;
 
+#[cfg(test)]
+mod stream_tests;
 #[cfg(test)]
 mod tests;

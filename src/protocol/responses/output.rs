@@ -176,3 +176,19 @@ pub(super) fn skeleton(
         .map(|(k, v)| (k.to_string(), v))
         .collect()
 }
+
+/// `base` with `key` set to `value`.
+pub(super) fn with(base: &Value, key: &str, value: Value) -> Value {
+    let mut v = base.clone();
+    v[key] = value;
+    v
+}
+
+/// `base` with the members of `extra` added.
+pub(super) fn merge(base: &Value, extra: Value) -> Value {
+    let mut v = base.clone();
+    if let (Some(to), Value::Object(from)) = (v.as_object_mut(), extra) {
+        to.extend(from);
+    }
+    v
+}

@@ -64,8 +64,8 @@ fn refuse(field: &'static str, why: &str, protocol: &str) -> RequestError {
     }
 }
 
-/// The chat completions request for `req`, a Responses request.
-pub(crate) fn to_chat(req: &Request, protocol: &str) -> Result<Request, RequestError> {
+/// The fields, each mapped or dropped by its [`rule`]; an unknown one refused.
+fn decode(req: &Request, protocol: &str) -> Result<Fields, RequestError> {
     let mut fields = IndexMap::new();
     for (name, raw) in &req.fields {
         let value: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
@@ -83,7 +83,12 @@ pub(crate) fn to_chat(req: &Request, protocol: &str) -> Result<Request, RequestE
             }
         }
     }
-    let f = Fields(fields);
+    Ok(Fields(fields))
+}
+
+/// The chat completions request for `req`, a Responses request.
+pub(crate) fn to_chat(req: &Request, protocol: &str) -> Result<Request, RequestError> {
+    let f = decode(req, protocol)?;
     refuse_state(&f, protocol)?;
     let offer = tools::offer(f.get("tools"), protocol)?;
     let instructions = f.get("instructions").and_then(Value::as_str);

@@ -7,52 +7,14 @@
 //! and `response.completed` (or `response.incomplete`). A custom tool's
 //! input arrives as JSON-string fragments, so it is sent whole at the end.
 
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::output::{self, Call, ChatUsage, Item, Part};
+use super::chunk::{Chunk, ToolDelta};
+use super::output::{self, merge, with, Call, ChatUsage, Item, Part};
 use super::tools::Names;
 use crate::protocol::output::{now, random_id};
 use crate::protocol::sse::{SseEvent, SseParser};
 use crate::protocol::{EventInfo, Request, StreamError, StreamTranslator};
-
-#[derive(Deserialize)]
-struct Chunk {
-    model: Option<String>,
-    #[serde(default)]
-    choices: Vec<Choice>,
-    usage: Option<ChatUsage>,
-}
-
-#[derive(Deserialize)]
-struct Choice {
-    #[serde(default)]
-    index: u64,
-    delta: Option<Delta>,
-    finish_reason: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Delta {
-    content: Option<String>,
-    refusal: Option<String>,
-    #[serde(default)]
-    tool_calls: Vec<ToolDelta>,
-}
-
-#[derive(Deserialize)]
-struct ToolDelta {
-    #[serde(default)]
-    index: u64,
-    id: Option<String>,
-    function: Option<FunctionDelta>,
-}
-
-#[derive(Deserialize)]
-struct FunctionDelta {
-    name: Option<String>,
-    arguments: Option<String>,
-}
 
 pub struct FromChat {
     inner: Box<dyn StreamTranslator>,
@@ -315,20 +277,6 @@ impl FromChat {
         let done = json!({"output_index": index, "item": item.json("completed")});
         self.emit(out, "response.output_item.done", done);
     }
-}
-
-fn with(base: &Value, key: &str, value: Value) -> Value {
-    let mut v = base.clone();
-    v[key] = value;
-    v
-}
-
-fn merge(base: &Value, extra: Value) -> Value {
-    let mut v = base.clone();
-    if let (Some(to), Value::Object(from)) = (v.as_object_mut(), extra) {
-        to.extend(from);
-    }
-    v
 }
 
 impl StreamTranslator for FromChat {
