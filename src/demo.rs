@@ -176,6 +176,8 @@ fn config_text(listen: &str, backends: &[DemoBackend], mocks: &[(&str, MockServe
         text += "\n";
     }
     text += &format!("\n[users.demo]\ntoken = \"{TOKEN}\"\nadmin = true\n");
+    // The demo leaves no file behind.
+    text += "\n[usage]\nstore = \"sqlite::memory:\"\n";
     text
 }
 

@@ -69,6 +69,10 @@ pub enum EdgeError {
         kind: &'static str,
         retry_after: Duration,
     },
+    /// The request could cost more than what is left of one of the user's
+    /// budgets; `message` names the window.
+    #[error("{0}")]
+    OverBudget(String),
     /// The shared state store is unreachable and `state.on_error = "fail_closed"`.
     #[error("rate limits cannot be checked right now (shared state store unreachable); try again shortly")]
     StateUnavailable,
@@ -85,6 +89,7 @@ impl EdgeError {
             | EdgeError::NotFound { .. }
             | EdgeError::PayloadTooLarge { .. }
             | EdgeError::RateLimited { .. }
+            | EdgeError::OverBudget(_)
             | EdgeError::UpstreamRejected { .. } => Fault::Client,
             EdgeError::NoBackend(_)
             | EdgeError::AllBackendsDown { .. }
@@ -116,7 +121,9 @@ impl EdgeError {
                 ..
             } => StatusCode::BAD_GATEWAY,
             EdgeError::UpstreamRejected(r) => r.status,
-            EdgeError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            EdgeError::RateLimited { .. } | EdgeError::OverBudget(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             EdgeError::StateUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             EdgeError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -23,10 +23,14 @@
 //! wire protocol). Beside the request path: [`config`] is read into a
 //! snapshot held by [`state`], which [`reload`] swaps; the [`prober`] sends
 //! active checks; [`shared`] syncs limits and cooldowns through Redis;
-//! [`tasks`] owns every background task; [`telemetry`] writes the log line
+//! [`tasks`] owns every background task; [`body`] runs the work a response
+//! owes when it ends (the log line, settling an admission); [`telemetry`] writes the log line
 //! and metrics; [`error`] is the one error type every layer returns; time
 //! comes from tokio's clock ([`clock`]), so tests can pause it.
 
+pub mod body;
+pub mod budget;
+pub mod calendar;
 pub mod clock;
 pub mod config;
 #[cfg(feature = "demo")]
@@ -35,6 +39,7 @@ pub mod dispatch;
 pub mod endpoint;
 pub mod error;
 pub mod health;
+pub mod ledger;
 pub mod limits;
 pub mod pipeline;
 pub mod prober;

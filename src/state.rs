@@ -8,9 +8,11 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use arc_swap::ArcSwap;
 
+use crate::budget::{self, Budgets, Ceiling, UserBudget};
 use crate::clock;
 use crate::config::{Config, User};
 use crate::health::{Entry, HealthRegistry, State as Health};
+use crate::ledger::Ledger;
 use crate::limits::{LimitRegistry, Limiter, Store, UserPlan};
 use crate::routing::{Balancer, Route, Slot};
 use crate::shared::{Shared, Watched};
@@ -33,6 +35,10 @@ struct Inner {
     /// Rate-limit counters, kept across reloads like health state.
     limits: LimitRegistry,
     limiter: Limiter,
+    /// Spend budgets, with their counters (kept across reloads).
+    budgets: Budgets,
+    /// Where finished requests' usage rows go.
+    ledger: Ledger,
     /// The file `serve` read the config from, for reloads.
     config_path: OnceLock<PathBuf>,
     /// One reload at a time (file change, SIGHUP and the admin API may race).
@@ -55,7 +61,10 @@ impl AppState {
             health.announce_to(shared.announcer(&tasks));
         }
         let limits = LimitRegistry::default();
-        let snapshot = Snapshot::build(config, &health, &limits)?;
+        let budgets = Budgets::new(shared.clone().map(|s| s as Arc<dyn budget::Store>));
+        let ledger = Ledger::start(&config.usage, metrics.usage_rows_dropped.clone(), &tasks)?;
+        flag_unpriced(&config, None);
+        let snapshot = Snapshot::build(config, &health, (&limits, &budgets))?;
         let store = shared.clone().map(|s| s as Arc<dyn Store>);
         let state = AppState(Arc::new(Inner {
             snapshot: ArcSwap::from_pointee(snapshot),
@@ -65,6 +74,8 @@ impl AppState {
             tasks,
             limits,
             limiter: Limiter::new(store),
+            budgets,
+            ledger,
             config_path: OnceLock::new(),
             reloading: tokio::sync::Mutex::new(()),
         }));
@@ -81,7 +92,9 @@ impl AppState {
     /// live health state and rate-limit counters carry over, and the probes
     /// restart for the new backends.
     pub fn install(&self, config: Config) -> Result<(), String> {
-        let snapshot = Snapshot::build(config, &self.0.health, &self.0.limits)?;
+        flag_unpriced(&config, Some(&self.snapshot().config));
+        let registries = (&self.0.limits, &self.0.budgets);
+        let snapshot = Snapshot::build(config, &self.0.health, registries)?;
         self.0.snapshot.store(Arc::new(snapshot));
         self.restart_probes();
         Ok(())
@@ -132,6 +145,48 @@ impl AppState {
         &self.0.limiter
     }
 
+    pub fn ledger(&self) -> &Ledger {
+        &self.0.ledger
+    }
+
+    pub fn budgets(&self) -> &Budgets {
+        &self.0.budgets
+    }
+
+    /// Waits, at most `limit` each, for the ledger's schema and then
+    /// rebuilds this month's budget windows from its rows, so a restart
+    /// does not reset spend. False when the store did not answer in time.
+    pub async fn prepare(&self, limit: std::time::Duration) -> bool {
+        if !self.ledger().ready(limit).await {
+            return false;
+        }
+        let snap = self.snapshot();
+        let Some(store) = self.ledger().store() else {
+            return true;
+        };
+        let plans: Vec<Arc<UserBudget>> = snap.budgets.values().cloned().collect();
+        if plans.is_empty() {
+            return true;
+        }
+        let now = crate::calendar::unix_ms();
+        let month = crate::calendar::Date::of(now).first_of_month().to_string();
+        match tokio::time::timeout(limit, store.spend_since(&month)).await {
+            Ok(Ok(spend)) => {
+                let spend: Vec<_> = spend
+                    .into_iter()
+                    .map(|s| (s.user, s.model, s.day, s.cost_usd))
+                    .collect();
+                self.budgets().rebuild(&plans, &spend, now).await;
+                true
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(target: "switchyard::usage", error = %e, "budgets not rebuilt from the usage ledger");
+                false
+            }
+            Err(_) => false,
+        }
+    }
+
     /// The owner of every background task.
     pub fn tasks(&self) -> &Tasks {
         &self.0.tasks
@@ -148,6 +203,18 @@ impl AppState {
 
     pub(crate) fn reloading(&self) -> &tokio::sync::Mutex<()> {
         &self.0.reloading
+    }
+}
+
+/// Logs each upstream model without a price once: at start, then those a
+/// reload newly brings.
+fn flag_unpriced(new: &Config, old: Option<&Config>) {
+    for model in &new.usage.unpriced {
+        if old.is_some_and(|o| o.usage.unpriced.contains(model)) {
+            continue;
+        }
+        tracing::warn!(target: "switchyard::usage", upstream_model = %model,
+            "no price for this upstream model: its requests cost 0 in the usage ledger and budgets (set [prices.\"{model}\"])");
     }
 }
 
@@ -176,6 +243,10 @@ pub struct Snapshot {
     tokens: HashMap<[u8; 32], Arc<User>>,
     /// Rate limits of the users that have some, by user id.
     plans: HashMap<String, Arc<UserPlan>>,
+    /// Budgets of the users that have one, by user id.
+    pub budgets: HashMap<String, Arc<UserBudget>>,
+    /// What a request for each model may cost at most, per token.
+    ceilings: HashMap<String, Ceiling>,
     /// One pooled keep-alive client per provider.
     clients: HashMap<String, UpstreamClient>,
 }
@@ -186,7 +257,7 @@ impl Snapshot {
     pub fn build(
         config: Config,
         health: &HealthRegistry,
-        limits: &LimitRegistry,
+        (limits, budgets): (&LimitRegistry, &Budgets),
     ) -> Result<Self, String> {
         let models = config
             .models
@@ -217,6 +288,8 @@ impl Snapshot {
             .map(|u| (u.token_digest, u.clone()))
             .collect();
         let plans = limits.plans(&config);
+        let user_budgets = budgets.registry.plans(&config);
+        let ceilings = budget::ceilings(&config);
         let mut clients = HashMap::new();
         for (id, p) in &config.providers {
             clients.insert(
@@ -230,6 +303,8 @@ impl Snapshot {
             models,
             tokens,
             plans,
+            budgets: user_budgets,
+            ceilings,
             clients,
         })
     }
@@ -241,6 +316,15 @@ impl Snapshot {
     /// The user's rate limits; `None` when they have none.
     pub fn plan(&self, user: &str) -> Option<&Arc<UserPlan>> {
         self.plans.get(user)
+    }
+
+    /// The user's budgets; `None` when they have none.
+    pub fn budget(&self, user: &str) -> Option<&Arc<UserBudget>> {
+        self.budgets.get(user)
+    }
+
+    pub fn ceiling(&self, model: &str) -> Option<&Ceiling> {
+        self.ceilings.get(model)
     }
 
     pub fn client(&self, provider: &str) -> Option<&UpstreamClient> {

@@ -37,6 +37,20 @@ impl Tasks {
         });
     }
 
+    /// Runs `work` to its end even after the group stops: for a task that
+    /// watches [`Tasks::stopped`] itself and must finish its work first (the
+    /// usage ledger's writer flushes its queue). [`Tasks::drain`] waits for it.
+    pub fn spawn_until_done<F>(&self, name: &'static str, work: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        if tokio::runtime::Handle::try_current().is_err() {
+            tracing::debug!(task = name, "no runtime: background task not started");
+            return;
+        }
+        self.tracker.spawn(work);
+    }
+
     /// A group inside this one: stopped with it, or on its own.
     pub fn child(&self) -> Tasks {
         Tasks {

@@ -2,12 +2,13 @@
 //! request, written when the response (stream included) has ended.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
 use tracing_subscriber::EnvFilter;
 
+use crate::config::Backend;
 use crate::error::Fault;
 use crate::protocol::Usage;
 
@@ -61,6 +62,8 @@ pub struct Fields {
     pub model: Option<String>,
     pub model_known: bool,
     pub backend: Option<String>,
+    /// The backend of the last attempt: after a failover, the one that served.
+    pub served: Option<Arc<Backend>>,
     pub pinned: bool,
     pub stream: bool,
     pub attempts: Vec<AttemptLog>,
@@ -72,6 +75,23 @@ pub struct Fields {
     pub error: Option<String>,
     /// Whose fault the failure was, when the pipeline classified it.
     pub fault: Option<Fault>,
+}
+
+impl Fields {
+    /// What the answer cost at the serving backend's price: `None` without
+    /// a price or, for a per-token price, without a usage report.
+    pub fn cost_usd(&self) -> Option<f64> {
+        let price = self.served.as_ref()?.price.as_ref()?;
+        match (price.per_request, &self.usage) {
+            (Some(each), _) => self
+                .attempts
+                .last()
+                .is_some_and(|a| a.outcome == "ok")
+                .then_some(each),
+            (None, Some(u)) => Some(price.cost(u)),
+            (None, None) => None,
+        }
+    }
 }
 
 /// Shared by the handler, the response body and the logging middleware.
@@ -105,11 +125,12 @@ impl RequestRecord {
         f(&self.fields.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// Writes the request's log line; later calls do nothing. `completed` is
-    /// false when the client went away before the response body ended.
-    pub fn finish(&self, status: u16, completed: bool, metrics: &Metrics) {
+    /// Writes the request's log line; later calls do nothing (and return
+    /// false). `completed` is false when the client went away before the
+    /// response body ended.
+    pub fn finish(&self, status: u16, completed: bool, metrics: &Metrics) -> bool {
         if self.logged.swap(true, Ordering::AcqRel) {
-            return;
+            return false;
         }
         let f = self.fields.lock().unwrap_or_else(|e| e.into_inner());
         let latency = self.start.elapsed();
@@ -124,5 +145,6 @@ impl RequestRecord {
             completed,
         }
         .emit();
+        true
     }
 }

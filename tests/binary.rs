@@ -282,11 +282,18 @@ fn metrics_can_listen_on_their_own_address() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let lines: Vec<String> = BufReader::new(child.stdout.take().unwrap())
+    // Log lines (a model without a price) may come first.
+    let mut lines: Vec<String> = Vec::new();
+    let has = |lines: &[String], p: &str| lines.iter().any(|l| l.starts_with(p));
+    for line in BufReader::new(child.stdout.take().unwrap())
         .lines()
         .map_while(Result::ok)
-        .take(2)
-        .collect();
+    {
+        lines.push(line);
+        if has(&lines, "Metrics on ") && has(&lines, "Switchyard listening on ") {
+            break;
+        }
+    }
     let find = |prefix: &str| {
         lines
             .iter()

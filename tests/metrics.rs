@@ -75,7 +75,7 @@ async fn counts_known_traffic() {
     assert_eq!(value(&text, "switchyard_overhead_seconds_count"), 4.0);
     let completion = value(
         &text,
-        "switchyard_tokens_total{model=\"m\",backend=\"good\",kind=\"completion\"}",
+        "switchyard_tokens_total{model=\"m\",backend=\"good\",kind=\"output\"}",
     );
     assert_eq!(completion, 4.0 * 6.0, "six words per mock reply");
     assert_eq!(

@@ -37,7 +37,8 @@ pub(crate) async fn messages(
         return reply(400, &error_body(400, "max_tokens: Field required"));
     };
     let (text, tool_results) = last_user(&req);
-    let script = Script::new(&shared.config.name, &text, Some(max), shared.config.chunks);
+    let script = Script::new(&shared.config.name, &text, Some(max), shared.config.chunks)
+        .with_cached(shared.config.cached_tokens);
     let names = tool_names(req.get("tools"), "/name");
     let reply = Reply {
         model: req
@@ -128,15 +129,22 @@ impl Reply<'_> {
         json!({
             "id": "msg_mock", "type": "message", "role": "assistant", "model": self.model,
             "content": content, "stop_reason": self.stop_reason(), "stop_sequence": null,
-            "usage": {"input_tokens": self.script.prompt_tokens, "output_tokens": self.output_tokens()},
+            "usage": self.usage(self.output_tokens()),
         })
+    }
+
+    /// Anthropic counts cache reads apart from `input_tokens`.
+    fn usage(&self, output: u64) -> Value {
+        let cached = self.script.cached_tokens;
+        json!({"input_tokens": self.script.prompt_tokens - cached, "output_tokens": output,
+               "cache_read_input_tokens": cached})
     }
 
     fn stream_events(&self) -> Vec<Event> {
         let start = json!({"type": "message_start", "message": {
             "id": "msg_mock", "type": "message", "role": "assistant", "model": self.model, "content": [],
             "stop_reason": null, "stop_sequence": null,
-            "usage": {"input_tokens": self.script.prompt_tokens, "output_tokens": 1}}});
+            "usage": self.usage(1)}});
         let mut events = vec![Event::named("message_start", &start, false)];
         match &self.tool {
             Some(call) => {

@@ -51,7 +51,8 @@ pub(crate) async fn models(
         .pointer("/generationConfig/maxOutputTokens")
         .and_then(Value::as_u64);
     let (text, responses) = last_user(&req);
-    let script = Script::new(&shared.config.name, &text, max, shared.config.chunks);
+    let script = Script::new(&shared.config.name, &text, max, shared.config.chunks)
+        .with_cached(shared.config.cached_tokens);
     let names = tool_names(req.pointer("/tools/0/functionDeclarations"), "/name");
     let reply = Reply {
         model,
@@ -116,7 +117,9 @@ impl Reply<'_> {
         } else {
             self.script.completion_tokens()
         };
-        json!({"promptTokenCount": p, "candidatesTokenCount": c, "totalTokenCount": p + c})
+        let cached = self.script.cached_tokens;
+        json!({"promptTokenCount": p, "candidatesTokenCount": c, "totalTokenCount": p + c,
+               "cachedContentTokenCount": cached})
     }
 
     fn finish_reason(&self) -> &'static str {

@@ -48,6 +48,9 @@ pub struct MockConfig {
     pub models: Vec<String>,
     /// Keep a copy of every request (turn off for benchmarks).
     pub record: bool,
+    /// Report this many of each prompt's tokens (at most all) as read
+    /// from the provider's prompt cache, each protocol its own way.
+    pub cached_tokens: u64,
 }
 
 impl MockConfig {
@@ -58,6 +61,7 @@ impl MockConfig {
             chunks: None,
             models: vec!["mock-model".to_string()],
             record: true,
+            cached_tokens: 0,
         }
     }
 

@@ -57,7 +57,8 @@ pub(crate) async fn chat(
         &last_text(req.get("messages")),
         max,
         shared.config.chunks,
-    );
+    )
+    .with_cached(shared.config.cached_tokens);
     let reply = Reply {
         model: req
             .get("model")
@@ -109,7 +110,9 @@ impl Reply<'_> {
             Some(call) => call.fragments.len() as u64,
             None => self.script.completion_tokens(),
         };
-        json!({"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c})
+        let cached = self.script.cached_tokens;
+        json!({"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c,
+               "prompt_tokens_details": {"cached_tokens": cached}})
     }
 
     fn finish_reason(&self) -> &'static str {

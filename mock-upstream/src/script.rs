@@ -9,6 +9,8 @@ pub struct Script {
     pub prompt_tokens: u64,
     /// True when `max_tokens` cut the reply short.
     pub truncated: bool,
+    /// Of `prompt_tokens`, those the reply says came from the prompt cache.
+    pub cached_tokens: u64,
 }
 
 impl Script {
@@ -30,7 +32,14 @@ impl Script {
             tokens,
             prompt_tokens: count_words(prompt).max(1),
             truncated,
+            cached_tokens: 0,
         }
+    }
+
+    /// Reports `cached` of the prompt's tokens (at most all) as cache reads.
+    pub fn with_cached(mut self, cached: u64) -> Self {
+        self.cached_tokens = cached.min(self.prompt_tokens);
+        self
     }
 
     pub fn completion_tokens(&self) -> u64 {

@@ -340,6 +340,13 @@ fn summary(c: &Config) -> String {
             .collect();
         s += &format!("  {} [{}]: {}\n", m.name, m.strategy.name(), ids.join(", "));
     }
+    s += &format!("usage ledger: {}\n", c.usage.store.shown());
+    if !c.usage.unpriced.is_empty() {
+        s += &format!(
+            "  no price (cost 0; set [prices.\"MODEL\"]): {}\n",
+            c.usage.unpriced.join(", ")
+        );
+    }
     s += &format!("users ({}):\n", c.users.len());
     for u in c.users.values() {
         let models = if u.allowed_models.is_empty() {

@@ -5,18 +5,23 @@
 mod checker;
 mod health;
 mod limits;
+mod prices;
 mod protocol;
 mod raw;
 mod raw_health;
 mod raw_limits;
+mod raw_usage;
 mod secret;
 mod types;
+mod usage;
 mod validate;
 
 pub use health::*;
 pub use limits::*;
+pub use prices::{Price, PriceTable};
 pub use secret::{digest_from_hex, expand_env, hex, token_digest, Secret};
 pub use types::*;
+pub use usage::*;
 
 use std::fmt;
 use std::path::Path;
@@ -56,7 +61,15 @@ fn one(path: impl Into<String>, message: impl Into<String>) -> ConfigErrors {
 }
 
 /// Parses and validates config text, reading `${VAR}` references from `env`.
+/// Without a file to sit beside, the usage ledger defaults to memory and
+/// relative paths are the working directory's.
 pub fn parse(text: &str, env: &Env) -> Result<Config, ConfigErrors> {
+    parse_in(text, env, None)
+}
+
+/// As [`parse`], for the file in `dir`: relative paths and the default
+/// ledger file are beside it.
+fn parse_in(text: &str, env: &Env, dir: Option<&Path>) -> Result<Config, ConfigErrors> {
     let de = toml::Deserializer::parse(text).map_err(|e| one("(toml)", syntax_error(&e)))?;
     let raw: raw::RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -70,7 +83,7 @@ pub fn parse(text: &str, env: &Env) -> Result<Config, ConfigErrors> {
             message,
         )
     })?;
-    validate::validate(raw, env).map_err(ConfigErrors)
+    validate::validate(raw, env, dir).map_err(ConfigErrors)
 }
 
 /// A TOML syntax error without the quoted source line, which may hold a
@@ -95,7 +108,7 @@ fn syntax_error(e: &toml::de::Error) -> String {
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| one(path.display().to_string(), e.to_string()))?;
-    parse(&text, &|k| std::env::var(k).ok())
+    parse_in(&text, &|k| std::env::var(k).ok(), path.parent())
 }
 
 #[cfg(test)]

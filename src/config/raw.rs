@@ -25,6 +25,11 @@ pub struct RawConfig {
     pub state: super::raw_limits::RawState,
     #[serde(default)]
     pub reload: super::raw_limits::RawReload,
+    #[serde(default)]
+    pub usage: super::raw_usage::RawUsage,
+    /// `[prices."UPSTREAM-MODEL"]`, over the shipped table and `usage.prices_file`.
+    #[serde(default)]
+    pub prices: IndexMap<String, super::raw_usage::RawPrice>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -109,6 +114,8 @@ pub struct RawBackend {
     pub tags: Vec<String>,
     pub billing_mode: Option<String>,
     pub enabled: Option<bool>,
+    /// Replaces the model's price for this backend.
+    pub price: Option<super::raw_usage::RawPrice>,
     /// The protocol's own backend keys (Azure's `deployment`).
     #[serde(flatten)]
     pub protocol: toml::Table,
@@ -129,6 +136,7 @@ pub struct RawUser {
     pub allow_backend_pin: Option<bool>,
     pub admin: Option<bool>,
     pub rate_limit: Option<super::raw_limits::RawRateLimit>,
+    pub budget: Option<super::raw_usage::RawBudget>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -7,6 +7,8 @@ use indexmap::IndexMap;
 
 use super::health::{AllDownPolicy, HealthConfig};
 use super::limits::{RateLimit, ReloadConfig, StateConfig};
+use super::prices::Price;
+use super::usage::{Budget, UsageConfig};
 use super::Secret;
 use crate::protocol::{Protocol, Upstream};
 
@@ -21,6 +23,7 @@ pub struct Config {
     pub health: HealthConfig,
     pub state: StateConfig,
     pub reload: ReloadConfig,
+    pub usage: UsageConfig,
 }
 
 /// Who may read `/metrics`, and where it is served.
@@ -210,6 +213,8 @@ pub struct Backend {
     pub billing_mode: BillingMode,
     /// False when the entry or its provider is disabled.
     pub enabled: bool,
+    /// What its answers cost; `None` when no table prices its model (it costs 0).
+    pub price: Option<Arc<Price>>,
 }
 
 impl Provider {
@@ -260,6 +265,7 @@ pub struct User {
     pub allow_backend_pin: bool,
     pub admin: bool,
     pub rate_limit: RateLimit,
+    pub budget: Budget,
 }
 
 impl User {

@@ -17,6 +17,7 @@ use super::{ConfigError, Env, Secret};
 mod health;
 mod limits;
 mod models;
+mod usage;
 mod users;
 
 use models::models;
@@ -25,7 +26,11 @@ use users::{metrics, users};
 const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
 const DEFAULT_MAX_BODY: u64 = 10 * 1024 * 1024;
 
-pub fn validate(raw: RawConfig, env: &Env) -> Result<Config, Vec<ConfigError>> {
+pub fn validate(
+    raw: RawConfig,
+    env: &Env,
+    dir: Option<&std::path::Path>,
+) -> Result<Config, Vec<ConfigError>> {
     let mut c = Checker::new(env);
     let status_page = match raw.server.status_page.as_deref() {
         None => Access::Admin,
@@ -51,12 +56,14 @@ pub fn validate(raw: RawConfig, env: &Env) -> Result<Config, Vec<ConfigError>> {
     }
     let settings = settings(&mut c, &raw.settings);
     let providers = providers(&mut c, &raw.providers, &settings.timeouts);
-    let models = models(&mut c, &raw.models, &providers);
+    let prices = usage::prices(&mut c, &raw.prices, &raw.usage, dir);
+    let models = models(&mut c, &raw.models, &providers, &prices);
     let users = users(&mut c, &raw.users, &models);
     let metrics = metrics(&mut c, &raw.metrics);
     let health = health::health(&mut c, &raw.health, &raw.providers);
     let state = limits::state(&mut c, &raw.state);
     let reload = limits::reload(&mut c, &raw.reload);
+    let usage = usage::usage(&mut c, &raw.usage, dir, &models);
     if c.errors.is_empty() {
         Ok(Config {
             server,
@@ -68,6 +75,7 @@ pub fn validate(raw: RawConfig, env: &Env) -> Result<Config, Vec<ConfigError>> {
             health,
             state,
             reload,
+            usage,
         })
     } else {
         Err(c.errors)

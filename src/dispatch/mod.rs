@@ -219,6 +219,7 @@ impl Dispatch<'_> {
         };
         self.record.update(|f| {
             f.backend = Some(slot.backend.id.clone());
+            f.served = Some(slot.backend.clone());
             f.attempts.push(AttemptLog {
                 backend: slot.backend.id.clone(),
                 outcome,

@@ -111,6 +111,7 @@ fn parts(e: &EdgeError) -> (&'static str, Option<&'static str>, Option<&'static 
         EdgeError::AllAttemptsFailed { .. } => ("server_error", None, Some("upstream_error")),
         EdgeError::UpstreamRejected(_) => ("invalid_request_error", None, None),
         EdgeError::RateLimited { kind, .. } => (kind, None, Some("rate_limit_exceeded")),
+        EdgeError::OverBudget(_) => ("insufficient_quota", None, Some("insufficient_quota")),
         EdgeError::StateUnavailable => ("server_error", None, Some("state_unavailable")),
         EdgeError::Internal(_) => ("server_error", None, Some("internal_error")),
     }

@@ -31,6 +31,7 @@ fn backend() -> Backend {
         billing_mode: BillingMode::PerToken,
         address: "m".into(),
         enabled: true,
+        price: None,
     }
 }
 

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use crate::clock;
 use crate::config::{OnError, Window};
-use crate::protocol::{Api, Request};
+use crate::protocol::Request;
 use gcra::Status;
 
 /// A call to the store that may fail; the store logs and counts failures itself.
@@ -97,16 +97,8 @@ pub enum Decision {
 /// (about 4 bytes a token), plus the completion it may ask for (none for
 /// embeddings).
 pub fn estimate_tokens(req: &Request, body_len: usize) -> u64 {
-    let asked = match req.api {
-        Api::Embeddings => Some(0),
-        Api::Responses => req.get::<u64>("max_output_tokens"),
-        Api::ChatCompletions | Api::Completions => req
-            .get::<u64>("max_completion_tokens")
-            .or_else(|| req.get::<u64>("max_tokens")),
-    };
-    let completion = asked.unwrap_or(DEFAULT_COMPLETION_ALLOWANCE);
-    let choices = req.get::<u64>("n").unwrap_or(1).max(1);
-    (body_len as u64 / 4).saturating_add(completion.saturating_mul(choices))
+    let completion = req.output_bound().unwrap_or(DEFAULT_COMPLETION_ALLOWANCE);
+    (body_len as u64 / 4).saturating_add(completion.saturating_mul(req.choices()))
 }
 
 /// Checks requests against user plans, in memory or through the shared store.

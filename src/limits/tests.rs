@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::config::{parse, Config, Kind};
+use crate::protocol::Api;
 
 fn config(limits: &str) -> Config {
     let text = format!(

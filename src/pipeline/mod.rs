@@ -3,7 +3,7 @@
 //! 1. [`auth`]: the user behind the token (an extractor);
 //! 2. [`read`]: the body, size-limited, parsed once by the endpoint;
 //! 3. [`resolve`]: the model, the user's permission, a `backend` pin;
-//! 4. [`admit`]: the user's rate limits;
+//! 4. [`admit`]: the user's rate limits, then [`budget`]: their spend budgets;
 //! 5. dispatch (`crate::dispatch`): the attempt loop, routing, health,
 //!    failover, the stream commit rule;
 //! 6. encode: the endpoint writes the reply, stream or error in its shape;
@@ -13,6 +13,7 @@
 
 pub mod admit;
 pub mod auth;
+pub mod budget;
 pub mod read;
 pub mod resolve;
 pub mod settle;
@@ -72,6 +73,7 @@ pub async fn handle<E: Endpoint>(
         user: &caller.user,
         record: &record,
         limits: admit::Limits::default(),
+        spend: budget::Spend::default(),
         served: None,
     };
     let mut resp = match run.stages::<E>(&parts.headers, body).await {
@@ -85,6 +87,7 @@ pub async fn handle<E: Endpoint>(
         route_headers(resp.headers_mut(), served);
     }
     run.limits.apply(state.limiter(), resp.headers_mut()).await;
+    run.spend.apply(state.budgets(), resp.headers_mut()).await;
     resp
 }
 
@@ -95,6 +98,7 @@ struct Run<'a> {
     user: &'a Arc<User>,
     record: &'a Arc<RequestRecord>,
     limits: admit::Limits,
+    spend: budget::Spend,
     /// Where dispatch ended, for the response headers.
     served: Option<Served>,
 }
@@ -106,22 +110,44 @@ impl Run<'_> {
         body: axum::body::Body,
     ) -> Result<Response, EdgeError> {
         let plan = self.snap.plan(&self.user.id);
+        let budget = self.snap.budget(&self.user.id);
         let limit = self.snap.config.server.max_body_bytes;
         let (req, body_len) = match read::read::<E>(limit, headers, body).await {
             Ok(read) => read,
             Err(e) => {
                 // No model known: the headers show the user-wide windows.
                 self.limits.scoped(plan, "");
+                self.spend.scoped(budget, "");
                 return Err(e);
             }
         };
         self.limits.scoped(plan, &req.model);
+        self.spend.scoped(budget, &req.model);
         let (route, pinned) = resolve::resolve(self.snap, self.user, &req, self.record)?;
         let (limiter, metrics) = (self.state.limiter(), self.state.metrics());
-        let admission = self
-            .limits
-            .admit(limiter, metrics, self.user, &req, body_len)
-            .await?;
+        let mut held = settle::Held {
+            limits: self
+                .limits
+                .admit(limiter, metrics, self.user, &req, body_len)
+                .await?,
+            budget: None,
+        };
+        let ceiling = self.snap.ceiling(&req.model);
+        let asked = (&**self.user, &req, body_len);
+        match self
+            .spend
+            .admit(self.state.budgets(), metrics, asked, ceiling)
+            .await
+        {
+            Ok(r) => held.budget = r,
+            Err(e) => {
+                // Refused by the budget: the rate limits give the tokens back.
+                if let Some(a) = held.limits.take() {
+                    a.finish(None, false);
+                }
+                return Err(e);
+            }
+        }
         let dispatch = Dispatch {
             config: &self.snap.config,
             route,
@@ -133,10 +159,7 @@ impl Run<'_> {
         let outcome = dispatch.run(&req).await;
         self.served = outcome.served;
         let resp = E::reply(outcome.result?);
-        Ok(match admission {
-            Some(admission) => settle::hold(resp, admission, self.record.clone()),
-            None => resp,
-        })
+        Ok(settle::hold(resp, held, self.record.clone()))
     }
 }
 

@@ -135,13 +135,58 @@ pub enum Support {
     None,
 }
 
-/// Token counts as reported by the upstream.
+/// Token counts as reported by the upstream, in OpenAI's terms: the
+/// cached and cache-write counts are part of `prompt_tokens`, reasoning is
+/// part of `completion_tokens`, so a price applies to each token once.
+/// Deserializes OpenAI's `usage` object (with its `*_details`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(from = "OpenAiUsage")]
 pub struct Usage {
-    #[serde(default)]
     pub prompt_tokens: u64,
-    #[serde(default)]
     pub completion_tokens: u64,
+    /// Input read from the provider's prompt cache.
+    pub cached_tokens: u64,
+    /// Input written to the prompt cache (Anthropic's cache creation).
+    pub cache_write_tokens: u64,
+    pub reasoning_tokens: u64,
+}
+
+#[derive(Deserialize)]
+struct OpenAiUsage {
+    #[serde(default)]
+    prompt_tokens: u64,
+    #[serde(default)]
+    completion_tokens: u64,
+    prompt_tokens_details: Option<OpenAiDetails>,
+    completion_tokens_details: Option<OpenAiDetails>,
+}
+
+#[derive(Deserialize)]
+struct OpenAiDetails {
+    cached_tokens: Option<u64>,
+    reasoning_tokens: Option<u64>,
+}
+
+impl From<OpenAiUsage> for Usage {
+    fn from(u: OpenAiUsage) -> Self {
+        let detail = |d: &Option<OpenAiDetails>, f: fn(&OpenAiDetails) -> Option<u64>| {
+            d.as_ref().and_then(f).unwrap_or(0)
+        };
+        Usage {
+            prompt_tokens: u.prompt_tokens,
+            completion_tokens: u.completion_tokens,
+            cached_tokens: detail(&u.prompt_tokens_details, |d| d.cached_tokens),
+            cache_write_tokens: 0,
+            reasoning_tokens: detail(&u.completion_tokens_details, |d| d.reasoning_tokens),
+        }
+    }
+}
+
+impl Usage {
+    /// Every token counted, for token rate limits.
+    pub fn total(&self) -> u64 {
+        self.prompt_tokens.saturating_add(self.completion_tokens)
+    }
 }
 
 /// A whole answer in the client's API.

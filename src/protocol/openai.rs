@@ -377,7 +377,8 @@ mod tests {
             info.usage,
             Some(Usage {
                 prompt_tokens: 3,
-                completion_tokens: 5
+                completion_tokens: 5,
+                ..Usage::default()
             })
         );
         let (out, info) = run(&mut s, "[DONE]");
@@ -388,6 +389,30 @@ mod tests {
             r#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":5}}"#,
         );
         assert!(out.contains("usage"));
+    }
+
+    #[test]
+    fn usage_reads_cached_and_reasoning_details() {
+        let body = r#"{"usage":{"prompt_tokens":100,"completion_tokens":40,
+            "prompt_tokens_details":{"cached_tokens":60,"audio_tokens":0},
+            "completion_tokens_details":{"reasoning_tokens":30}}}"#;
+        let answer = translate_response(Bytes::from(body)).unwrap();
+        let u = answer.usage.unwrap();
+        assert_eq!(
+            (
+                u.prompt_tokens,
+                u.cached_tokens,
+                u.completion_tokens,
+                u.reasoning_tokens
+            ),
+            (100, 60, 40, 30)
+        );
+        let mut s = Stream::new(false);
+        let (_, info) = run(
+            &mut s,
+            r#"{"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":4}}}"#,
+        );
+        assert_eq!(info.usage.map(|u| u.cached_tokens), Some(4));
     }
 
     #[test]

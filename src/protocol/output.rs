@@ -17,6 +17,8 @@ pub(super) struct Counts {
     /// Every output token, reasoning included.
     pub completion: u64,
     pub cached: Option<u64>,
+    /// Input written to the prompt cache; OpenAI's usage has no field for it.
+    pub cache_write: u64,
     pub reasoning: Option<u64>,
 }
 
@@ -25,6 +27,9 @@ impl Counts {
         Usage {
             prompt_tokens: self.prompt,
             completion_tokens: self.completion,
+            cached_tokens: self.cached.unwrap_or(0),
+            cache_write_tokens: self.cache_write,
+            reasoning_tokens: self.reasoning.unwrap_or(0),
         }
     }
 

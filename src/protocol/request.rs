@@ -193,6 +193,23 @@ impl Request {
         self.verbatim.as_ref().map(|v| v.with_model(model))
     }
 
+    /// The most output tokens the request asks for, per choice: none for
+    /// embeddings; `None` when it sets no bound.
+    pub fn output_bound(&self) -> Option<u64> {
+        match self.api {
+            Api::Embeddings => Some(0),
+            Api::Responses => self.get("max_output_tokens"),
+            Api::ChatCompletions | Api::Completions => self
+                .get("max_completion_tokens")
+                .or_else(|| self.get("max_tokens")),
+        }
+    }
+
+    /// How many choices the request asks for (`n`), at least one.
+    pub fn choices(&self) -> u64 {
+        self.get::<u64>("n").unwrap_or(1).max(1)
+    }
+
     /// A raw field as the client sent it.
     pub fn field(&self, name: &str) -> Option<&RawValue> {
         self.fields.get(name).map(|v| &**v)

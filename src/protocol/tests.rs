@@ -55,3 +55,50 @@ fn every_protocol_is_found_by_its_names() {
     }
     assert!(super::spec("cohere").is_none());
 }
+
+/// The usage of a whole answer from each protocol, in OpenAI's terms.
+fn usage_of(provider_toml: &str, body: serde_json::Value) -> super::Usage {
+    let b = backend(provider_toml, "model = \"x\"");
+    let req = super::Request::chat(br#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#)
+        .unwrap();
+    let body = bytes::Bytes::from(body.to_string());
+    b.protocol
+        .answer(&b.upstream(), &req, body)
+        .unwrap()
+        .usage
+        .unwrap()
+}
+
+#[test]
+fn cached_cache_write_and_reasoning_tokens_are_broken_out_of_the_totals() {
+    let openai = usage_of(
+        "base_url = \"http://x\"",
+        serde_json::json!({"usage": {"prompt_tokens": 100, "completion_tokens": 50,
+            "prompt_tokens_details": {"cached_tokens": 80},
+            "completion_tokens_details": {"reasoning_tokens": 20}}}),
+    );
+    let anthropic = usage_of(
+        "backend_type = \"anthropic\"\nbase_url = \"http://x\"",
+        serde_json::json!({"content": [], "stop_reason": "end_turn", "usage": {
+            "input_tokens": 10, "output_tokens": 50,
+            "cache_creation_input_tokens": 10, "cache_read_input_tokens": 80}}),
+    );
+    let gemini = usage_of(
+        "backend_type = \"gemini\"\nbase_url = \"http://x\"",
+        serde_json::json!({"candidates": [], "usageMetadata": {"promptTokenCount": 100,
+            "candidatesTokenCount": 30, "cachedContentTokenCount": 80, "thoughtsTokenCount": 20}}),
+    );
+    let tuple = |u: super::Usage| {
+        let (p, c) = (u.prompt_tokens, u.completion_tokens);
+        (
+            p,
+            u.cached_tokens,
+            u.cache_write_tokens,
+            c,
+            u.reasoning_tokens,
+        )
+    };
+    assert_eq!(tuple(openai), (100, 80, 0, 50, 20));
+    assert_eq!(tuple(anthropic), (100, 80, 10, 50, 0));
+    assert_eq!(tuple(gemini), (100, 80, 0, 50, 20));
+}

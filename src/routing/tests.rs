@@ -31,6 +31,7 @@ fn backend(id: &str, weight: f64, priority: u32) -> Backend {
         tags: vec![],
         billing_mode: BillingMode::PerToken,
         enabled: true,
+        price: None,
     }
 }
 

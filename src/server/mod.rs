@@ -4,9 +4,11 @@
 
 mod access;
 pub mod admin;
+mod budgets;
 mod routes;
 mod status;
 mod track;
+mod usage;
 
 use std::future::{Future, IntoFuture};
 
@@ -42,6 +44,8 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/backends/{backend}/disable", post(admin::disable))
         .route("/admin/backends/{backend}/enable", post(admin::enable))
         .route("/admin/reload", post(admin::reload))
+        .route("/admin/usage", get(usage::admin_usage))
+        .route("/v1/usage", get(usage::own_usage))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -51,6 +55,9 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// How long serving waits at start for the ledger's store.
+const LEDGER_START: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Serves until `shutdown` resolves. Then the listener closes (new
 /// connections are refused), the probes stop, and open requests and streams
 /// get `settings.shutdown_grace` to finish before the rest are dropped.
@@ -59,6 +66,11 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Budgets start from the ledger's spend, so its schema must be there.
+    if !state.prepare(LEDGER_START).await {
+        tracing::warn!(target: "switchyard::usage",
+            "usage ledger store not ready: serving; rows wait in memory until it answers");
+    }
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
@@ -92,7 +104,9 @@ pub async fn serve(
     };
     // Every background task (probes, reload watcher, shared-state sync,
     // the metrics listener) ends with the server.
-    state.tasks().drain(std::time::Duration::from_secs(1)).await;
+    // The ledger's writer flushes its queue first.
+    let drain = crate::ledger::SHUTDOWN_FLUSH + std::time::Duration::from_secs(1);
+    state.tasks().drain(drain).await;
     result
 }
 

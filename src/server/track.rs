@@ -1,20 +1,16 @@
 //! Request tracking: a request id on every response and exactly one log line
-//! per request, written when the response body has ended or been dropped.
+//! per request, written when the response body has ended or been dropped
+//! (`crate::body::on_end`).
 
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
-use bytes::Bytes;
-use http_body::{Body as _, Frame, SizeHint};
 
 use crate::state::AppState;
-use crate::telemetry::{Metrics, RequestRecord};
+use crate::telemetry::RequestRecord;
 
 /// Keeps a client's `x-request-id` when it is short and plain, else makes one.
 fn request_id(req: &Request) -> String {
@@ -57,12 +53,11 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
         req.uri().path(),
     ));
     req.extensions_mut().insert(record.clone());
-    let metrics = state.metrics().clone();
     // Hyper drops this future when the client leaves before the response
     // starts; the guard still gives that request its log line and metrics.
     let mut guard = Unanswered {
         record: record.clone(),
-        metrics: metrics.clone(),
+        state: state.clone(),
         armed: true,
     };
     let mut resp = next.run(req).await;
@@ -72,12 +67,8 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
     }
     let status = resp.status().as_u16();
     resp.map(|inner| {
-        Body::new(LoggedBody {
-            inner,
-            record,
-            metrics,
-            status,
-            ended: false,
+        crate::body::on_end(inner, move |completed| {
+            finish(&state, &record, status, completed)
         })
     })
 }
@@ -86,68 +77,25 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
 /// (nginx's convention).
 const CLIENT_CLOSED: u16 = 499;
 
+/// The request's one log line and metrics update, and its ledger row if
+/// it reached an upstream.
+fn finish(state: &AppState, record: &RequestRecord, status: u16, completed: bool) {
+    if record.finish(status, completed, state.metrics()) {
+        state.ledger().record(record, status);
+    }
+}
+
 struct Unanswered {
     record: Arc<RequestRecord>,
-    metrics: Arc<Metrics>,
+    state: AppState,
     armed: bool,
 }
 
 impl Drop for Unanswered {
     fn drop(&mut self) {
         if self.armed {
-            self.record.finish(CLIENT_CLOSED, false, &self.metrics);
+            finish(&self.state, &self.record, CLIENT_CLOSED, false);
         }
-    }
-}
-
-/// Wraps a response body; logs the request when the body ends or is dropped.
-struct LoggedBody {
-    inner: Body,
-    record: Arc<RequestRecord>,
-    metrics: Arc<Metrics>,
-    status: u16,
-    ended: bool,
-}
-
-impl http_body::Body for LoggedBody {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let poll = Pin::new(&mut self.inner).poll_frame(cx);
-        // Finish when the last frame leaves (not only at `None`): hyper may never
-        // poll a body past its last frame, and the client should not see the
-        // end of a response before its log line and metrics exist.
-        let last = match &poll {
-            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => true,
-            Poll::Ready(Some(Ok(_))) => self.inner.is_end_stream(),
-            Poll::Pending => false,
-        };
-        if last && !self.ended {
-            self.ended = true;
-            self.record.finish(self.status, true, &self.metrics);
-        }
-        poll
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl Drop for LoggedBody {
-    fn drop(&mut self) {
-        // A body never polled to its end: the client went away first (or a
-        // HEAD/empty response was never polled, which `is_end_stream` tells).
-        let completed = self.ended || self.inner.is_end_stream();
-        self.record.finish(self.status, completed, &self.metrics);
     }
 }
 

@@ -1,6 +1,6 @@
 //! State shared by several gateway instances through Redis: rate-limit
-//! windows ([`limits`]) and backend cooldowns and open circuits
-//! ([`cooldowns`]).
+//! windows ([`limits`]), budget windows ([`budget`]) and backend cooldowns
+//! and open circuits ([`cooldowns`]).
 //!
 //! Every call is bounded by `state.timeout`, so an unreachable server costs a
 //! request at most that long; what the request does then is
@@ -9,6 +9,7 @@
 //! `switchyard_state_errors_total`. The URL may hold a password: it is only
 //! ever shown redacted.
 
+mod budget;
 pub mod cooldowns;
 mod limits;
 

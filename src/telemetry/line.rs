@@ -280,6 +280,7 @@ mod tests {
             model: Some("gpt-4o".into()),
             model_known: true,
             backend: Some("openai_official".into()),
+            served: None,
             pinned: true,
             stream: true,
             attempts: vec![
@@ -299,6 +300,7 @@ mod tests {
             usage: Some(Usage {
                 prompt_tokens: 12,
                 completion_tokens: 345,
+                ..Usage::default()
             }),
             error: Some("upstream said \"no\"\nline two \\ ünïcode\t".into()),
             endpoint: Some("chat_completions"),

@@ -9,6 +9,8 @@ use super::Fields;
 use crate::health::Entry;
 
 use prometheus_client::encoding::EncodeLabelSet;
+use std::sync::atomic::AtomicU64;
+
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -89,7 +91,11 @@ pub struct Metrics {
     pub attempts: Family<AttemptLabels, Counter>,
     pub failovers: Family<ModelLabels, Counter>,
     pub tokens: Family<TokenLabels, Counter>,
+    pub cost: Family<RouteLabels, Counter<f64, AtomicU64>>,
+    /// Ledger rows lost: the queue was full while the store was unreachable.
+    pub usage_rows_dropped: Counter,
     pub rate_limited: Family<UserLabels, Counter>,
+    pub budget_exceeded: Family<UserLabels, Counter>,
     pub config_reloads: Family<ResultLabels, Counter>,
     pub state_errors: Counter,
     pub backend_up: Family<RouteLabels, Gauge>,
@@ -114,7 +120,10 @@ impl Metrics {
             attempts: Family::default(),
             failovers: Family::default(),
             tokens: Family::default(),
+            cost: Family::default(),
+            usage_rows_dropped: Counter::default(),
             rate_limited: Family::default(),
+            budget_exceeded: Family::default(),
             config_reloads: Family::default(),
             state_errors: Counter::default(),
             backend_up: Family::default(),
@@ -159,13 +168,28 @@ impl Metrics {
         );
         r.register(
             "tokens",
-            "Tokens reported by upstreams (kind: prompt, completion)",
+            "Tokens reported by upstreams (kind: input, cached_input, output, reasoning; cached_input is part of input, reasoning part of output)",
             self.tokens.clone(),
+        );
+        r.register(
+            "cost_usd",
+            "What answers cost in USD at the serving backend's price",
+            self.cost.clone(),
+        );
+        r.register(
+            "usage_rows_dropped",
+            "Usage ledger rows dropped because too many waited for an unreachable store",
+            self.usage_rows_dropped.clone(),
         );
         r.register(
             "rate_limited",
             "Requests refused by a user's rate limit",
             self.rate_limited.clone(),
+        );
+        r.register(
+            "budget_exceeded",
+            "Requests refused because they could pass a user's budget",
+            self.budget_exceeded.clone(),
         );
         r.register(
             "config_reloads",
@@ -277,17 +301,23 @@ impl Metrics {
                 .inc_by(f.attempts.len() as u64 - 1);
         }
         if let Some(u) = f.usage {
-            let tokens = |kind| TokenLabels {
-                model: model.clone(),
-                backend: backend.clone(),
-                kind,
-            };
-            self.tokens
-                .get_or_create(&tokens("prompt"))
-                .inc_by(u.prompt_tokens);
-            self.tokens
-                .get_or_create(&tokens("completion"))
-                .inc_by(u.completion_tokens);
+            let kinds = [
+                ("input", u.prompt_tokens),
+                ("cached_input", u.cached_tokens),
+                ("output", u.completion_tokens),
+                ("reasoning", u.reasoning_tokens),
+            ];
+            for (kind, n) in kinds {
+                let labels = TokenLabels {
+                    model: model.clone(),
+                    backend: backend.clone(),
+                    kind,
+                };
+                self.tokens.get_or_create(&labels).inc_by(n);
+            }
+        }
+        if let Some(cost) = f.cost_usd() {
+            self.cost.get_or_create(&route).inc_by(cost);
         }
     }
 }

@@ -16,6 +16,19 @@ pub struct Gateway {
     pub url: String,
     pub state: AppState,
     task: tokio::task::JoinHandle<()>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Gateway {
+    /// Shuts down gracefully, as on SIGTERM, and waits for the server
+    /// (and the ledger's flush) to end.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let task = std::mem::replace(&mut self.task, tokio::spawn(async {}));
+        let _ = task.await;
+    }
 }
 
 impl Drop for Gateway {
@@ -31,13 +44,22 @@ pub async fn gateway(toml: &str) -> Gateway {
     let state = AppState::new(config).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        let _ = rx.await;
+    };
     let task = tokio::spawn({
         let state = state.clone();
         async move {
-            let _ = switchyard::server::serve(listener, state, std::future::pending()).await;
+            let _ = switchyard::server::serve(listener, state, shutdown).await;
         }
     });
-    Gateway { url, state, task }
+    Gateway {
+        url,
+        state,
+        task,
+        shutdown: Some(tx),
+    }
 }
 
 pub async fn mock(name: &str) -> MockServer {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 
 use super::super::checker::Checker;
+use super::super::prices::{Price, PriceTable};
 use super::super::protocol;
 use super::super::raw::{RawBackend, RawModel};
 use super::super::types::*;
@@ -15,6 +16,7 @@ pub(super) fn models(
     c: &mut Checker,
     raw: &IndexMap<String, RawModel>,
     providers: &IndexMap<String, Arc<Provider>>,
+    prices: &PriceTable,
 ) -> IndexMap<String, Arc<Model>> {
     let mut out = IndexMap::new();
     for (key, m) in raw {
@@ -22,7 +24,13 @@ pub(super) fn models(
             continue;
         }
         let name = m.name.clone().unwrap_or_else(|| key.clone());
-        let model = model(c, &format!("models.{key}"), name.clone(), m, providers);
+        let model = model(
+            c,
+            &format!("models.{key}"),
+            name.clone(),
+            m,
+            (providers, prices),
+        );
         if out.insert(name.clone(), Arc::new(model)).is_some() {
             c.error(
                 format!("models.{key}.name"),
@@ -38,7 +46,7 @@ fn model(
     path: &str,
     name: String,
     m: &RawModel,
-    providers: &IndexMap<String, Arc<Provider>>,
+    known: (&IndexMap<String, Arc<Provider>>, &PriceTable),
 ) -> Model {
     let strategy_name = m.strategy.as_deref().unwrap_or("weighted_random");
     let strategy = Strategy::parse(strategy_name).unwrap_or_else(|| {
@@ -60,7 +68,7 @@ fn model(
     let mut backends = Vec::new();
     for (i, b) in m.backends.iter().enumerate() {
         let bpath = format!("{path}.backends[{i}]");
-        if let Some(backend) = backend(c, &bpath, b, providers) {
+        if let Some(backend) = backend(c, &bpath, b, known) {
             if kind == ModelKind::Embeddings {
                 embeds(c, &bpath, &backend);
             }
@@ -124,13 +132,14 @@ const BACKEND_KEYS: &[&str] = &[
     "tags",
     "billing_mode",
     "enabled",
+    "price",
 ];
 
 fn backend(
     c: &mut Checker,
     path: &str,
     b: &RawBackend,
-    providers: &IndexMap<String, Arc<Provider>>,
+    (providers, prices): (&IndexMap<String, Arc<Provider>>, &PriceTable),
 ) -> Option<Backend> {
     let Some(provider) = providers.get(&b.provider) else {
         c.error(
@@ -170,6 +179,7 @@ fn backend(
             BillingMode::PerToken
         }
     };
+    let price = price(c, path, b, billing_mode, prices);
     let spec = provider.protocol.spec();
     let address = protocol::address(c, path, spec, &b.model, &b.protocol, BACKEND_KEYS);
     let id = b.id.clone().unwrap_or_else(|| b.provider.clone());
@@ -186,5 +196,31 @@ fn backend(
         tags: b.tags.clone(),
         billing_mode,
         enabled: b.enabled.unwrap_or(true) && provider.enabled,
+        price,
     })
+}
+
+/// The backend's own `price` over its model's, or its model's.
+fn price(
+    c: &mut Checker,
+    path: &str,
+    b: &RawBackend,
+    mode: BillingMode,
+    prices: &PriceTable,
+) -> Option<Arc<Price>> {
+    let table = prices.lookup(&b.model);
+    let Some(own) = &b.price else {
+        return table;
+    };
+    let ppath = format!("{path}.price");
+    if own.per_request.is_some() != (mode == BillingMode::PerRequest) {
+        let hint = "set `per_request` exactly when billing_mode = \"per_request\"";
+        c.error(format!("{ppath}.per_request"), hint);
+    }
+    Some(Arc::new(super::usage::price_over(
+        c,
+        &ppath,
+        table.as_deref(),
+        own,
+    )))
 }

@@ -34,6 +34,7 @@ pub(super) fn users(
             u.rate_limit.as_ref(),
             models,
         );
+        let budget = super::usage::budget(c, &format!("{path}.budget"), u.budget.as_ref(), models);
         let user = User {
             id: id.clone(),
             name: u.name.clone().unwrap_or_else(|| id.clone()),
@@ -44,6 +45,7 @@ pub(super) fn users(
             allow_backend_pin: u.allow_backend_pin.unwrap_or(true),
             admin: u.admin.unwrap_or(false),
             rate_limit,
+            budget,
         };
         out.insert(id.clone(), Arc::new(user));
     }

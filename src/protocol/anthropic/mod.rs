@@ -157,6 +157,7 @@ impl AnthropicUsage {
             prompt: input.saturating_add(created).saturating_add(read),
             completion: self.output_tokens.unwrap_or(0),
             cached: Some(read),
+            cache_write: created,
             reasoning: None,
         }
     }

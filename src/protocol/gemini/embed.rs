@@ -132,7 +132,7 @@ pub(super) fn answer(t: &Upstream, req: &Request, body: Bytes) -> Result<Answer,
         body: Bytes::from(body.to_string()),
         usage: Some(Usage {
             prompt_tokens: tokens,
-            completion_tokens: 0,
+            ..Usage::default()
         }),
     })
 }

@@ -215,6 +215,7 @@ impl UsageMetadata {
                 .unwrap_or(0)
                 .saturating_add(thoughts.unwrap_or(0)),
             cached: self.cached_content_token_count,
+            cache_write: 0,
             reasoning: thoughts,
         }
     }

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::output::{self, Call, ChatUsage, Item, Part};
+use super::output::{self, Call, Item, Part};
 use super::tools::Names;
 use crate::protocol::output::{now, random_id};
 use crate::protocol::{Answer, Request};
@@ -16,7 +16,6 @@ struct Completion {
     model: String,
     #[serde(default)]
     choices: Vec<Choice>,
-    usage: Option<ChatUsage>,
 }
 
 #[derive(Deserialize)]
@@ -67,8 +66,8 @@ pub(crate) fn from_chat(req: &Request, chat: Answer) -> Result<Answer, String> {
     body.insert("incomplete_details".into(), incomplete);
     let output: Vec<Value> = items.iter().map(|i| i.json("completed")).collect();
     body.insert("output".into(), output.into());
-    if let Some(u) = &c.usage {
-        body.insert("usage".into(), u.json());
+    if let Some(u) = &chat.usage {
+        body.insert("usage".into(), output::usage_json(u));
     }
     Ok(Answer {
         body: Bytes::from(Value::Object(body).to_string()),

@@ -3,14 +3,11 @@
 
 use serde::Deserialize;
 
-use super::output::ChatUsage;
-
 #[derive(Deserialize)]
 pub(super) struct Chunk {
     pub model: Option<String>,
     #[serde(default)]
     pub choices: Vec<Choice>,
-    pub usage: Option<ChatUsage>,
 }
 
 #[derive(Deserialize)]

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::tools::Origin;
-use crate::protocol::Request;
+use crate::protocol::{Request, Usage};
 
 /// A piece of an assistant message: text, or a refusal.
 #[derive(Debug, Default)]
@@ -86,35 +86,16 @@ impl Item {
     }
 }
 
-/// A chat completion's `usage`, with the details Responses reports.
-#[derive(Debug, Default, Clone, Copy, Deserialize)]
-pub(super) struct ChatUsage {
-    #[serde(default)]
-    prompt_tokens: u64,
-    #[serde(default)]
-    completion_tokens: u64,
-    #[serde(default)]
-    prompt_tokens_details: Details,
-    #[serde(default)]
-    completion_tokens_details: Details,
-}
-
-#[derive(Debug, Default, Clone, Copy, Deserialize)]
-struct Details {
-    cached_tokens: Option<u64>,
-    reasoning_tokens: Option<u64>,
-}
-
-impl ChatUsage {
-    pub fn json(&self) -> Value {
-        json!({
-            "input_tokens": self.prompt_tokens,
-            "input_tokens_details": {"cached_tokens": self.prompt_tokens_details.cached_tokens.unwrap_or(0)},
-            "output_tokens": self.completion_tokens,
-            "output_tokens_details": {"reasoning_tokens": self.completion_tokens_details.reasoning_tokens.unwrap_or(0)},
-            "total_tokens": self.prompt_tokens.saturating_add(self.completion_tokens),
-        })
-    }
+/// Usage as Responses reports it; its `input_tokens` count cached ones,
+/// as `prompt_tokens` do.
+pub(super) fn usage_json(u: &Usage) -> Value {
+    json!({
+        "input_tokens": u.prompt_tokens,
+        "input_tokens_details": {"cached_tokens": u.cached_tokens},
+        "output_tokens": u.completion_tokens,
+        "output_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
+        "total_tokens": u.prompt_tokens.saturating_add(u.completion_tokens),
+    })
 }
 
 /// The response's `status` and `incomplete_details` for a chat finish reason.

@@ -28,13 +28,26 @@ struct Response {
     error: Option<Value>,
 }
 
-/// Responses' `usage`: `input_tokens` already counts cached ones.
+/// Responses' `usage`: `input_tokens` already counts cached ones, and
+/// `output_tokens` reasoning, as the gateway's [`Usage`] does.
 #[derive(Debug, Default, Clone, Copy, Deserialize)]
 struct ResponsesUsage {
     #[serde(default)]
     input_tokens: u64,
     #[serde(default)]
     output_tokens: u64,
+    #[serde(default)]
+    input_tokens_details: Details,
+    #[serde(default)]
+    output_tokens_details: Details,
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+struct Details {
+    #[serde(default)]
+    cached_tokens: u64,
+    #[serde(default)]
+    reasoning_tokens: u64,
 }
 
 impl ResponsesUsage {
@@ -42,6 +55,9 @@ impl ResponsesUsage {
         Usage {
             prompt_tokens: self.input_tokens,
             completion_tokens: self.output_tokens,
+            cached_tokens: self.input_tokens_details.cached_tokens,
+            reasoning_tokens: self.output_tokens_details.reasoning_tokens,
+            ..Usage::default()
         }
     }
 }
@@ -145,14 +161,16 @@ mod tests {
         assert!(
             info.content && out.contains("data: {\"type\"") && out.contains("\ndata: \"item\"")
         );
-        let done = r#"{"type":"response.completed","sequence_number":2,"response":{"id":"resp_1","usage":{"input_tokens":7,"output_tokens":3}}}"#;
+        let done = r#"{"type":"response.completed","sequence_number":2,"response":{"id":"resp_1","usage":{"input_tokens":7,"output_tokens":3,"input_tokens_details":{"cached_tokens":2}}}}"#;
         let (_, info) = feed(&mut r, "response.completed", done).unwrap();
         assert!(info.done);
         assert_eq!(
             info.usage,
             Some(Usage {
                 prompt_tokens: 7,
-                completion_tokens: 3
+                completion_tokens: 3,
+                cached_tokens: 2,
+                ..Usage::default()
             })
         );
         let mut out = Vec::new();

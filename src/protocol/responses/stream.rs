@@ -10,11 +10,11 @@
 use serde_json::{json, Map, Value};
 
 use super::chunk::{Chunk, ToolDelta};
-use super::output::{self, merge, with, Call, ChatUsage, Item, Part};
+use super::output::{self, merge, with, Call, Item, Part};
 use super::tools::Names;
 use crate::protocol::output::{now, random_id};
 use crate::protocol::sse::{SseEvent, SseParser};
-use crate::protocol::{EventInfo, Request, StreamError, StreamTranslator};
+use crate::protocol::{EventInfo, Request, StreamError, StreamTranslator, Usage};
 
 pub struct FromChat {
     inner: Box<dyn StreamTranslator>,
@@ -30,7 +30,8 @@ pub struct FromChat {
     message: Option<usize>,
     /// Chat tool call index → item.
     calls: Vec<(u64, usize)>,
-    usage: Option<ChatUsage>,
+    /// As the inner translator read it.
+    usage: Option<Usage>,
     finish: Option<String>,
     done: bool,
 }
@@ -105,7 +106,6 @@ impl FromChat {
             }
         }
         self.start(out);
-        self.usage = chunk.usage.or(self.usage);
         // Responses has no `n`: only the first choice exists.
         for choice in chunk.choices.into_iter().filter(|c| c.index == 0) {
             if let Some(d) = choice.delta {
@@ -220,7 +220,7 @@ impl FromChat {
         response["incomplete_details"] = incomplete;
         response["output"] = items.iter().map(|i| i.json("completed")).collect();
         if let Some(u) = &self.usage {
-            response["usage"] = u.json();
+            response["usage"] = output::usage_json(u);
         }
         let kind = if status == "completed" {
             "response.completed"
@@ -282,6 +282,7 @@ impl FromChat {
 impl StreamTranslator for FromChat {
     fn event(&mut self, event: &SseEvent, out: &mut Vec<u8>) -> Result<EventInfo, StreamError> {
         let info = self.inner.event(event, &mut self.scratch)?;
+        self.usage = info.usage.or(self.usage);
         self.drain(out)?;
         Ok(info)
     }

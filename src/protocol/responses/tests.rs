@@ -3,9 +3,9 @@
 use bytes::Bytes;
 use serde_json::{json, Value};
 
-use super::{from_chat, to_chat};
+use super::to_chat;
 use crate::protocol::testing::backend;
-use crate::protocol::{speak, Answer, Api, Request};
+use crate::protocol::{speak, Api, Request};
 
 pub(super) fn req(body: Value) -> Request {
     Request::parse(Api::Responses, body.to_string().as_bytes()).unwrap()
@@ -147,6 +147,14 @@ pub(super) fn tools_request() -> Request {
     )
 }
 
+/// The Responses answer to `r` from a chat upstream that answered `chat`.
+fn answer_of(r: &Request, chat: &Value) -> Value {
+    let b = backend("base_url = \"http://x\"", "model = \"up\"");
+    let body = Bytes::from(chat.to_string());
+    let a = speak::answer(&*b.protocol, &b.upstream(), r, body).unwrap();
+    serde_json::from_slice(&a.body).unwrap()
+}
+
 #[test]
 fn answers_become_output_items() {
     let chat = json!({"id": "c", "model": "up-model", "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
@@ -155,15 +163,7 @@ fn answers_become_output_items() {
             {"id": "call_2", "type": "function", "function": {"name": "find", "arguments": "{}"}}]}}],
         "usage": {"prompt_tokens": 10, "completion_tokens": 4, "prompt_tokens_details": {"cached_tokens": 3}}});
     let r = tools_request();
-    let a = from_chat(
-        &r,
-        Answer {
-            body: Bytes::from(chat.to_string()),
-            usage: None,
-        },
-    )
-    .unwrap();
-    let v: Value = serde_json::from_slice(&a.body).unwrap();
+    let v = answer_of(&r, &chat);
     assert_eq!(
         (
             v["object"].as_str(),
@@ -194,15 +194,7 @@ fn answers_become_output_items() {
     assert_eq!(v["usage"]["input_tokens_details"]["cached_tokens"], 3);
     assert_eq!(v["usage"]["total_tokens"], 14);
     let cut = json!({"choices": [{"finish_reason": "length", "message": {"content": "Hel"}}]});
-    let a = from_chat(
-        &r,
-        Answer {
-            body: Bytes::from(cut.to_string()),
-            usage: None,
-        },
-    )
-    .unwrap();
-    let v: Value = serde_json::from_slice(&a.body).unwrap();
+    let v = answer_of(&r, &cut);
     assert_eq!(
         (v["status"].clone(), v["incomplete_details"].clone()),
         (json!("incomplete"), json!({"reason": "max_output_tokens"}))

@@ -1,0 +1,196 @@
+//! The one task that writes ledger rows: it migrates the schema, then
+//! inserts what the queue holds in batches (by size, or ~100 ms after the
+//! first row of a batch), retrying with backoff while the store is down.
+//! Rows stay counted as pending until they are written.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use super::{Row, Store, SHUTDOWN_FLUSH};
+use crate::tasks::Tasks;
+
+/// Rows per insert.
+const BATCH: usize = 256;
+/// How long a batch waits for more rows after its first.
+const GATHER: Duration = Duration::from_millis(100);
+/// Bound on one call to the store.
+const CALL: Duration = Duration::from_secs(5);
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+pub(super) struct Writer {
+    store: Arc<Store>,
+    rx: mpsc::UnboundedReceiver<Row>,
+    buffer: VecDeque<Row>,
+    pending: Arc<AtomicUsize>,
+    dropping: Arc<AtomicBool>,
+    ready: watch::Sender<bool>,
+    /// The store is failing: logged once until it answers again.
+    failing: bool,
+}
+
+impl Writer {
+    pub(super) fn new(
+        store: Arc<Store>,
+        rx: mpsc::UnboundedReceiver<Row>,
+        pending: Arc<AtomicUsize>,
+        dropping: Arc<AtomicBool>,
+        ready: watch::Sender<bool>,
+    ) -> Self {
+        Writer {
+            store,
+            rx,
+            buffer: VecDeque::new(),
+            pending,
+            dropping,
+            ready,
+            failing: false,
+        }
+    }
+
+    /// Runs until `tasks` stop, then flushes within [`SHUTDOWN_FLUSH`].
+    pub(super) async fn run(mut self, tasks: Tasks) {
+        let mut backoff = BACKOFF_MIN;
+        let mut migrated = false;
+        loop {
+            if !migrated {
+                let store = self.store.clone();
+                migrated = self.outcome("migrate", store.migrate()).await;
+                let _ = self.ready.send(migrated);
+            }
+            if tasks.is_stopped() {
+                break;
+            }
+            if migrated && !self.buffer.is_empty() {
+                if self.write_batch().await {
+                    backoff = BACKOFF_MIN;
+                    continue;
+                }
+            } else if migrated {
+                // Idle: wait for a first row, then gather a batch.
+                tokio::select! {
+                    _ = tasks.stopped() => break,
+                    row = self.rx.recv() => match row {
+                        Some(row) => self.buffer.push_back(row),
+                        None => break,
+                    },
+                }
+                self.gather(&tasks).await;
+                continue;
+            }
+            // The store failed: keep taking rows while waiting to retry.
+            let retry = Instant::now() + backoff;
+            backoff = (backoff * 2).min(BACKOFF_MAX);
+            loop {
+                tokio::select! {
+                    _ = tasks.stopped() => return self.flush().await,
+                    _ = tokio::time::sleep_until(retry) => break,
+                    row = self.rx.recv() => match row {
+                        Some(row) => self.buffer.push_back(row),
+                        None => return self.flush().await,
+                    },
+                }
+            }
+        }
+        self.flush().await;
+    }
+
+    /// Takes rows for up to [`GATHER`] or until a batch is full.
+    async fn gather(&mut self, tasks: &Tasks) {
+        let until = Instant::now() + GATHER;
+        while self.buffer.len() < BATCH && !tasks.is_stopped() {
+            tokio::select! {
+                _ = tasks.stopped() => return,
+                _ = tokio::time::sleep_until(until) => return,
+                row = self.rx.recv() => match row {
+                    Some(row) => self.buffer.push_back(row),
+                    None => return,
+                },
+            }
+        }
+    }
+
+    /// Writes the oldest batch; true when it went in.
+    async fn write_batch(&mut self) -> bool {
+        let n = self.buffer.len().min(BATCH);
+        let batch: Vec<Row> = self.buffer.range(..n).cloned().collect();
+        let store = self.store.clone();
+        if !self.outcome("insert", store.insert(&batch)).await {
+            return false;
+        }
+        self.buffer.drain(..n);
+        self.pending.fetch_sub(n, Ordering::AcqRel);
+        self.dropping.store(false, Ordering::Release);
+        true
+    }
+
+    /// One bounded call, logging the first failure of an incident and the recovery.
+    async fn outcome<T>(
+        &mut self,
+        op: &'static str,
+        call: impl Future<Output = Result<T, super::StoreError>>,
+    ) -> bool {
+        let result = match tokio::time::timeout(CALL, call).await {
+            Ok(r) => r.map(|_| ()).map_err(|e| e.to_string()),
+            Err(_) => Err(format!("no answer within {CALL:?}")),
+        };
+        match result {
+            Ok(()) if self.failing => {
+                self.failing = false;
+                tracing::info!(target: "switchyard::usage", store = %self.store.shown(),
+                    "usage ledger store reachable again");
+                true
+            }
+            Ok(()) => true,
+            Err(e) => {
+                if !self.failing {
+                    self.failing = true;
+                    tracing::warn!(target: "switchyard::usage", store = %self.store.shown(), op,
+                        error = %e, pending = self.buffer.len(),
+                        "usage ledger store unreachable: holding rows in memory and retrying");
+                }
+                false
+            }
+        }
+    }
+
+    /// At shutdown: everything queued, within [`SHUTDOWN_FLUSH`].
+    async fn flush(mut self) {
+        while let Ok(row) = self.rx.try_recv() {
+            self.buffer.push_back(row);
+        }
+        let until = Instant::now() + SHUTDOWN_FLUSH;
+        let work = async {
+            let store = self.store.clone();
+            let _ = self.outcome("migrate", store.migrate()).await;
+            while !self.buffer.is_empty() && self.write_batch().await {}
+        };
+        if tokio::time::timeout_at(until, work).await.is_err() || !self.buffer.is_empty() {
+            tracing::warn!(target: "switchyard::usage", lost = self.buffer.len(),
+                "usage ledger: rows not written at shutdown");
+        }
+    }
+}
+
+/// Deletes rows older than `keep`, hourly.
+pub(super) async fn retain(store: Arc<Store>, keep: Duration) {
+    loop {
+        let cutoff = crate::calendar::unix_ms() - keep.as_millis().min(i64::MAX as u128) as i64;
+        match tokio::time::timeout(CALL * 6, store.delete_before(cutoff)).await {
+            Ok(Ok(n)) if n > 0 => {
+                tracing::info!(target: "switchyard::usage", deleted = n, "usage ledger retention")
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(target: "switchyard::usage", error = %e, "usage ledger retention failed")
+            }
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+}
