@@ -69,9 +69,10 @@ fn backends() -> Vec<DemoBackend> {
             "broken_stream",
             "openai",
             "gpt-4o-mini",
+            // Slow enough chunks that each leaves before the reset.
             Fault {
                 close_after: Some(2),
-                ..slow(20, 30, 10)
+                ..slow(20, 30, 50)
             },
         ),
     ]
