@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::http::{HeaderValue, StatusCode};
 use bytes::Bytes;
 
-use crate::protocol::{Api, UpstreamError};
+use crate::protocol::{Api, RequestError, UpstreamError};
 
 /// Whose fault an error was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,6 +195,17 @@ impl EdgeError {
             message: message.into(),
             param: param.map(Cow::Borrowed),
             code,
+        }
+    }
+}
+
+/// A request the gateway refused before choosing a backend.
+impl From<RequestError> for EdgeError {
+    fn from(e: RequestError) -> Self {
+        EdgeError::BadRequest {
+            message: e.message,
+            param: e.param,
+            code: None,
         }
     }
 }

@@ -100,6 +100,8 @@ pub struct RawModel {
     /// Public name, when it differs from the table key.
     pub name: Option<String>,
     pub strategy: Option<String>,
+    /// `chat` (the default) or `embeddings`.
+    pub kind: Option<String>,
     pub enabled: Option<bool>,
     /// `off`, `session` (default) or `prefix`.
     pub affinity: Option<String>,

@@ -207,12 +207,30 @@ pub enum BillingMode {
     PerRequest,
 }
 
+/// What a model serves: text generation (chat completions, Responses,
+/// text completions) or embeddings; a call of the other kind is a 400.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelKind {
+    Chat,
+    Embeddings,
+}
+
+impl ModelKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Chat => "chat",
+            ModelKind::Embeddings => "embeddings",
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Model {
     pub name: String,
     pub strategy: Strategy,
     pub affinity: Affinity,
     pub hedge: Option<Hedge>,
+    pub kind: ModelKind,
     pub backends: Vec<Arc<Backend>>,
 }
 

@@ -44,15 +44,10 @@ pub trait Endpoint: Send + Sync + 'static {
     /// The `endpoint` of logs and metrics.
     const NAME: &'static str;
 
-    /// The body, in the endpoint's format, as the gateway's request.
-    fn parse(body: &[u8]) -> Result<Request, EdgeError>;
-
-    /// As [`parse`](Self::parse), for an endpoint that keeps the client's
-    /// bytes (to splice rather than re-serialise them) or reads its headers
-    /// or URL.
-    fn parse_raw(body: Bytes, _head: &Parts) -> Result<Request, EdgeError> {
-        Self::parse(&body)
-    }
+    /// The body, in the endpoint's format, as the gateway's request; the
+    /// head for an endpoint that passes some of the client's headers or
+    /// its query on to an upstream of its API.
+    fn parse(body: Bytes, head: &Parts) -> Result<Request, EdgeError>;
 
     /// An answer the endpoint gives itself instead of dispatching, for a
     /// request no backend in reach can answer (e.g. an estimate).

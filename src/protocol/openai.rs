@@ -1,5 +1,8 @@
 //! OpenAI-compatible upstreams: the body passes through with `model`
 //! rewritten; responses pass through as they came, usage peeked on the way.
+//! Chat completions, text completions and embeddings always; the Responses
+//! API when the provider says the upstream speaks it (`responses = true`),
+//! else it goes through chat completions.
 
 use std::sync::Arc;
 
@@ -8,18 +11,19 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::responses::relay;
 use super::sse::SseEvent;
 use super::{
-    Answer, Api, EventInfo, Protocol, Request, RequestError, Spec, StreamError, StreamTranslator,
-    Upstream, UpstreamError, UpstreamRequest, Usage,
+    Answer, Api, EventInfo, Options, Protocol, Request, RequestError, Spec, StreamError,
+    StreamTranslator, Support, Upstream, UpstreamError, UpstreamRequest, Usage,
 };
 
 pub const SPEC: Spec = Spec {
     name: "openai",
     aliases: &[],
-    provider_keys: &[],
+    provider_keys: &["responses"],
     backend_keys: &[],
-    new: |_| Arc::new(OpenAi),
+    new: |o| Arc::new(OpenAi::new(o)),
     base_url,
     address: |model, _| model.to_string(),
 };
@@ -36,7 +40,30 @@ fn base_url(url: &str) -> String {
 
 /// OpenAI's chat completions API, and every compatible relay.
 #[derive(Debug)]
-pub struct OpenAi;
+pub struct OpenAi {
+    /// The upstream speaks the Responses API.
+    responses: bool,
+}
+
+impl OpenAi {
+    /// Reads `responses`, which the `azure` protocol shares.
+    pub fn new(o: &mut Options) -> Self {
+        OpenAi {
+            responses: o.bool("responses").unwrap_or(false),
+        }
+    }
+
+    /// How an OpenAI-shaped upstream takes `api`: its own APIs as
+    /// written, the Responses API too where the provider says so.
+    pub fn support(&self, api: Api) -> Support {
+        match api {
+            Api::ChatCompletions | Api::Embeddings | Api::Completions => Support::Native,
+            Api::Responses if self.responses => Support::Native,
+            Api::Responses | Api::Messages => Support::ViaHub,
+            Api::CountTokens => Support::None,
+        }
+    }
+}
 
 impl Protocol for OpenAi {
     fn spec(&self) -> &'static Spec {
@@ -48,19 +75,26 @@ impl Protocol for OpenAi {
         if let Some(key) = t.api_key {
             headers.push(("authorization", format!("Bearer {key}")));
         }
+        let path = match req.api {
+            Api::Responses => "responses",
+            Api::Embeddings => "embeddings",
+            Api::Completions => "completions",
+            // The others come as chat completions (`support`).
+            _ => "chat/completions",
+        };
         Ok(UpstreamRequest {
-            url: format!("{}/chat/completions", t.base_url),
+            url: format!("{}/{path}", t.base_url),
             headers,
-            body: Bytes::from(body(req, t.model)),
+            body: body_for(req, t.model),
         })
     }
 
-    fn answer(&self, _: &Upstream, _: &Request, body: Bytes) -> Result<Answer, String> {
-        translate_response(body)
+    fn answer(&self, _: &Upstream, req: &Request, body: Bytes) -> Result<Answer, String> {
+        answer(req, body)
     }
 
     fn stream(&self, _: &Upstream, req: &Request) -> Box<dyn StreamTranslator> {
-        Box::new(Stream::new(req.client_wants_usage))
+        stream(req)
     }
 
     fn error(&self, body: &[u8]) -> Option<UpstreamError> {
@@ -82,6 +116,36 @@ impl Protocol for OpenAi {
             headers,
             body: Bytes::new(),
         }
+    }
+
+    fn support(&self, api: Api) -> Support {
+        OpenAi::support(self, api)
+    }
+}
+
+/// The body for an OpenAI-shaped upstream: the Responses API and
+/// embeddings as sent; chat and text completions re-serialised, with usage
+/// asked for.
+pub fn body_for(req: &Request, upstream_model: &str) -> Bytes {
+    match (req.api, &req.original) {
+        (Api::Responses | Api::Embeddings, Some(original)) => original.body_for(upstream_model),
+        _ => Bytes::from(body(req, upstream_model)),
+    }
+}
+
+/// A whole answer from an OpenAI-shaped upstream, with its usage.
+pub fn answer(req: &Request, body: Bytes) -> Result<Answer, String> {
+    match req.api {
+        Api::Responses => relay::answer(body),
+        _ => translate_response(body),
+    }
+}
+
+/// The stream translator for an OpenAI-shaped upstream.
+pub fn stream(req: &Request) -> Box<dyn StreamTranslator> {
+    match req.api {
+        Api::Responses => Box::new(relay::Relay::new()),
+        _ => Box::new(Stream::new(req.client_wants_usage)),
     }
 }
 
@@ -153,7 +217,18 @@ struct Chunk<'a> {
 struct Choice<'a> {
     #[serde(default, borrow)]
     delta: Option<Delta<'a>>,
+    /// Text completions stream `text`, not a `delta`.
+    #[serde(borrow)]
+    text: Option<&'a RawValue>,
     finish_reason: Option<IgnoredAny>,
+}
+
+impl Choice<'_> {
+    fn has_content(&self) -> bool {
+        self.finish_reason.is_some()
+            || self.delta.as_ref().is_some_and(Delta::has_content)
+            || self.text.is_some_and(|t| t.get() != "\"\"")
+    }
 }
 
 #[derive(Deserialize)]
@@ -212,24 +287,11 @@ impl StreamTranslator for Stream {
                 format!("{{\"error\":{}}}", err.get()).as_bytes(),
             )));
         }
-        let content = chunk
-            .choices
-            .iter()
-            .any(|c| c.finish_reason.is_some() || c.delta.as_ref().is_some_and(Delta::has_content));
+        let content = chunk.choices.iter().any(Choice::has_content);
         self.finished |= chunk.choices.iter().any(|c| c.finish_reason.is_some());
         let usage_only = chunk.choices.is_empty() && chunk.usage.is_some();
         if !usage_only || self.client_wants_usage {
-            out.extend_from_slice(b"data: ");
-            // Data split over several `data:` lines arrives joined by `\n`;
-            // each line needs its own prefix again.
-            let mut rest = data.as_bytes();
-            while let Some(nl) = memchr::memchr(b'\n', rest) {
-                out.extend_from_slice(&rest[..nl]);
-                out.extend_from_slice(b"\ndata: ");
-                rest = &rest[nl + 1..];
-            }
-            out.extend_from_slice(rest);
-            out.extend_from_slice(b"\n\n");
+            super::sse::write_event(out, None, data);
         }
         Ok(EventInfo {
             content,
