@@ -91,6 +91,14 @@ pub enum EdgeError {
         message: String,
         retry_after: Duration,
     },
+    /// The request resumes state (`previous_response_id`) that only one
+    /// backend keeps, and that backend is out of rotation; `retry_after`
+    /// is when it may be back, if known.
+    #[error("{message}")]
+    ResumeUnavailable {
+        message: String,
+        retry_after: Option<Duration>,
+    },
     /// The shared state store is unreachable and `state.on_error = "fail_closed"`.
     #[error("rate limits and budgets cannot be checked right now (shared state store unreachable); try again shortly")]
     StateUnavailable,
@@ -113,7 +121,8 @@ impl EdgeError {
             EdgeError::NoBackend(_)
             | EdgeError::AllBackendsDown { .. }
             | EdgeError::AllAttemptsFailed { .. }
-            | EdgeError::UpstreamRateLimited { .. } => Fault::Upstream,
+            | EdgeError::UpstreamRateLimited { .. }
+            | EdgeError::ResumeUnavailable { .. } => Fault::Upstream,
             EdgeError::Internal(_) | EdgeError::StateUnavailable | EdgeError::ShuttingDown => {
                 Fault::Internal
             }
@@ -144,6 +153,7 @@ impl EdgeError {
                 timed_out: false, ..
             } => StatusCode::BAD_GATEWAY,
             EdgeError::UpstreamRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            EdgeError::ResumeUnavailable { .. } => StatusCode::CONFLICT,
             EdgeError::UpstreamRejected(r) => r.status,
             EdgeError::RateLimited { .. } | EdgeError::OverBudget { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
@@ -170,6 +180,7 @@ impl EdgeError {
             | EdgeError::UpstreamRateLimited { retry_after, .. }
             | EdgeError::OverBudget { retry_after, .. } => Some(*retry_after),
             EdgeError::StateUnavailable => Some(Duration::from_secs(1)),
+            EdgeError::ResumeUnavailable { retry_after, .. } => *retry_after,
             _ => None,
         }
     }

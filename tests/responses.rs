@@ -254,11 +254,12 @@ async fn state_goes_only_to_responses_backends() {
     assert!(chat.requests().is_empty(), "refused before sending");
     let resp = mock("resp", Fault::default()).await;
     let url = gateway(&single("responses", &resp)).await;
+    // The mock knows the responses it stored: `resp_resp_N`.
     let (status, _) = create(
         &url,
-        &json!({"model": "m", "input": "more", "previous_response_id": "resp_1", "store": true}),
+        &json!({"model": "m", "input": "more", "previous_response_id": "resp_resp_1", "store": true}),
     )
     .await;
     assert_eq!(status, 200);
-    assert_eq!(resp.requests()[0].body["previous_response_id"], "resp_1");
+    assert_eq!(resp.requests()[0].body["previous_response_id"], "resp_resp_1");
 }

@@ -125,6 +125,11 @@ impl Shared {
     }
 
     /// As [`admit`](Self::admit), keeping the body's bytes too.
+    /// Requests received so far, this one included once admitted.
+    pub(crate) fn received_count(&self) -> u64 {
+        self.received.load(Ordering::SeqCst)
+    }
+
     pub(crate) fn admit_raw(
         &self,
         path: String,

@@ -3,6 +3,9 @@
 //! sequence with `sequence_number`s, function calls, and a reasoning item
 //! with `encrypted_content` when `include` asks for it. Reasoning sealed by
 //! another mock is refused, as OpenAI refuses what it cannot decrypt.
+//! Each response has its own id (`resp_NAME_N`, the mock's Nth request),
+//! and a `previous_response_id` another mock issued is refused with
+//! OpenAI's `previous_response_not_found`: responses are stored per account.
 
 use std::sync::Arc;
 
@@ -35,11 +38,19 @@ pub(crate) async fn responses(
         body["error"]["code"] = "invalid_encrypted_content".into();
         return reply(400, &body);
     }
+    if let Some(id) = foreign_previous(&req, name) {
+        let message = format!("Previous response with id '{id}' not found.");
+        let mut body = error_body(400, &message);
+        body["error"]["code"] = "previous_response_not_found".into();
+        body["error"]["param"] = "previous_response_id".into();
+        return reply(400, &body);
+    }
     let (text, after_tool) = last_input(&req);
     let max = req.get("max_output_tokens").and_then(Value::as_u64);
     let script = Script::new(name, &text, max, shared.config.chunks);
     let include = req.get("include").and_then(Value::as_array);
     let reply = Reply {
+        id: format!("resp_{name}_{}", shared.received_count()),
         name,
         model: req
             .get("model")
@@ -54,6 +65,12 @@ pub(crate) async fn responses(
         return sse::respond(shared.clone(), reply.events(), fault);
     }
     whole(&fault, &reply.response("completed")).await
+}
+
+/// A `previous_response_id` this mock did not issue.
+fn foreign_previous<'a>(req: &'a Value, name: &str) -> Option<&'a str> {
+    let id = req.get("previous_response_id")?.as_str()?;
+    (!id.starts_with(&format!("resp_{name}_"))).then_some(id)
 }
 
 /// The encrypted reasoning this mock hands out.
@@ -122,6 +139,7 @@ fn tool_names(req: &Value) -> Vec<&str> {
 }
 
 struct Reply<'a> {
+    id: String,
     name: &'a str,
     model: &'a str,
     script: &'a Script,
@@ -195,7 +213,7 @@ impl Reply<'_> {
         };
         let (i, o) = (self.script.prompt_tokens, self.output_tokens());
         let mut response = json!({
-            "id": "resp_mock", "object": "response", "created_at": now(), "status": status,
+            "id": self.id, "object": "response", "created_at": now(), "status": status,
             "model": self.model, "error": null, "x_mock": {"name": self.name},
             "incomplete_details": if status == "incomplete" { json!({"reason": "max_output_tokens"}) } else { Value::Null },
             "output": if done { self.output() } else { Vec::new() },

@@ -2,7 +2,8 @@
 //!
 //! 1. [`auth`]: the user behind the token (an extractor);
 //! 2. [`read`]: the body, size- and depth-limited, parsed once by the endpoint;
-//! 3. [`resolve`]: the model, the user's permission, a `backend` pin;
+//! 3. [`resolve`]: the model, the user's permission, a `backend` pin; else
+//!    [`resume`]: the backend keeping the state the request resumes;
 //! 4. [`admit`]: the user's rate limits, then [`budget`]: their spend budgets;
 //! 5. dispatch (`crate::dispatch`): the attempt loop, routing, health,
 //!    failover, the stream commit rule;
@@ -18,6 +19,7 @@ pub mod budget;
 mod depth;
 pub mod read;
 pub mod resolve;
+pub mod resume;
 pub mod settle;
 
 use std::sync::Arc;
@@ -147,6 +149,12 @@ impl Run<'_> {
         self.limits.scoped(plan, &req.model);
         self.budget.scoped(budget, &req.model);
         let (route, pinned) = resolve::resolve(self.snap, self.user, &req, self.record)?;
+        let table = self.state.affinities();
+        // A pin wins over everything, state included.
+        let pinned = match pinned {
+            None => resume::lookup(table, route, self.user, &req).await?,
+            pin => pin,
+        };
         let held = self.admit(&req, body_len).await?;
         if let Some(reply) = E::local(&req, route, pinned, self.user) {
             // Made here, without an upstream: no tokens were spent, and no
@@ -154,7 +162,6 @@ impl Run<'_> {
             self.record.update(|f| f.usage = Some(Usage::default()));
             return Ok(settle::hold(E::reply(reply), held, self.record.clone()));
         }
-        let table = self.state.affinities();
         let conversation = match pinned {
             None => affinity::lookup(table, route, &head.headers, &req).await,
             Some(_) => None,
@@ -175,6 +182,9 @@ impl Run<'_> {
         let metrics = self.state.metrics();
         if let Some(conv) = conversation {
             affinity::settle(table, metrics, route, conv, outcome.answered_by);
+        }
+        if let (Some(i), Some(state)) = (outcome.answered_by, &outcome.state) {
+            resume::remember(table, route, i, state);
         }
         if let Some(h) = outcome.hedge {
             metrics.count_hedge(&route.model.name, h.name());

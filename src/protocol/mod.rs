@@ -190,6 +190,9 @@ impl Usage {
 pub struct Answer {
     pub body: Bytes,
     pub usage: Option<Usage>,
+    /// The id of state the upstream keeps for a later request to name (a
+    /// stored Responses response), which only this backend can resume.
+    pub state: Option<String>,
 }
 
 /// Everything needed to send one attempt upstream.
@@ -241,6 +244,11 @@ pub trait StreamTranslator: Send {
     /// clients and proxies between know the stream is alive), and after
     /// how long; `None` for APIs that have none.
     fn keepalive(&self) -> Option<(std::time::Duration, &'static [u8])> {
+        None
+    }
+
+    /// As [`Answer::state`], once the events so far have named it.
+    fn state(&self) -> Option<String> {
         None
     }
 }

@@ -199,6 +199,7 @@ pub fn translate_response(body: Bytes) -> Result<Answer, String> {
     let peek: Peek =
         serde_json::from_slice(&body).map_err(|e| format!("upstream sent invalid JSON: {e}"))?;
     Ok(Answer {
+        state: None,
         body,
         usage: peek.usage,
     })

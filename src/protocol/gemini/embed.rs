@@ -129,6 +129,7 @@ pub(super) fn answer(t: &Upstream, req: &Request, body: Bytes) -> Result<Answer,
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     });
     Ok(Answer {
+        state: None,
         body: Bytes::from(body.to_string()),
         usage: Some(Usage {
             prompt_tokens: tokens,

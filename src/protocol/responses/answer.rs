@@ -70,6 +70,7 @@ pub(crate) fn from_chat(req: &Request, chat: Answer) -> Result<Answer, String> {
         body.insert("usage".into(), output::usage_json(u));
     }
     Ok(Answer {
+        state: None,
         body: Bytes::from(Value::Object(body).to_string()),
         usage: chat.usage,
     })

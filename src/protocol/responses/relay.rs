@@ -67,6 +67,7 @@ pub(crate) fn answer(body: Bytes) -> Result<Answer, String> {
     let r: Response =
         serde_json::from_slice(&body).map_err(|e| format!("upstream sent invalid JSON: {e}"))?;
     Ok(Answer {
+        state: r.id,
         usage: r.usage.map(ResponsesUsage::usage),
         body,
     })
@@ -132,6 +133,10 @@ impl StreamTranslator for Relay {
         let event =
             json!({"type": "response.failed", "sequence_number": sequence, "response": response});
         write_event(out, Some("response.failed"), &event.to_string());
+    }
+
+    fn state(&self) -> Option<String> {
+        self.response_id.clone()
     }
 }
 
