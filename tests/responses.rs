@@ -261,5 +261,8 @@ async fn state_goes_only_to_responses_backends() {
     )
     .await;
     assert_eq!(status, 200);
-    assert_eq!(resp.requests()[0].body["previous_response_id"], "resp_resp_1");
+    assert_eq!(
+        resp.requests()[0].body["previous_response_id"],
+        "resp_resp_1"
+    );
 }

@@ -10,14 +10,15 @@
 mod common;
 
 use common::*;
-use mock_upstream::MockServer;
+use mock_upstream::{Fault, MockServer};
 use serde_json::{json, Value};
 
 /// Model `m` over two Responses backends `a` and `b`, taken in turn, with
 /// conversation affinity off so only the stored state can keep a turn on
 /// one backend.
 fn two(a: &MockServer, b: &MockServer) -> String {
-    let mut t = provider("a", a, "responses = true") + &provider("b", b, "responses = true");
+    let mut t = "[health]\nfailure_threshold = 1\nopen_cooldown = \"60s\"\n".to_string();
+    t += &(provider("a", a, "responses = true") + &provider("b", b, "responses = true"));
     t += "[models.m]\nstrategy = \"round_robin\"\naffinity = \"off\"\n";
     t += &(backend("m", "a", "") + &backend("m", "b", ""));
     t + &user() + "[users.root]\ntoken = \"root-token\"\nadmin = true\n"
@@ -149,4 +150,62 @@ async fn unknown_ids_are_routed_as_usual_and_a_pin_wins() {
     }
     seen.sort();
     assert_eq!(seen, vec![(200, "a".into()), (400, "b".into())]);
+}
+
+#[tokio::test]
+async fn state_on_a_backend_that_is_down_is_a_409_with_a_retry_after() {
+    let (a, b) = (mock("a").await, mock("b").await);
+    let gw = gateway(&two(&a, &b)).await;
+    let previous = stored_at_a(&gw).await;
+    a.set_fault(Fault::status(500));
+    // It goes to `a` alone, whose failure opens its circuit (threshold 1).
+    let (status, backend, _) = respond(&gw, turn(&previous, false)).await;
+    assert_eq!((status, backend.as_str()), (502, "a"));
+    let resp = client()
+        .post(format!("{}/v1/responses", gw.url))
+        .bearer_auth(TOKEN)
+        .json(&turn(&previous, false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 409);
+    let wait: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (1..=60).contains(&wait),
+        "back within the open cooldown: {wait}"
+    );
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("down"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn responses_not_stored_are_not_remembered() {
+    let (a, b) = (mock("a").await, mock("b").await);
+    let gw = gateway(&two(&a, &b)).await;
+    let body = json!({"model": "m", "input": "hi", "store": false});
+    let (mut backend, mut id) = (String::new(), String::new());
+    for _ in 0..2 {
+        let (status, by, answer) = respond(&gw, body.clone()).await;
+        assert_eq!(status, 200);
+        (backend, id) = (by, answer["id"].as_str().unwrap().to_string());
+        if backend == "a" {
+            break;
+        }
+    }
+    assert_eq!(backend, "a");
+    // Named twice, it is balanced as usual: once to `b`, which refuses it
+    // (had it been remembered, both would have gone to `a`).
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let (status, by, _) = respond(&gw, turn(&id, false)).await;
+        seen.push((status, by));
+    }
+    assert!(seen.contains(&(400, "b".to_string())), "{seen:?}");
 }

@@ -184,7 +184,7 @@ impl Run<'_> {
             affinity::settle(table, metrics, route, conv, outcome.answered_by);
         }
         if let (Some(i), Some(state)) = (outcome.answered_by, &outcome.state) {
-            resume::remember(table, route, i, state);
+            resume::remember(table, route, self.user, &req, i, state);
         }
         if let Some(h) = outcome.hedge {
             metrics.count_hedge(&route.model.name, h.name());

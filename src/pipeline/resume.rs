@@ -23,8 +23,11 @@ use crate::routing::{Affinities, Key, Known, Route};
 /// a day covers a working session that pauses, within the table's bound.
 pub const STATE_TTL: Duration = Duration::from_secs(24 * 3600);
 
-fn key(model: &str, id: &str) -> Key {
-    Key::new(model, "state", id.as_bytes())
+/// A state id, per model and user: a user learns nothing of the ids of
+/// others (nor where they live) by naming them.
+fn key(route: &Route, user: &User, id: &str) -> Key {
+    let scoped = format!("{}\n{id}", user.id);
+    Key::new(&route.model.name, "state", scoped.as_bytes())
 }
 
 /// The state `req` resumes, if its API has any.
@@ -46,29 +49,41 @@ pub async fn lookup(
     let Some(id) = named(req) else {
         return Ok(None);
     };
-    let Known::Backend(backend) = table.lookup(key(&route.model.name, &id), STATE_TTL).await else {
+    let key = key(route, user, &id);
+    let Known::Backend(backend) = table.lookup(key, STATE_TTL).await else {
         return Ok(None);
     };
-    let slot = route.visible(&backend, user);
-    let why = match slot.map(|i| (i, &route.slots[i])) {
-        None => "is no longer a backend of this model you may use",
-        Some((_, s)) if !s.serving() => "is disabled",
-        Some((i, s)) => match s.stats.availability_for(clock::now_ms(), 0) {
-            Availability::Up | Availability::Trial => return Ok(Some(i)),
-            Availability::Down { until } => {
-                let wait = until.saturating_sub(clock::now_ms());
-                return Err(unavailable(&id, &backend, "is down", Some(wait)));
-            }
-        },
+    // Named again: kept another day from now, here and in Redis.
+    table.record(key, &backend, STATE_TTL);
+    let Some(i) = route.visible(&backend, user) else {
+        let why = "at a backend that is no longer one of this model's you may use".to_string();
+        return Err(unavailable(&id, why, None));
     };
-    Err(unavailable(&id, &backend, why, None))
+    let slot = &route.slots[i];
+    if !slot.serving() {
+        return Err(unavailable(
+            &id,
+            format!("at backend {backend:?}, which is disabled"),
+            None,
+        ));
+    }
+    match slot.stats.availability_for(clock::now_ms(), 0) {
+        Availability::Up | Availability::Trial => Ok(Some(i)),
+        Availability::Down { until } => {
+            let wait = until.saturating_sub(clock::now_ms());
+            let why = format!(
+                "at backend {backend:?}, which is down (circuit open, cooling down or out of quota)"
+            );
+            Err(unavailable(&id, why, Some(wait)))
+        }
+    }
 }
 
-fn unavailable(id: &str, backend: &str, why: &str, wait_ms: Option<u64>) -> EdgeError {
+fn unavailable(id: &str, why: String, wait_ms: Option<u64>) -> EdgeError {
     let message = format!(
-        "previous_response_id {:?} is stored at backend {backend:?}, which {why}; the \
-         conversation cannot continue elsewhere. Retry later, or send the whole \
-         conversation as input without previous_response_id",
+        "previous_response_id {:?} is stored {why}; the conversation cannot continue \
+         elsewhere. Retry later, or send the whole conversation as input without \
+         previous_response_id",
         echo(id)
     );
     EdgeError::ResumeUnavailable {
@@ -77,8 +92,19 @@ fn unavailable(id: &str, backend: &str, why: &str, wait_ms: Option<u64>) -> Edge
     }
 }
 
-/// After dispatch: the state the answer created lives at slot `i`.
-pub fn remember(table: &Affinities, route: &Route, i: usize, state: &str) {
+/// After dispatch: the state the answer created lives at slot `i`, unless
+/// the request asked not to store it (`store: false`, as Codex sends).
+pub fn remember(
+    table: &Affinities,
+    route: &Route,
+    user: &User,
+    req: &Request,
+    i: usize,
+    state: &str,
+) {
+    if req.get::<bool>("store") == Some(false) {
+        return;
+    }
     let backend = &route.slots[i].backend.id;
-    table.record(key(&route.model.name, state), backend, STATE_TTL);
+    table.record(key(route, user, state), backend, STATE_TTL);
 }
