@@ -97,6 +97,8 @@ pub enum EdgeError {
     #[error("{message}")]
     ResumeUnavailable {
         message: String,
+        /// The field naming the state.
+        param: &'static str,
         retry_after: Option<Duration>,
     },
     /// The shared state store is unreachable and `state.on_error = "fail_closed"`.

@@ -209,3 +209,40 @@ async fn responses_not_stored_are_not_remembered() {
     }
     assert!(seen.contains(&(400, "b".to_string())), "{seen:?}");
 }
+
+#[tokio::test]
+async fn a_conversation_stays_at_the_backend_that_keeps_it() {
+    let (a, b) = (mock("a").await, mock("b").await);
+    let gw = gateway(&two(&a, &b)).await;
+    let ask =
+        |conversation: Value| json!({"model": "m", "input": "hi", "conversation": conversation});
+    let (status, first, _) = respond(&gw, ask("conv_1".into())).await;
+    assert_eq!(status, 200);
+    for i in 0..6 {
+        // Either form of the field names the same conversation.
+        let conversation = if i % 2 == 0 {
+            json!("conv_1")
+        } else {
+            json!({"id": "conv_1"})
+        };
+        let (status, backend, _) = respond(&gw, ask(conversation)).await;
+        assert_eq!(
+            (status, backend.as_str()),
+            (200, first.as_str()),
+            "turn {i}"
+        );
+    }
+    let resp = client()
+        .post(format!("{}/admin/backends/{first}/disable", gw.url))
+        .bearer_auth("root-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let (status, _, body) = respond(&gw, ask("conv_1".into())).await;
+    assert_eq!(
+        (status, body["error"]["param"].as_str()),
+        (409, Some("conversation")),
+        "{body}"
+    );
+}

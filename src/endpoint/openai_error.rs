@@ -149,9 +149,9 @@ fn parts(e: &EdgeError) -> (&'static str, Option<&str>, Option<&'static str>) {
         EdgeError::RateLimited { kind, .. } => (kind, None, Some("rate_limit_exceeded")),
         EdgeError::OverBudget { .. } => ("insufficient_quota", None, Some("insufficient_quota")),
         EdgeError::StateUnavailable => ("server_error", None, Some("state_unavailable")),
-        EdgeError::ResumeUnavailable { .. } => (
+        EdgeError::ResumeUnavailable { param, .. } => (
             "invalid_request_error",
-            Some("previous_response_id"),
+            Some(*param),
             Some("previous_response_unavailable"),
         ),
         EdgeError::Internal(_) => ("server_error", None, Some("internal_error")),

@@ -1,6 +1,7 @@
 //! Requests that resume state a backend keeps: a Responses request's
 //! `previous_response_id` names a response stored at the account that
-//! produced it, and any other account answers `previous_response_not_found`.
+//! produced it, and any other account answers `previous_response_not_found`
+//! (its `conversation`, likewise, one kept at one account).
 //! Each such state id an answer carries is remembered beside the
 //! conversations (the affinity table, shared through Redis when the state
 //! is) with the backend that holds it; a request naming it goes to that
@@ -30,11 +31,29 @@ fn key(route: &Route, user: &User, id: &str) -> Key {
     Key::new(&route.model.name, "state", scoped.as_bytes())
 }
 
-/// The state `req` resumes, if its API has any.
-fn named(req: &Request) -> Option<String> {
-    match req.api {
-        Api::Responses => req.get::<String>("previous_response_id"),
-        _ => None,
+/// The state `req` resumes, if its API has any: a stored response, else a
+/// conversation (OpenAI's Conversations API, an id or `{"id": ...}`), which
+/// lives at one account too.
+fn named(req: &Request) -> Option<(&'static str, String)> {
+    if req.api != Api::Responses {
+        return None;
+    }
+    let previous = req.get::<String>("previous_response_id");
+    match previous {
+        Some(id) => Some(("previous_response_id", id)),
+        None => conversation(req).map(|id| ("conversation", id)),
+    }
+}
+
+fn conversation(req: &Request) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Conversation {
+        Id(String),
+        Object { id: String },
+    }
+    match req.get::<Conversation>("conversation")? {
+        Conversation::Id(id) | Conversation::Object { id } => Some(id),
     }
 }
 
@@ -46,7 +65,7 @@ pub async fn lookup(
     user: &User,
     req: &Request,
 ) -> Result<Option<usize>, EdgeError> {
-    let Some(id) = named(req) else {
+    let Some((field, id)) = named(req) else {
         return Ok(None);
     };
     let key = key(route, user, &id);
@@ -57,11 +76,12 @@ pub async fn lookup(
     table.record(key, &backend, STATE_TTL);
     let Some(i) = route.visible(&backend, user) else {
         let why = "at a backend that is no longer one of this model's you may use".to_string();
-        return Err(unavailable(&id, why, None));
+        return Err(unavailable(field, &id, why, None));
     };
     let slot = &route.slots[i];
     if !slot.serving() {
         return Err(unavailable(
+            field,
             &id,
             format!("at backend {backend:?}, which is disabled"),
             None,
@@ -74,20 +94,20 @@ pub async fn lookup(
             let why = format!(
                 "at backend {backend:?}, which is down (circuit open, cooling down or out of quota)"
             );
-            Err(unavailable(&id, why, Some(wait)))
+            Err(unavailable(field, &id, why, Some(wait)))
         }
     }
 }
 
-fn unavailable(id: &str, why: String, wait_ms: Option<u64>) -> EdgeError {
+fn unavailable(field: &'static str, id: &str, why: String, wait_ms: Option<u64>) -> EdgeError {
     let message = format!(
-        "previous_response_id {:?} is stored {why}; the conversation cannot continue \
-         elsewhere. Retry later, or send the whole conversation as input without \
-         previous_response_id",
+        "{field} {:?} is stored {why}; the conversation cannot continue elsewhere. \
+         Retry later, or send the whole conversation as input without {field}",
         echo(id)
     );
     EdgeError::ResumeUnavailable {
         message,
+        param: field,
         retry_after: wait_ms.map(|ms| Duration::from_millis(ms.max(1000))),
     }
 }
@@ -107,4 +127,7 @@ pub fn remember(
     }
     let backend = &route.slots[i].backend.id;
     table.record(key(route, user, state), backend, STATE_TTL);
+    if let Some(conv) = conversation(req) {
+        table.record(key(route, user, &conv), backend, STATE_TTL);
+    }
 }
