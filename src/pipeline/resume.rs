@@ -88,7 +88,11 @@ pub async fn lookup(
         ));
     }
     match slot.stats.availability_for(clock::now_ms(), 0) {
-        Availability::Up | Availability::Trial => Ok(Some(i)),
+        Availability::Up | Availability::Trial => {
+            tracing::debug!(model = %route.model.name, backend = %backend, field,
+                "request resumes state kept at one backend");
+            Ok(Some(i))
+        }
         Availability::Down { until } => {
             let wait = until.saturating_sub(clock::now_ms());
             let why = format!(
