@@ -189,8 +189,14 @@ impl Run<'_> {
         if let Some(h) = outcome.hedge {
             metrics.count_hedge(&route.model.name, h.name());
         }
-        let resp = E::reply(outcome.result?);
-        Ok(settle::hold(resp, held, self.record.clone()))
+        let reply = match outcome.result {
+            Ok(reply) => reply,
+            Err(e) => {
+                held.release();
+                return Err(e);
+            }
+        };
+        Ok(settle::hold(E::reply(reply), held, self.record.clone()))
     }
 
     /// The user's rate limits, then their budgets, for this request.
