@@ -41,6 +41,7 @@ pub struct RawServer {
     pub header_timeout: Option<String>,
     pub body_timeout: Option<String>,
     pub keep_alive_timeout: Option<String>,
+    pub send_timeout: Option<String>,
     pub max_connections: Option<u64>,
 }
 
