@@ -9,6 +9,8 @@
 mod answer;
 mod count;
 mod events;
+#[cfg(test)]
+mod events_tests;
 pub mod models;
 mod parse;
 mod refusal;
