@@ -6,7 +6,7 @@ use mock_upstream::{Fault, MockServer};
 use serde_json::{json, Value};
 
 use super::client::{self, send, VERSION};
-use super::common_providers::TOKEN;
+use super::common_providers::{backend, gateway, mock, provider, user, TOKEN};
 use super::one;
 
 /// What the mock answers to `raw` when asked directly.
@@ -132,4 +132,26 @@ async fn count_tokens_goes_to_anthropic() {
     let count = client::count_tokens(&url, &client::ask("one two three", json!({}))).await;
     assert_eq!(count, json!({"input_tokens": 3}));
     assert_eq!(mock.requests()[0].path, "/v1/messages/count_tokens");
+}
+
+#[tokio::test]
+async fn count_tokens_is_an_estimate_while_the_anthropic_circuit_is_open() {
+    let up = mock("anthropic", Fault::status(500)).await;
+    let config = format!(
+        "[health]\nfailure_threshold = 1\nopen_cooldown = \"30s\"\n\n{}{}{}",
+        provider("p", "anthropic", &up, ""),
+        backend("p", "claude-up", ""),
+        user()
+    );
+    let url = gateway(&config).await;
+    let failed = client::messages(&url, &client::ask("hi", json!({}))).await;
+    assert!(failed.status().is_server_error(), "{}", failed.status());
+    // The circuit is open now: the only backend the request could reach is
+    // out, and the client gets the estimate rather than a 503.
+    let body =
+        json!({"model": "m", "messages": [{"role": "user", "content": "abcdefgh abcdefgh"}]});
+    assert_eq!(
+        client::count_tokens(&url, &body).await,
+        json!({"input_tokens": 8})
+    );
 }
