@@ -77,9 +77,35 @@ pub(crate) async fn messages(
         thought: thinks.then(|| Thought::about(&text, tool_results_in(&req))),
     };
     if req.get("stream").and_then(Value::as_bool).unwrap_or(false) {
-        return sse::respond(shared.clone(), reply.stream_events(), fault);
+        let events = match fault.error_after {
+            Some(n) => error_after(reply.stream_events(), n),
+            None => reply.stream_events(),
+        };
+        return sse::respond(shared.clone(), events, fault);
     }
     whole(&fault, &reply.message()).await
+}
+
+/// `events` up to their `n`th content event, then the error event Anthropic
+/// sends when it is overloaded mid-stream, and no `message_stop`.
+fn error_after(events: Vec<sse::Event>, n: usize) -> Vec<sse::Event> {
+    let mut out = Vec::with_capacity(events.len());
+    let mut content = 0;
+    for e in events {
+        if e.content {
+            if content == n {
+                break;
+            }
+            content += 1;
+        }
+        out.push(e);
+    }
+    out.push(sse::Event::named(
+        "error",
+        &error_body(529, "Overloaded"),
+        false,
+    ));
+    out
 }
 
 /// Counts words, as the mock's usage does.

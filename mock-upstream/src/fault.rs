@@ -26,6 +26,10 @@ pub struct Fault {
     pub close_after: Option<usize>,
     /// Streams: send one malformed SSE data line after N content chunks.
     pub malformed_after: Option<usize>,
+    /// Anthropic streams: after N content events, an `event: error` with
+    /// `overloaded_error` ends the stream, as Anthropic's API does when it
+    /// is overloaded mid-answer.
+    pub error_after: Option<usize>,
     /// Streams: end after the last event without `data: [DONE]`, as some relays do.
     pub omit_done: bool,
     /// Streams: keep the response open after the last event instead of ending it.
@@ -70,6 +74,7 @@ impl Fault {
             "stall_after" => self.stall_after = Some(count()?),
             "close_after" => self.close_after = Some(count()?),
             "malformed_after" => self.malformed_after = Some(count()?),
+            "error_after" => self.error_after = Some(count()?),
             "omit_done" => self.omit_done = value == "true",
             "hold_open" => self.hold_open = value == "true",
             "huge" => self.huge = Some(count()?),
@@ -103,6 +108,7 @@ mod tests {
         assert_eq!(f.retry_after.as_deref(), Some("3"));
         assert_eq!(f.first_token_delay, Duration::from_millis(150));
         assert_eq!(f.close_after, Some(2));
+        assert_eq!(Fault::parse("error_after=1").unwrap().error_after, Some(1));
         assert!(Fault::parse("bogus=1").is_err());
         assert!(Fault::parse("delay=xs").is_err());
     }

@@ -165,3 +165,23 @@ async fn requests_are_counted_under_their_endpoint() {
     };
     assert!(line("messages") && line("count_tokens"), "{metrics}");
 }
+
+#[tokio::test]
+async fn a_translated_backends_refusal_names_the_field_the_client_sent() {
+    // Gemini cannot promise one call per turn: it refuses the chat field
+    // `parallel_tool_calls`, which the client wrote as a tool_choice flag.
+    let (mock, url) = one("gemini", Fault::default()).await;
+    let req = client::ask(
+        "hi",
+        json!({"tools": client::bash_tool(),
+               "tool_choice": {"type": "auto", "disable_parallel_tool_use": true}}),
+    );
+    let (status, kind, message) = refusal(messages(&url, &req).await).await;
+    assert_eq!((status, kind.as_str()), (400, "invalid_request_error"));
+    assert!(
+        message.contains("`tool_choice.disable_parallel_tool_use`")
+            && !message.contains("parallel_tool_calls"),
+        "{message}"
+    );
+    assert_eq!(mock.received(), 0, "nothing was sent");
+}

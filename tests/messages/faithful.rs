@@ -1,12 +1,12 @@
 //! Anthropic clients to Anthropic upstreams: the bytes the upstream gets are
 //! the client's except `model` and `backend`; the answer's are the
-//! upstream's except `model`.
+//! upstream's except `model`, and so is a mid-stream error event.
 
 use mock_upstream::{Fault, MockServer};
 use serde_json::{json, Value};
 
 use super::client::{self, send, VERSION};
-use super::common_providers::TOKEN;
+use super::common_providers::{backend, gateway, mock, provider, user, TOKEN};
 use super::one;
 
 /// What the mock answers to `raw` when asked directly.
@@ -132,4 +132,51 @@ async fn count_tokens_goes_to_anthropic() {
     let count = client::count_tokens(&url, &client::ask("one two three", json!({}))).await;
     assert_eq!(count, json!({"input_tokens": 3}));
     assert_eq!(mock.requests()[0].path, "/v1/messages/count_tokens");
+}
+
+#[tokio::test]
+async fn an_upstream_error_event_after_the_first_content_is_relayed() {
+    let fault = Fault {
+        error_after: Some(2),
+        ..Fault::default()
+    };
+    let (_mock, url) = one("anthropic", fault).await;
+    let resp = client::messages(&url, &client::ask("Count to 5", json!({"stream": true}))).await;
+    assert_eq!(resp.status(), 200);
+    let events = client::events(&resp.text().await.unwrap());
+    let deltas = events.iter().filter(|(n, _)| n == "content_block_delta");
+    assert!(
+        deltas.count() > 0,
+        "content came before the error: {events:?}"
+    );
+    let f = client::fold(&events).unwrap();
+    let error = f.error.expect("an error event");
+    assert_eq!(
+        error,
+        json!({"type": "overloaded_error", "message": "Overloaded"}),
+        "the upstream's own type and words, not api_error"
+    );
+    assert!(f.stop_reason.is_none(), "no message_delta, no message_stop");
+}
+
+#[tokio::test]
+async fn count_tokens_is_an_estimate_while_the_anthropic_circuit_is_open() {
+    let up = mock("anthropic", Fault::status(500)).await;
+    let config = format!(
+        "[health]\nfailure_threshold = 1\nopen_cooldown = \"30s\"\n\n{}{}{}",
+        provider("p", "anthropic", &up, ""),
+        backend("p", "claude-up", ""),
+        user()
+    );
+    let url = gateway(&config).await;
+    let failed = client::messages(&url, &client::ask("hi", json!({}))).await;
+    assert!(failed.status().is_server_error(), "{}", failed.status());
+    // The circuit is open now: the only backend the request could reach is
+    // out, and the client gets the estimate rather than a 503.
+    let body =
+        json!({"model": "m", "messages": [{"role": "user", "content": "abcdefgh abcdefgh"}]});
+    assert_eq!(
+        client::count_tokens(&url, &body).await,
+        json!({"input_tokens": 8})
+    );
 }

@@ -3,14 +3,19 @@
 
 use serde_json::{json, Value};
 
+use crate::clock;
 use crate::config::User;
+use crate::health::Availability;
 use crate::protocol::{Api, Request, Support};
 use crate::routing::Route;
 
 /// Anthropic's rough size of one image, in tokens (about 1.15 megapixels).
 const IMAGE_TOKENS: u64 = 1600;
 
-/// Whether a backend the request may reach counts tokens itself.
+/// Whether a backend the request may reach counts tokens itself. A pin
+/// ignores the circuit, as in dispatch; otherwise a backend whose circuit
+/// is open (or whose quota is spent) would only answer 503, where the
+/// estimate is an answer.
 pub(super) fn upstream_counts(route: &Route, pinned: Option<usize>, user: &User) -> bool {
     let counts = |i: usize| {
         route.slots[i]
@@ -20,9 +25,19 @@ pub(super) fn upstream_counts(route: &Route, pinned: Option<usize>, user: &User)
             .support(Api::CountTokens)
             == Support::Native
     };
+    let now = clock::now_ms();
+    // Counting spends no tokens: no quota is too small for it.
+    let reachable = |i: usize| {
+        let slot = &route.slots[i];
+        let up = !matches!(
+            slot.stats.availability_for(now, 0),
+            Availability::Down { .. }
+        );
+        slot.in_rotation(user) && up
+    };
     match pinned {
         Some(i) => counts(i),
-        None => (0..route.slots.len()).any(|i| route.slots[i].in_rotation(user) && counts(i)),
+        None => (0..route.slots.len()).any(|i| reachable(i) && counts(i)),
     }
 }
 

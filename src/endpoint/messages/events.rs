@@ -77,6 +77,9 @@ pub(super) struct Encoder {
     open: Option<(Block, u64)>,
     next: u64,
     stop: Option<String>,
+    /// A `refusal` delta came: the finish reason of a refusal is a plain
+    /// `stop`, so this is what makes the stop reason `refusal`.
+    refused: bool,
     usage: Usage,
 }
 
@@ -90,6 +93,7 @@ impl Encoder {
             open: None,
             next: 0,
             stop: None,
+            refused: false,
             usage: Usage::default(),
         }
     }
@@ -135,6 +139,7 @@ impl Encoder {
                 let d = json!({"type": "thinking_delta", "thinking": t});
                 self.delta(d, out);
             }
+            self.refused |= delta.refusal.as_ref().is_some_and(|t| !t.is_empty());
             for t in [delta.content, delta.refusal].into_iter().flatten() {
                 if !t.is_empty() {
                     self.enter(Block::Text, out);
@@ -219,8 +224,13 @@ impl Encoder {
     /// The stream is complete: the stop reason and usage, then `message_stop`.
     fn end(&mut self, out: &mut Vec<u8>) {
         self.close(out);
+        let stop = if self.refused {
+            "refusal"
+        } else {
+            stop_reason(self.stop.as_deref())
+        };
         let delta = json!({"type": "message_delta",
-            "delta": {"stop_reason": stop_reason(self.stop.as_deref()), "stop_sequence": null},
+            "delta": {"stop_reason": stop, "stop_sequence": null},
             "usage": anthropic_usage(&self.usage)});
         write(out, &delta);
         write(out, &json!({"type": "message_stop"}));

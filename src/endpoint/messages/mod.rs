@@ -9,8 +9,11 @@
 mod answer;
 mod count;
 mod events;
+#[cfg(test)]
+mod events_tests;
 pub mod models;
 mod parse;
+mod refusal;
 mod to_chat;
 #[cfg(test)]
 mod to_chat_tests;
@@ -110,5 +113,9 @@ impl Hub for ChatHub {
 
     fn stream(&self, req: &Request, chat: Box<dyn StreamTranslator>) -> Box<dyn StreamTranslator> {
         Box::new(events::Encoder::new(chat, &req.model))
+    }
+
+    fn refusal(&self, e: RequestError) -> RequestError {
+        refusal::in_messages_terms(e)
     }
 }

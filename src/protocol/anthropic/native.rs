@@ -14,8 +14,8 @@ use super::AnthropicUsage;
 use crate::protocol::members::{json_string, splice, value_span};
 use crate::protocol::sse::SseEvent;
 use crate::protocol::{
-    anthropic_stream_error, error_summary, Answer, Api, EventInfo, Original, Request, RequestError,
-    StreamError, StreamTranslator, Upstream, UpstreamRequest, Usage,
+    anthropic_error_body, anthropic_stream_error, error_summary, Answer, Api, EventInfo, Original,
+    Request, RequestError, StreamError, StreamTranslator, Upstream, UpstreamRequest, Usage,
 };
 
 pub(super) fn build(
@@ -92,6 +92,15 @@ pub(super) fn answer(req: &Request, body: Bytes) -> Result<Answer, String> {
 pub(super) struct Relay {
     model: String,
     usage: AnthropicUsage,
+    /// The upstream's own `event: error`: a committed stream ends with its
+    /// type and words (`overloaded_error` tells the SDKs to retry), not
+    /// the gateway's generic `api_error`.
+    failed: Option<Failed>,
+}
+
+struct Failed {
+    kind: String,
+    message: String,
 }
 
 impl Relay {
@@ -99,7 +108,24 @@ impl Relay {
         Relay {
             model: public_model.to_string(),
             usage: AnthropicUsage::default(),
+            failed: None,
         }
+    }
+
+    /// Keeps the upstream's error for `broken`; the attempt fails with it.
+    fn fail(&mut self, error: Option<Value>) -> StreamError {
+        let error = error.unwrap_or_default();
+        let body = serde_json::json!({ "error": error });
+        let message = error_summary(body.to_string().as_bytes());
+        // The type is relayed unscrubbed: only a word like Anthropic's own.
+        let kind = error.get("type").and_then(Value::as_str).filter(|k| {
+            !k.is_empty() && k.len() <= 64 && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        });
+        self.failed = Some(Failed {
+            kind: kind.unwrap_or("api_error").to_string(),
+            message: message.clone(),
+        });
+        StreamError::Upstream(message)
     }
 }
 
@@ -159,12 +185,7 @@ impl StreamTranslator for Relay {
                 info.done = true;
                 info.usage = Some(self.usage.counts().usage());
             }
-            "error" => {
-                let body = serde_json::json!({ "error": peek.error.unwrap_or_default() });
-                return Err(StreamError::Upstream(error_summary(
-                    body.to_string().as_bytes(),
-                )));
-            }
+            "error" => return Err(self.fail(peek.error)),
             _ => {}
         }
         let data = match &renamed {
@@ -176,7 +197,19 @@ impl StreamTranslator for Relay {
     }
 
     fn broken(&mut self, message: &str, out: &mut Vec<u8>) {
-        anthropic_stream_error(message, out);
+        let Some(failed) = self.failed.take() else {
+            return anthropic_stream_error(message, out);
+        };
+        // `message` is the gateway's account of this failure with the
+        // provider's secrets scrubbed out: the upstream's words go to the
+        // client only if they came through that whole.
+        let whole = !failed.message.is_empty() && message.contains(&failed.message);
+        let words = if whole { &failed.message } else { message };
+        write_event(
+            Some("error"),
+            &anthropic_error_body(&failed.kind, words),
+            out,
+        );
     }
 }
 
@@ -194,4 +227,47 @@ fn write_event(name: Option<&str>, data: &str, out: &mut Vec<u8>) {
         out.push(b'\n');
     }
     out.push(b'\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn broken_after(error: &str, reason: &str) -> String {
+        let mut relay = Relay::new("pub");
+        let event = SseEvent {
+            event: Some("error".into()),
+            data: format!(r#"{{"type":"error","error":{error}}}"#),
+        };
+        assert!(relay.event(&event, &mut Vec::new()).is_err());
+        let mut out = Vec::new();
+        relay.broken(reason, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_committed_stream_ends_with_the_upstreams_own_error() {
+        let out = broken_after(
+            r#"{"type":"overloaded_error","message":"Overloaded"}"#,
+            "upstream sent an error event: Overloaded",
+        );
+        let data = out.strip_prefix("event: error\ndata: ").unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(data.trim_end()).unwrap(),
+            serde_json::json!({"type": "error",
+                "error": {"type": "overloaded_error", "message": "Overloaded"}})
+        );
+    }
+
+    #[test]
+    fn words_the_gateway_scrubbed_and_odd_types_are_not_relayed() {
+        // The gateway redacted the provider's key the upstream echoed.
+        let out = broken_after(
+            r#"{"type":"Key sk-123","message":"bad key sk-123"}"#,
+            "upstream sent an error event: bad key [redacted]",
+        );
+        assert!(!out.contains("sk-123"), "{out}");
+        assert!(out.contains(r#""type":"api_error""#), "{out}");
+        assert!(out.contains("bad key [redacted]"), "{out}");
+    }
 }
