@@ -9,6 +9,7 @@
 //! once per incident. The writer flushes what is queued when the gateway
 //! stops. Stores ([`store`]): SQLite (a file, or memory) and PostgreSQL.
 
+mod insert;
 pub mod query;
 pub mod store;
 mod writer;
