@@ -16,6 +16,9 @@ pub const USAGE: &str =
                latency, throughput, streams, production); repeatable
   --perf       record the gateway and the bare proxy with `perf record -g` during each phase
                (target/bench/perf-PHASE-TARGET.data)
+  --callgrind  nginx mode: instead of the timed phases, count each proxy's instructions per
+               request under valgrind's callgrind (throughput, streams, production; `--only`)
+  --requests N requests counted per proxy under --callgrind (default 4000)
   --gateway-bin B  run this gateway binary instead of target/release/switchyard (A/B runs)
   --settle S   seconds after the load to read the gateway's memory with its upstream pool still warm
                (default 2 quick, 5 full); \"after\" is read once the pool has closed those connections
@@ -40,6 +43,8 @@ pub struct Opts {
     pub gateway_bin: Option<String>,
     pub settle: Option<u64>,
     pub upstream: Upstream,
+    pub callgrind: bool,
+    pub requests: Option<u64>,
 }
 
 impl Opts {
@@ -53,12 +58,16 @@ impl Opts {
             gateway_bin: None,
             settle: None,
             upstream: Upstream::Mock,
+            callgrind: false,
+            requests: None,
         };
         while let Some(a) = it.next() {
             match a.as_str() {
                 "--quick" => o.quick = true,
                 "--no-build" => o.build = false,
                 "--perf" => o.perf = true,
+                "--callgrind" => o.callgrind = true,
+                "--requests" => o.requests = it.next().and_then(|s| s.parse().ok()),
                 "--only" => o.only.extend(it.next()),
                 "--out" => o.out = it.next(),
                 "--gateway-bin" => o.gateway_bin = it.next(),

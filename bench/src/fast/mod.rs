@@ -15,7 +15,9 @@
 //! checked), one connection non-streaming (p50/p99, repeated until a round
 //! is quiet). Figures are judged against the lean proxy of the same run.
 
+mod callgrind;
 mod checks;
+mod counted;
 mod fixtures;
 mod nginx;
 mod prod;
@@ -43,7 +45,7 @@ pub const LATENCY: &str = "fast_latency_1conn";
 pub const LEAN: &str = "lean";
 /// The gateway's model for streams: its backend's base URL is nginx's
 /// streaming location.
-const STREAM_MODEL: &str = "bench-stream";
+pub(crate) const STREAM_MODEL: &str = "bench-stream";
 
 /// Something wrk sends load at.
 #[derive(Clone, Copy, Debug)]
@@ -68,7 +70,7 @@ impl Target {
 
 /// One model per nginx location, one user, request log and metrics as the
 /// gateway ships (INFO, on).
-fn gateway_config(upstream: SocketAddr) -> String {
+pub(crate) fn gateway_config(upstream: SocketAddr) -> String {
     format!(
         r#"[server]
 listen = "127.0.0.1:0"
@@ -133,6 +135,9 @@ struct Ctx<'a> {
 }
 
 pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
+    if opts.callgrind {
+        return callgrind::run(opts, pin, machine);
+    }
     println!(
         "machine: {} x{} ({}); pinning: proxies on CPU {:?}, nginx + wrk on CPU {:?}",
         machine.cpu_model, machine.cores, machine.kernel, pin.proxy_cpu, pin.load_cpu

@@ -33,8 +33,8 @@ pub const PRODUCTION: &str = "fast_production_64conn";
 
 /// One gateway config of the phase.
 #[derive(Clone, Copy, Debug)]
-struct Variant {
-    name: &'static str,
+pub(super) struct Variant {
+    pub name: &'static str,
     what: &'static str,
     users: usize,
     models: usize,
@@ -43,7 +43,7 @@ struct Variant {
     redis: bool,
 }
 
-const VARIANTS: [Variant; 5] = [
+pub(super) const VARIANTS: [Variant; 5] = [
     Variant {
         name: "base",
         what: "1 user, 1 model, 1 backend",
@@ -100,7 +100,7 @@ fn model(i: usize) -> String {
 }
 
 /// The variant's gateway config; every backend is nginx's chat completion.
-fn config(v: &Variant, upstream: SocketAddr, redis: Option<SocketAddr>) -> String {
+pub(super) fn config(v: &Variant, upstream: SocketAddr, redis: Option<SocketAddr>) -> String {
     let mut c = String::from("[server]\nlisten = \"127.0.0.1:0\"\n\n");
     if let (true, Some(r)) = (v.redis, redis) {
         c += &format!("[state]\nbackend = \"redis\"\nurl = \"redis://{r}\"\n\n");
@@ -132,7 +132,7 @@ fn config(v: &Variant, upstream: SocketAddr, redis: Option<SocketAddr>) -> Strin
 }
 
 /// The wrk rotation for a variant: its tokens and one body per model.
-fn rotation(v: &Variant) -> super::wrk::Rotate {
+pub(super) fn rotation(v: &Variant) -> super::wrk::Rotate {
     super::wrk::Rotate {
         tokens: (0..v.users).map(token).collect(),
         bodies: (0..v.models)
@@ -142,14 +142,14 @@ fn rotation(v: &Variant) -> super::wrk::Rotate {
 }
 
 /// `redis-server` on a free port, no persistence; killed on drop.
-struct Redis {
+pub(super) struct Redis {
     pid: u32,
-    addr: SocketAddr,
+    pub addr: SocketAddr,
     child: Child,
 }
 
 impl Redis {
-    fn start(exe: &Path, dir: &Path, cpu: Option<usize>) -> Result<Redis> {
+    pub(super) fn start(exe: &Path, dir: &Path, cpu: Option<usize>) -> Result<Redis> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
