@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test: Rust unit and integration tests (real HTTP over loopback
-# against mock upstreams), then the Python tests (official `openai` package,
-# the operator scripts in examples/) against the real `switchyard demo` binary.
+# against mock upstreams; the Claude Code CLI where it is installed), then
+# the Python tests (official `openai` and `anthropic` packages, the operator
+# scripts in examples/) against the real `switchyard` and `mock-upstream`
+# binaries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! python3 -c "import pytest, openai, requests, prometheus_client, selenium" 2>/dev/null; then
+if ! python3 -c "import pytest, openai, anthropic, requests, prometheus_client, selenium" 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 fi
 

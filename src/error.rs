@@ -85,11 +85,14 @@ pub enum EdgeError {
         retry_after: Duration,
     },
     /// The request could cost more than what is left of one of the user's
-    /// budgets; `message` names the window.
-    #[error("{0}")]
-    OverBudget(String),
+    /// budgets; `message` names the window, which ends in `retry_after`.
+    #[error("{message}")]
+    OverBudget {
+        message: String,
+        retry_after: Duration,
+    },
     /// The shared state store is unreachable and `state.on_error = "fail_closed"`.
-    #[error("rate limits cannot be checked right now (shared state store unreachable); try again shortly")]
+    #[error("rate limits and budgets cannot be checked right now (shared state store unreachable); try again shortly")]
     StateUnavailable,
     #[error("internal error: {0}")]
     Internal(String),
@@ -105,7 +108,7 @@ impl EdgeError {
             | EdgeError::PayloadTooLarge { .. }
             | EdgeError::RequestTimeout { .. }
             | EdgeError::RateLimited { .. }
-            | EdgeError::OverBudget(_)
+            | EdgeError::OverBudget { .. }
             | EdgeError::UpstreamRejected { .. } => Fault::Client,
             EdgeError::NoBackend(_)
             | EdgeError::AllBackendsDown { .. }
@@ -142,7 +145,7 @@ impl EdgeError {
             } => StatusCode::BAD_GATEWAY,
             EdgeError::UpstreamRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             EdgeError::UpstreamRejected(r) => r.status,
-            EdgeError::RateLimited { .. } | EdgeError::OverBudget(_) => {
+            EdgeError::RateLimited { .. } | EdgeError::OverBudget { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
             EdgeError::StateUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -164,7 +167,8 @@ impl EdgeError {
         match self {
             EdgeError::AllBackendsDown { retry_after, .. }
             | EdgeError::RateLimited { retry_after, .. }
-            | EdgeError::UpstreamRateLimited { retry_after, .. } => Some(*retry_after),
+            | EdgeError::UpstreamRateLimited { retry_after, .. }
+            | EdgeError::OverBudget { retry_after, .. } => Some(*retry_after),
             EdgeError::StateUnavailable => Some(Duration::from_secs(1)),
             _ => None,
         }

@@ -9,7 +9,7 @@
 //! 2. [`pipeline`]: the one request path every endpoint runs, one stage a
 //!    file: authenticate, read and parse (by the [`endpoint`]), resolve the
 //!    model, permission and `backend` pin, admit against the user's
-//!    [`limits`], dispatch, encode, record.
+//!    [`limits`] and [`budget`]s, dispatch, encode, record.
 //! 3. [`dispatch`]: the attempt loop. For each attempt [`routing`] picks a
 //!    backend among those still eligible, skipping those [`health`] says
 //!    are down; failures fail over; a stream commits to its backend at its
@@ -25,9 +25,12 @@
 //! active checks; [`shared`] syncs limits and cooldowns through Redis;
 //! [`tasks`] owns every background task; [`shutdown`] is how far the
 //! gateway is into stopping; [`body`] runs the work a response owes when
-//! it ends (the log line, settling an admission); [`telemetry`] writes the log line
-//! and metrics; [`error`] is the one error type every layer returns; time
-//! comes from tokio's clock ([`clock`]), so tests can pause it.
+//! it ends (the log line, settling an admission); [`telemetry`] writes the
+//! log line and metrics; the [`ledger`] keeps one usage row per request
+//! that reached an upstream, written off the request path; [`scopes`] is
+//! what rate limits and budgets share; [`error`] is the one error type
+//! every layer returns; time comes from tokio's clock ([`clock`]), so tests
+//! can pause it, and UTC days and months from [`calendar`].
 
 pub mod body;
 pub mod budget;
@@ -47,6 +50,7 @@ pub mod prober;
 pub mod protocol;
 pub mod reload;
 pub mod routing;
+pub mod scopes;
 pub mod server;
 pub mod shared;
 pub mod shutdown;

@@ -72,9 +72,8 @@ pub struct Fields {
     /// The model the client asked for (`model_known` says whether the config has it).
     pub model: Option<String>,
     pub model_known: bool,
-    pub backend: Option<String>,
     /// The backend of the last attempt: after a failover, the one that served.
-    pub served: Option<Arc<Backend>>,
+    pub backend: Option<Arc<Backend>>,
     pub pinned: bool,
     pub stream: bool,
     pub attempts: Vec<AttemptLog>,
@@ -91,10 +90,15 @@ pub struct Fields {
 }
 
 impl Fields {
+    /// The id of the backend of the last attempt.
+    pub fn backend_id(&self) -> Option<&str> {
+        self.backend.as_deref().map(|b| b.id.as_str())
+    }
+
     /// What the answer cost at the serving backend's price: `None` without
     /// a price or, for a per-token price, without a usage report.
     pub fn cost_usd(&self) -> Option<f64> {
-        let price = self.served.as_ref()?.price.as_ref()?;
+        let price = self.backend.as_ref()?.price.as_ref()?;
         match (price.per_request, &self.usage) {
             (Some(each), _) => self
                 .attempts

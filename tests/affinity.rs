@@ -1,6 +1,7 @@
 //! Conversation affinity over real HTTP: a session sticks to one backend,
 //! sessions spread, a failing sticky backend moves its session once, a pin
-//! wins, and two gateways sharing a real `redis-server` agree.
+//! wins, Anthropic Messages requests stick like chat ones, and two gateways
+//! sharing a real `redis-server` agree.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -151,6 +152,63 @@ async fn the_request_names_its_conversation_in_the_body_too() {
     let first = ask(turn(0)).await;
     for n in 1..10 {
         assert_eq!(ask(turn(n)).await, first, "turn {n} of one conversation");
+    }
+}
+
+/// Which backend served an Anthropic Messages request (as Claude Code
+/// sends it: `x-api-key`, `anthropic-version`).
+async fn messages_served_by(gw: &Gateway, body: serde_json::Value) -> String {
+    let resp = client()
+        .post(format!("{}/v1/messages", gw.url))
+        .header("x-api-key", TOKEN)
+        .header("anthropic-version", "2023-06-01")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    header(&resp, "x-switchyard-backend").to_string()
+}
+
+#[tokio::test]
+async fn anthropic_messages_stick_by_metadata_user_id_and_by_prefix() {
+    let (a, b) = (mock("a").await, mock("b").await);
+    let gw = gateway(&two(&a, &b, "")).await;
+    // Claude Code names its session in `metadata.user_id`.
+    let ask = |session: &str| {
+        json!({"model": "m", "max_tokens": 50, "metadata": {"user_id": session},
+               "messages": [{"role": "user", "content": "Hello"}]})
+    };
+    let mut by_backend: HashMap<String, usize> = HashMap::new();
+    for s in 0..20 {
+        let session = format!("user_x_account_y_session_{s}");
+        let first = messages_served_by(&gw, ask(&session)).await;
+        for _ in 0..4 {
+            let again = messages_served_by(&gw, ask(&session)).await;
+            assert_eq!(again, first, "{session} sticks");
+        }
+        *by_backend.entry(first).or_default() += 1;
+    }
+    assert_eq!(by_backend.len(), 2, "sessions spread: {by_backend:?}");
+    let hits = metric(&gw, "switchyard_affinity_total{model=\"m\",result=\"hit\"}").await;
+    assert_eq!(hits, 80.0);
+
+    // Prefix mode: Anthropic's `system` blocks and first turn, later turns added.
+    let gw = gateway(&two(&a, &b, "affinity = \"prefix\"")).await;
+    let turn = |n: usize| {
+        let mut messages =
+            vec![json!({"role": "user", "content": [{"type": "text", "text": "Plan a trip."}]})];
+        for i in 0..n {
+            messages.push(json!({"role": "assistant", "content": [{"type": "text", "text": format!("a{i}")}]}));
+            messages.push(json!({"role": "user", "content": format!("u{i}")}));
+        }
+        json!({"model": "m", "max_tokens": 50, "messages": messages,
+               "system": [{"type": "text", "text": "You are terse.", "cache_control": {"type": "ephemeral"}}]})
+    };
+    let first = messages_served_by(&gw, turn(0)).await;
+    for n in 1..10 {
+        let later = messages_served_by(&gw, turn(n)).await;
+        assert_eq!(later, first, "turn {n} of one conversation");
     }
 }
 

@@ -11,11 +11,40 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
 
-/// A running `switchyard demo` on a free port; its stdout lines arrive on `lines`.
+/// A running `switchyard demo` (or `serve`) on a free port; its stdout
+/// lines arrive on `lines`, those before the listen line are in `preamble`.
 struct Demo {
     child: Child,
     url: String,
     lines: mpsc::Receiver<String>,
+    preamble: Vec<String>,
+}
+
+/// `child` (with its stdout piped) once it printed `marker` and its URL.
+fn listening(mut child: Child, marker: &str) -> Demo {
+    let (tx, lines) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut preamble = Vec::new();
+    let url = loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no {marker:?} line after: {preamble:#?}"));
+        if let Some(rest) = line.split(marker).nth(1) {
+            break rest.trim().to_string();
+        }
+        preamble.push(line);
+    };
+    Demo {
+        child,
+        url,
+        lines,
+        preamble,
+    }
 }
 
 impl Drop for Demo {
@@ -30,7 +59,7 @@ fn start_demo() -> Demo {
 }
 
 fn start_demo_logging(level: &str) -> Demo {
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args(["demo", "--listen", "127.0.0.1:0"])
         .env("SWITCHYARD_LOG_FORMAT", "json")
         .env("RUST_LOG", level)
@@ -38,22 +67,7 @@ fn start_demo_logging(level: &str) -> Demo {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let (tx, lines) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let url = loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(30))
-            .expect("demo printed no listen line");
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.trim().to_string();
-        }
-    };
-    Demo { child, url, lines }
+    listening(child, "listening on ")
 }
 
 /// The ```bash blocks of the seed document, with the demo's address.
@@ -515,4 +529,194 @@ fn proxy_variables_are_reported_by_name_without_their_credentials() {
         "{lines:?}"
     );
     assert!(!lines.iter().any(|l| l.contains("hunter2")), "{lines:?}");
+}
+
+/// `switchyard serve` with `text` (which must listen on port 0) in a temp
+/// dir, once it listens.
+fn serve(dir: &std::path::Path, text: &str) -> Demo {
+    let path = dir.join("switchyard.toml");
+    std::fs::write(&path, text).unwrap();
+    let child = Command::new(BIN)
+        .args(["serve", "--config", path.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    listening(child, "Switchyard listening on ")
+}
+
+#[test]
+fn usage_prints_the_ledger_as_a_table_for_admins_and_for_each_user() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let up = rt
+        .block_on(mock_upstream::MockServer::start(
+            mock_upstream::MockConfig::new("up"),
+        ))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // gpt-4o and gpt-4o-mini are priced by the shipped table.
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n[health.probe]\nkind = \"none\"\n\
+         [providers.p]\nbase_url = \"{}\"\n[models.m]\n\
+         [[models.m.backends]]\nprovider = \"p\"\nid = \"a\"\nmodel = \"gpt-4o\"\n\
+         [[models.m.backends]]\nprovider = \"p\"\nid = \"b\"\nmodel = \"gpt-4o-mini\"\n\
+         [users.root]\ntoken = \"root-token\"\nadmin = true\n\
+         [users.alice]\ntoken = \"alice-token\"\n[users.alice.budget]\nusd_per_day = 5.0\n",
+        up.url()
+    );
+    let gateway = serve(dir.path(), &text);
+    let url = gateway.url.clone();
+    for (token, backend) in [
+        ("alice", "a"),
+        ("alice", "a"),
+        ("alice", "b"),
+        ("root", "a"),
+    ] {
+        let body = format!("{{\"model\":\"m\",\"backend\":\"{backend}\",\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}]}}");
+        let (ok, out) = bash(&format!("curl -sf -o /dev/null -H 'Authorization: Bearer {token}-token' {url}/v1/chat/completions -d '{body}'"));
+        assert!(ok, "{out}");
+    }
+    let usage = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .arg("usage")
+            .args(["--url", &url])
+            .args(args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        (
+            out.status.code(),
+            text,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // The writer inserts in batches, ~100 ms after a first row.
+    let started = std::time::Instant::now();
+    loop {
+        let (code, out, err) = usage(&["--token", "root-token", "--json"]);
+        assert_eq!(code, Some(0), "{out}{err}");
+        let report: Value = serde_json::from_str(&out).unwrap();
+        if report["data"][0]["requests"] == 4 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{report}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (code, out, _) = usage(&["--token", "root-token", "--group-by", "user,backend"]);
+    assert_eq!(code, Some(0), "{out}");
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(
+        out.starts_with("Usage from ") && out.contains("(all users)"),
+        "{out}"
+    );
+    assert_eq!(&rows[1][..3], ["user", "backend", "requests"], "{out}");
+    let row = |who: &str, b: &str| {
+        rows.iter()
+            .find(|r| r[0] == who && r[1] == b)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        (
+            row("alice", "a")[2],
+            row("alice", "b")[2],
+            row("root", "a")[2]
+        ),
+        ("2", "1", "1")
+    );
+    let total = rows.iter().find(|r| r[0] == "total").unwrap();
+    assert_eq!(
+        total[1], "4",
+        "the total's empty key cells split away: {out}"
+    );
+    let cost: f64 = row("alice", "a").last().unwrap().parse().unwrap();
+    assert!(cost > 0.0, "gpt-4o is priced: {out}");
+
+    let (code, out, _) = usage(&["--token", "alice-token", "--group-by", "backend"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("(user alice)") && !out.contains("root"),
+        "{out}"
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.split_whitespace().take(2).eq(["a", "2"])),
+        "{out}"
+    );
+    assert!(
+        out.contains("daily budget: $") && out.contains("of $5.00 left, resets in "),
+        "{out}"
+    );
+
+    let (code, out, err) = usage(&["--token", "nope"]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(
+        err.contains("HTTP 401") && !(out + &err).contains("nope"),
+        "{err}"
+    );
+    let (code, _, err) = usage(&["--token", "root-token", "--group-by", "colour"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("unknown group \"colour\""), "{err}");
+}
+
+/// The ledger's PostgreSQL URL carries a password: `check-config`, the
+/// logs (at debug, while the store is unreachable) and the admin's report
+/// of the failure never show it.
+#[test]
+fn a_postgres_password_stays_out_of_check_config_logs_and_reports() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n[health.probe]\nkind = \"none\"\n\
+         [usage]\nstore = \"postgres://switchyard:hunter2@127.0.0.1:{port}/ledger\"\n\
+         [providers.p]\nbase_url = \"http://127.0.0.1:9\"\n[models.m]\n\
+         [[models.m.backends]]\nprovider = \"p\"\nmodel = \"gpt-4o\"\n\
+         [users.root]\ntoken = \"root-token\"\nadmin = true\n"
+    );
+    let path = dir.path().join("switchyard.toml");
+    std::fs::write(&path, &text).unwrap();
+    let check = Command::new(BIN)
+        .args(["check-config", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let summary = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        summary.contains(&format!(
+            "usage ledger: postgres://[redacted]@127.0.0.1:{port}/ledger"
+        )),
+        "{summary}"
+    );
+    let child = Command::new(BIN)
+        .args(["serve", "--config", path.to_str().unwrap()])
+        .env("RUST_LOG", "debug")
+        .env("SWITCHYARD_LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let gateway = listening(child, "Switchyard listening on ");
+    let url = gateway.url.clone();
+    let mut seen = gateway.preamble.clone();
+    // The server starts answering once the store has had its 5 s at start.
+    let (_, report) = bash(&format!(
+        "curl -s -m 30 -H 'Authorization: Bearer root-token' {url}/admin/usage"
+    ));
+    seen.extend(std::iter::from_fn(|| {
+        gateway.lines.recv_timeout(Duration::from_millis(500)).ok()
+    }));
+    drop(gateway);
+    assert!(report.contains("usage ledger"), "{report}");
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("usage ledger store") && l.contains("[redacted]@127.0.0.1")),
+        "the store's failure is logged, naming the store: {seen:#?}"
+    );
+    for out in seen.iter().chain([&report, &summary.to_string()]) {
+        assert!(!out.contains("hunter2"), "{out}");
+    }
 }

@@ -375,3 +375,67 @@ async fn a_configmap_style_symlink_swap_is_reloaded() {
         );
     }
 }
+
+/// The ledger's store is opened at start: a reload that names another one
+/// warns that it needs a restart, and rows keep going where they went.
+#[tokio::test]
+async fn a_changed_usage_store_warns_and_rows_keep_their_store() {
+    let up = mock("a").await;
+    let text = |token: &str, store: &str| {
+        format!(
+            "[health.probe]\nkind = \"none\"\n[reload]\nwatch = false\n[usage]\nstore = \"sqlite://{store}\"\n\
+             [providers.p]\nbase_url = \"{}\"\n[models.m]\n[[models.m.backends]]\nprovider = \"p\"\nmodel = \"x\"\n\
+             [users.u]\ntoken = \"{token}\"\nadmin = true\n",
+            up.url()
+        )
+    };
+    let gw = Instance::start(&text("one", "first.db"));
+    assert!(accepted_eventually(&gw.url, "one").await);
+    gw.rewrite(&text("two", "second.db"));
+    signal(gw.child.id(), "-HUP");
+    assert!(
+        accepted_eventually(&gw.url, "two").await,
+        "{:#?}",
+        gw.logs()
+    );
+    assert!(
+        logged(&gw, |l| l.contains("usage.store") && l.contains("restart")).await,
+        "the reload says the store needs a restart"
+    );
+    let http = reqwest::Client::new();
+    let chat = http
+        .post(format!("{}/v1/chat/completions", gw.url))
+        .bearer_auth("two")
+        .json(&json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(chat.status(), 200);
+    let start = Instant::now();
+    let mut report = Value::Null;
+    while start.elapsed() < Duration::from_secs(10) {
+        report = http
+            .get(format!("{}/admin/usage", gw.url))
+            .bearer_auth("two")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if report["data"][0]["requests"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(report["data"][0]["requests"], 1, "{report}");
+    let dir = gw.config.parent().unwrap();
+    assert!(
+        dir.join("first.db").exists(),
+        "rows go to the store opened at start"
+    );
+    assert!(
+        !dir.join("second.db").exists(),
+        "the new store was not opened"
+    );
+}

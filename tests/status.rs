@@ -124,3 +124,40 @@ async fn inflight_gauge_sums_every_upstream_behind_a_backend_id() {
         assert_eq!(c.await.unwrap(), 200);
     }
 }
+
+/// Today's spend is for admins only, even on a public page.
+#[tokio::test]
+async fn todays_spend_per_model_and_user_goes_to_admins_only() {
+    let (gw, _a) = with("status_page = \"public\"").await;
+    let resp = chat(&gw, chat_body(serde_json::json!({}))).await;
+    assert_eq!(resp.status(), 200);
+    resp.bytes().await.unwrap();
+    assert_eq!(get(&gw, "/status/usage", None).await.status(), 401);
+    assert_eq!(get(&gw, "/status/usage", Some(TOKEN)).await.status(), 403);
+    let mut body = Value::Null;
+    // The ledger's writer inserts in batches, ~100 ms after a first row.
+    for _ in 0..200 {
+        let resp = get(&gw, "/status/usage", Some("root-token")).await;
+        assert_eq!(resp.status(), 200);
+        assert_eq!(header(&resp, "cache-control"), "no-store");
+        body = resp.json().await.unwrap();
+        if body["models"][0]["requests"] == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let today = switchyard::calendar::Date::of(switchyard::calendar::unix_ms()).to_string();
+    assert_eq!(body["day"], today.as_str(), "{body}");
+    assert_eq!(
+        (&body["models"][0]["model"], &body["models"][0]["requests"]),
+        (&serde_json::json!("m"), &serde_json::json!(1)),
+        "{body}"
+    );
+    assert_eq!(body["users"][0]["user"], "tester", "{body}");
+    assert!(body["users"][0].get("model").is_none(), "{body}");
+    let (gw, _a) = with("status_page = \"off\"").await;
+    assert_eq!(
+        get(&gw, "/status/usage", Some("root-token")).await.status(),
+        404
+    );
+}

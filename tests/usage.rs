@@ -15,6 +15,8 @@ mod common_redis;
 mod budgets;
 #[path = "usage/postgres.rs"]
 mod postgres;
+#[path = "usage/reports.rs"]
+mod reports;
 #[path = "usage/rows.rs"]
 mod rows;
 

@@ -1,7 +1,8 @@
-//! Anthropic's Messages protocol: `POST /v1/messages`, named SSE events,
-//! `{"type":"error","error":{...}}` error bodies, the API's refusals
-//! (`anthropic_rules`). With `thinking` on it thinks first, in a signed
-//! block (`sig-think-K` after K tool results).
+//! Anthropic's Messages protocol: `POST /v1/messages` (named SSE events),
+//! `POST /v1/messages/count_tokens`, `{"type":"error","error":{...}}` error
+//! bodies, the API's refusals (`anthropic_rules`). Bodies are recorded with
+//! their bytes, so tests can check what reached the upstream byte for byte.
+//! With `thinking` on it thinks first, in a signed block (`anthropic_reply`).
 
 use std::sync::Arc;
 
@@ -10,10 +11,37 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Response};
 use serde_json::{json, Value};
 
+use crate::anthropic_reply::{Reply, Thought};
 use crate::reply::{apply_status_fault, json as reply, whole};
-use crate::script::{text_of, tool_to_call, words, Script, TOOL_ARGS};
-use crate::sse::{self, Event};
+use crate::script::{last_message, text_of, tool_names, tool_to_call, Script};
+use crate::sse;
 use crate::Shared;
+
+/// Reads and records a request; answers the faults, a missing
+/// `anthropic-version` (the real API requires it) and a thinking block
+/// whose signature is not the one this mock gave it.
+async fn admit(
+    shared: &Shared,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<(Value, crate::Fault), Response<Body>> {
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return Err(reply(400, &error_body(400, "body is not JSON")));
+    };
+    let fault = shared.admit_raw(uri.to_string(), headers, body, &req);
+    if let Some(resp) = apply_status_fault(&fault, error_body).await {
+        return Err(resp);
+    }
+    if headers.get("anthropic-version").is_none() {
+        let message = "anthropic-version: header is required";
+        return Err(reply(400, &error_body(400, message)));
+    }
+    if let Err(message) = crate::anthropic_rules::signatures(&req) {
+        return Err(reply(400, &error_body(400, &message)));
+    }
+    Ok((req, fault))
+}
 
 pub(crate) async fn messages(
     State(shared): State<Arc<Shared>>,
@@ -21,20 +49,10 @@ pub(crate) async fn messages(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response<Body> {
-    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
-        return reply(400, &error_body(400, "body is not JSON"));
+    let (req, fault) = match admit(&shared, &uri, &headers, body).await {
+        Ok(r) => r,
+        Err(resp) => return resp,
     };
-    let fault = shared.admit(uri.to_string(), &headers, &req);
-    if let Some(resp) = apply_status_fault(&fault, error_body).await {
-        return resp;
-    }
-    // Like the real API: both are required.
-    if headers.get("anthropic-version").is_none() {
-        return reply(
-            400,
-            &error_body(400, "anthropic-version: header is required"),
-        );
-    }
     let Some(max) = req.get("max_tokens").and_then(Value::as_u64) else {
         return reply(400, &error_body(400, "max_tokens: Field required"));
     };
@@ -44,16 +62,19 @@ pub(crate) async fn messages(
     let (text, tool_results) = last_user(&req);
     let script = Script::new(&shared.config.name, &text, Some(max), shared.config.chunks)
         .with_cached(shared.config.cached_tokens);
-    let first_tool = req.pointer("/tools/0/name").and_then(Value::as_str);
-    let thinks = req.get("thinking").is_some();
+    let tools = tool_names(req.get("tools"), "/name");
+    let thinks = matches!(
+        req.pointer("/thinking/type").and_then(Value::as_str),
+        Some("enabled" | "adaptive")
+    );
     let reply = Reply {
         model: req
             .get("model")
             .and_then(Value::as_str)
             .unwrap_or("mock-model"),
-        tool: tool_to_call(&text, tool_results, first_tool),
+        tool: tool_to_call(&text, tool_results, &tools),
         script: &script,
-        thought: thinks.then(|| (format!("Thinking about: {text}"), tool_results_in(&req))),
+        thought: thinks.then(|| Thought::about(&text, tool_results_in(&req))),
     };
     if req.get("stream").and_then(Value::as_bool).unwrap_or(false) {
         return sse::respond(shared.clone(), reply.stream_events(), fault);
@@ -61,14 +82,26 @@ pub(crate) async fn messages(
     whole(&fault, &reply.message()).await
 }
 
-/// The last message's text (tool results included), and whether it held
-/// tool results.
+/// Counts words, as the mock's usage does.
+pub(crate) async fn count_tokens(
+    State(shared): State<Arc<Shared>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response<Body> {
+    let (req, _) = match admit(&shared, &uri, &headers, body).await {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    let (text, _) = last_user(&req);
+    let script = Script::new(&shared.config.name, &text, None, None);
+    reply(200, &json!({"input_tokens": script.prompt_tokens}))
+}
+
+/// The last user message's text (tool results included), and whether it
+/// held tool results.
 fn last_user(req: &Value) -> (String, bool) {
-    let Some(last) = req
-        .get("messages")
-        .and_then(Value::as_array)
-        .and_then(|m| m.last())
-    else {
+    let Some(last) = last_message(req.get("messages")) else {
         return (String::new(), false);
     };
     let Some(blocks) = last.get("content").and_then(Value::as_array) else {
@@ -113,128 +146,4 @@ pub(crate) fn error_body(status: u16, message: &str) -> Value {
         _ => "api_error",
     };
     json!({"type": "error", "error": {"type": kind, "message": message}})
-}
-
-struct Reply<'a> {
-    model: &'a str,
-    script: &'a Script,
-    tool: Option<String>,
-    /// With thinking on: the thinking text and the step it signs.
-    thought: Option<(String, usize)>,
-}
-
-impl Reply<'_> {
-    fn output_tokens(&self) -> u64 {
-        let thinking = self.thought.as_ref().map_or(0, |(t, _)| words(t));
-        thinking
-            + match self.tool {
-                Some(_) => TOOL_ARGS.len() as u64,
-                None => self.script.completion_tokens(),
-            }
-    }
-
-    fn signature(step: usize) -> String {
-        format!("sig-think-{step}")
-    }
-
-    fn thinking_block(&self) -> Option<Value> {
-        let (text, step) = self.thought.as_ref()?;
-        Some(json!({"type": "thinking", "thinking": text, "signature": Self::signature(*step)}))
-    }
-
-    /// The thinking block's events, at index 0.
-    fn thinking_events(&self, events: &mut Vec<Event>) {
-        let Some((text, step)) = &self.thought else {
-            return;
-        };
-        let start = json!({"type": "content_block_start", "index": 0,
-                           "content_block": {"type": "thinking", "thinking": "", "signature": ""}});
-        events.push(Event::named("content_block_start", &start, false));
-        let deltas = [
-            (json!({"type": "thinking_delta", "thinking": text}), true),
-            (
-                json!({"type": "signature_delta", "signature": Self::signature(*step)}),
-                false,
-            ),
-        ];
-        for (delta, content) in deltas {
-            let e = json!({"type": "content_block_delta", "index": 0, "delta": delta});
-            events.push(Event::named("content_block_delta", &e, content));
-        }
-        let stop = json!({"type": "content_block_stop", "index": 0});
-        events.push(Event::named("content_block_stop", &stop, false));
-    }
-
-    fn stop_reason(&self) -> &'static str {
-        match (&self.tool, self.script.truncated) {
-            (Some(_), _) => "tool_use",
-            (None, true) => "max_tokens",
-            (None, false) => "end_turn",
-        }
-    }
-
-    fn message(&self) -> Value {
-        let mut content: Vec<Value> = self.thinking_block().into_iter().collect();
-        content.push(match &self.tool {
-            Some(name) => {
-                json!({"type": "tool_use", "id": "toolu_mock1", "name": name, "input": {"city": "Paris"}})
-            }
-            None => json!({"type": "text", "text": self.script.text()}),
-        });
-        json!({
-            "id": "msg_mock", "type": "message", "role": "assistant", "model": self.model,
-            "content": content, "stop_reason": self.stop_reason(), "stop_sequence": null,
-            "usage": self.usage(self.output_tokens()),
-        })
-    }
-
-    /// Anthropic counts cache reads apart from `input_tokens`.
-    fn usage(&self, output: u64) -> Value {
-        let cached = self.script.cached_tokens;
-        json!({"input_tokens": self.script.prompt_tokens - cached, "output_tokens": output,
-               "cache_read_input_tokens": cached})
-    }
-
-    fn stream_events(&self) -> Vec<Event> {
-        let start = json!({"type": "message_start", "message": {
-            "id": "msg_mock", "type": "message", "role": "assistant", "model": self.model, "content": [],
-            "stop_reason": null, "stop_sequence": null,
-            "usage": self.usage(1)}});
-        let mut events = vec![Event::named("message_start", &start, false)];
-        self.thinking_events(&mut events);
-        let index = usize::from(self.thought.is_some());
-        match &self.tool {
-            Some(name) => {
-                let block = json!({"type": "content_block_start", "index": index, "content_block":
-                    {"type": "tool_use", "id": "toolu_mock1", "name": name, "input": {}}});
-                events.push(Event::named("content_block_start", &block, true));
-                for fragment in TOOL_ARGS {
-                    let delta = json!({"type": "content_block_delta", "index": index,
-                                       "delta": {"type": "input_json_delta", "partial_json": fragment}});
-                    events.push(Event::named("content_block_delta", &delta, true));
-                }
-            }
-            None => {
-                let block = json!({"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}});
-                events.push(Event::named("content_block_start", &block, false));
-                events.push(Event::named("ping", &json!({"type": "ping"}), false));
-                for token in &self.script.tokens {
-                    let delta = json!({"type": "content_block_delta", "index": index,
-                                       "delta": {"type": "text_delta", "text": token}});
-                    events.push(Event::named("content_block_delta", &delta, true));
-                }
-            }
-        }
-        let stop = json!({"type": "content_block_stop", "index": index});
-        events.push(Event::named("content_block_stop", &stop, false));
-        let delta = json!({"type": "message_delta", "delta": {"stop_reason": self.stop_reason(), "stop_sequence": null},
-                           "usage": {"output_tokens": self.output_tokens()}});
-        events.push(Event::named("message_delta", &delta, false));
-        events.push(Event::named(
-            "message_stop",
-            &json!({"type": "message_stop"}),
-            false,
-        ));
-        events
-    }
 }

@@ -1,8 +1,11 @@
 //! What Anthropic's Messages API refuses, as the mock checks it: tool
-//! names, empty content, thinking's rules, and (for the models that have
-//! it, named `...4-5...` here) `temperature` with `top_p`.
+//! names, empty content, thinking's rules, thinking blocks whose text no
+//! longer matches the signature this mock gave them, and (for the models
+//! that have it, named `...4-5...` here) `temperature` with `top_p`.
 
 use serde_json::Value;
+
+use crate::anthropic_reply::signature;
 
 pub(crate) fn check(req: &Value) -> Result<(), String> {
     tool_names(req)?;
@@ -82,18 +85,19 @@ fn thinking(req: &Value) -> Result<(), String> {
         return Ok(());
     };
     if kind == "enabled" {
+        // A JSON number however written (`1.024e3` too, as Pydantic takes it).
         let budget = req
             .pointer("/thinking/budget_tokens")
-            .and_then(Value::as_u64);
+            .and_then(Value::as_f64);
         let max = req.get("max_tokens").and_then(Value::as_u64).unwrap_or(0);
         match budget {
-            Some(b) if b < 1024 => {
+            Some(b) if b < 1024.0 => {
                 return Err(
                     "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
                         .to_string(),
                 )
             }
-            Some(b) if b >= max => {
+            Some(b) if b >= max as f64 => {
                 return Err("`max_tokens` must be greater than `thinking.budget_tokens`".to_string())
             }
             Some(_) => {}
@@ -128,4 +132,61 @@ fn thinking(req: &Value) -> Result<(), String> {
         return Err(format!("messages.{i}.content.0.type: Expected `thinking` or `redacted_thinking`, but found `{first}`. When `thinking` is enabled, a final `assistant` message must start with a thinking block (preceeding the lastmost set of `tool_use` and `tool_result` blocks)."));
     }
     Ok(())
+}
+
+/// Every thinking block this mock signed (`sig-think-K-HASH`) still holds
+/// the text it signed: Anthropic refuses a block changed on the way.
+pub(crate) fn signatures(req: &Value) -> Result<(), String> {
+    for (i, m) in messages(req).iter().enumerate() {
+        let blocks = m.get("content").and_then(Value::as_array);
+        for (j, b) in blocks.into_iter().flatten().enumerate() {
+            if b.get("type").and_then(Value::as_str) != Some("thinking") {
+                continue;
+            }
+            let sig = b.get("signature").and_then(Value::as_str).unwrap_or("");
+            let Some(step) = signed_step(sig) else {
+                continue;
+            };
+            let text = b.get("thinking").and_then(Value::as_str).unwrap_or("");
+            if sig != signature(step, text) {
+                return Err(format!(
+                    "messages.{i}.content.{j}: Invalid signature in thinking block"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The step of a signature this mock wrote; `None` for others' (a real
+/// Anthropic signature in recorded traffic is not the mock's to check).
+fn signed_step(sig: &str) -> Option<usize> {
+    let (step, _hash) = sig.strip_prefix("sig-think-")?.split_once('-')?;
+    step.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn turn(block: Value) -> Value {
+        json!({"messages": [{"role": "user", "content": "hi"},
+            {"role": "assistant", "content": [block, {"type": "text", "text": "ok"}]}]})
+    }
+
+    #[test]
+    fn a_thinking_block_must_keep_the_text_its_signature_binds() {
+        let text = "Thinking about: hi";
+        let signed = json!({"type": "thinking", "thinking": text, "signature": signature(0, text)});
+        assert_eq!(signatures(&turn(signed.clone())), Ok(()));
+        let mut changed = signed;
+        changed["thinking"] = "Thinking about: something else".into();
+        let refused = signatures(&turn(changed)).unwrap_err();
+        assert!(refused.contains("Invalid signature"), "{refused}");
+        // Another signer's blocks (recorded real traffic) are not the mock's to check.
+        let foreign = json!({"type": "thinking", "thinking": "x", "signature": "EqQBCkYIBxgCKkDx"});
+        assert_eq!(signatures(&turn(foreign)), Ok(()));
+    }
 }

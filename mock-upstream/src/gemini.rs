@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, Response};
 use serde_json::{json, Value};
 
 use crate::reply::{apply_status_fault, json as reply, whole};
-use crate::script::{text_of, tool_to_call, words, Script};
+use crate::script::{text_of, tool_names, tool_to_call, words, Call, Script};
 use crate::sse::{self, Event};
 use crate::Shared;
 
@@ -63,14 +63,12 @@ pub(crate) async fn models(
         None => Script::new(&shared.config.name, &text, max, shared.config.chunks),
     }
     .with_cached(shared.config.cached_tokens);
-    let first_tool = req
-        .pointer("/tools/0/functionDeclarations/0/name")
-        .and_then(Value::as_str);
+    let tools = tool_names(req.pointer("/tools/0/functionDeclarations"), "/name");
     let thinks =
         req.pointer("/generationConfig/thinkingConfig/includeThoughts") == Some(&json!(true));
     let reply = Reply {
         model,
-        tool: tool_to_call(&text, responses, first_tool),
+        tool: tool_to_call(&text, responses, &tools),
         script: &script,
         step: function_responses(&req),
         thought: thinks.then(|| format!("Thinking about: {text}")),
@@ -156,7 +154,7 @@ pub(crate) fn error_body(status: u16, message: &str) -> Value {
 struct Reply<'a> {
     model: &'a str,
     script: &'a Script,
-    tool: Option<String>,
+    tool: Option<Call>,
     step: usize,
     /// The thought summary, when the request asked for thoughts.
     thought: Option<String>,
@@ -165,10 +163,9 @@ struct Reply<'a> {
 impl Reply<'_> {
     fn usage(&self) -> Value {
         let p = self.script.prompt_tokens;
-        let c = if self.tool.is_some() {
-            2
-        } else {
-            self.script.completion_tokens()
+        let c = match &self.tool {
+            Some(call) => call.tokens(),
+            None => self.script.completion_tokens(),
         };
         let cached = self.script.cached_tokens;
         let mut u = json!({"promptTokenCount": p, "candidatesTokenCount": c, "totalTokenCount": p + c,
@@ -204,8 +201,8 @@ impl Reply<'_> {
     }
 
     /// The function call, signed, as Gemini's thinking models send it.
-    fn call_part(&self, name: &str) -> Value {
-        json!({"functionCall": {"name": name, "args": {"city": "Paris"}},
+    fn call_part(&self, call: &Call) -> Value {
+        json!({"functionCall": {"name": call.name, "args": call.input()},
                "thoughtSignature": format!("sig-call-{}", self.step)})
     }
 
@@ -216,7 +213,7 @@ impl Reply<'_> {
     fn parts(&self) -> Value {
         let mut parts: Vec<Value> = self.thought_part().into_iter().collect();
         match &self.tool {
-            Some(name) => parts.push(self.call_part(name)),
+            Some(call) => parts.push(self.call_part(call)),
             None => parts.push(
                 json!({"text": self.script.text(), "thoughtSignature": self.text_signature()}),
             ),
@@ -242,8 +239,8 @@ impl Reply<'_> {
         }
         let mut last_part = json!({"text": ""});
         match &self.tool {
-            Some(name) => {
-                let e = self.event(json!([self.call_part(name)]), None, prompt);
+            Some(call) => {
+                let e = self.event(json!([self.call_part(call)]), None, prompt);
                 events.push(Event::data(&e, true));
             }
             None => {

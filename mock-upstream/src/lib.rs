@@ -1,13 +1,18 @@
 //! A mock LLM upstream for Switchyard's tests, demo and benchmarks.
 //!
 //! One server speaks every wire protocol the gateway does, chosen by path
-//! (OpenAI and Azure chat completions, Anthropic messages, Gemini
-//! generateContent), and records what it receives. Each protocol answers a
-//! user message mentioning the weather, when tools are offered, with a call
-//! of the first tool (`{"city": "Paris"}`), so tool round trips can be tested. Faults ([`Fault`]) are set per server
-//! ([`MockServer::set_fault`]) or per request with the `x-mock-fault` header.
+//! (OpenAI and Azure chat completions, Anthropic messages and count_tokens,
+//! Gemini generateContent), and records what it receives. Each protocol
+//! answers a user message mentioning the weather, when tools are offered,
+//! with a call of the first tool (`{"city": "Paris"}`), and one asking to
+//! "list the files", when `Bash` is offered, with a `Bash` call
+//! (`{"command": "ls"}`, what Claude Code's tool takes), so tool round trips
+//! can be tested (`script::tool_to_call`). Faults ([`Fault`]) are set per
+//! server ([`MockServer::set_fault`]) or per request with the
+//! `x-mock-fault` header.
 
 mod anthropic;
+mod anthropic_reply;
 mod anthropic_rules;
 mod example;
 mod fault;
@@ -72,6 +77,9 @@ pub struct Recorded {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: Value,
+    /// The body's bytes as they arrived (recorded by the Anthropic
+    /// handlers, for byte-faithfulness tests; empty elsewhere).
+    pub raw: bytes::Bytes,
 }
 
 impl Recorded {
@@ -106,6 +114,17 @@ impl Shared {
 
     /// Records the request and returns the fault that applies to it.
     pub(crate) fn admit(&self, path: String, headers: &HeaderMap, body: &Value) -> Fault {
+        self.admit_raw(path, headers, bytes::Bytes::new(), body)
+    }
+
+    /// As [`admit`](Self::admit), keeping the body's bytes too.
+    pub(crate) fn admit_raw(
+        &self,
+        path: String,
+        headers: &HeaderMap,
+        raw: bytes::Bytes,
+        body: &Value,
+    ) -> Fault {
         let n = self.received.fetch_add(1, Ordering::SeqCst);
         if self.config.record {
             let headers = headers
@@ -116,6 +135,7 @@ impl Shared {
                 path,
                 headers,
                 body: body.clone(),
+                raw,
             });
         }
         let header = headers.get("x-mock-fault").and_then(|v| v.to_str().ok());
@@ -235,6 +255,7 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/v1/models", get(openai::models))
         .route("/v1/messages", post(anthropic::messages))
+        .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
         .route("/v1beta/models/{*rest}", post(gemini::models))
         .route("/v1beta/models", get(openai::models))
         .route("/openai/models", get(openai::models))

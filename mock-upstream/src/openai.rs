@@ -10,7 +10,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use crate::reply::{apply_status_fault, json as reply, now, whole, with_retry_after};
-use crate::script::{last_text, tool_args, tool_to_call, Script, TOOL_ARGS};
+use crate::script::{last_message, last_text, tool_names, tool_to_call, Call, Script};
 use crate::sse::{self, Event};
 use crate::Shared;
 
@@ -76,18 +76,16 @@ pub(crate) async fn chat(
 }
 
 /// The tool to call, by the last message (the user's, or a tool result).
-fn tool(req: &Value) -> Option<String> {
-    let last = req.get("messages")?.as_array()?.last()?;
+fn tool(req: &Value) -> Option<Call> {
+    let last = last_message(req.get("messages"))?;
     let after_results = match last.get("role")?.as_str()? {
         "user" => false,
         "tool" => true,
         _ => return None,
     };
-    let first = req
-        .pointer("/tools/0/function/name")
-        .and_then(Value::as_str);
+    let tools = tool_names(req.get("tools"), "/function/name");
     let text = crate::script::text_of(last.get("content"));
-    tool_to_call(&text, after_results, first)
+    tool_to_call(&text, after_results, &tools)
 }
 
 /// An OpenAI error body, typed by status as OpenAI does.
@@ -104,16 +102,15 @@ pub(crate) fn error_body(status: u16, message: &str) -> Value {
 struct Reply<'a> {
     model: &'a str,
     script: &'a Script,
-    tool: Option<String>,
+    tool: Option<Call>,
 }
 
 impl Reply<'_> {
     fn usage(&self) -> Value {
         let p = self.script.prompt_tokens;
-        let c = if self.tool.is_some() {
-            TOOL_ARGS.len() as u64
-        } else {
-            self.script.completion_tokens()
+        let c = match &self.tool {
+            Some(call) => call.tokens(),
+            None => self.script.completion_tokens(),
         };
         let cached = self.script.cached_tokens;
         json!({"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c,
@@ -130,8 +127,8 @@ impl Reply<'_> {
 
     fn completion(&self) -> Value {
         let message = match &self.tool {
-            Some(name) => json!({"role": "assistant", "content": null, "tool_calls": [
-                {"id": TOOL_CALL_ID, "type": "function", "function": {"name": name, "arguments": tool_args()}}]}),
+            Some(call) => json!({"role": "assistant", "content": null, "tool_calls": [
+                {"id": TOOL_CALL_ID, "type": "function", "function": {"name": call.name, "arguments": call.arguments()}}]}),
             None => json!({"role": "assistant", "content": self.script.text()}),
         };
         json!({
@@ -154,11 +151,11 @@ impl Reply<'_> {
             false,
         )];
         match &self.tool {
-            Some(name) => {
+            Some(call) => {
                 let start = json!({"tool_calls": [{"index": 0, "id": TOOL_CALL_ID, "type": "function",
-                                                   "function": {"name": name, "arguments": ""}}]});
+                                                   "function": {"name": call.name, "arguments": ""}}]});
                 events.push(Event::data(&chunk(start, Value::Null), true));
-                for fragment in TOOL_ARGS {
+                for fragment in call.args {
                     let delta =
                         json!({"tool_calls": [{"index": 0, "function": {"arguments": fragment}}]});
                     events.push(Event::data(&chunk(delta, Value::Null), true));

@@ -61,26 +61,68 @@ impl Script {
     }
 }
 
-/// The arguments of the mock's tool calls, as the fragments a stream sends.
+/// The arguments of the mock's weather calls, as the fragments a stream sends.
 pub const TOOL_ARGS: [&str; 2] = ["{\"city\": ", "\"Paris\"}"];
 
-/// The whole arguments of the mock's tool calls.
-pub fn tool_args() -> String {
-    TOOL_ARGS.concat()
+/// The arguments of the mock's `Bash` calls (what Claude Code's tool takes).
+pub const BASH_ARGS: [&str; 2] = ["{\"command\": ", "\"ls\"}"];
+
+/// A tool call the mock makes: the tool, and its arguments as the
+/// fragments a stream sends.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub name: String,
+    pub args: &'static [&'static str],
 }
 
-/// The tool the mock calls: the first one offered, when the last message is
-/// the user's own text mentioning the weather, or tool results (`text`)
-/// asking to "call again". After other tool results the mock answers in
-/// text, so a round trip ends.
-pub fn tool_to_call(text: &str, after_results: bool, first_tool: Option<&str>) -> Option<String> {
-    let tool = first_tool?;
+impl Call {
+    /// The whole arguments, as a JSON text.
+    pub fn arguments(&self) -> String {
+        self.args.concat()
+    }
+
+    pub fn input(&self) -> Value {
+        serde_json::from_str(&self.arguments()).unwrap_or_default()
+    }
+
+    /// What the call counts as output tokens: one per fragment.
+    pub fn tokens(&self) -> u64 {
+        self.args.len() as u64
+    }
+}
+
+/// The tool the mock calls, by the last message's `text`: after the user's
+/// own text, `Bash` with `{"command": "ls"}` when it asks to list the files
+/// and `Bash` is offered (as Claude Code does), else the first tool offered
+/// with `{"city": "Paris"}` when it mentions the weather; after tool
+/// results, the first tool again when they ask to "call again". After other
+/// tool results the mock answers in text, so a round trip ends.
+pub fn tool_to_call(text: &str, after_results: bool, tools: &[&str]) -> Option<Call> {
     let text = text.to_lowercase();
+    if !after_results && text.contains("list the files") && tools.contains(&"Bash") {
+        return Some(Call {
+            name: "Bash".to_string(),
+            args: &BASH_ARGS,
+        });
+    }
+    let first = tools.first()?;
     let wanted = match after_results {
         false => text.contains("weather"),
         true => text.contains("call again"),
     };
-    wanted.then(|| tool.to_string())
+    wanted.then(|| Call {
+        name: first.to_string(),
+        args: &TOOL_ARGS,
+    })
+}
+
+/// The names of the tools offered, found at `pointer` inside each of `list`.
+pub fn tool_names<'a>(list: Option<&'a Value>, pointer: &str) -> Vec<&'a str> {
+    list.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.pointer(pointer).and_then(Value::as_str))
+        .collect()
 }
 
 /// Words, as the mock counts tokens.
@@ -92,9 +134,18 @@ fn count_words(text: &str) -> u64 {
     text.split_whitespace().count() as u64
 }
 
+/// The last message that is not a system message (Claude Code sends
+/// system text after the user's), whatever its API.
+pub fn last_message(messages: Option<&Value>) -> Option<&Value> {
+    let list = messages.and_then(Value::as_array)?;
+    list.iter()
+        .rev()
+        .find(|m| m.get("role").and_then(Value::as_str) != Some("system"))
+}
+
 /// The text of the last message, whatever its shape (string or parts).
 pub fn last_text(messages: Option<&Value>) -> String {
-    let Some(last) = messages.and_then(Value::as_array).and_then(|m| m.last()) else {
+    let Some(last) = last_message(messages) else {
         return String::new();
     };
     text_of(last.get("content").or_else(|| last.get("parts")))

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::plan::{Cell, Scope};
-use super::{Refusal, Status, Verdict};
+use super::{judge, Verdict};
 
 /// Checks `amount` nano-dollars against every window of every scope; takes
 /// it from all of them when all have room (and `commit`), else from none.
@@ -16,41 +16,25 @@ pub fn admit(
     commit: bool,
 ) -> (Verdict, Vec<String>) {
     let mut guards: Vec<_> = scopes.iter().map(|s| s.lock()).collect();
-    let mut v = Verdict::default();
+    let mut used = Vec::new();
     let mut ids = Vec::new();
     for (s, cells) in scopes.iter().zip(guards.iter_mut()) {
-        for (&(span, limit), cell) in s.windows.iter().zip(cells.iter_mut()) {
-            let (id, end) = span.at(now_ms);
+        for (&(span, _), cell) in s.windows.iter().zip(cells.iter_mut()) {
+            let id = span.at(now_ms).0;
             if cell.id != id {
                 *cell = Cell {
                     id: id.clone(),
                     used: 0,
                 };
             }
-            let after = cell.used.saturating_add(if commit { amount } else { 0 });
-            let status = Status {
-                model: s.model.clone(),
-                span,
-                limit,
-                remaining: limit.saturating_sub(after),
-                reset_ms: (end - now_ms).max(0) as u64,
-            };
-            if commit && after > limit && v.refusal.is_none() {
-                v.refusal = Some(Refusal {
-                    status: status.clone(),
-                    remaining: limit.saturating_sub(cell.used),
-                    cost: amount,
-                });
-            }
-            v.statuses.push(status);
+            used.push(cell.used);
             ids.push(id);
         }
     }
+    let v = judge(scopes, &used, commit.then_some(amount), now_ms);
     if commit && v.refusal.is_none() {
-        for cells in guards.iter_mut() {
-            for cell in cells.iter_mut() {
-                cell.used = cell.used.saturating_add(amount);
-            }
+        for cell in guards.iter_mut().flat_map(|cells| cells.iter_mut()) {
+            cell.used = cell.used.saturating_add(amount);
         }
     }
     (v, ids)

@@ -13,9 +13,11 @@
 
 pub mod memory;
 mod plan;
+mod verdict;
 pub mod window;
 
 pub use plan::{ceilings, BudgetRegistry, Ceiling, Scope, UserBudget, DEFAULT_OUTPUT_ALLOWANCE};
+pub use verdict::{judge, Refusal, Status, Verdict};
 pub use window::Span;
 
 use std::future::Future;
@@ -23,42 +25,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::config::OnError;
-
-/// One window's state after a check.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Status {
-    pub model: Option<String>,
-    pub span: Span,
-    /// Nano-dollars.
-    pub limit: u64,
-    /// What is left after this request's reservation.
-    pub remaining: u64,
-    /// Until the window ends.
-    pub reset_ms: u64,
-}
-
-/// The window that refused a request.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Refusal {
-    pub status: Status,
-    /// What was left before this request.
-    pub remaining: u64,
-    /// What the request may cost.
-    pub cost: u64,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Verdict {
-    pub statuses: Vec<Status>,
-    pub refusal: Option<Refusal>,
-}
-
-impl Verdict {
-    /// The window with the least left, for the response headers.
-    pub fn tightest(&self) -> Option<&Status> {
-        self.statuses.iter().min_by_key(|s| s.remaining)
-    }
-}
+use crate::ledger::Spend;
 
 /// A call to the store that may fail; the store logs and counts failures.
 pub type StoreCall<'a> = Pin<Box<dyn Future<Output = Result<Verdict, ()>> + Send + 'a>>;
@@ -87,14 +54,7 @@ pub fn window_key(scope: &Scope, span: Span, now_ms: i64) -> (String, i64) {
 }
 
 /// The outcome of checking a request against its user's budgets.
-pub enum Decision {
-    Admitted(Verdict, Reservation),
-    Refused(Verdict),
-    /// The shared store failed and `on_error = "fail_open"`.
-    Unchecked,
-    /// The shared store failed and `on_error = "fail_closed"`.
-    Unavailable,
-}
+pub type Decision = crate::scopes::Decision<Verdict, Reservation>;
 
 /// Checks requests against budgets, in memory or through the shared store.
 pub struct Budgets {
@@ -112,20 +72,23 @@ impl Budgets {
 
     /// Reserves `amount` nano-dollars in every window of `scopes`, or none.
     pub async fn admit(&self, scopes: Vec<Arc<Scope>>, amount: u64, now_ms: i64) -> Decision {
-        let Some(shared) = &self.shared else {
-            let (v, ids) = memory::admit(&scopes, amount, now_ms, true);
-            return decide(v, scopes, amount, Via::Memory(ids));
-        };
-        match shared.admit(&scopes, amount, now_ms).await {
-            Ok(v) => {
-                let keys = keys(&scopes, now_ms);
-                decide(v, scopes, amount, Via::Shared(shared.clone(), keys))
+        let (v, via) = match &self.shared {
+            None => {
+                let (v, ids) = memory::admit(&scopes, amount, now_ms, true);
+                (v, Via::Memory(ids))
             }
-            Err(()) => match shared.on_error() {
-                OnError::FailOpen => Decision::Unchecked,
-                OnError::FailClosed => Decision::Unavailable,
+            Some(shared) => match shared.admit(&scopes, amount, now_ms).await {
+                Ok(v) => (v, Via::Shared(shared.clone(), keys(&scopes, now_ms))),
+                Err(()) => return Decision::store_failed(shared.on_error()),
             },
-        }
+        };
+        let refused = v.refusal.is_some();
+        Decision::of(v, refused, || Reservation {
+            scopes,
+            amount,
+            via,
+            delta: None,
+        })
     }
 
     /// The windows' state without taking anything; `None` when the store failed.
@@ -137,41 +100,18 @@ impl Budgets {
     }
 
     /// Sets today's and this month's windows from the ledger's spend
-    /// (`(user, model, day, usd)` since the first of the month).
-    pub async fn rebuild(
-        &self,
-        plans: &[Arc<UserBudget>],
-        spend: &[(String, String, String, f64)],
-        now_ms: i64,
-    ) {
+    /// since the first of the month.
+    pub async fn rebuild(&self, plans: &[Arc<UserBudget>], spend: &[Spend], now_ms: i64) {
         let mut seeds = Vec::new();
-        for plan in plans {
-            for scope in plan.all.iter().chain(plan.models.values()) {
-                let spent: Vec<u64> = scope
-                    .windows
-                    .iter()
-                    .map(|(span, _)| {
-                        let id = span.at(now_ms).0;
-                        let usd: f64 = spend
-                            .iter()
-                            .filter(|(u, m, day, _)| {
-                                *u == scope.user
-                                    && scope.model.as_ref().is_none_or(|sm| sm == m)
-                                    && day.starts_with(&id)
-                            })
-                            .map(|s| s.3)
-                            .sum();
-                        window::nanos(usd)
-                    })
-                    .collect();
-                match &self.shared {
-                    None => memory::seed(scope, now_ms, &spent),
-                    Some(_) => {
-                        for (&(span, _), used) in scope.windows.iter().zip(spent) {
-                            let (key, end) = window_key(scope, span, now_ms);
-                            let ttl = (end - now_ms).max(1000) as u64 + 86_400_000;
-                            seeds.push((key, used, ttl));
-                        }
+        for scope in plans.iter().flat_map(|p| p.every()) {
+            let spent = spent(scope, spend, now_ms);
+            match &self.shared {
+                None => memory::seed(scope, now_ms, &spent),
+                Some(_) => {
+                    for (&(span, _), used) in scope.windows.iter().zip(spent) {
+                        let (key, end) = window_key(scope, span, now_ms);
+                        let ttl = (end - now_ms).max(1000) as u64 + 86_400_000;
+                        seeds.push((key, used, ttl));
                     }
                 }
             }
@@ -180,6 +120,21 @@ impl Budgets {
             shared.seed(seeds).await;
         }
     }
+}
+
+/// What the ledger says `scope` spent in each of its windows now.
+fn spent(scope: &Scope, spend: &[Spend], now_ms: i64) -> Vec<u64> {
+    let of_scope =
+        |s: &&Spend| s.user == scope.user && scope.model.as_ref().is_none_or(|m| *m == s.model);
+    let windows = scope.windows.iter().map(|(span, _)| {
+        let id = span.at(now_ms).0;
+        let in_window = spend
+            .iter()
+            .filter(of_scope)
+            .filter(|s| s.day.starts_with(&id));
+        window::nanos(in_window.map(|s| s.cost_usd).sum())
+    });
+    windows.collect()
 }
 
 fn keys(scopes: &[Arc<Scope>], now_ms: i64) -> Vec<String> {
@@ -191,19 +146,6 @@ fn keys(scopes: &[Arc<Scope>], now_ms: i64) -> Vec<String> {
                 .map(move |(span, _)| window_key(s, *span, now_ms).0)
         })
         .collect()
-}
-
-fn decide(v: Verdict, scopes: Vec<Arc<Scope>>, amount: u64, via: Via) -> Decision {
-    if v.refusal.is_some() {
-        return Decision::Refused(v);
-    }
-    let r = Reservation {
-        scopes,
-        amount,
-        via,
-        delta: None,
-    };
-    Decision::Admitted(v, r)
 }
 
 enum Via {

@@ -34,23 +34,8 @@ impl Scope {
     }
 }
 
-/// A user's scopes: the one over all models, then the per-model ones.
-#[derive(Debug, Default)]
-pub struct UserBudget {
-    pub all: Option<Arc<Scope>>,
-    pub models: HashMap<String, Arc<Scope>>,
-}
-
-impl UserBudget {
-    /// The scopes a request for `model` counts against, in lock order.
-    pub fn scopes(&self, model: &str) -> Vec<Arc<Scope>> {
-        self.all
-            .iter()
-            .chain(self.models.get(model))
-            .cloned()
-            .collect()
-    }
-}
+/// A user's budgets: the one over all models, then the per-model ones.
+pub type UserBudget = crate::scopes::UserScopes<Scope>;
 
 /// The most a model's tokens cost at any of its backends, per million.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]

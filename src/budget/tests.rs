@@ -62,37 +62,42 @@ async fn a_new_day_starts_empty_but_the_month_remembers() {
     }
 }
 
+/// With the day and the month both full, the refusal names the month: the
+/// day resetting first would not let the request through.
+#[tokio::test]
+async fn the_refusal_is_the_full_window_that_resets_last() {
+    let (b, plan) = budgets("[users.u.budget]\nusd_per_day = 1.0\nusd_per_month = 1.0\n");
+    let now = noon("2026-12-03");
+    assert!(matches!(
+        b.admit(plan.scopes("m"), window::nanos(1.0), now).await,
+        Decision::Admitted(..)
+    ));
+    let Decision::Refused(v) = b.admit(plan.scopes("m"), 1, now).await else {
+        panic!("both windows are full");
+    };
+    let r = v.refusal.unwrap();
+    assert_eq!((r.status.span, r.remaining), (Span::Month, 0));
+    let month_end = Date::parse("2027-01-01").unwrap().start_ms();
+    assert_eq!(r.status.reset_ms, (month_end - now) as u64);
+}
+
 #[tokio::test]
 async fn rebuilt_windows_hold_the_ledger_spend_per_model() {
     let (b, plan) = budgets(
         "[users.u.budget]\nusd_per_month = 10.0\n[users.u.budget.models.m]\nusd_per_day = 2.0\n",
     );
     let now = noon("2026-12-03");
+    let row = |user: &str, model: &str, day: &str, cost_usd| crate::ledger::Spend {
+        user: user.into(),
+        model: model.into(),
+        day: day.into(),
+        cost_usd,
+    };
     let spend = vec![
-        (
-            "u".to_string(),
-            "m".to_string(),
-            "2026-12-03".to_string(),
-            1.5,
-        ),
-        (
-            "u".to_string(),
-            "m".to_string(),
-            "2026-12-01".to_string(),
-            4.0,
-        ),
-        (
-            "u".to_string(),
-            "other".to_string(),
-            "2026-12-02".to_string(),
-            3.0,
-        ),
-        (
-            "v".to_string(),
-            "m".to_string(),
-            "2026-12-03".to_string(),
-            9.0,
-        ),
+        row("u", "m", "2026-12-03", 1.5),
+        row("u", "m", "2026-12-01", 4.0),
+        row("u", "other", "2026-12-02", 3.0),
+        row("v", "m", "2026-12-03", 9.0),
     ];
     b.rebuild(std::slice::from_ref(&plan), &spend, now).await;
     let v = b.peek(&plan.scopes("m"), now).await.unwrap();

@@ -21,12 +21,19 @@ impl Span {
     /// The window `now_ms` is in: its id (`2026-12-03`, `2026-12`) and end.
     pub fn at(self, now_ms: i64) -> (String, i64) {
         let today = Date::of(now_ms);
+        let id = match self {
+            Span::Day => today.to_string(),
+            Span::Month => format!("{:04}-{:02}", today.year, today.month),
+        };
+        (id, self.end(now_ms))
+    }
+
+    /// When the window `now_ms` is in ends, Unix ms.
+    pub fn end(self, now_ms: i64) -> i64 {
+        let today = Date::of(now_ms);
         match self {
-            Span::Day => (today.to_string(), today.next_day().start_ms()),
-            Span::Month => {
-                let id = format!("{:04}-{:02}", today.year, today.month);
-                (id, today.next_month().start_ms())
-            }
+            Span::Day => today.next_day().start_ms(),
+            Span::Month => today.next_month().start_ms(),
         }
     }
 }

@@ -1,9 +1,12 @@
 //! Command-line interface: `serve`, `demo`, `check-config`, `init`,
-//! `hash-token`, and the operator tools `check`, `monitor`, `bench`.
+//! `hash-token`, and the operator tools `check`, `monitor`, `bench`,
+//! `usage`.
 
+mod files;
 mod live;
 mod ops;
 mod remote;
+mod usage;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -82,6 +85,14 @@ enum Command {
         #[arg(long)]
         streaming: bool,
     },
+    /// Spend and tokens from the usage ledger, as a table (admins: every
+    /// user; others: their own, with their budgets).
+    Usage {
+        #[command(flatten)]
+        gateway: remote::Gateway,
+        #[command(flatten)]
+        report: usage::Report,
+    },
     /// Read a token from standard input and print its SHA-256, for `token_sha256`.
     HashToken,
     /// Write a commented example config.
@@ -97,8 +108,8 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::CheckConfig { path } => check_config(&path),
-        Command::Init { output, force } => init(&output, force),
+        Command::CheckConfig { path } => files::check_config(&path),
+        Command::Init { output, force } => files::init(&output, force),
         Command::HashToken => live::hash_token(),
         Command::Serve { config } => on_worker(async move { serve(&config).await }),
         Command::Demo { listen } => on_worker(async move { run_demo(&listen).await }),
@@ -124,6 +135,9 @@ pub fn main() -> ExitCode {
             streaming,
         } => runtime()
             .and_then(|rt| rt.block_on(ops::bench(target, backends, rounds.max(1), streaming))),
+        Command::Usage { gateway, report } => {
+            runtime().and_then(|rt| rt.block_on(usage::usage(gateway, report)))
+        }
     };
     match result {
         Ok(code) => code,
@@ -288,116 +302,4 @@ fn print_banner(addr: &str, demo: &Demo) {
     );
     println!("  python3 examples/backend_health_checker.py --url {url} check");
     println!("Switchyard listening on {url}");
-}
-
-fn check_config(path: &Path) -> Result<ExitCode> {
-    match config::load(path) {
-        Ok(c) => {
-            print_quietly(&format!("{} is valid.\n{}", path.display(), summary(&c)))?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(errors) => {
-            eprintln!("{} has {} error(s):", path.display(), errors.0.len());
-            for e in &errors.0 {
-                eprintln!("  {e}");
-            }
-            Ok(ExitCode::FAILURE)
-        }
-    }
-}
-
-/// Writes to standard output, where `print!` would panic on a reader
-/// that went away (`check-config config.toml | head -1`): that is no error.
-fn print_quietly(text: &str) -> Result<()> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(e).context("writing to standard output")
-        }
-        _ => Ok(()),
-    }
-}
-
-/// A human summary with no secrets: counts, names, strategies.
-fn summary(c: &Config) -> String {
-    let mut s = format!(
-        "listen: {}\nproviders ({}):\n",
-        c.server.listen,
-        c.providers.len()
-    );
-    for p in c.providers.values() {
-        let key = if p.api_key.is_some() {
-            "api key set"
-        } else {
-            "no api key"
-        };
-        let state = if p.enabled { "" } else { ", disabled" };
-        s += &format!(
-            "  {} [{}] {} ({key}{state})\n",
-            labelled(&p.id, &p.name),
-            p.protocol.name(),
-            config::redact_url(&p.base_url)
-        );
-    }
-    s += &format!("models ({}):\n", c.models.len());
-    for m in c.models.values() {
-        let ids: Vec<String> = m
-            .backends
-            .iter()
-            .map(|b| format!("{}{}", b.id, if b.enabled { "" } else { " (disabled)" }))
-            .collect();
-        s += &format!("  {} [{}]: {}\n", m.name, m.strategy.name(), ids.join(", "));
-    }
-    s += &format!("usage ledger: {}\n", c.usage.store.shown());
-    if !c.usage.unpriced.is_empty() {
-        s += &format!(
-            "  no price (cost 0; set [prices.\"MODEL\"]): {}\n",
-            c.usage.unpriced.join(", ")
-        );
-    }
-    s += &format!("users ({}):\n", c.users.len());
-    for u in c.users.values() {
-        let models = if u.allowed_models.is_empty() {
-            "all models".to_string()
-        } else {
-            u.allowed_models.join(", ")
-        };
-        s += &format!(
-            "  {}{}: {models}\n",
-            labelled(&u.id, &u.name),
-            if u.admin { " (admin)" } else { "" }
-        );
-    }
-    s
-}
-
-/// `id`, with its display name when the file gave a different one.
-fn labelled(id: &str, name: &str) -> String {
-    if id == name {
-        id.to_string()
-    } else {
-        format!("{id} ({name:?})")
-    }
-}
-
-fn init(output: &Path, force: bool) -> Result<ExitCode> {
-    if output.exists() && !force {
-        bail!(
-            "{} already exists; pass --force to overwrite it",
-            output.display()
-        );
-    }
-    // A credential: from the OS's random source, not a seeded generator.
-    let mut bytes = [0u8; 24];
-    getrandom::getrandom(&mut bytes)
-        .map_err(|e| anyhow::anyhow!("reading the OS random source: {e}"))?;
-    let token = format!("sy-{}", config::hex(&bytes));
-    let text = include_str!("../config/example.toml").replace("@TOKEN@", &token);
-    std::fs::write(output, text).with_context(|| format!("writing {}", output.display()))?;
-    println!(
-        "Wrote {}. Edit it, then: switchyard check-config {0}",
-        output.display()
-    );
-    Ok(ExitCode::SUCCESS)
 }

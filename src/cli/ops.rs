@@ -11,21 +11,31 @@ use serde_json::json;
 use super::remote::{Client, Probe, Target};
 
 /// Exit code 2: the gateway itself could not be used (bad URL, token, model).
-fn usage_error(e: anyhow::Error) -> ExitCode {
+pub(super) fn gateway_error(e: anyhow::Error) -> ExitCode {
     eprintln!("error: {e:#}");
     ExitCode::from(2)
 }
 
-async fn backends_or_list(client: &Client, given: &[String]) -> Result<Vec<String>> {
+async fn backends_or_list(client: &Client, t: &Target, given: &[String]) -> Result<Vec<String>> {
     if given.is_empty() {
-        client.backends().await
+        client.backends(&t.model).await
     } else {
         Ok(given.to_vec())
     }
 }
 
-async fn probe_all(client: &Client, backends: &[String], streaming: bool) -> Vec<Probe> {
-    join_all(backends.iter().map(|b| client.probe(b, streaming))).await
+async fn probe_all(
+    client: &Client,
+    t: &Target,
+    backends: &[String],
+    streaming: bool,
+) -> Vec<Probe> {
+    join_all(
+        backends
+            .iter()
+            .map(|b| client.probe(&t.model, b, streaming)),
+    )
+    .await
 }
 
 fn report_line(p: &Probe) -> String {
@@ -50,7 +60,7 @@ fn print_report(t: &Target, probes: &[Probe]) {
         "Time: {}",
         humantime::format_rfc3339_seconds(std::time::SystemTime::now())
     );
-    println!("Model: {}  Gateway: {}", t.model, t.url);
+    println!("Model: {}  Gateway: {}", t.model, t.gateway.url);
     for p in probes {
         println!("{}", report_line(p));
     }
@@ -64,20 +74,20 @@ pub async fn check(
     streaming: bool,
     as_json: bool,
 ) -> Result<ExitCode> {
-    let client = Client::new(target)?;
-    let backends = match backends_or_list(&client, &backends).await {
+    let client = Client::new(target.gateway.clone())?;
+    let backends = match backends_or_list(&client, &target, &backends).await {
         Ok(b) => b,
-        Err(e) => return Ok(usage_error(e)),
+        Err(e) => return Ok(gateway_error(e)),
     };
-    let probes = probe_all(&client, &backends, streaming).await;
+    let probes = probe_all(&client, &target, &backends, streaming).await;
     if as_json {
         let list: Vec<_> = probes.iter().map(Probe::to_json).collect();
         let healthy = probes.iter().filter(|p| p.healthy()).count();
-        let t = client.target();
-        let out = json!({"model": t.model, "url": t.url, "backends": list, "healthy": healthy, "unhealthy": probes.len() - healthy});
+        let t = &target;
+        let out = json!({"model": t.model, "url": t.gateway.url, "backends": list, "healthy": healthy, "unhealthy": probes.len() - healthy});
         println!("{out:#}");
     } else {
-        print_report(client.target(), &probes);
+        print_report(&target, &probes);
     }
     Ok(if probes.iter().all(Probe::healthy) {
         ExitCode::SUCCESS
@@ -92,17 +102,17 @@ pub async fn monitor(
     interval: Duration,
     count: Option<u64>,
 ) -> Result<ExitCode> {
-    let client = Client::new(target)?;
+    let client = Client::new(target.gateway.clone())?;
     let mut previous: Vec<Probe> = Vec::new();
     let mut round = 0;
     loop {
         round += 1;
-        let list = match backends_or_list(&client, &backends).await {
+        let list = match backends_or_list(&client, &target, &backends).await {
             Ok(b) => b,
-            Err(e) => return Ok(usage_error(e)),
+            Err(e) => return Ok(gateway_error(e)),
         };
-        let probes = probe_all(&client, &list, false).await;
-        print_report(client.target(), &probes);
+        let probes = probe_all(&client, &target, &list, false).await;
+        print_report(&target, &probes);
         for p in &probes {
             if let Some(old) = previous
                 .iter()
@@ -134,10 +144,10 @@ pub async fn bench(
     rounds: u32,
     streaming: bool,
 ) -> Result<ExitCode> {
-    let client = Client::new(target)?;
-    let backends = match backends_or_list(&client, &backends).await {
+    let client = Client::new(target.gateway.clone())?;
+    let backends = match backends_or_list(&client, &target, &backends).await {
         Ok(b) => b,
-        Err(e) => return Ok(usage_error(e)),
+        Err(e) => return Ok(gateway_error(e)),
     };
     let progress = std::io::stderr().is_terminal();
     let mut results: Vec<Vec<Probe>> = vec![Vec::new(); backends.len()];
@@ -147,7 +157,7 @@ pub async fn bench(
             let _ = std::io::stderr().flush();
         }
         for (i, b) in backends.iter().enumerate() {
-            results[i].push(client.probe(b, streaming).await);
+            results[i].push(client.probe(&target.model, b, streaming).await);
         }
     }
     if progress {

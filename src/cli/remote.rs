@@ -19,7 +19,7 @@ const MAX_ANSWER: usize = 16 * 1024 * 1024;
 
 /// Where the gateway is and who we are.
 #[derive(clap::Args, Clone)]
-pub struct Target {
+pub struct Gateway {
     #[arg(long, default_value = "http://localhost:3000")]
     pub url: String,
     /// Defaults to $SWITCHYARD_TOKEN, else the demo's `your-token`.
@@ -30,11 +30,18 @@ pub struct Target {
         hide_env_values = true
     )]
     pub token: String,
-    #[arg(long, default_value = "gpt-4o")]
-    pub model: String,
     /// Seconds per request.
     #[arg(long, default_value_t = 30.0)]
     pub timeout: f64,
+}
+
+/// A model behind the gateway, whose backends `check`, `monitor` and `bench` probe.
+#[derive(clap::Args, Clone)]
+pub struct Target {
+    #[command(flatten)]
+    pub gateway: Gateway,
+    #[arg(long, default_value = "gpt-4o")]
+    pub model: String,
 }
 
 /// One pinned probe's result.
@@ -72,7 +79,7 @@ pub struct Client {
     http: UpstreamClient,
     /// Over each whole request, from sending it to the end of its body.
     timeout: Duration,
-    target: Target,
+    gateway: Gateway,
 }
 
 /// Why a request got no answer.
@@ -84,23 +91,19 @@ enum Failure {
 }
 
 impl Client {
-    pub fn new(target: Target) -> Result<Self> {
-        let timeout = Duration::try_from_secs_f64(target.timeout)
+    pub fn new(gateway: Gateway) -> Result<Self> {
+        let timeout = Duration::try_from_secs_f64(gateway.timeout)
             .map_err(|_| anyhow!("--timeout must be a finite, non-negative number of seconds"))?;
         let http = UpstreamClient::new(timeout, IDLE).map_err(anyhow::Error::msg)?;
         Ok(Client {
             http,
             timeout,
-            target,
+            gateway,
         })
     }
 
-    pub fn target(&self) -> &Target {
-        &self.target
-    }
-
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.target.url.trim_end_matches('/'))
+        format!("{}{path}", self.gateway.url.trim_end_matches('/'))
     }
 
     /// Sends a request carrying the token; any HTTP status is an answer.
@@ -121,7 +124,7 @@ impl Client {
             return Err(invalid(&"URL scheme is not allowed"));
         }
         let uri: Uri = url.parse().map_err(|e| invalid(&e))?;
-        let mut token = HeaderValue::try_from(format!("Bearer {}", self.target.token))
+        let mut token = HeaderValue::try_from(format!("Bearer {}", self.gateway.token))
             .map_err(|e| Failure::Invalid(format!("builder error: {e}")))?;
         token.set_sensitive(true);
         let mut req = Request::builder()
@@ -141,9 +144,10 @@ impl Client {
         }
     }
 
-    /// The backends this user may pin for the model, from `GET /v1/models/{model}`.
-    pub async fn backends(&self) -> Result<Vec<String>> {
-        let url = self.url(&format!("/v1/models/{}", self.target.model));
+    /// `GET path` as JSON, with its status; an error when there is no
+    /// answer. A body that is not JSON reads as `null`.
+    pub async fn get_json(&self, path: &str) -> Result<(StatusCode, Value)> {
+        let url = self.url(path);
         let (status, body, deadline) = self
             .send(Method::GET, &url, None)
             .await
@@ -154,19 +158,21 @@ impl Client {
                 }
                 Failure::Failed(why) => anyhow!("error sending request for url ({url}): {why}"),
             })
-            .with_context(|| format!("cannot reach {}", self.target.url))?;
+            .with_context(|| format!("cannot reach {}", self.gateway.url))?;
         let bytes = match deadline.bound(upstream::read_all(body, MAX_ANSWER)).await {
             Some(Ok(bytes)) => bytes,
             Some(Err(why)) => bail!("reading the answer to GET {url}: {why}"),
             None => bail!("reading the answer to GET {url}: operation timed out"),
         };
-        let body: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        Ok((status, serde_json::from_slice(&bytes).unwrap_or_default()))
+    }
+
+    /// The backends this user may pin for `model`, from `GET /v1/models/{model}`.
+    pub async fn backends(&self, model: &str) -> Result<Vec<String>> {
+        let path = format!("/v1/models/{model}");
+        let (status, body) = self.get_json(&path).await?;
         if !status.is_success() {
-            bail!(
-                "GET {url}: HTTP {}: {}",
-                status.as_u16(),
-                body["error"]["message"].as_str().unwrap_or("")
-            );
+            bail!("GET {}: {}", self.url(&path), http_error(status, &body));
         }
         let list = body["backends"]
             .as_array()
@@ -178,9 +184,9 @@ impl Client {
     }
 
     /// One pinned `ping` with `max_tokens: 1`: healthy means HTTP 200 and real content.
-    pub async fn probe(&self, backend: &str, streaming: bool) -> Probe {
+    pub async fn probe(&self, model: &str, backend: &str, streaming: bool) -> Probe {
         let started = Instant::now();
-        let body = json!({"model": self.target.model, "messages": [{"role": "user", "content": "ping"}],
+        let body = json!({"model": model, "messages": [{"role": "user", "content": "ping"}],
                           "backend": backend, "max_tokens": 1, "stream": streaming});
         let url = self.url("/v1/chat/completions");
         let sent = self.send(Method::POST, &url, Some(body.to_string())).await;
@@ -237,17 +243,22 @@ async fn read_json(status: StatusCode, body: Incoming, deadline: Deadline) -> Op
         _ => return Some(invalid_json(status)),
     };
     if !status.is_success() {
-        return Some(format!(
-            "HTTP {}: {}",
-            status.as_u16(),
-            body["error"]["message"].as_str().unwrap_or("")
-        ));
+        return Some(http_error(status, &body));
     }
     let content = body["choices"][0]["message"]["content"]
         .as_str()
         .unwrap_or("");
     let tools = body["choices"][0]["message"]["tool_calls"].is_array();
     (content.is_empty() && !tools).then(|| "no content".to_string())
+}
+
+/// `HTTP 403: user "bob" is not an admin`: a gateway's error answer.
+pub fn http_error(status: StatusCode, body: &Value) -> String {
+    format!(
+        "HTTP {}: {}",
+        status.as_u16(),
+        body["error"]["message"].as_str().unwrap_or("")
+    )
 }
 
 fn invalid_json(status: StatusCode) -> String {
@@ -325,10 +336,9 @@ mod tests {
     }
 
     fn client(url: String) -> Client {
-        Client::new(Target {
+        Client::new(Gateway {
             url,
             token: "t".into(),
-            model: "m".into(),
             timeout: 0.3,
         })
         .unwrap()
@@ -340,8 +350,8 @@ mod tests {
         let url = stalling("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n").await;
         let client = client(url);
         let started = Instant::now();
-        let streamed = client.probe("b", true).await;
-        let whole = client.probe("b", false).await;
+        let streamed = client.probe("m", "b", true).await;
+        let whole = client.probe("m", "b", false).await;
         assert_eq!(streamed.status, Some(200));
         assert_eq!(
             streamed.error.as_deref(),
@@ -357,12 +367,12 @@ mod tests {
     #[tokio::test]
     async fn a_gateway_that_never_answers_is_a_timeout() {
         let client = client(stalling("").await);
-        let probe = client.probe("b", false).await;
+        let probe = client.probe("m", "b", false).await;
         assert_eq!(
             (probe.status, probe.error.as_deref()),
             (None, Some("timeout"))
         );
-        let err = client.backends().await.unwrap_err();
+        let err = client.backends("m").await.unwrap_err();
         assert!(
             format!("{err:#}").ends_with("operation timed out"),
             "{err:#}"

@@ -87,19 +87,24 @@ impl Limits {
     }
 }
 
-/// `[users.ID.rate_limit]`: `all` covers every model of the user, `models`
-/// add limits for one model each (both apply).
+/// A user's limits of one kind: `all` covers every model of the user,
+/// `models` add limits for one model each (both apply).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct RateLimit {
-    pub all: Limits,
-    pub models: IndexMap<String, Limits>,
+pub struct PerModel<L> {
+    pub all: L,
+    pub models: IndexMap<String, L>,
 }
 
-impl RateLimit {
+impl<L: Default + PartialEq> PerModel<L> {
+    /// No limit anywhere: every key was left out.
     pub fn is_empty(&self) -> bool {
-        self.all.is_empty() && self.models.values().all(Limits::is_empty)
+        let none = L::default();
+        self.all == none && self.models.values().all(|l| *l == none)
     }
 }
+
+/// `[users.ID.rate_limit]`.
+pub type RateLimit = PerModel<Limits>;
 
 /// `[state]`: where limit counters and backend cooldowns live.
 #[derive(Debug, Clone, PartialEq)]

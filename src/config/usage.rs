@@ -4,8 +4,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use indexmap::IndexMap;
-
 use super::Secret;
 
 /// `[usage]`.
@@ -56,14 +54,4 @@ impl BudgetLimits {
 }
 
 /// `[users.ID.budget]`: `all` covers every model, `models` one model each (both apply).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Budget {
-    pub all: BudgetLimits,
-    pub models: IndexMap<String, BudgetLimits>,
-}
-
-impl Budget {
-    pub fn is_empty(&self) -> bool {
-        self.all.is_empty() && self.models.values().all(BudgetLimits::is_empty)
-    }
-}
+pub type Budget = super::PerModel<BudgetLimits>;

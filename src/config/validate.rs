@@ -19,6 +19,8 @@ mod limits;
 mod models;
 mod server;
 mod usage;
+#[cfg(test)]
+mod usage_tests;
 mod users;
 
 use models::models;

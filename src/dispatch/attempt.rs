@@ -12,7 +12,7 @@ use crate::error::{EdgeError, Fault, Rejection};
 use crate::health::{cooldown, Failure};
 use crate::protocol::sse::SseError;
 use crate::protocol::{
-    error_summary, Answer, Protocol, Request, RequestError, StreamError, UpstreamRequest,
+    error_summary, Answer, Prepared, Protocol, Request, RequestError, StreamError, UpstreamRequest,
 };
 use crate::upstream::{self, error_chain, ReadError, SendError, UpstreamClient};
 
@@ -279,7 +279,7 @@ pub async fn complete(
     max_bytes: usize,
     seen: &Seen<'_>,
 ) -> Result<Answer, AttemptError> {
-    let up = build(backend, req)?;
+    let (prepared, up) = build(backend, req)?;
     let work = async {
         let resp = send(client, backend, up, seen).await?;
         let body = upstream::read_all(resp.into_body(), max_bytes)
@@ -288,9 +288,9 @@ pub async fn complete(
                 ReadError::Transport(e) => AttemptError::StreamBroken(Broken::Transport(e)),
                 ReadError::TooLarge { limit } => AttemptError::TooLarge { limit },
             })?;
-        let protocol = &backend.provider.protocol;
-        protocol
-            .answer(&backend.upstream(), req, body)
+        let protocol = &*backend.provider.protocol;
+        prepared
+            .answer(protocol, &backend.upstream(), body)
             .map_err(AttemptError::BadResponse)
     };
     let started = tokio::time::Instant::now();
@@ -303,11 +303,19 @@ pub async fn complete(
     }
 }
 
-/// The upstream request, or why this backend cannot take it.
-pub fn build(backend: &Backend, req: &Request) -> Result<UpstreamRequest, AttemptError> {
-    let protocol = &backend.provider.protocol;
-    protocol
-        .build(&backend.upstream(), req)
+/// The request in the form this backend's protocol reads, and its upstream
+/// request; or why this backend cannot take it.
+pub fn build<'r>(
+    backend: &Backend,
+    req: &'r Request,
+) -> Result<(Prepared<'r>, UpstreamRequest), AttemptError> {
+    let protocol = &*backend.provider.protocol;
+    let t = backend.upstream();
+    Prepared::new(protocol, &t, req)
+        .and_then(|prepared| {
+            let up = prepared.build(protocol, &t)?;
+            Ok((prepared, up))
+        })
         .map_err(|error| AttemptError::Unsupported {
             backend: backend.id.clone(),
             error,

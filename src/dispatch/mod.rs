@@ -16,7 +16,7 @@ use axum::body::Body;
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use crate::config::{Config, User};
+use crate::config::{Backend, Config, User};
 use crate::error::EdgeError;
 use crate::health::{Target, TrialGuard};
 use crate::protocol::Request;
@@ -61,7 +61,7 @@ pub struct Outcome {
 /// request's log line still names the backend it was at.
 struct Abandoned<'a> {
     record: &'a RequestRecord,
-    backend: &'a str,
+    backend: &'a Arc<Backend>,
     started: Instant,
     armed: bool,
 }
@@ -75,12 +75,12 @@ impl Drop for Abandoned<'_> {
         self.record.update(|f| {
             // A backend is tried once per request: an entry for it means its
             // end was told already (a hedge that lost is dropped after that).
-            if f.attempts.iter().any(|a| a.backend == self.backend) {
+            if f.attempts.iter().any(|a| a.backend == self.backend.id) {
                 return;
             }
-            f.backend = Some(self.backend.to_string());
+            f.backend = Some(self.backend.clone());
             f.attempts.push(AttemptLog {
-                backend: self.backend.to_string(),
+                backend: self.backend.id.clone(),
                 outcome: "cancelled",
                 elapsed,
             });
@@ -226,7 +226,7 @@ impl Dispatch<'_> {
         let started = Instant::now();
         let mut left = Abandoned {
             record: self.record,
-            backend: &backend.id,
+            backend: &slot.backend,
             started,
             armed: true,
         };
@@ -305,8 +305,7 @@ impl Dispatch<'_> {
             }
         };
         self.record.update(|f| {
-            f.backend = Some(slot.backend.id.clone());
-            f.served = Some(slot.backend.clone());
+            f.backend = Some(slot.backend.clone());
             f.attempts.push(AttemptLog {
                 backend: slot.backend.id.clone(),
                 outcome,

@@ -48,14 +48,14 @@ pub async fn open(
     limit: (Duration, TimeoutKind),
     seen: &attempt::Seen<'_>,
 ) -> Result<Committed, AttemptError> {
-    let up = attempt::build(backend, req)?;
+    let (prepared, up) = attempt::build(backend, req)?;
     let started = Instant::now();
     let work = async {
         let resp = attempt::send(client, backend, up, seen).await?;
         let mut c = Committed {
             upstream: resp.into_body(),
             parser: SseParser::default(),
-            translator: backend.provider.protocol.stream(&backend.upstream(), req),
+            translator: prepared.stream(&*backend.provider.protocol, &backend.upstream()),
             pending: Vec::new(),
             usage: None,
             done: false,
@@ -161,15 +161,34 @@ struct RelayBody {
     /// is an atomic store, where a new `timeout` per chunk registered and
     /// cancelled a timer-wheel entry each time.
     idle: Pin<Box<tokio::time::Sleep>>,
+    /// The translator's keep-alive event and the silence it is sent after
+    /// (none for chat completions).
+    beat: Option<Beat>,
+}
+
+struct Beat {
+    timer: Pin<Box<tokio::time::Sleep>>,
+    every: Duration,
+    event: &'static [u8],
 }
 
 /// The client's response body for a committed stream.
 pub fn body(relay: Relay) -> Body {
     let idle = Box::pin(tokio::time::sleep(relay.wait()));
+    let beat = relay
+        .stream
+        .translator
+        .keepalive()
+        .map(|(every, event)| Beat {
+            timer: Box::pin(tokio::time::sleep(every)),
+            every,
+            event,
+        });
     Body::new(RelayBody {
         relay,
         finished: false,
         idle,
+        beat,
     })
 }
 
@@ -212,6 +231,14 @@ impl RelayBody {
             }
             let result = match Pin::new(&mut c.upstream).poll_frame(cx) {
                 Poll::Pending => {
+                    if let Some(beat) = &mut self.beat {
+                        if beat.timer.as_mut().poll(cx).is_ready() {
+                            c.pending.extend_from_slice(beat.event);
+                            let next = tokio::time::Instant::now() + beat.every;
+                            beat.timer.as_mut().reset(next);
+                            continue;
+                        }
+                    }
                     ready!(self.idle.as_mut().poll(cx));
                     Err(Broken::Idle(self.relay.idle_timeout))
                 }
@@ -224,8 +251,11 @@ impl RelayBody {
                     Ok(chunk) => {
                         let provider = &self.relay.model.backends[self.relay.index].provider;
                         let fed = c.feed(&chunk, provider).map(|_| false);
-                        let deadline = tokio::time::Instant::now() + self.relay.wait();
-                        self.idle.as_mut().reset(deadline);
+                        let now = tokio::time::Instant::now();
+                        self.idle.as_mut().reset(now + self.relay.wait());
+                        if let Some(beat) = &mut self.beat {
+                            beat.timer.as_mut().reset(now + beat.every);
+                        }
                         fed
                     }
                     Err(_trailers) => Ok(false),

@@ -2,7 +2,9 @@
 //! with the status and headers the SDKs read (`Retry-After`,
 //! `WWW-Authenticate`): for the OpenAI endpoints and the gateway's own routes.
 
-use axum::http::{header, HeaderValue, StatusCode};
+use std::time::Duration;
+
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
@@ -20,20 +22,7 @@ pub fn error_response(e: &EdgeError) -> Response {
         }
     };
     let mut resp = (status, [(header::CONTENT_TYPE, json())], body).into_response();
-    if let Some(wait) = e.retry_after() {
-        // Whole seconds, rounded up: a client must not come back too early.
-        let secs = wait.as_millis().div_ceil(1000).max(1) as u64;
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        if matches!(
-            e,
-            EdgeError::RateLimited { .. } | EdgeError::UpstreamRateLimited { .. }
-        ) {
-            let ms = wait.as_millis().max(1) as u64;
-            resp.headers_mut()
-                .insert("retry-after-ms", HeaderValue::from(ms));
-        }
-    }
+    retry_headers(e, resp.headers_mut());
     if e.closes_connection() {
         resp.headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -45,7 +34,37 @@ pub fn error_response(e: &EdgeError) -> Response {
     resp
 }
 
-fn json() -> HeaderValue {
+/// The official SDKs wait out a `Retry-After` of up to a minute (newer
+/// ones two) before their own retry; past that they back off briefly and
+/// retry anyway unless told not to.
+const SDK_WAIT: Duration = Duration::from_secs(60);
+
+/// `Retry-After` when a retry may help and, for rate limits and budgets,
+/// `retry-after-ms`, which the OpenAI and Anthropic SDKs both read first; a
+/// budget that resets in hours also says `x-should-retry: false`.
+pub(super) fn retry_headers(e: &EdgeError, headers: &mut HeaderMap) {
+    let Some(wait) = e.retry_after() else {
+        return;
+    };
+    // Whole seconds, rounded up: a client must not come back too early.
+    let secs = wait.as_millis().div_ceil(1000).max(1) as u64;
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    let quota = matches!(e, EdgeError::OverBudget { .. });
+    let limited = matches!(
+        e,
+        EdgeError::RateLimited { .. } | EdgeError::UpstreamRateLimited { .. }
+    );
+    if quota || limited {
+        let ms = wait.as_millis().max(1) as u64;
+        headers.insert("retry-after-ms", HeaderValue::from(ms));
+    }
+    // A budget that resets in hours: retrying in seconds cannot help.
+    if quota && wait > SDK_WAIT {
+        headers.insert("x-should-retry", HeaderValue::from_static("false"));
+    }
+}
+
+pub(super) fn json() -> HeaderValue {
     HeaderValue::from_static("application/json")
 }
 
@@ -69,7 +88,7 @@ fn rewritten(r: &Rejection) -> Bytes {
     Bytes::from(openai_error_body(&message, &kind, None, code.as_deref()))
 }
 
-fn fallback_message(status: StatusCode, body: &[u8]) -> String {
+pub(super) fn fallback_message(status: StatusCode, body: &[u8]) -> String {
     let summary = error_summary(body);
     if summary.is_empty() {
         format!("upstream returned HTTP {}", status.as_u16())
@@ -120,7 +139,7 @@ fn parts(e: &EdgeError) -> (&'static str, Option<&str>, Option<&'static str>) {
         }
         EdgeError::UpstreamRejected(_) => ("invalid_request_error", None, None),
         EdgeError::RateLimited { kind, .. } => (kind, None, Some("rate_limit_exceeded")),
-        EdgeError::OverBudget(_) => ("insufficient_quota", None, Some("insufficient_quota")),
+        EdgeError::OverBudget { .. } => ("insufficient_quota", None, Some("insufficient_quota")),
         EdgeError::StateUnavailable => ("server_error", None, Some("state_unavailable")),
         EdgeError::Internal(_) => ("server_error", None, Some("internal_error")),
     }
@@ -134,19 +153,10 @@ mod tests {
 
     /// The client's body for an upstream `status` with `body`, from a backend of `kind`.
     fn convert(kind: &str, status: u16, body: &str) -> Value {
-        let table = toml::Table::new();
-        let protocol = (spec(kind).unwrap().new)(&mut Options::new(&table));
-        let body = Bytes::from(body.to_string());
-        let r = Rejection {
-            status: StatusCode::from_u16(status).unwrap(),
-            error: protocol.error(&body),
-            body,
-            content_type: None,
-            api: protocol.api(),
-        };
+        let r = super::super::test_rejection(kind, status, body);
         let resp = rejection(&r);
         assert_eq!(resp.status().as_u16(), status);
-        let bytes = match r.error.is_some() && r.api.is_some() {
+        let bytes = match r.error.is_some() && r.api == Some(Api::ChatCompletions) {
             true => r.body.clone(),
             false => rewritten(&r),
         };

@@ -3,14 +3,14 @@
 //!
 //! Rows are written beside the request, never in it: [`Ledger::record`]
 //! counts the row against `usage.max_pending_rows` and queues it, and one
-//! background task ([`writer`]) inserts them in batches, retrying with
+//! background task (`writer`) inserts them in batches, retrying with
 //! backoff while the store is down. A row that would pass the bound is
 //! dropped, counted in `switchyard_usage_rows_dropped_total` and logged
 //! once per incident. The writer flushes what is queued when the gateway
 //! stops. Stores ([`store`]): SQLite (a file, or memory) and PostgreSQL.
 
 mod insert;
-pub mod query;
+pub mod report;
 pub mod store;
 mod writer;
 
@@ -63,7 +63,7 @@ impl Row {
     pub fn of(record: &RequestRecord, status: u16) -> Option<Row> {
         let latency = record.start.elapsed();
         record.read(|f| {
-            let served = f.served.as_ref()?;
+            let served = f.backend.as_ref()?;
             let usage = f.usage.unwrap_or_default();
             let ts_ms = calendar::unix_ms() - latency.as_millis() as i64;
             Some(Row {
@@ -107,7 +107,7 @@ pub struct Ledger {
 impl Ledger {
     /// Opens the store (lazily: a store that is down does not stop the
     /// gateway) and starts the writer and the retention task under `tasks`.
-    pub fn start(cfg: &UsageConfig, dropped: Counter, tasks: &Tasks) -> Result<Ledger, String> {
+    pub fn start(cfg: &UsageConfig, dropped: Counter, tasks: &Tasks) -> Result<Ledger, StoreError> {
         let (ready_tx, ready) = watch::channel(false);
         let pending = Arc::new(AtomicUsize::new(0));
         let dropping = Arc::new(AtomicBool::new(false));
@@ -125,7 +125,7 @@ impl Ledger {
             let _ = ready_tx.send(true);
             return Ok(ledger);
         }
-        let store = Arc::new(Store::open(&cfg.store).map_err(|e| format!("usage.store: {e}"))?);
+        let store = Arc::new(Store::open(&cfg.store)?);
         let (tx, rx) = mpsc::unbounded_channel();
         let writer = writer::Writer::new(store.clone(), rx, pending, dropping, ready_tx);
         tasks.spawn_until_done("usage ledger writer", writer.run(tasks.clone()));

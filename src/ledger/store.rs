@@ -1,6 +1,6 @@
 //! The ledger's tables through sqlx: SQLite (embedded: a file, or memory)
 //! or PostgreSQL (several instances writing one ledger). One schema and the
-//! same SQL serve both; [`on_pool!`] runs a statement on whichever it is.
+//! same SQL serve both; `on_pool!` runs a statement on whichever it is.
 //! Migrations run through sqlx's migrator, which locks against other
 //! instances migrating at the same time.
 
@@ -15,7 +15,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, Row as _, SqlitePool};
 
 use super::insert::{bind_row, insert_statement, Placeholders};
-use super::query::{Bind, Query, Total};
+use super::report::{Bind, Report, Total};
 use super::Row;
 use crate::config::UsageStore;
 
@@ -229,7 +229,7 @@ impl Store {
     }
 
     /// Totals per group for a report.
-    pub async fn totals(&self, q: &Query) -> Result<Vec<Total>, StoreError> {
+    pub async fn totals(&self, q: &Report) -> Result<Vec<Total>, StoreError> {
         let keys = q.group_by.len();
         let result = on_pool!(self, pool => {
             let (sql, binds) = q.sql();

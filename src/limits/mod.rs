@@ -84,23 +84,13 @@ impl Verdict {
 }
 
 /// The outcome of checking a request against its user's limits.
-pub enum Decision {
-    Admitted(Verdict, Admission),
-    Refused(Verdict),
-    /// The shared store failed and `on_error = "fail_open"`: serve unchecked.
-    Unchecked,
-    /// The shared store failed and `on_error = "fail_closed"`.
-    Unavailable,
-}
+pub type Decision = crate::scopes::Decision<Verdict, Admission>;
 
 /// Tokens to reserve for a request: its prompt estimated from the body size
 /// (about 4 bytes a token), plus the completion it may ask for.
 pub fn estimate_tokens(req: &Request, body_len: usize) -> u64 {
-    let completion = req
-        .get::<u64>("max_completion_tokens")
-        .or_else(|| req.get::<u64>("max_tokens"))
-        .unwrap_or(DEFAULT_COMPLETION_ALLOWANCE);
-    let choices = req.get::<u64>("n").unwrap_or(1).max(1);
+    let (each, choices) = req.output_bound();
+    let completion = each.unwrap_or(DEFAULT_COMPLETION_ALLOWANCE);
     (body_len as u64 / 4).saturating_add(completion.saturating_mul(choices))
 }
 
@@ -116,18 +106,26 @@ impl Limiter {
 
     /// Checks and, when every limit passes, takes a request and `tokens`.
     pub async fn admit(&self, scopes: Vec<Arc<Scope>>, tokens: u64) -> Decision {
-        let Some(shared) = &self.shared else {
-            let verdict = memory::admit(&scopes, tokens, clock::now_ms(), true);
-            return decide(verdict, scopes, tokens, Via::Memory);
+        let (verdict, via) = match &self.shared {
+            None => {
+                let verdict = memory::admit(&scopes, tokens, clock::now_ms(), true);
+                (verdict, Via::Memory)
+            }
+            Some(shared) => {
+                let lease = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+                match shared.admit(&scopes, tokens, &lease).await {
+                    Ok(verdict) => (verdict, Via::Shared(shared.clone(), lease)),
+                    Err(_) => return Decision::store_failed(shared.on_error()),
+                }
+            }
         };
-        let lease = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
-        match shared.admit(&scopes, tokens, &lease).await {
-            Ok(verdict) => decide(verdict, scopes, tokens, Via::Shared(shared.clone(), lease)),
-            Err(_) => match shared.on_error() {
-                OnError::FailOpen => Decision::Unchecked,
-                OnError::FailClosed => Decision::Unavailable,
-            },
-        }
+        let refused = verdict.refusal.is_some();
+        Decision::of(verdict, refused, || Admission {
+            scopes,
+            reserved: tokens,
+            via,
+            delta: None,
+        })
     }
 
     /// The windows' state without taking anything (for the headers of a
@@ -138,19 +136,6 @@ impl Limiter {
             Some(shared) => shared.peek(scopes).await.ok(),
         }
     }
-}
-
-fn decide(verdict: Verdict, scopes: Vec<Arc<Scope>>, reserved: u64, via: Via) -> Decision {
-    if verdict.refusal.is_some() {
-        return Decision::Refused(verdict);
-    }
-    let admission = Admission {
-        scopes,
-        reserved,
-        via,
-        delta: None,
-    };
-    Decision::Admitted(verdict, admission)
 }
 
 enum Via {

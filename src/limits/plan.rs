@@ -26,23 +26,8 @@ pub struct Scope {
     pub(crate) key: String,
 }
 
-/// A user's scopes: the one over all models, then the per-model ones.
-#[derive(Debug, Default)]
-pub struct UserPlan {
-    pub all: Option<Arc<Scope>>,
-    pub models: HashMap<String, Arc<Scope>>,
-}
-
-impl UserPlan {
-    /// The scopes a request for `model` counts against, in lock order.
-    pub fn scopes(&self, model: &str) -> Vec<Arc<Scope>> {
-        self.all
-            .iter()
-            .chain(self.models.get(model))
-            .cloned()
-            .collect()
-    }
-}
+/// A user's rate limits: the one over all models, then the per-model ones.
+pub type UserPlan = crate::scopes::UserScopes<Scope>;
 
 type ScopeKey = (String, Option<String>);
 /// A scope's TATs, by the scope and its windows.

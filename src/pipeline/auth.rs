@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
 use super::Endpoint;
@@ -15,32 +15,45 @@ use crate::error::EdgeError;
 use crate::state::{AppState, Snapshot};
 use crate::telemetry::RequestRecord;
 
-/// The user behind `Authorization: Bearer TOKEN`: 401 when the header is
-/// missing or the token unknown or disabled. The token is looked up by its
-/// digest and never logged.
+/// The user behind `Authorization: Bearer TOKEN`, or `x-api-key: TOKEN`
+/// (what Anthropic clients send): 401 when neither is there or the token is
+/// unknown or disabled. The token is looked up by its digest and never logged.
 pub fn authenticate(snap: &Snapshot, headers: &HeaderMap) -> Result<Arc<User>, EdgeError> {
-    let value = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .ok_or(EdgeError::Unauthorized(
-            "missing bearer token: send `Authorization: Bearer <token>`",
-        ))?;
+    let token =
+        match headers.get(axum::http::header::AUTHORIZATION) {
+            Some(value) => bearer(value)?,
+            None => match headers.get("x-api-key") {
+                Some(value) => value
+                    .to_str()
+                    .ok()
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .ok_or(EdgeError::Unauthorized("invalid x-api-key header"))?,
+                None => return Err(EdgeError::Unauthorized(
+                    "missing token: send `Authorization: Bearer <token>` or `x-api-key: <token>`",
+                )),
+            },
+        };
+    match snap.user_by_token(token) {
+        Some(user) if user.enabled => Ok(user.clone()),
+        Some(_) => Err(EdgeError::Unauthorized("this token's user is disabled")),
+        None => Err(EdgeError::Unauthorized("invalid token")),
+    }
+}
+
+fn bearer(value: &HeaderValue) -> Result<&str, EdgeError> {
     let value = value
         .to_str()
         .map_err(|_| EdgeError::Unauthorized("invalid authorization header"))?;
     // The scheme is case-insensitive (RFC 9110 section 11.1): `BEARER` is `Bearer`.
-    let token = value
+    value
         .split_once(' ')
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim())
         .filter(|t| !t.is_empty())
         .ok_or(EdgeError::Unauthorized(
             "authorization header must be `Bearer <token>`",
-        ))?;
-    match snap.user_by_token(token) {
-        Some(user) if user.enabled => Ok(user.clone()),
-        Some(_) => Err(EdgeError::Unauthorized("this token's user is disabled")),
-        None => Err(EdgeError::Unauthorized("invalid token")),
-    }
+        ))
 }
 
 /// An authenticated request: its user, and the snapshot it was checked

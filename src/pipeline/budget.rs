@@ -3,11 +3,12 @@
 //! Every response to a user with a budget carries
 //! `x-switchyard-budget-remaining-usd` and `x-switchyard-budget-reset`.
 
-use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue};
 
-use crate::budget::{window, Budgets, Ceiling, Decision, Reservation, Scope, UserBudget, Verdict};
+use super::admit::{scope_name, Check};
+use crate::budget::{window, Budgets, Ceiling, Reservation, Scope, Verdict};
 use crate::calendar;
 use crate::config::User;
 use crate::error::EdgeError;
@@ -16,28 +17,17 @@ use crate::protocol::Request;
 use crate::telemetry::metrics::UserLabels;
 use crate::telemetry::Metrics;
 
-/// What admission learned about the user's budgets, for the headers.
-#[derive(Default)]
-pub struct Spend {
-    scopes: Option<Vec<Arc<Scope>>>,
-    verdict: Option<Verdict>,
-    unknown: bool,
-}
+/// The budget side of admission.
+pub type BudgetCheck = Check<Scope, Verdict>;
 
 /// Output tokens the request may ask for: its `max_completion_tokens`,
 /// else `max_tokens`, times `n`; `None` when it sets no bound.
 fn asked_output(req: &Request) -> Option<u64> {
-    let each = req
-        .get::<u64>("max_completion_tokens")
-        .or_else(|| req.get::<u64>("max_tokens"))?;
-    Some(each.saturating_mul(req.get::<u64>("n").unwrap_or(1).max(1)))
+    let (each, choices) = req.output_bound();
+    Some(each?.saturating_mul(choices))
 }
 
-impl Spend {
-    pub fn scoped(&mut self, plan: Option<&Arc<UserBudget>>, model: &str) {
-        self.scopes = plan.map(|p| p.scopes(model));
-    }
-
+impl BudgetCheck {
     /// Reserves the request's ceiling cost: its body size as input tokens
     /// (a token of text is never shorter than a byte) and its output bound.
     pub async fn admit(
@@ -47,38 +37,22 @@ impl Spend {
         (user, req, body_len): (&User, &Request, usize),
         ceiling: Option<&Ceiling>,
     ) -> Result<Option<Reservation>, EdgeError> {
-        let Some(scopes) = self.scopes.take() else {
+        let Some(scopes) = self.take_scopes() else {
             return Ok(None);
         };
         let ceiling = ceiling.copied().unwrap_or_default();
         let amount = ceiling.reserve(body_len as u64, asked_output(req));
-        match budgets.admit(scopes, amount, calendar::unix_ms()).await {
-            Decision::Admitted(v, r) => {
-                self.verdict = Some(v);
-                Ok(Some(r))
-            }
-            Decision::Refused(v) => {
-                let e = refused(metrics, user, &v);
-                self.verdict = Some(v);
-                Err(e)
-            }
-            Decision::Unchecked => {
-                self.unknown = true;
-                Ok(None)
-            }
-            Decision::Unavailable => {
-                self.unknown = true;
-                Err(EdgeError::StateUnavailable)
-            }
-        }
+        let decision = budgets.admit(scopes, amount, calendar::unix_ms()).await;
+        self.decided(decision, |v| refused(metrics, user, v))
     }
 
     /// Writes the budget headers: the window with the least left.
     pub async fn apply(mut self, budgets: &Budgets, out: &mut HeaderMap) {
-        if let (Some(scopes), None, false) = (&self.scopes, &self.verdict, self.unknown) {
-            self.verdict = budgets.peek(scopes, calendar::unix_ms()).await;
+        if let Some(scopes) = self.unchecked_scopes() {
+            let v = budgets.peek(scopes, calendar::unix_ms()).await;
+            self.peeked(v);
         }
-        let Some(s) = self.verdict.as_ref().and_then(Verdict::tightest) else {
+        let Some(s) = self.verdict().and_then(Verdict::tightest) else {
             return;
         };
         if let Ok(v) = HeaderValue::from_str(&format!("{:.6}", window::usd(s.remaining))) {
@@ -100,16 +74,17 @@ fn refused(metrics: &Metrics, user: &User, v: &Verdict) -> EdgeError {
     let Some(r) = &v.refusal else {
         return EdgeError::Internal("refused without a reason".into());
     };
-    let scope = match &r.status.model {
-        Some(m) => format!("user {:?} on model `{m}`", user.id),
-        None => format!("user {:?}", user.id),
-    };
-    EdgeError::OverBudget(format!(
+    let scope = scope_name(user, r.status.model.as_deref());
+    let message = format!(
         "You exceeded your {} budget: {scope} has ${:.4} of ${:.2} left and this request may cost up to ${:.4}. It resets in {}.",
         r.status.span.name(),
         window::usd(r.remaining),
         window::usd(r.status.limit),
         window::usd(r.cost),
         go_duration(r.status.reset_ms.max(1)),
-    ))
+    );
+    EdgeError::OverBudget {
+        message,
+        retry_after: Duration::from_millis(r.status.reset_ms),
+    }
 }

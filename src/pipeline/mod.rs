@@ -23,16 +23,19 @@ pub mod settle;
 use std::sync::Arc;
 
 use axum::extract::{Request as HttpRequest, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 use axum::Extension;
+use bytes::Bytes;
 
 pub use auth::{authenticate, Caller};
 
 use crate::config::User;
 use crate::dispatch::{Dispatch, Reply, Served};
 use crate::error::EdgeError;
-use crate::protocol::Request;
+use crate::protocol::{Request, Usage};
+use crate::routing::Route;
 use crate::state::{AppState, Snapshot};
 use crate::telemetry::RequestRecord;
 
@@ -43,6 +46,24 @@ pub trait Endpoint: Send + Sync + 'static {
 
     /// The body, in the endpoint's format, as the gateway's request.
     fn parse(body: &[u8]) -> Result<Request, EdgeError>;
+
+    /// As [`parse`](Self::parse), for an endpoint that keeps the client's
+    /// bytes (to splice rather than re-serialise them) or reads its headers
+    /// or URL.
+    fn parse_raw(body: Bytes, _head: &Parts) -> Result<Request, EdgeError> {
+        Self::parse(&body)
+    }
+
+    /// An answer the endpoint gives itself instead of dispatching, for a
+    /// request no backend in reach can answer (e.g. an estimate).
+    fn local(
+        _req: &Request,
+        _route: &Route,
+        _pinned: Option<usize>,
+        _user: &User,
+    ) -> Option<Reply> {
+        None
+    }
 
     /// A whole answer or a committed stream, in the endpoint's format.
     fn reply(reply: Reply) -> Response;
@@ -74,11 +95,11 @@ pub async fn handle<E: Endpoint>(
         snap: &caller.snap,
         user: &caller.user,
         record: &record,
-        limits: admit::Limits::default(),
-        spend: budget::Spend::default(),
+        limits: admit::LimitCheck::default(),
+        budget: budget::BudgetCheck::default(),
         served: None,
     };
-    let mut resp = match run.stages::<E>(&parts.headers, body).await {
+    let mut resp = match run.stages::<E>(&parts, body).await {
         Ok(resp) => resp,
         Err(e) => {
             note_error(&record, &e);
@@ -89,7 +110,7 @@ pub async fn handle<E: Endpoint>(
         route_headers(resp.headers_mut(), served);
     }
     run.limits.apply(state.limiter(), resp.headers_mut()).await;
-    run.spend.apply(state.budgets(), resp.headers_mut()).await;
+    run.budget.apply(state.budgets(), resp.headers_mut()).await;
     resp
 }
 
@@ -99,8 +120,8 @@ struct Run<'a> {
     snap: &'a Arc<Snapshot>,
     user: &'a Arc<User>,
     record: &'a Arc<RequestRecord>,
-    limits: admit::Limits,
-    spend: budget::Spend,
+    limits: admit::LimitCheck,
+    budget: budget::BudgetCheck,
     /// Where dispatch ended, for the response headers.
     served: Option<Served>,
 }
@@ -108,7 +129,7 @@ struct Run<'a> {
 impl Run<'_> {
     async fn stages<E: Endpoint>(
         &mut self,
-        headers: &HeaderMap,
+        head: &Parts,
         body: axum::body::Body,
     ) -> Result<Response, EdgeError> {
         let plan = self.snap.plan(&self.user.id);
@@ -119,45 +140,28 @@ impl Run<'_> {
             timeout: server.connections.body,
             shutdown: self.state.shutdown(),
         };
-        let (req, body_len) = match read::read::<E>(bounds, headers, body).await {
+        let (req, body_len) = match read::read::<E>(bounds, head, body).await {
             Ok(read) => read,
             Err(e) => {
                 // No model known: the headers show the user-wide windows.
                 self.limits.scoped(plan, "");
-                self.spend.scoped(budget, "");
+                self.budget.scoped(budget, "");
                 return Err(e);
             }
         };
         self.limits.scoped(plan, &req.model);
-        self.spend.scoped(budget, &req.model);
+        self.budget.scoped(budget, &req.model);
         let (route, pinned) = resolve::resolve(self.snap, self.user, &req, self.record)?;
-        let (limiter, metrics) = (self.state.limiter(), self.state.metrics());
-        let mut held = settle::Held {
-            limits: self
-                .limits
-                .admit(limiter, metrics, self.user, &req, body_len)
-                .await?,
-            budget: None,
-        };
-        let ceiling = self.snap.ceiling(&req.model);
-        let asked = (&**self.user, &req, body_len);
-        match self
-            .spend
-            .admit(self.state.budgets(), metrics, asked, ceiling)
-            .await
-        {
-            Ok(r) => held.budget = r,
-            Err(e) => {
-                // Refused by the budget: the rate limits give the tokens back.
-                if let Some(a) = held.limits.take() {
-                    a.finish(None, false);
-                }
-                return Err(e);
-            }
+        let held = self.admit(&req, body_len).await?;
+        if let Some(reply) = E::local(&req, route, pinned, self.user) {
+            // Made here, without an upstream: no tokens were spent, and no
+            // conversation moved.
+            self.record.update(|f| f.usage = Some(Usage::default()));
+            return Ok(settle::hold(E::reply(reply), held, self.record.clone()));
         }
         let table = self.state.affinities();
         let conversation = match pinned {
-            None => affinity::lookup(table, route, headers, &req).await,
+            None => affinity::lookup(table, route, &head.headers, &req).await,
             Some(_) => None,
         };
         let dispatch = Dispatch {
@@ -173,6 +177,7 @@ impl Run<'_> {
         };
         let outcome = dispatch.run(&req).await;
         self.served = Some(outcome.served);
+        let metrics = self.state.metrics();
         if let Some(conv) = conversation {
             affinity::settle(table, metrics, route, conv, outcome.answered_by);
         }
@@ -181,6 +186,35 @@ impl Run<'_> {
         }
         let resp = E::reply(outcome.result?);
         Ok(settle::hold(resp, held, self.record.clone()))
+    }
+
+    /// The user's rate limits, then their budgets, for this request.
+    async fn admit(&mut self, req: &Request, body_len: usize) -> Result<settle::Held, EdgeError> {
+        let (limiter, metrics) = (self.state.limiter(), self.state.metrics());
+        let mut held = settle::Held {
+            limits: self
+                .limits
+                .admit(limiter, metrics, self.user, req, body_len)
+                .await?,
+            budget: None,
+        };
+        let ceiling = self.snap.ceiling(&req.model);
+        let asked = (&**self.user, req, body_len);
+        match self
+            .budget
+            .admit(self.state.budgets(), metrics, asked, ceiling)
+            .await
+        {
+            Ok(r) => held.budget = r,
+            Err(e) => {
+                // Refused by the budget: the rate limits give the tokens back.
+                if let Some(a) = held.limits.take() {
+                    a.finish(None, false);
+                }
+                return Err(e);
+            }
+        }
+        Ok(held)
     }
 }
 

@@ -7,7 +7,8 @@ use std::task::Poll;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::http::{header, HeaderMap};
+use axum::http::header;
+use axum::http::request::Parts;
 
 use super::{depth, Endpoint};
 use crate::error::EdgeError;
@@ -24,11 +25,12 @@ pub struct Bounds<'a> {
 /// The parsed request and the body's size (for token estimates).
 pub async fn read<E: Endpoint>(
     bounds: Bounds<'_>,
-    headers: &HeaderMap,
+    head: &Parts,
     body: Body,
 ) -> Result<(Request, usize), EdgeError> {
     let limit = bounds.max_bytes;
-    let declared = headers
+    let declared = head
+        .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
@@ -50,7 +52,8 @@ pub async fn read<E: Endpoint>(
         );
         return Err(EdgeError::bad_request(message, None, Some("json_too_deep")));
     }
-    Ok((E::parse(&bytes)?, bytes.len()))
+    let len = bytes.len();
+    Ok((E::parse_raw(bytes, head)?, len))
 }
 
 /// `reading`, at once when the whole body has already arrived (the usual

@@ -32,6 +32,19 @@ pub fn openai_stream_error(message: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(b"\n\n");
 }
 
+/// Anthropic's error body: `{"type": "error", "error": {"type", "message"}}`.
+pub fn anthropic_error_body(kind: &str, message: &str) -> String {
+    json!({"type": "error", "error": {"type": kind, "message": message}}).to_string()
+}
+
+/// The event that ends a broken Anthropic stream: `event: error`, never
+/// `message_stop`.
+pub fn anthropic_stream_error(message: &str, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"event: error\ndata: ");
+    out.extend_from_slice(anthropic_error_body("api_error", message).as_bytes());
+    out.extend_from_slice(b"\n\n");
+}
+
 /// `{"error": {"message", "type", "param", "code"}}`, as OpenAI and its
 /// relays write it: any object under `error` is one, whatever it holds.
 pub(super) fn openai_error(body: &[u8]) -> Option<UpstreamError> {

@@ -18,7 +18,9 @@ mod azure;
 mod carry;
 mod errors;
 mod gemini;
+mod hub;
 mod input;
+pub mod members;
 mod messages;
 mod openai;
 mod options;
@@ -27,7 +29,10 @@ mod request;
 pub mod sse;
 mod tools;
 
-pub use errors::{error_summary, openai_error_body, UpstreamError};
+pub use errors::{
+    anthropic_error_body, anthropic_stream_error, error_summary, openai_error_body, UpstreamError,
+};
+pub use hub::{Hub, Original, Prepared};
 pub use options::Options;
 pub use request::{Api, Request, RequestError};
 
@@ -104,6 +109,12 @@ pub trait Protocol: Send + Sync + fmt::Debug {
     /// The API whose error bodies this protocol writes, when it is one the
     /// gateway serves: those pass through to a client of that API as sent.
     fn api(&self) -> Option<Api>;
+
+    /// Whether requests in `api` reach this protocol as the client wrote
+    /// them; the others come as chat completions (see [`Prepared`]).
+    fn speaks(&self, api: Api) -> bool {
+        self.api() == Some(api)
+    }
 
     /// The free "list models" call, with the protocol's credentials.
     fn models_probe(&self, t: &Upstream) -> UpstreamRequest;
@@ -214,10 +225,17 @@ pub trait StreamTranslator: Send {
     fn broken(&mut self, message: &str, out: &mut Vec<u8>) {
         errors::openai_stream_error(message, out);
     }
+
+    /// An event the client's API sends during long upstream silences (so
+    /// clients and proxies between know the stream is alive), and after
+    /// how long; `None` for APIs that have none.
+    fn keepalive(&self) -> Option<(std::time::Duration, &'static [u8])> {
+        None
+    }
 }
 
 #[cfg(test)]
-mod testing;
+pub mod testing;
 
 #[cfg(test)]
 mod tests;

@@ -4,18 +4,26 @@
 //! JSON text, in the client's order, so an upstream that speaks the
 //! client's API gets them byte for byte (only `model` is rewritten and
 //! `backend` removed). A protocol that speaks another API translates from
-//! these fields.
+//! these fields. A request in an API other than chat completions also keeps
+//! the client's bytes ([`Original`]) and names the [`Hub`] that turns it
+//! into chat completions for the protocols that do not speak it.
 
 use std::borrow::Cow;
 
 use indexmap::IndexMap;
 use serde_json::value::RawValue;
 
+use super::hub::{Hub, Original};
+
 /// The API a request was written in: the endpoint the client called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Api {
     /// OpenAI's `POST /v1/chat/completions`.
     ChatCompletions,
+    /// Anthropic's `POST /v1/messages`.
+    Messages,
+    /// Anthropic's `POST /v1/messages/count_tokens`.
+    CountTokens,
 }
 
 /// The request as the client sent it, minus `model`, `backend` and `stream`.
@@ -30,10 +38,16 @@ pub struct Request {
     pub client_wants_usage: bool,
     /// All other top-level fields, in the client's order, untouched.
     pub fields: IndexMap<String, Box<RawValue>>,
+    /// The client's body and headers, for an upstream that speaks its API;
+    /// `None` for chat completions, whose top level is re-serialised.
+    pub original: Option<Original>,
+    /// How the request reaches protocols that do not speak its API; `None`
+    /// for chat completions, which every protocol takes.
+    pub hub: Option<&'static dyn Hub>,
 }
 
 /// A request the gateway refuses before choosing a backend.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct RequestError {
     pub message: String,
@@ -111,6 +125,8 @@ impl Request {
             backend,
             client_wants_usage,
             fields,
+            original: None,
+            hub: None,
         })
     }
 
@@ -123,6 +139,16 @@ impl Request {
     pub fn get<T: serde::de::DeserializeOwned>(&self, name: &str) -> Option<T> {
         self.field(name)
             .and_then(|v| serde_json::from_str(v.get()).ok())
+    }
+
+    /// The output the request bounds: tokens per choice
+    /// (`max_completion_tokens`, else `max_tokens`; `None` when it sets
+    /// neither) and its number of choices (`n`, at least 1).
+    pub fn output_bound(&self) -> (Option<u64>, u64) {
+        let each = self
+            .get::<u64>("max_completion_tokens")
+            .or_else(|| self.get::<u64>("max_tokens"));
+        (each, self.get::<u64>("n").unwrap_or(1).max(1))
     }
 }
 

@@ -96,3 +96,8 @@ pub fn sse_transcript(
         .collect();
     Ok((lines, infos))
 }
+
+/// The OpenAI protocol's stream translator, with the usage chunk shown.
+pub fn openai_stream() -> Box<dyn StreamTranslator> {
+    Box::new(super::openai::Stream::new(true))
+}

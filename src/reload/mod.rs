@@ -12,7 +12,8 @@
 //! requests already running finish on the old config, new ones get the new
 //! one, and health state and rate-limit counters of unchanged backends and
 //! users carry over. Settings read only at start (listen addresses, the
-//! state store) log a warning that a restart is needed.
+//! state store, the usage ledger's store) log a warning that a restart is
+//! needed.
 
 mod watch;
 
@@ -76,13 +77,17 @@ impl AppState {
             keeps_some_of(&old, &new)?;
         }
         warn_restart_needed(&old, &new);
-        // The store connection and the watcher were set up at start: keep
-        // their settings, so key names and policies match what is running.
+        // The store connections, the ledger's writer and the watcher were
+        // set up at start: keep their settings, so the snapshot says what
+        // is running (key names, policies, where rows go).
         new.state = old.state.clone();
         new.reload = config::ReloadConfig {
             allow_replace_all: new.reload.allow_replace_all,
             ..old.reload
         };
+        new.usage.store = old.usage.store.clone();
+        new.usage.retention = old.usage.retention;
+        new.usage.max_pending_rows = old.usage.max_pending_rows;
         self.install(new)
             .map_err(|message| ConfigErrors(vec![error("(config)", message)]))
     }
@@ -155,6 +160,7 @@ fn replaced<'a>(path: &str, what: &str, old: impl Iterator<Item = &'a String>) -
 fn warn_restart_needed(old: &Config, new: &Config) {
     let (o, n) = (&old.reload, &new.reload);
     let (oc, nc) = (&old.server.connections, &new.server.connections);
+    let (u, v) = (&old.usage, &new.usage);
     let fixed = [
         ("server.listen", old.server.listen != new.server.listen),
         (
@@ -165,6 +171,12 @@ fn warn_restart_needed(old: &Config, new: &Config) {
         ("metrics.listen", old.metrics.listen != new.metrics.listen),
         ("state", old.state != new.state),
         ("reload", o.watch != n.watch || o.debounce != n.debounce),
+        ("usage.store", u.store != v.store),
+        ("usage.retention", u.retention != v.retention),
+        (
+            "usage.max_pending_rows",
+            u.max_pending_rows != v.max_pending_rows,
+        ),
     ];
     for (key, changed) in fixed {
         if changed {

@@ -12,12 +12,7 @@ pub async fn of_user(state: &AppState, snap: &Snapshot, user: &User) -> Value {
     let Some(plan) = snap.budget(&user.id) else {
         return json!([]);
     };
-    let scopes: Vec<_> = plan
-        .all
-        .iter()
-        .chain(plan.models.values())
-        .cloned()
-        .collect();
+    let scopes: Vec<_> = plan.every().cloned().collect();
     let Some(v) = state.budgets().peek(&scopes, calendar::unix_ms()).await else {
         return Value::Null;
     };

@@ -24,7 +24,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use tokio::net::TcpListener;
 
-use crate::endpoint::ChatCompletions;
+use crate::endpoint::{ChatCompletions, CountTokens, Messages};
 use crate::pipeline;
 use crate::shutdown::Phase;
 use crate::state::AppState;
@@ -40,12 +40,18 @@ pub fn router(state: AppState) -> Router {
             "/v1/chat/completions",
             post(pipeline::handle::<ChatCompletions>),
         )
+        .route("/v1/messages", post(pipeline::handle::<Messages>))
+        .route(
+            "/v1/messages/count_tokens",
+            post(pipeline::handle::<CountTokens>),
+        )
         .route("/v1/models", get(routes::list_models))
         .route("/v1/models/{*id}", get(routes::get_model))
         .route("/health", get(routes::health))
         .route("/ready", get(admin::ready))
         .route("/status", get(status::page))
         .route("/status/data", get(status::data))
+        .route("/status/usage", get(status::usage))
         .route("/admin/backends", get(admin::backends))
         .route("/admin/backends/{backend}/disable", post(admin::disable))
         .route("/admin/backends/{backend}/enable", post(admin::enable))

@@ -10,7 +10,10 @@ use serde_json::{json, Value};
 
 use super::access::{admin, fail, identify};
 use crate::config::{Access, User};
+use crate::endpoint::anthropic_error;
+use crate::endpoint::messages::models;
 use crate::error::EdgeError;
+use crate::pipeline::note_error;
 use crate::state::{AppState, Snapshot};
 use crate::telemetry::RequestRecord;
 
@@ -32,9 +35,10 @@ pub async fn list_models(
     headers: HeaderMap,
 ) -> Response {
     let snap = state.snapshot();
+    let anthropic = models::wants_anthropic(&headers);
     let user = match identify(&snap, &headers, &record) {
         Ok(u) => u,
-        Err(e) => return fail(&record, e),
+        Err(e) => return fail_as(&record, e, anthropic),
     };
     let data: Vec<Value> = snap
         .config
@@ -42,7 +46,20 @@ pub async fn list_models(
         .keys()
         .filter_map(|name| model_object(&snap, &user, name))
         .collect();
+    if anthropic {
+        let ids = data.iter().filter_map(|m| m["id"].as_str());
+        return Json(models::list(ids)).into_response();
+    }
     Json(json!({"object": "list", "data": data})).into_response()
+}
+
+/// An error in the shape of the client's API: Anthropic's for Anthropic clients.
+fn fail_as(record: &RequestRecord, e: EdgeError, anthropic: bool) -> Response {
+    if !anthropic {
+        return fail(record, e);
+    }
+    note_error(record, &e);
+    anthropic_error(&e)
 }
 
 pub async fn get_model(
@@ -52,13 +69,15 @@ pub async fn get_model(
     headers: HeaderMap,
 ) -> Response {
     let snap = state.snapshot();
+    let anthropic = models::wants_anthropic(&headers);
     let user = match identify(&snap, &headers, &record) {
         Ok(u) => u,
-        Err(e) => return fail(&record, e),
+        Err(e) => return fail_as(&record, e, anthropic),
     };
     match model_object(&snap, &user, &id) {
+        Some(_) if anthropic => Json(models::model(&id)).into_response(),
         Some(model) => Json(model).into_response(),
-        None => fail(&record, EdgeError::model_not_found(&id)),
+        None => fail_as(&record, EdgeError::model_not_found(&id), anthropic),
     }
 }
 

@@ -1,5 +1,6 @@
 //! The live status page: one embedded HTML file (no CDN) that polls
-//! `/status/data` and draws every model's backends with a traffic chart.
+//! `/status/data` and draws every model's backends with a traffic chart,
+//! and for admins `/status/usage`: today's spend per model and per user.
 
 use std::sync::Arc;
 
@@ -55,4 +56,25 @@ pub async fn data(
     }
     let body = json!({"object": "list", "data": snap.entries()});
     ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+}
+
+/// Today's spend per model and per user: admins only, whatever
+/// `status_page` says (a public page shows health, not who spent what).
+pub async fn usage(
+    State(state): State<AppState>,
+    Extension(record): Extension<Arc<RequestRecord>>,
+    headers: HeaderMap,
+) -> Response {
+    let snap = state.snapshot();
+    if snap.config.server.status_page == Access::Off {
+        return not_found(Extension(record)).await;
+    }
+    if let Err(e) = admin(&snap, &headers, &record) {
+        return fail(&record, e);
+    }
+    drop(snap);
+    match super::usage::today(&state).await {
+        Ok(body) => ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response(),
+        Err(e) => fail(&record, e),
+    }
 }

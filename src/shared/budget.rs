@@ -12,7 +12,7 @@ use std::sync::{Arc, LazyLock};
 use redis::Script;
 
 use super::Shared;
-use crate::budget::{window_key, Refusal, Scope, Status, Store, StoreCall, Verdict};
+use crate::budget::{judge, window_key, Scope, Store, StoreCall, Verdict};
 use crate::config::OnError;
 
 static SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("budget.lua")));
@@ -36,34 +36,32 @@ fn invocation(
     inv
 }
 
-/// The script's reply as window statuses, `amount` counted in each.
-fn verdict(scopes: &[Arc<Scope>], reply: &[i64], amount: u64, now_ms: i64) -> Result<Verdict, ()> {
+/// The script's reply (the refused key's index, 0 for none, then each
+/// window's count before this request) as the verdict; `amount` is `None`
+/// for a peek.
+fn verdict(
+    scopes: &[Arc<Scope>],
+    reply: &[i64],
+    amount: Option<u64>,
+    now_ms: i64,
+) -> Result<Verdict, ()> {
     let Some((&refused, counts)) = reply.split_first() else {
         return Err(());
     };
-    let mut v = Verdict::default();
-    let mut i = 0;
-    for s in scopes {
-        for &(span, limit) in &s.windows {
-            let used = counts.get(i).copied().ok_or(())?.max(0) as u64;
-            i += 1;
-            let end = span.at(now_ms).1;
-            let status = Status {
-                model: s.model.clone(),
-                span,
-                limit,
-                remaining: limit.saturating_sub(used.saturating_add(amount)),
-                reset_ms: (end - now_ms).max(0) as u64,
-            };
-            if refused == i as i64 {
-                v.refusal = Some(Refusal {
-                    status: status.clone(),
-                    remaining: limit.saturating_sub(used),
-                    cost: amount,
-                });
-            }
-            v.statuses.push(status);
+    let windows: usize = scopes.iter().map(|s| s.windows.len()).sum();
+    if counts.len() < windows {
+        return Err(());
+    }
+    let used: Vec<u64> = counts.iter().map(|&c| c.max(0) as u64).collect();
+    let mut v = judge(scopes, &used, amount, now_ms);
+    // The script decided whether it reserved; the verdict follows it.
+    match usize::try_from(refused) {
+        Ok(0) | Err(_) => v.refusal = None,
+        Ok(i) if v.refusal.is_none() => {
+            let held = used.get(i - 1).copied().unwrap_or(0);
+            v.refuse_at(i - 1, held, amount.unwrap_or(0));
         }
+        Ok(_) => {}
     }
     Ok(v)
 }
@@ -77,7 +75,7 @@ impl Store for Shared {
                 .call("budget", inv.invoke_async(&mut conn))
                 .await
                 .map_err(|_| ())?;
-            verdict(scopes, &reply, amount, now_ms)
+            verdict(scopes, &reply, Some(amount), now_ms)
         })
     }
 
@@ -89,7 +87,7 @@ impl Store for Shared {
                 .call("budget", inv.invoke_async(&mut conn))
                 .await
                 .map_err(|_| ())?;
-            verdict(scopes, &reply, 0, now_ms)
+            verdict(scopes, &reply, None, now_ms)
         })
     }
 

@@ -68,7 +68,7 @@ impl Line<'_> {
             status = self.status,
             user = f.user.as_deref(),
             model = f.model.as_deref(),
-            backend = f.backend.as_deref(),
+            backend = f.backend_id(),
             pinned = f.pinned,
             stream = f.stream,
             attempts = %attempts_text(f),
@@ -107,7 +107,7 @@ impl Line<'_> {
         w.num("status", self.status);
         w.opt_str("user", f.user.as_deref());
         w.opt_str("model", f.model.as_deref());
-        w.opt_str("backend", f.backend.as_deref());
+        w.opt_str("backend", f.backend_id());
         w.flag("pinned", f.pinned);
         w.flag("stream", f.stream);
         w.raw("attempts", &attempts_text(f));
@@ -274,13 +274,18 @@ mod tests {
         format!("{}TS{}", &line[..start], &line[end..])
     }
 
+    fn backend(id: &str) -> std::sync::Arc<crate::config::Backend> {
+        let text = format!("[providers.{id}]\nbase_url = \"http://x\"\n[models.m]\n[[models.m.backends]]\nprovider = \"{id}\"\nmodel = \"x\"\n[users.u]\ntoken = \"t\"\n");
+        let config = crate::config::parse(&text, &|_| None).unwrap();
+        config.models["m"].backends[0].clone()
+    }
+
     fn fields_cases() -> Vec<Fields> {
         let full = Fields {
             user: Some("alice".into()),
             model: Some("gpt-4o".into()),
             model_known: true,
-            backend: Some("openai_official".into()),
-            served: None,
+            backend: Some(backend("openai_official")),
             pinned: true,
             stream: true,
             attempts: vec![

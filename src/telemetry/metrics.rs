@@ -3,14 +3,13 @@
 //! had none), outcomes and status classes are fixed sets; no tokens, no free
 //! text, no request ids.
 
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use super::{Cut, Fields};
 use crate::health::Entry;
 
 use prometheus_client::encoding::EncodeLabelSet;
-use std::sync::atomic::AtomicU64;
-
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -297,7 +296,7 @@ impl Metrics {
             (Some(_), false) => "_unknown".to_string(),
             (None, _) => "_none".to_string(),
         };
-        let backend = f.backend.clone().unwrap_or_else(|| "_none".to_string());
+        let backend = f.backend_id().unwrap_or("_none").to_string();
         let labels = RequestLabels {
             model: model.clone(),
             backend: backend.clone(),
@@ -350,6 +349,11 @@ impl Metrics {
                 })
                 .inc_by(f.attempts.len() as u64 - 1);
         }
+        self.observe_usage(f, &route);
+    }
+
+    /// Tokens by kind and the cost, when the upstream reported usage.
+    fn observe_usage(&self, f: &Fields, route: &RouteLabels) {
         if let Some(u) = f.usage {
             let kinds = [
                 ("input", u.prompt_tokens),
@@ -359,15 +363,15 @@ impl Metrics {
             ];
             for (kind, n) in kinds {
                 let labels = TokenLabels {
-                    model: model.clone(),
-                    backend: backend.clone(),
+                    model: route.model.clone(),
+                    backend: route.backend.clone(),
                     kind,
                 };
                 self.tokens.get_or_create(&labels).inc_by(n);
             }
         }
         if let Some(cost) = f.cost_usd() {
-            self.cost.get_or_create(&route).inc_by(cost);
+            self.cost.get_or_create(route).inc_by(cost);
         }
     }
 }

@@ -17,7 +17,7 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -46,7 +46,7 @@ class GatewayProcess:
     write, which would look like a hung gateway halfway through the tests.
     """
 
-    def __init__(self, binary: Path, args: list[str] | None = None) -> None:
+    def __init__(self, binary: Path, args: Sequence[str] | None = None) -> None:
         env = dict(os.environ, NO_COLOR="1")
         self.proc = subprocess.Popen(
             [str(binary), *(args or ["demo", "--listen", "127.0.0.1:0"])],
@@ -99,7 +99,7 @@ class GatewayProcess:
         self._reader.join(timeout=5)
 
 
-def start_process(binary: Path, args: list[str] | None = None) -> GatewayProcess:
+def start_process(binary: Path, args: Sequence[str] | None = None) -> GatewayProcess:
     """Starts `binary` and waits for its listening line (fails the test run if it never comes)."""
     if not binary.is_file():
         pytest.fail(f"binary not found at {binary}: run `cargo build --bins -p switchyard -p mock-upstream`")

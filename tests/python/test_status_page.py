@@ -1,4 +1,4 @@
-"""The status page in headless Chromium (Debian's chromium + chromium-driver)."""
+"""The status page in headless Chromium (Debian's chromium + chromium-driver): health, and today's spend for admins."""
 
 from __future__ import annotations
 
@@ -51,6 +51,31 @@ def browser() -> Iterator[webdriver.Chrome]:
         driver.quit()
 
 
+def log_in(browser: webdriver.Chrome, url: str, token: str) -> WebDriverWait:
+    browser.get(f"{url}/status")
+    wait = WebDriverWait(browser, 30)
+    box = wait.until(lambda d: d.find_element(By.ID, "token") if d.find_element(By.ID, "login").is_displayed() else None)
+    box.send_keys(token)
+    browser.find_element(By.CSS_SELECTOR, "#login button").click()
+    return wait
+
+
+def chat(url: str, backend: str) -> None:
+    resp = requests.post(f"{url}/v1/chat/completions", headers={"Authorization": f"Bearer {DEMO_TOKEN}"},
+                         json={"model": "gpt-4o", "backend": backend, "messages": [{"role": "user", "content": "hi"}]},
+                         timeout=30)
+    assert resp.status_code == 200, resp.text
+
+
+def spend(driver: webdriver.Chrome, kind: str) -> dict[str, tuple[int, float]]:
+    """The page's spend table for `kind` (model or user): requests and cost by name."""
+    out = {}
+    for tr in driver.find_elements(By.CSS_SELECTOR, f'table[data-spend="{kind}"] tr[data-key]'):
+        cells = tr.find_elements(By.TAG_NAME, "td")
+        out[tr.get_attribute("data-key")] = (int(tr.get_attribute("data-requests")), float(cells[-1].text))
+    return out
+
+
 def row_state(driver: webdriver.Chrome, backend: str) -> str | None:
     rows = driver.find_elements(By.CSS_SELECTOR, f'table[data-model="gpt-4o"] tr[data-backend="{backend}"]')
     return rows[0].get_attribute("data-state") if rows else None
@@ -97,3 +122,19 @@ def test_status_page_rejects_a_non_admin_token(own_gateway: str, browser) -> Non
     browser.find_element(By.CSS_SELECTOR, "#login button").click()
     wait.until(lambda d: "admin token is needed" in d.find_element(By.ID, "meta").text)
     assert not browser.find_elements(By.CSS_SELECTOR, "tr[data-backend]")
+    assert not browser.find_elements(By.CSS_SELECTOR, "table[data-spend]")
+
+
+def test_status_page_shows_todays_spend_per_model_and_user(own_gateway: str, browser) -> None:
+    chat(own_gateway, "openai_official")
+    chat(own_gateway, "google_gemini")
+    wait = log_in(browser, own_gateway, DEMO_TOKEN)
+    # The ledger writes rows in batches beside the requests; the page polls every 5 s.
+    wait.until(lambda d: spend(d, "model").get("gpt-4o", (0, 0))[0] == 2)
+    _, cost = spend(browser, "model")["gpt-4o"]
+    assert cost > 0, "the demo's upstream models are in the shipped price table"
+    assert spend(browser, "user") == {"demo": (2, cost)}
+    assert "UTC" in browser.find_element(By.ID, "spend-title").text
+    chat(own_gateway, "anthropic_claude")
+    wait.until(lambda d: spend(d, "user").get("demo", (0, 0))[0] == 3)
+    browser.save_screenshot(str(SCREENSHOTS / "switchyard-status-spend.png"))

@@ -162,7 +162,7 @@ def test_anthropic_thinking_survives_a_tool_loop_through_the_sdk(client: OpenAI,
     first = answers[0]
     assert first.model_extra["reasoning_content"] == "Thinking about: What's the weather in Paris?"
     blocks = first.model_extra["thinking_blocks"]
-    assert blocks[0]["signature"] == "sig-think-0"
+    assert blocks[0]["signature"].startswith("sig-think-0-")
     sent = mocks.requests("claude")[before:]
     assert sent[0]["body"]["thinking"] == {"type": "enabled", "budget_tokens": 2048}
     # The mock refuses a tool loop whose assistant turn lost its thinking block.

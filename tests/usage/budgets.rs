@@ -51,6 +51,7 @@ async fn fire(urls: &[&str], n: usize) -> (usize, usize) {
         match r.status().as_u16() {
             200 => ok += 1,
             429 => {
+                assert_waits_for_midnight(&r);
                 let err = crate::common::error_of(r).await;
                 assert_eq!(err["code"], "insufficient_quota");
                 over += 1;
@@ -59,6 +60,30 @@ async fn fire(urls: &[&str], n: usize) -> (usize, usize) {
         }
     }
     (ok, over)
+}
+
+/// A refusal by the daily budget says to come back when the UTC day
+/// ends: `Retry-After` in whole seconds (rounded up) and `retry-after-ms`,
+/// and, more than a minute before it, that the SDKs should not retry.
+fn assert_waits_for_midnight(r: &reqwest::Response) {
+    let now = switchyard::calendar::unix_ms();
+    let midnight = switchyard::calendar::Date::of(now).next_day().start_ms();
+    let secs: i64 = crate::common::header(r, "retry-after").parse().unwrap();
+    let ms: i64 = crate::common::header(r, "retry-after-ms").parse().unwrap();
+    let want = midnight - now;
+    // The gateway read its clock before this test did (all 50 answers
+    // are read first, the slowest after the mock's 300 ms).
+    assert!(
+        (0..=10_000).contains(&(ms - want)),
+        "retry-after-ms {ms}, midnight in {want} ms"
+    );
+    assert_eq!(secs, (ms + 999) / 1000, "retry-after {secs}");
+    let retry = crate::common::header(r, "x-should-retry");
+    assert_eq!(
+        retry,
+        if ms > 60_000 { "false" } else { "" },
+        "SDKs need not retry for hours"
+    );
 }
 
 /// The ledgers' spend once they hold `n` rows together (each instance

@@ -66,19 +66,28 @@ pub(super) fn rate_limit(
     let Some(raw) = raw else {
         return RateLimit::default();
     };
-    let all = limits(c, path, &raw.own());
-    let mut per_model = IndexMap::new();
-    for (name, l) in &raw.models {
+    per_model(c, path, (&raw.own(), &raw.models), models, limits)
+}
+
+/// A user's limits of one kind: `own` over all models, then each of
+/// `per_model` (which must name a model), each checked by `check`.
+pub(in crate::config) fn per_model<R, L>(
+    c: &mut Checker,
+    path: &str,
+    (own, per_model): (&R, &IndexMap<String, R>),
+    models: &IndexMap<String, Arc<Model>>,
+    mut check: impl FnMut(&mut Checker, &str, &R) -> L,
+) -> PerModel<L> {
+    let all = check(c, path, own);
+    let mut out = IndexMap::new();
+    for (name, l) in per_model {
         let mpath = format!("{path}.models.{name}");
         if !models.contains_key(name) {
             c.error(mpath.clone(), format!("unknown model {name:?}"));
         }
-        per_model.insert(name.clone(), limits(c, &mpath, l));
+        out.insert(name.clone(), check(c, &mpath, l));
     }
-    RateLimit {
-        all,
-        models: per_model,
-    }
+    PerModel { all, models: out }
 }
 
 fn limits(c: &mut Checker, path: &str, raw: &RawLimits) -> Limits {

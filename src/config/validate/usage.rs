@@ -25,10 +25,14 @@ pub(super) fn prices(
     dir: Option<&Path>,
 ) -> PriceTable {
     let mut table = PriceTable::default();
-    if let Ok(defaults) = toml::from_str::<IndexMap<String, RawPrice>>(DEFAULT_PRICES) {
-        for (model, p) in &defaults {
-            table.insert(model, price_over(c, "", None, p));
+    match toml::from_str::<IndexMap<String, RawPrice>>(DEFAULT_PRICES) {
+        Ok(defaults) => {
+            for (model, p) in &defaults {
+                table.insert(model, price_over(c, "", None, p));
+            }
         }
+        // Never reaches a user: a test parses the shipped table.
+        Err(e) => c.error("prices", format!("the built-in price table: {e}")),
     }
     if let Some(file) = &usage.prices_file {
         litellm(c, &mut table, &resolve(dir, file));
@@ -213,18 +217,7 @@ pub(super) fn budget(
         usd_per_day: raw.usd_per_day,
         usd_per_month: raw.usd_per_month,
     };
-    let mut per_model = IndexMap::new();
-    for (name, l) in &raw.models {
-        let mpath = format!("{path}.models.{name}");
-        if !models.contains_key(name) {
-            c.error(mpath.clone(), format!("unknown model {name:?}"));
-        }
-        per_model.insert(name.clone(), limits(c, &mpath, l));
-    }
-    Budget {
-        all: limits(c, path, &own),
-        models: per_model,
-    }
+    super::limits::per_model(c, path, (&own, &raw.models), models, limits)
 }
 
 fn limits(c: &mut Checker, path: &str, raw: &RawBudgetLimits) -> BudgetLimits {

@@ -1,6 +1,8 @@
-//! Anthropic's Messages API (`POST /v1/messages`) behind OpenAI's chat
-//! completions. The field-by-field mapping is in docs/providers.md.
+//! Anthropic's Messages API (`POST /v1/messages`): behind OpenAI's chat
+//! completions (the field-by-field mapping is in docs/providers.md), and
+//! as it is for Anthropic clients (`native`).
 
+mod native;
 mod request;
 #[cfg(test)]
 mod request_tests;
@@ -95,14 +97,23 @@ impl Protocol for Anthropic {
     }
 
     fn build(&self, t: &Upstream, req: &Request) -> Result<UpstreamRequest, RequestError> {
-        request::build(self, t, req)
+        match &req.original {
+            Some(original) if self.speaks(req.api) => native::build(self, t, req, original),
+            _ => request::build(self, t, req),
+        }
     }
 
-    fn answer(&self, _: &Upstream, _: &Request, body: Bytes) -> Result<Answer, String> {
+    fn answer(&self, _: &Upstream, req: &Request, body: Bytes) -> Result<Answer, String> {
+        if self.speaks(req.api) {
+            return native::answer(req, body);
+        }
         response::translate_response(body)
     }
 
     fn stream(&self, t: &Upstream, req: &Request) -> Box<dyn StreamTranslator> {
+        if self.speaks(req.api) {
+            return Box::new(native::Relay::new(&req.model));
+        }
         Box::new(stream::Stream::new(req.client_wants_usage, t.model))
     }
 
@@ -130,7 +141,11 @@ impl Protocol for Anthropic {
     }
 
     fn api(&self) -> Option<Api> {
-        None
+        Some(Api::Messages)
+    }
+
+    fn speaks(&self, api: Api) -> bool {
+        matches!(api, Api::Messages | Api::CountTokens)
     }
 
     fn models_probe(&self, t: &Upstream) -> UpstreamRequest {

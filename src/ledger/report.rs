@@ -39,7 +39,7 @@ impl Group {
 
 /// A report's span (`from` and `to` inclusive), filters and grouping.
 #[derive(Debug, Clone)]
-pub struct Query {
+pub struct Report {
     pub from: Date,
     pub to: Date,
     pub user: Option<String>,
@@ -53,7 +53,7 @@ pub enum Bind {
     Text(String),
 }
 
-impl Query {
+impl Report {
     /// The statement, with `$n` placeholders (both stores take them), and its values.
     pub fn sql(&self) -> (String, Vec<Bind>) {
         let keys: Vec<&str> = self.group_by.iter().map(|g| g.column()).collect();
