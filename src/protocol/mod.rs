@@ -34,7 +34,7 @@ pub use errors::{
 };
 pub use hub::{Hub, Original, Prepared};
 pub use options::Options;
-pub use request::{Api, Request, RequestError};
+pub use request::{Api, RawFields, Request, RequestError};
 
 use std::fmt;
 use std::sync::Arc;

@@ -27,6 +27,11 @@ pub enum Api {
 }
 
 /// The request as the client sent it, minus `model`, `backend` and `stream`.
+/// A request's top-level fields, raw. Hashed with foldhash: the keys are
+/// the client's, but the map only lives for the request and is looked up
+/// a handful of times, and SipHash was most of what parsing it cost.
+pub type RawFields = IndexMap<String, Box<RawValue>, foldhash::fast::RandomState>;
+
 #[derive(Debug)]
 pub struct Request {
     pub api: Api,
@@ -37,7 +42,7 @@ pub struct Request {
     /// The client itself asked for `stream_options.include_usage`.
     pub client_wants_usage: bool,
     /// All other top-level fields, in the client's order, untouched.
-    pub fields: IndexMap<String, Box<RawValue>>,
+    pub fields: RawFields,
     /// The client's body and headers, for an upstream that speaks its API;
     /// `None` for chat completions, whose top level is re-serialised.
     pub original: Option<Original>,
@@ -65,18 +70,17 @@ fn invalid(param: &'static str, message: impl Into<String>) -> RequestError {
 impl Request {
     /// A chat completions request: the top level, and `messages` an array.
     pub fn chat(body: &[u8]) -> Result<Self, RequestError> {
-        let mut fields: IndexMap<String, Box<RawValue>> =
-            serde_json::from_slice(body).map_err(|e| RequestError {
-                // serde's words for a wrong type quote the value, which may
-                // be a megabyte long: those are said without it.
-                message: match e.classify() {
-                    serde_json::error::Category::Data => {
-                        "the request body must be a JSON object".to_string()
-                    }
-                    _ => format!("the request body is not a valid JSON object: {e}"),
-                },
-                param: None,
-            })?;
+        let mut fields: RawFields = serde_json::from_slice(body).map_err(|e| RequestError {
+            // serde's words for a wrong type quote the value, which may
+            // be a megabyte long: those are said without it.
+            message: match e.classify() {
+                serde_json::error::Category::Data => {
+                    "the request body must be a JSON object".to_string()
+                }
+                _ => format!("the request body is not a valid JSON object: {e}"),
+            },
+            param: None,
+        })?;
         let model = match fields
             .shift_remove("model")
             .map(|v| serde_json::from_str::<String>(v.get()))
