@@ -69,11 +69,16 @@ impl Target {
 }
 
 /// One model per nginx location, one user, request log and metrics as the
-/// gateway ships (INFO, on).
+/// gateway ships (INFO, on). The usage ledger is off: it is a production
+/// feature, measured as one step of the production phase (as the issue
+/// lists it), and the baseline figures predate it.
 pub(crate) fn gateway_config(upstream: SocketAddr) -> String {
     format!(
         r#"[server]
 listen = "127.0.0.1:0"
+
+[usage]
+store = "off"
 
 [providers.nginx]
 backend_type = "openai"
