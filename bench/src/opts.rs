@@ -20,6 +20,9 @@ pub const USAGE: &str =
                request under valgrind's callgrind (throughput, streams, production; `--only`)
   --requests N requests counted per proxy under --callgrind (default 4000)
   --gateway-bin B  run this gateway binary instead of target/release/switchyard (A/B runs)
+  --gateway-config C  --callgrind: the plain gateway's config file instead of the generated
+               one (an older build's, which refuses keys it predates; `UPSTREAM` is replaced
+               by nginx's address)
   --settle S   seconds after the load to read the gateway's memory with its upstream pool still warm
                (default 2 quick, 5 full); \"after\" is read once the pool has closed those connections
   --out F      write the JSON results to F (default target/bench/results.json,
@@ -41,6 +44,7 @@ pub struct Opts {
     pub only: Vec<String>,
     pub out: Option<String>,
     pub gateway_bin: Option<String>,
+    pub gateway_config: Option<String>,
     pub settle: Option<u64>,
     pub upstream: Upstream,
     pub callgrind: bool,
@@ -56,6 +60,7 @@ impl Opts {
             only: Vec::new(),
             out: None,
             gateway_bin: None,
+            gateway_config: None,
             settle: None,
             upstream: Upstream::Mock,
             callgrind: false,
@@ -71,6 +76,7 @@ impl Opts {
                 "--only" => o.only.extend(it.next()),
                 "--out" => o.out = it.next(),
                 "--gateway-bin" => o.gateway_bin = it.next(),
+                "--gateway-config" => o.gateway_config = it.next(),
                 "--settle" => o.settle = it.next().and_then(|s| s.parse().ok()),
                 "--upstream" => {
                     o.upstream = match it.next().as_deref() {

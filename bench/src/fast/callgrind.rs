@@ -78,7 +78,13 @@ pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
             .collect(),
     };
     let config = out.join("gateway-callgrind.toml");
-    std::fs::write(&config, gateway_config(upstream.addr))?;
+    let text = match &opts.gateway_config {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading {path}"))?
+            .replace("UPSTREAM", &upstream.addr.to_string()),
+        None => gateway_config(upstream.addr),
+    };
+    std::fs::write(&config, text)?;
     let gateway = |name: &str, config: &Path| Under {
         name: name.to_string(),
         exe: paths.gateway.clone(),
