@@ -20,7 +20,7 @@ pub const USAGE: &str =
                request under valgrind's callgrind (throughput, streams, production; `--only`)
   --requests N requests counted per proxy under --callgrind (default 4000)
   --gateway-bin B  run this gateway binary instead of target/release/switchyard (A/B runs)
-  --gateway-config C  --callgrind: the plain gateway's config file instead of the generated
+  --gateway-config C  nginx mode: the plain gateway's config file instead of the generated
                one (an older build's, which refuses keys it predates; `UPSTREAM` is replaced
                by nginx's address)
   --settle S   seconds after the load to read the gateway's memory with its upstream pool still warm

@@ -22,7 +22,7 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use super::counted::{self, Counted};
-use super::{fixtures, gateway_config, nginx, prod, tools, STREAM_MODEL};
+use super::{fixtures, nginx, prod, tools, STREAM_MODEL};
 use crate::load::{MODEL, TOKEN};
 use crate::opts::Opts;
 use crate::procs::{Pinning, Proc};
@@ -78,13 +78,7 @@ pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
             .collect(),
     };
     let config = out.join("gateway-callgrind.toml");
-    let text = match &opts.gateway_config {
-        Some(path) => std::fs::read_to_string(path)
-            .with_context(|| format!("reading {path}"))?
-            .replace("UPSTREAM", &upstream.addr.to_string()),
-        None => gateway_config(upstream.addr),
-    };
-    std::fs::write(&config, text)?;
+    std::fs::write(&config, super::plain_config(opts, upstream.addr)?)?;
     let gateway = |name: &str, config: &Path| Under {
         name: name.to_string(),
         exe: paths.gateway.clone(),

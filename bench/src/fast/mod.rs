@@ -106,6 +106,17 @@ token = "{TOKEN}"
     )
 }
 
+/// The plain gateway's config: `--gateway-config`'s file (`UPSTREAM`
+/// replaced by nginx's address) or [`gateway_config`].
+pub(crate) fn plain_config(opts: &Opts, upstream: SocketAddr) -> Result<String> {
+    Ok(match &opts.gateway_config {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading {path}"))?
+            .replace("UPSTREAM", &upstream.to_string()),
+        None => gateway_config(upstream),
+    })
+}
+
 #[derive(serde::Serialize)]
 struct Results {
     machine: sysstat::Machine,
@@ -182,7 +193,7 @@ pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
     let lean = bare("lean", "current")?;
     let multi = bare("bare", "multi")?;
     let config = out.join("gateway-nginx.toml");
-    std::fs::write(&config, gateway_config(upstream.addr))?;
+    std::fs::write(&config, plain_config(opts, upstream.addr)?)?;
     let gw_args = [
         "serve".to_string(),
         "--config".into(),
