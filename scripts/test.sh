@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: Rust unit and integration tests (real HTTP over loopback
-# against mock upstreams; the Claude Code CLI where it is installed), then
+# against mock upstreams; the Claude Code and Codex CLIs where they are
+# installed, which .ci/run makes sure of), then
 # the Python tests (official `openai` and `anthropic` packages, the operator
 # scripts in examples/) against the real `switchyard` and `mock-upstream`
 # binaries.

@@ -11,17 +11,21 @@ use crate::config::{self, Config, ConfigErrors};
 pub const TOKEN: &str = "your-token";
 
 /// One demo backend: its id, the protocol its mock speaks, the upstream
-/// model name, and its fault.
+/// model name, its fault, and provider keys of its protocol.
 struct DemoBackend {
     id: &'static str,
     backend_type: &'static str,
     model: &'static str,
     fault: Fault,
+    keys: &'static str,
 }
 
 /// Latencies differ so strategies and benchmarks have something to see;
 /// `problematic_backend` always fails. Anthropic and Gemini backends speak
-/// their native protocols, so the demo shows the translation at work.
+/// their native protocols, so the demo shows the translation at work;
+/// `openai_official` speaks the Responses API too, as OpenAI does. The
+/// first four serve `gpt-4o`; `openai_chat` (chat completions only) and
+/// `broken_stream` (its streams break after two chunks) serve `gpt-4o-mini`.
 fn backends() -> Vec<DemoBackend> {
     let ms = Duration::from_millis;
     let slow = |delay, first, chunk| Fault {
@@ -35,9 +39,13 @@ fn backends() -> Vec<DemoBackend> {
         backend_type,
         model,
         fault,
+        keys: "",
     };
     vec![
-        b("openai_official", "openai", "gpt-4o", slow(40, 60, 15)),
+        DemoBackend {
+            keys: "responses = true\n",
+            ..b("openai_official", "openai", "gpt-4o", slow(40, 60, 15))
+        },
         b(
             "anthropic_claude",
             "anthropic",
@@ -55,6 +63,56 @@ fn backends() -> Vec<DemoBackend> {
             "openai",
             "gpt-4o",
             Fault::status(500),
+        ),
+        b("openai_chat", "openai", "gpt-4o-mini", slow(20, 30, 10)),
+        b(
+            "broken_stream",
+            "openai",
+            "gpt-4o-mini",
+            // Slow enough chunks that each leaves before the reset.
+            Fault {
+                close_after: Some(2),
+                ..slow(20, 30, 50)
+            },
+        ),
+    ]
+}
+
+/// One demo model: its name, its config lines, and its backends as
+/// (provider, upstream model) pairs (`failover` takes them in order).
+type DemoModel = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+fn models() -> [DemoModel; 3] {
+    [
+        (
+            "gpt-4o",
+            "strategy = \"weighted_random\"\n",
+            &[
+                ("openai_official", "gpt-4o"),
+                ("anthropic_claude", "claude-sonnet-4"),
+                ("google_gemini", "gemini-2.5-flash"),
+                ("problematic_backend", "gpt-4o"),
+            ],
+        ),
+        (
+            "gpt-4o-mini",
+            "strategy = \"failover\"\n",
+            &[
+                ("openai_chat", "gpt-4o-mini"),
+                ("broken_stream", "gpt-4o-mini"),
+            ],
+        ),
+        (
+            "text-embedding-3-small",
+            "kind = \"embeddings\"\n",
+            &[
+                ("openai_official", "text-embedding-3-small"),
+                ("google_gemini", "gemini-embedding-001"),
+            ],
         ),
     ]
 }
@@ -101,19 +159,22 @@ fn config_text(listen: &str, backends: &[DemoBackend], mocks: &[(&str, MockServe
             _ => "",
         };
         text += &format!(
-            "[providers.{}]\nbackend_type = \"{}\"\nbase_url = \"{}{path}\"\napi_key = \"demo-key-{}\"\n\n",
+            "[providers.{}]\nbackend_type = \"{}\"\nbase_url = \"{}{path}\"\napi_key = \"demo-key-{}\"\n{}\n",
             b.id,
             b.backend_type,
             mock.url(),
-            b.id
+            b.id,
+            b.keys
         );
     }
-    text += "[models.gpt-4o]\nstrategy = \"weighted_random\"\n";
-    for b in backends {
-        text += &format!(
-            "[[models.gpt-4o.backends]]\nprovider = \"{}\"\nmodel = \"{}\"\n",
-            b.id, b.model
-        );
+    for (model, lines, entries) in models() {
+        text += &format!("[models.{model}]\n{lines}");
+        for (provider, upstream) in entries {
+            text += &format!(
+                "[[models.{model}.backends]]\nprovider = \"{provider}\"\nmodel = \"{upstream}\"\n"
+            );
+        }
+        text += "\n";
     }
     text += &format!("\n[users.demo]\ntoken = \"{TOKEN}\"\nadmin = true\n");
     // The demo leaves no file behind.
@@ -139,10 +200,14 @@ mod tests {
             kinds,
             vec![
                 ("anthropic_claude", "anthropic"),
+                ("broken_stream", "openai"),
                 ("google_gemini", "gemini"),
+                ("openai_chat", "openai"),
                 ("openai_official", "openai"),
                 ("problematic_backend", "openai"),
             ]
         );
+        let models: Vec<&str> = demo.config.models.keys().map(String::as_str).collect();
+        assert_eq!(models, ["gpt-4o", "gpt-4o-mini", "text-embedding-3-small"]);
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::http::{HeaderValue, StatusCode};
 use bytes::Bytes;
 
-use crate::protocol::{Api, UpstreamError};
+use crate::protocol::{Api, RequestError, UpstreamError};
 
 /// Whose fault an error was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +91,16 @@ pub enum EdgeError {
         message: String,
         retry_after: Duration,
     },
+    /// The request resumes state (`previous_response_id`) that only one
+    /// backend keeps, and that backend is out of rotation; `retry_after`
+    /// is when it may be back, if known.
+    #[error("{message}")]
+    ResumeUnavailable {
+        message: String,
+        /// The field naming the state.
+        param: &'static str,
+        retry_after: Option<Duration>,
+    },
     /// The shared state store is unreachable and `state.on_error = "fail_closed"`.
     #[error("rate limits and budgets cannot be checked right now (shared state store unreachable); try again shortly")]
     StateUnavailable,
@@ -113,7 +123,8 @@ impl EdgeError {
             EdgeError::NoBackend(_)
             | EdgeError::AllBackendsDown { .. }
             | EdgeError::AllAttemptsFailed { .. }
-            | EdgeError::UpstreamRateLimited { .. } => Fault::Upstream,
+            | EdgeError::UpstreamRateLimited { .. }
+            | EdgeError::ResumeUnavailable { .. } => Fault::Upstream,
             EdgeError::Internal(_) | EdgeError::StateUnavailable | EdgeError::ShuttingDown => {
                 Fault::Internal
             }
@@ -144,6 +155,7 @@ impl EdgeError {
                 timed_out: false, ..
             } => StatusCode::BAD_GATEWAY,
             EdgeError::UpstreamRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            EdgeError::ResumeUnavailable { .. } => StatusCode::CONFLICT,
             EdgeError::UpstreamRejected(r) => r.status,
             EdgeError::RateLimited { .. } | EdgeError::OverBudget { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
@@ -170,6 +182,7 @@ impl EdgeError {
             | EdgeError::UpstreamRateLimited { retry_after, .. }
             | EdgeError::OverBudget { retry_after, .. } => Some(*retry_after),
             EdgeError::StateUnavailable => Some(Duration::from_secs(1)),
+            EdgeError::ResumeUnavailable { retry_after, .. } => *retry_after,
             _ => None,
         }
     }
@@ -195,6 +208,17 @@ impl EdgeError {
             message: message.into(),
             param: param.map(Cow::Borrowed),
             code,
+        }
+    }
+}
+
+/// A request the gateway refused before choosing a backend.
+impl From<RequestError> for EdgeError {
+    fn from(e: RequestError) -> Self {
+        EdgeError::BadRequest {
+            message: e.message,
+            param: e.param,
+            code: None,
         }
     }
 }

@@ -7,13 +7,16 @@
 //!    one log line and metrics update; routes hand endpoint requests to
 //!    the pipeline.
 //! 2. [`pipeline`]: the one request path every endpoint runs, one stage a
-//!    file: authenticate, read and parse (by the [`endpoint`]), resolve the
-//!    model, permission and `backend` pin, admit against the user's
-//!    [`limits`] and [`budget`]s, dispatch, encode, record.
+//!    file: authenticate, read and parse (by the [`endpoint`]: chat
+//!    completions, Messages and count_tokens, Responses, embeddings, text
+//!    completions), resolve the model, permission and `backend` pin (or
+//!    the backend keeping the state a request resumes), admit against the
+//!    user's [`limits`] and [`budget`]s, pick the conversation's backend
+//!    ([`routing`]'s affinity), dispatch, encode, record.
 //! 3. [`dispatch`]: the attempt loop. For each attempt [`routing`] picks a
 //!    backend among those still eligible, skipping those [`health`] says
-//!    are down; failures fail over; a stream commits to its backend at its
-//!    first content.
+//!    are down or out of quota; failures fail over, a slow attempt may be
+//!    hedged; a stream commits to its backend at its first content.
 //! 4. [`protocol`]: the backend's wire protocol: its request, its answers
 //!    (whole or streamed) back in the client's API, its errors, its probe.
 //! 5. [`upstream`]: the pooled HTTP client every upstream call goes through.

@@ -248,3 +248,27 @@ async fn two_gateways_sharing_redis_send_a_conversation_to_one_backend() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_cached_share_of_input_tokens_shows_per_backend() {
+    let cached = |name| mock_upstream::MockConfig {
+        cached_tokens: 1,
+        ..mock_upstream::MockConfig::new(name)
+    };
+    let a = MockServer::start(cached("a")).await.unwrap();
+    let b = MockServer::start(cached("b")).await.unwrap();
+    let gw = gateway(&two(&a, &b, "")).await;
+    let sticky = served_by(&gw, "conv").await;
+    for _ in 0..4 {
+        assert_eq!(served_by(&gw, "conv").await, sticky);
+    }
+    let series = |kind: &str, backend: &str| {
+        format!("switchyard_tokens_total{{model=\"m\",backend=\"{backend}\",kind=\"{kind}\"}}")
+    };
+    let other = if sticky == "a" { "b" } else { "a" };
+    let cached = metric(&gw, &series("cached_input", &sticky)).await;
+    let input = metric(&gw, &series("input", &sticky)).await;
+    assert_eq!(cached, 5.0, "one cached token per request, all at {sticky}");
+    assert!(input >= cached, "cached input is part of input: {input}");
+    assert_eq!(metric(&gw, &series("cached_input", other)).await, 0.0);
+}

@@ -147,7 +147,7 @@ async fn models_lists_only_what_the_user_may_use_with_pinnable_backends() {
         .unwrap();
     assert_eq!(
         m,
-        json!({"id": "m", "object": "model", "created": 0, "owned_by": "switchyard", "backends": ["a"]})
+        json!({"id": "m", "object": "model", "created": 0, "owned_by": "switchyard", "kind": "chat", "backends": ["a"]})
     );
     let vip: Value = get(&gw, "/v1/models/vip", Some(TOKEN))
         .await

@@ -123,7 +123,7 @@ impl Reply<'_> {
                     json!({"type": "tool_use", "id": "toolu_mock1", "name": call.name, "input": {}}),
                 );
                 events.push(Event::named("content_block_start", &start, true));
-                for fragment in call.args {
+                for fragment in &call.fragments {
                     let d = delta(json!({"type": "input_json_delta", "partial_json": fragment}));
                     events.push(Event::named("content_block_delta", &d, true));
                 }

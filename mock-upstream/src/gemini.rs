@@ -1,5 +1,6 @@
 //! Google's Gemini protocol: `POST /v1beta/models/{model}:generateContent`
-//! and `:streamGenerateContent?alt=sse`, `{"error":{"code","message","status"}}`
+//! and `:streamGenerateContent?alt=sse` and `:batchEmbedContents`,
+//! `{"error":{"code","message","status"}}`
 //! error bodies. Like Gemini's thinking models it signs its function calls
 //! and its text (`thoughtSignature`, `sig-call-K` / `sig-text-K` after K
 //! function responses), shows a thought summary when asked
@@ -29,7 +30,7 @@ pub(crate) async fn models(
         return reply(404, &error_body(404, "expected models/{model}:{method}"));
     };
     let stream = match method {
-        "generateContent" => false,
+        "generateContent" | "batchEmbedContents" => false,
         "streamGenerateContent" => true,
         _ => return reply(404, &error_body(404, &format!("unknown method {method:?}"))),
     };
@@ -39,6 +40,9 @@ pub(crate) async fn models(
     let fault = shared.admit(uri.to_string(), &headers, &req);
     if let Some(resp) = apply_status_fault(&fault, error_body).await {
         return resp;
+    }
+    if method == "batchEmbedContents" {
+        return crate::embeddings::gemini(&req, &fault).await;
     }
     // Without alt=sse Gemini streams one JSON array; the gateway never asks for it.
     if stream

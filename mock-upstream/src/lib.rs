@@ -1,27 +1,33 @@
 //! A mock LLM upstream for Switchyard's tests, demo and benchmarks.
 //!
 //! One server speaks every wire protocol the gateway does, chosen by path
-//! (OpenAI and Azure chat completions, Anthropic messages and count_tokens,
-//! Gemini generateContent), and records what it receives. Each protocol
+//! (OpenAI and Azure chat completions, Responses, embeddings and text
+//! completions, Anthropic messages and count_tokens, Gemini generateContent
+//! and batchEmbedContents), and records what it receives. Each protocol
 //! answers a user message mentioning the weather, when tools are offered,
-//! with a call of the first tool (`{"city": "Paris"}`), and one asking to
+//! with a call of the first tool (`{"city": "Paris"}`), one asking to
 //! "list the files", when `Bash` is offered, with a `Bash` call
-//! (`{"command": "ls"}`, what Claude Code's tool takes), so tool round trips
-//! can be tested (`script::tool_to_call`). Faults ([`Fault`]) are set per
+//! (`{"command": "ls"}`, what Claude Code's tool takes), and one asking to
+//! "run `CMD`" with a call of Codex's shell tool, so tool round trips can
+//! be tested (`script::tool_to_call`). Faults ([`Fault`]) are set per
 //! server ([`MockServer::set_fault`]) or per request with the
 //! `x-mock-fault` header.
 
 mod anthropic;
 mod anthropic_reply;
 mod anthropic_rules;
+mod completions;
+mod embeddings;
 mod example;
 mod fault;
 mod gemini;
 mod openai;
 mod reply;
+mod responses;
 mod script;
 mod sse;
 
+pub use embeddings::{embedding, DEFAULT_DIMENSIONS};
 pub use fault::{parse_duration, Fault};
 pub use script::Script;
 
@@ -77,8 +83,9 @@ pub struct Recorded {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: Value,
-    /// The body's bytes as they arrived (recorded by the Anthropic
-    /// handlers, for byte-faithfulness tests; empty elsewhere).
+    /// The body's bytes as they arrived, where the handler keeps them (the
+    /// Anthropic, Responses, embeddings and completions APIs, for
+    /// byte-faithfulness tests); empty elsewhere.
     pub raw: bytes::Bytes,
 }
 
@@ -118,6 +125,11 @@ impl Shared {
     }
 
     /// As [`admit`](Self::admit), keeping the body's bytes too.
+    /// Requests received so far, this one included once admitted.
+    pub(crate) fn received_count(&self) -> u64 {
+        self.received.load(Ordering::SeqCst)
+    }
+
     pub(crate) fn admit_raw(
         &self,
         path: String,
@@ -252,6 +264,18 @@ fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/openai/deployments/{deployment}/chat/completions",
             post(openai::chat),
+        )
+        .route("/v1/responses", post(responses::responses))
+        .route("/openai/v1/responses", post(responses::responses))
+        .route("/v1/embeddings", post(embeddings::openai))
+        .route(
+            "/openai/deployments/{deployment}/embeddings",
+            post(embeddings::openai),
+        )
+        .route("/v1/completions", post(completions::completions))
+        .route(
+            "/openai/deployments/{deployment}/completions",
+            post(completions::completions),
         )
         .route("/v1/models", get(openai::models))
         .route("/v1/messages", post(anthropic::messages))

@@ -155,7 +155,7 @@ impl Reply<'_> {
                 let start = json!({"tool_calls": [{"index": 0, "id": TOOL_CALL_ID, "type": "function",
                                                    "function": {"name": call.name, "arguments": ""}}]});
                 events.push(Event::data(&chunk(start, Value::Null), true));
-                for fragment in call.args {
+                for fragment in &call.fragments {
                     let delta =
                         json!({"tool_calls": [{"index": 0, "function": {"arguments": fragment}}]});
                     events.push(Event::data(&chunk(delta, Value::Null), true));

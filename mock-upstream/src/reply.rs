@@ -83,3 +83,23 @@ fn huge(size: usize, body: &Value) -> Response<Body> {
         .body(Body::from_stream(futures_util::stream::iter(chunks)))
         .unwrap_or_default()
 }
+
+/// The start of a request to one of OpenAI's APIs: its JSON body, recorded
+/// with its bytes, and the fault that applies; or the answer already due
+/// (a body that is not JSON, a status fault), in OpenAI's error shape.
+pub(crate) async fn openai_request(
+    shared: &crate::Shared,
+    uri: &axum::http::Uri,
+    headers: &axum::http::HeaderMap,
+    body: bytes::Bytes,
+) -> Result<(Value, Fault), Response<Body>> {
+    let error_body = crate::openai::error_body;
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return Err(json(400, &error_body(400, "body is not JSON")));
+    };
+    let fault = shared.admit_raw(uri.to_string(), headers, body, &req);
+    match apply_status_fault(&fault, error_body).await {
+        Some(resp) => Err(resp),
+        None => Ok((req, fault)),
+    }
+}

@@ -69,65 +69,103 @@ pub const BASH_ARGS: [&str; 2] = ["{\"command\": ", "\"ls\"}"];
 
 /// A tool call the mock makes: the tool, and its arguments as the
 /// fragments a stream sends.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Call {
     pub name: String,
-    pub args: &'static [&'static str],
+    pub fragments: Vec<String>,
 }
 
 impl Call {
-    /// The whole arguments, as a JSON text.
-    pub fn arguments(&self) -> String {
-        self.args.concat()
+    fn new(name: &str, fragments: &[&str]) -> Self {
+        let fragments = fragments.iter().map(|f| f.to_string()).collect();
+        Call {
+            name: name.to_string(),
+            fragments,
+        }
     }
 
+    /// The whole arguments, as a JSON text.
+    pub fn arguments(&self) -> String {
+        self.fragments.concat()
+    }
+
+    /// The arguments as an object, for protocols that send them decoded.
     pub fn input(&self) -> Value {
         serde_json::from_str(&self.arguments()).unwrap_or_default()
     }
 
     /// What the call counts as output tokens: one per fragment.
     pub fn tokens(&self) -> u64 {
-        self.args.len() as u64
+        self.fragments.len() as u64
     }
 }
 
-/// The tool the mock calls, by the last message's `text`: after the user's
-/// own text, `Bash` with `{"command": "ls"}` when it asks to list the files
-/// and `Bash` is offered (as Claude Code does), else the first tool offered
-/// with `{"city": "Paris"}` when it mentions the weather; after tool
-/// results, the first tool again when they ask to "call again". After other
-/// tool results the mock answers in text, so a round trip ends.
+/// The tools the mock knows how to run a command with, as Codex names them.
+const SHELLS: [&str; 2] = ["exec_command", "shell"];
+
+/// The tool the mock calls, by the last message's `text` and the names of
+/// the tools offered, in order. After the user's own text: asked to "run
+/// `CMD`" with a shell tool offered (Codex's), it runs CMD with it; asked to
+/// list the files with `Bash` offered (Claude Code's), `Bash` with
+/// `{"command": "ls"}`; mentioning the weather, the first tool with
+/// `{"city": "Paris"}`. After tool results, the first tool again when they
+/// ask to "call again"; after other results the mock answers in text, so a
+/// round trip ends.
 pub fn tool_to_call(text: &str, after_results: bool, tools: &[&str]) -> Option<Call> {
-    let text = text.to_lowercase();
-    if !after_results && text.contains("list the files") && tools.contains(&"Bash") {
-        return Some(Call {
-            name: "Bash".to_string(),
-            args: &BASH_ARGS,
-        });
+    if after_results {
+        let first = tools.first()?;
+        return text
+            .to_lowercase()
+            .contains("call again")
+            .then(|| Call::new(first, &TOOL_ARGS));
+    }
+    if let Some(call) = shell_call(text, tools) {
+        return Some(call);
+    }
+    let lower = text.to_lowercase();
+    if lower.contains("list the files") && tools.contains(&"Bash") {
+        return Some(Call::new("Bash", &BASH_ARGS));
     }
     let first = tools.first()?;
-    let wanted = match after_results {
-        false => text.contains("weather"),
-        true => text.contains("call again"),
-    };
-    wanted.then(|| Call {
-        name: first.to_string(),
-        args: &TOOL_ARGS,
-    })
+    lower
+        .contains("weather")
+        .then(|| Call::new(first, &TOOL_ARGS))
 }
 
-/// The names of the tools offered, found at `pointer` inside each of `list`.
-pub fn tool_names<'a>(list: Option<&'a Value>, pointer: &str) -> Vec<&'a str> {
-    list.and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|t| t.pointer(pointer).and_then(Value::as_str))
-        .collect()
+/// "run `CMD`" with a shell tool offered: that tool with CMD, its
+/// arguments in two fragments.
+fn shell_call(text: &str, tools: &[&str]) -> Option<Call> {
+    let cmd = command(text)?;
+    let shell = tools.iter().find(|t| SHELLS.contains(t))?;
+    let args = match *shell {
+        "shell" => serde_json::json!({"command": ["bash", "-lc", cmd]}),
+        _ => serde_json::json!({"cmd": cmd}),
+    };
+    let args = args.to_string();
+    let half = (0..=args.len() / 2)
+        .rev()
+        .find(|&i| args.is_char_boundary(i))
+        .unwrap_or(0);
+    Some(Call::new(shell, &[&args[..half], &args[half..]]))
+}
+
+/// The names of the offered `tools`, each at the JSON pointer `name_at`.
+pub fn tool_names<'a>(tools: Option<&'a Value>, name_at: &str) -> Vec<&'a str> {
+    let list = tools.and_then(Value::as_array).into_iter().flatten();
+    list.filter_map(|t| t.pointer(name_at)?.as_str()).collect()
 }
 
 /// Words, as the mock counts tokens.
 pub fn words(text: &str) -> u64 {
     count_words(text)
+}
+
+/// The command in "run `CMD`".
+fn command(text: &str) -> Option<&str> {
+    let rest = &text[text.find("run `")? + 5..];
+    rest.split_once('`')
+        .map(|(cmd, _)| cmd)
+        .filter(|c| !c.is_empty())
 }
 
 fn count_words(text: &str) -> u64 {
@@ -180,5 +218,36 @@ mod tests {
             ("c0 ", "c63 ")
         );
         assert!(!s.truncated);
+    }
+
+    #[test]
+    fn calls_the_weather_tool_or_runs_a_command() {
+        let user = |text, tools: &[&str]| tool_to_call(text, false, tools);
+        let c = user("weather in Paris?", &["get_weather"]).unwrap();
+        assert_eq!(
+            (c.name.as_str(), c.input()),
+            ("get_weather", serde_json::json!({"city": "Paris"}))
+        );
+        let c = user(
+            "please run `cat a.txt` now",
+            &["view_image", "exec_command"],
+        )
+        .unwrap();
+        assert_eq!(
+            (c.name.as_str(), c.input()),
+            ("exec_command", serde_json::json!({"cmd": "cat a.txt"}))
+        );
+        assert_eq!(c.fragments.len(), 2);
+        let c = user("run `ls`", &["shell"]).unwrap();
+        assert_eq!(
+            c.input()["command"],
+            serde_json::json!(["bash", "-lc", "ls"])
+        );
+        assert_eq!(user("run `ls`", &["get_weather"]), None);
+        let c = user("list the files", &["Read", "Bash"]).unwrap();
+        assert_eq!(c.input(), serde_json::json!({"command": "ls"}));
+        assert_eq!(tool_to_call("weather?", true, &["exec_command"]), None);
+        let again = tool_to_call("ok, call again", true, &["get_weather"]).unwrap();
+        assert_eq!(again.name, "get_weather");
     }
 }

@@ -285,9 +285,9 @@ fn print_banner(addr: &str, demo: &Demo) {
     let backends: Vec<&str> = demo.mocks.iter().map(|(n, _)| *n).collect();
     let url = format!("http://{addr}");
     println!("Switchyard DEMO: mock backends, no API keys, nothing leaves this machine.");
-    println!("  model:    gpt-4o");
+    println!("  models:   gpt-4o, gpt-4o-mini, text-embedding-3-small (embeddings)");
     println!(
-        "  backends: {} (problematic_backend always answers HTTP 500)",
+        "  backends: {} (problematic_backend always answers HTTP 500, broken_stream breaks its streams)",
         backends.join(", ")
     );
     println!("  token:    {}", demo::TOKEN);

@@ -89,12 +89,18 @@ fn foreign_keys(
         if of(spec).contains(&key.as_str()) {
             continue;
         }
-        let message = match PROTOCOLS.iter().find(|s| of(s).contains(&key.as_str())) {
-            Some(other) => format!(
-                "only applies to {what} with backend_type = \"{}\" (this one is \"{}\")",
-                other.name, spec.name
+        let owners: Vec<String> = PROTOCOLS
+            .iter()
+            .filter(|s| of(s).contains(&key.as_str()))
+            .map(|s| format!("\"{}\"", s.name))
+            .collect();
+        let message = match owners.is_empty() {
+            false => format!(
+                "only applies to {what} with backend_type = {} (this one is \"{}\")",
+                owners.join(" or "),
+                spec.name
             ),
-            None => {
+            true => {
                 let expected: Vec<String> = common
                     .iter()
                     .chain(of(spec))

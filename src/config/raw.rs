@@ -41,6 +41,7 @@ pub struct RawServer {
     pub header_timeout: Option<String>,
     pub body_timeout: Option<String>,
     pub keep_alive_timeout: Option<String>,
+    pub send_timeout: Option<String>,
     pub max_connections: Option<u64>,
 }
 
@@ -100,6 +101,8 @@ pub struct RawModel {
     /// Public name, when it differs from the table key.
     pub name: Option<String>,
     pub strategy: Option<String>,
+    /// `chat` (the default) or `embeddings`.
+    pub kind: Option<String>,
     pub enabled: Option<bool>,
     /// `off`, `session` (default) or `prefix`.
     pub affinity: Option<String>,

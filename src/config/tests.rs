@@ -343,7 +343,7 @@ fn protocol_options_have_defaults_and_overrides() {
     .unwrap();
     assert_eq!(
         options(&c),
-        r#"Azure { api_version: "2025-01-01-preview" }"#
+        r#"Azure { api_version: "2025-01-01-preview", openai: OpenAi { responses: false } }"#
     );
     assert_eq!(c.models["m"].backends[0].address, "prod");
 }
@@ -373,6 +373,26 @@ fn protocol_keys_are_rejected_on_other_protocols() {
         vec![
             r#"providers.p.default_max_tokens: only applies to providers with backend_type = "anthropic" (this one is "gemini")"#
         ]
+    );
+    let e = one_provider(
+        "backend_type = \"gemini\"\nbase_url = \"https://a\"\nresponses = true",
+        "model = \"x\"",
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        vec![
+            r#"providers.p.responses: only applies to providers with backend_type = "openai" or "azure" (this one is "gemini")"#
+        ]
+    );
+    let e = one_provider(
+        "base_url = \"https://a\"\nresponses = \"yes\"",
+        "model = \"x\"",
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        vec!["providers.p.responses: invalid type: string, expected a boolean"]
     );
     let e = one_provider(
         "backend_type = \"anthropic\"\nbase_url = \"https://a\"\ndefault_max_tokens = 0",
@@ -580,4 +600,34 @@ fn base_urls_with_credentials_or_non_ascii_hosts_are_refused() {
     assert!(errors(&idn)[0].starts_with("providers.relay.base_url: write the host in its ASCII"));
     let at_in_path = GOOD.replace("http://127.0.0.1:9000", "http://127.0.0.1:9000/v1/@team");
     assert_eq!(errors(&at_in_path), Vec::<String>::new());
+}
+
+#[test]
+fn embeddings_models_need_backends_with_embeddings() {
+    let text = |kind: &str, backend_type: &str| {
+        format!(
+            "[providers.p]\nbackend_type = \"{backend_type}\"\nbase_url = \"https://a\"\n[models.e]\nkind = \"{kind}\"\n[[models.e.backends]]\nprovider = \"p\"\nmodel = \"x\"\n[users.u]\ntoken = \"t\"\n"
+        )
+    };
+    let errors = |t: String| {
+        parse(&t, &env).map_err(|e| e.0.iter().map(ToString::to_string).collect::<Vec<_>>())
+    };
+    for ok in ["openai", "azure", "gemini"] {
+        let c = errors(text("embeddings", ok)).unwrap();
+        assert_eq!(c.models["e"].kind, ModelKind::Embeddings, "{ok}");
+    }
+    assert_eq!(
+        errors(text("embeddings", "anthropic")).unwrap_err(),
+        vec![
+            r#"models.e.backends[0].provider: provider "p" speaks anthropic, which has no embeddings API; an embeddings model cannot use it"#
+        ]
+    );
+    assert_eq!(
+        errors(text("chat", "anthropic")).unwrap().models["e"].kind,
+        ModelKind::Chat
+    );
+    assert_eq!(
+        errors(text("vectors", "openai")).unwrap_err(),
+        vec![r#"models.e.kind: unknown model kind "vectors" (known: chat, embeddings)"#]
+    );
 }

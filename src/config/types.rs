@@ -77,6 +77,8 @@ pub struct ConnectionLimits {
     pub body: Duration,
     /// An idle keep-alive connection, between one response and the next request.
     pub keep_alive: Duration,
+    /// A response the client stops reading: no byte accepted for this long.
+    pub send: Duration,
     /// Open client connections; more wait in the listen backlog.
     pub max_connections: usize,
 }
@@ -91,6 +93,9 @@ impl Default for ConnectionLimits {
             // Above the 60 s idle timeout of common load balancers, so they
             // close first and never send on a connection being closed.
             keep_alive: Duration::from_secs(75),
+            // A client that takes nothing for a minute is gone or stuck;
+            // its stream would hold an upstream connection meanwhile.
+            send: Duration::from_secs(60),
             max_connections: 10_000,
         }
     }
@@ -207,12 +212,30 @@ pub enum BillingMode {
     PerRequest,
 }
 
+/// What a model serves: text generation (chat completions, Responses,
+/// text completions) or embeddings; a call of the other kind is a 400.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelKind {
+    Chat,
+    Embeddings,
+}
+
+impl ModelKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Chat => "chat",
+            ModelKind::Embeddings => "embeddings",
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Model {
     pub name: String,
     pub strategy: Strategy,
     pub affinity: Affinity,
     pub hedge: Option<Hedge>,
+    pub kind: ModelKind,
     pub backends: Vec<Arc<Backend>>,
 }
 

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::attempt::AttemptError;
 use super::select::Pick;
-use super::{Dispatch, Reply};
+use super::{Answered, Dispatch};
 use crate::config::Hedge;
 use crate::health::TrialGuard;
 use crate::protocol::Request;
@@ -41,7 +41,7 @@ impl HedgeResult {
 /// One turn of the attempt loop: the attempt, raced by a hedge if it is slow.
 pub(super) struct Race {
     /// The answer, or the last failure.
-    pub result: Result<Reply, AttemptError>,
+    pub result: Result<Answered, AttemptError>,
     /// The slot `result` came from.
     pub index: usize,
     /// Failures of the other attempt of a race.

@@ -38,6 +38,13 @@ pub enum Reply {
     Stream(Body),
 }
 
+/// A backend's reply, and the id of any state it keeps for a later
+/// request to resume ([`crate::protocol::Answer::state`]).
+pub(crate) struct Answered {
+    reply: Reply,
+    state: Option<String>,
+}
+
 /// Which backend a request reached last, and how many attempts reached
 /// one: `None` and 0 when nothing was sent upstream (every backend was
 /// down, or none could express the request).
@@ -55,6 +62,9 @@ pub struct Outcome {
     pub answered_by: Option<usize>,
     /// How a hedged request's race ended, when one ran.
     pub hedge: Option<HedgeResult>,
+    /// State the answering backend keeps for a later request (a stored
+    /// Responses id): that request must come back to this backend.
+    pub state: Option<String>,
 }
 
 /// An attempt the client's departure cut short (its future dropped): the
@@ -95,7 +105,8 @@ pub struct Dispatch<'a> {
     pub pools: &'a dyn Pools,
     pub user: &'a User,
     pub record: &'a Arc<RequestRecord>,
-    /// The pinned backend's index, if the request named one.
+    /// The one backend the request may go to, if any: the one it named in
+    /// `backend`, or the one keeping the state it resumes.
     pub pinned: Option<usize>,
     /// A committed stream is cut when its grace runs out.
     pub shutdown: &'a Arc<Shutdown>,
@@ -134,6 +145,7 @@ impl Dispatch<'_> {
             served: served(reached),
             answered_by,
             hedge,
+            state: None,
         };
         while attempts < settings.max_attempts as usize {
             let Some(limit) = remaining(deadline) else {
@@ -170,9 +182,13 @@ impl Dispatch<'_> {
                 failures.push((self.route.slots[i].backend.id.clone(), e));
             }
             let e = match race.result {
-                Ok(reply) => {
+                Ok(answered) => {
                     reached.push(race.index);
-                    return end(Ok(reply), &reached, Some(race.index), hedge);
+                    let outcome = end(Ok(answered.reply), &reached, Some(race.index), hedge);
+                    return Outcome {
+                        state: answered.state,
+                        ..outcome
+                    };
                 }
                 Err(e) => e,
             };
@@ -212,7 +228,7 @@ impl Dispatch<'_> {
         req: &Request,
         deadline_left: Option<Duration>,
         _trial: Option<TrialGuard>,
-    ) -> Result<Reply, AttemptError> {
+    ) -> Result<Answered, AttemptError> {
         let slot = &self.route.slots[index];
         let backend = &*slot.backend;
         let stats = &slot.stats;
@@ -241,6 +257,7 @@ impl Dispatch<'_> {
                     .await
                     .map(|committed| {
                         stats.on_success(health, target, committed.ttft, Some(committed.ttft));
+                        let state = committed.state();
                         self.record
                             .update(|f| f.ttft = Some(self.record.start.elapsed()));
                         let relay = stream::Relay {
@@ -254,7 +271,10 @@ impl Dispatch<'_> {
                             shutdown: self.shutdown.clone(),
                             _inflight: inflight,
                         };
-                        Reply::Stream(stream::body(relay))
+                        Answered {
+                            reply: Reply::Stream(stream::body(relay)),
+                            state,
+                        }
                     })
             }
             Some(client) => {
@@ -271,7 +291,10 @@ impl Dispatch<'_> {
                 .map(|answer| {
                     stats.on_success(health, target, started.elapsed(), None);
                     self.record.update(|f| f.usage = answer.usage);
-                    Reply::Whole(answer.body)
+                    Answered {
+                        reply: Reply::Whole(answer.body),
+                        state: answer.state,
+                    }
                 })
             }
         };
@@ -283,7 +306,7 @@ impl Dispatch<'_> {
     /// Records one attempt's outcome in the backend's health and the log
     /// line; a request that never left is no attempt (its reason is in the
     /// request's error if no other backend took it).
-    fn note(&self, index: usize, result: &Result<Reply, AttemptError>, elapsed: Duration) {
+    fn note(&self, index: usize, result: &Result<Answered, AttemptError>, elapsed: Duration) {
         let slot = &self.route.slots[index];
         let outcome = match result {
             Ok(_) => "ok",

@@ -89,6 +89,11 @@ pub async fn open(
 }
 
 impl Committed {
+    /// The state the stream's events named so far (a Responses id).
+    pub fn state(&self) -> Option<String> {
+        self.translator.state()
+    }
+
     /// Parses and translates one upstream chunk into `pending`; the returned
     /// info says whether any event in it had content.
     fn feed(&mut self, chunk: &[u8], provider: &Provider) -> Result<EventInfo, Broken> {

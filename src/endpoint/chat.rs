@@ -2,41 +2,54 @@
 //! gateway's first endpoint. Its requests are the gateway's own form, so
 //! parsing is the top level only, and answers already come in its shape.
 
+use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 
 use super::openai_error;
 use crate::dispatch::Reply;
 use crate::error::EdgeError;
 use crate::pipeline::Endpoint;
-use crate::protocol::Request;
+use crate::protocol::{Api, Hub, Request};
 
 pub struct ChatCompletions;
 
 impl Endpoint for ChatCompletions {
     const NAME: &'static str = "chat_completions";
 
-    fn parse(body: &[u8]) -> Result<Request, EdgeError> {
-        Request::chat(body).map_err(|e| EdgeError::BadRequest {
-            message: e.message,
-            param: e.param,
-            code: None,
-        })
+    fn parse(body: Bytes, _: &Parts) -> Result<Request, EdgeError> {
+        Ok(Request::chat(&body)?)
     }
 
     fn reply(reply: Reply) -> Response {
-        match reply {
-            Reply::Whole(body) => {
-                let ct = HeaderValue::from_static("application/json");
-                ([(header::CONTENT_TYPE, ct)], body).into_response()
-            }
-            Reply::Stream(body) => sse(body),
-        }
+        openai_reply(reply)
     }
 
     fn error(e: &EdgeError) -> Response {
         openai_error(e)
     }
+}
+
+/// A whole JSON answer or an event stream, as OpenAI's APIs send them.
+pub(super) fn openai_reply(reply: Reply) -> Response {
+    match reply {
+        Reply::Whole(body) => {
+            let ct = HeaderValue::from_static("application/json");
+            ([(header::CONTENT_TYPE, ct)], body).into_response()
+        }
+        Reply::Stream(body) => sse(body),
+    }
+}
+
+/// The body in one of OpenAI's other APIs, `hub` its way to chat
+/// completions where it has one.
+pub(super) fn parse_as(
+    api: Api,
+    hub: Option<&'static dyn Hub>,
+    body: Bytes,
+) -> Result<Request, EdgeError> {
+    Ok(Request::parse(api, hub, body)?)
 }
 
 /// A Server-Sent Events response.

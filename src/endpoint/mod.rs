@@ -7,13 +7,19 @@
 
 mod anthropic_error;
 mod chat;
+mod completions;
+mod embeddings;
 pub mod messages;
 mod openai_error;
+mod responses;
 
 pub use anthropic_error::error_response as anthropic_error;
 pub use chat::ChatCompletions;
+pub use completions::Completions;
+pub use embeddings::Embeddings;
 pub use messages::{CountTokens, Messages};
 pub use openai_error::error_response as openai_error;
+pub use responses::Responses;
 
 /// An upstream of `kind` that rejected a request with `status` and `body`.
 #[cfg(test)]

@@ -72,11 +72,19 @@ pub(super) fn json() -> HeaderValue {
 /// error, else rewritten in OpenAI's shape (a native protocol's error, or
 /// an HTML page from a relay).
 fn rejection(r: &Rejection) -> Response {
-    if r.api == Some(Api::ChatCompletions) && r.error.is_some() {
+    if r.api.is_some_and(openai_shaped) && r.error.is_some() {
         let ct = r.content_type.clone().unwrap_or_else(json);
         return (r.status, [(header::CONTENT_TYPE, ct)], r.body.clone()).into_response();
     }
     (r.status, [(header::CONTENT_TYPE, json())], rewritten(r)).into_response()
+}
+
+/// The APIs whose error bodies are OpenAI's shape.
+fn openai_shaped(api: Api) -> bool {
+    match api {
+        Api::ChatCompletions | Api::Responses | Api::Embeddings | Api::Completions => true,
+        Api::Messages | Api::CountTokens => false,
+    }
 }
 
 fn rewritten(r: &Rejection) -> Bytes {
@@ -141,6 +149,11 @@ fn parts(e: &EdgeError) -> (&'static str, Option<&str>, Option<&'static str>) {
         EdgeError::RateLimited { kind, .. } => (kind, None, Some("rate_limit_exceeded")),
         EdgeError::OverBudget { .. } => ("insufficient_quota", None, Some("insufficient_quota")),
         EdgeError::StateUnavailable => ("server_error", None, Some("state_unavailable")),
+        EdgeError::ResumeUnavailable { param, .. } => (
+            "invalid_request_error",
+            Some(*param),
+            Some("previous_response_unavailable"),
+        ),
         EdgeError::Internal(_) => ("server_error", None, Some("internal_error")),
     }
 }

@@ -141,7 +141,8 @@ impl Ledger {
         }
         let store = Arc::new(Store::open(&cfg.store)?);
         let (tx, rx) = mpsc::unbounded_channel();
-        let writer = writer::Writer::new(store.clone(), rx, pending, dropping, ready_tx);
+        let dropped = ledger.dropped.clone();
+        let writer = writer::Writer::new(store.clone(), rx, pending, dropping, ready_tx, dropped);
         tasks.spawn_until_done("usage ledger writer", writer.run(tasks.clone()));
         if let Some(keep) = cfg.retention {
             tasks.spawn("usage retention", writer::retain(store.clone(), keep));

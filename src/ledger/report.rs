@@ -11,17 +11,19 @@ pub enum Group {
     User,
     Model,
     Backend,
+    Endpoint,
     Day,
 }
 
 impl Group {
-    pub const NAMES: &'static str = "user, model, backend, day";
+    pub const NAMES: &'static str = "user, model, backend, endpoint, day";
 
     pub fn parse(name: &str) -> Option<Group> {
         match name {
             "user" => Some(Group::User),
             "model" => Some(Group::Model),
             "backend" => Some(Group::Backend),
+            "endpoint" => Some(Group::Endpoint),
             "day" => Some(Group::Day),
             _ => None,
         }
@@ -32,6 +34,7 @@ impl Group {
             Group::User => "user_id",
             Group::Model => "model",
             Group::Backend => "backend",
+            Group::Endpoint => "endpoint",
             Group::Day => "day",
         }
     }
@@ -101,6 +104,8 @@ pub struct Total {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backend: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub day: Option<String>,
     pub requests: i64,
     pub input_tokens: i64,
@@ -116,6 +121,7 @@ impl Total {
             Group::User => &mut self.user,
             Group::Model => &mut self.model,
             Group::Backend => &mut self.backend,
+            Group::Endpoint => &mut self.endpoint,
             Group::Day => &mut self.day,
         };
         *slot = Some(value);

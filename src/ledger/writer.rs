@@ -12,6 +12,8 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use prometheus_client::metrics::counter::Counter;
+
 use super::{Row, Store, SHUTDOWN_FLUSH};
 use crate::tasks::Tasks;
 
@@ -31,6 +33,8 @@ pub(super) struct Writer {
     pending: Arc<AtomicUsize>,
     dropping: Arc<AtomicBool>,
     ready: watch::Sender<bool>,
+    /// Rows lost: counted in `switchyard_usage_rows_dropped_total`.
+    dropped: Counter,
     /// The store is failing: logged once until it answers again.
     failing: bool,
 }
@@ -42,6 +46,7 @@ impl Writer {
         pending: Arc<AtomicUsize>,
         dropping: Arc<AtomicBool>,
         ready: watch::Sender<bool>,
+        dropped: Counter,
     ) -> Self {
         Writer {
             store,
@@ -50,6 +55,7 @@ impl Writer {
             pending,
             dropping,
             ready,
+            dropped,
             failing: false,
         }
     }
@@ -68,7 +74,14 @@ impl Writer {
                 break;
             }
             if migrated && !self.buffer.is_empty() {
-                if self.write_batch().await {
+                // A stop does not wait for a slow insert: the batch stays
+                // buffered and the flush writes it (a row already in is
+                // skipped by its id).
+                let written = tokio::select! {
+                    _ = tasks.stopped() => break,
+                    written = self.write_batch() => written,
+                };
+                if written {
                     backoff = BACKOFF_MIN;
                     continue;
                 }
@@ -163,20 +176,34 @@ impl Writer {
         }
     }
 
-    /// At shutdown: everything queued, within [`SHUTDOWN_FLUSH`].
+    /// At shutdown: everything queued, rows that arrive meanwhile
+    /// included, within [`SHUTDOWN_FLUSH`]; what is left is lost and counted.
     async fn flush(mut self) {
-        while let Ok(row) = self.rx.try_recv() {
-            self.buffer.push_back(row);
-        }
         let until = Instant::now() + SHUTDOWN_FLUSH;
         let work = async {
             let store = self.store.clone();
             let _ = self.outcome("migrate", store.migrate()).await;
-            while !self.buffer.is_empty() && self.write_batch().await {}
+            loop {
+                self.take_queued();
+                if self.buffer.is_empty() || !self.write_batch().await {
+                    break;
+                }
+            }
         };
-        if tokio::time::timeout_at(until, work).await.is_err() || !self.buffer.is_empty() {
-            tracing::warn!(target: "switchyard::usage", lost = self.buffer.len(),
-                "usage ledger: rows not written at shutdown");
+        let _ = tokio::time::timeout_at(until, work).await;
+        self.take_queued();
+        let lost = self.buffer.len();
+        if lost > 0 {
+            self.dropped.inc_by(lost as u64);
+            self.pending.fetch_sub(lost, Ordering::AcqRel);
+            tracing::warn!(target: "switchyard::usage", lost,
+                "usage ledger: rows not written at shutdown (counted in switchyard_usage_rows_dropped_total)");
+        }
+    }
+
+    fn take_queued(&mut self) {
+        while let Ok(row) = self.rx.try_recv() {
+            self.buffer.push_back(row);
         }
     }
 }

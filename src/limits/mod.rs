@@ -87,7 +87,8 @@ impl Verdict {
 pub type Decision = crate::scopes::Decision<Verdict, Admission>;
 
 /// Tokens to reserve for a request: its prompt estimated from the body size
-/// (about 4 bytes a token), plus the completion it may ask for.
+/// (about 4 bytes a token), plus the completion it may ask for (none for
+/// embeddings).
 pub fn estimate_tokens(req: &Request, body_len: usize) -> u64 {
     let (each, choices) = req.output_bound();
     let completion = each.unwrap_or(DEFAULT_COMPLETION_ALLOWANCE);

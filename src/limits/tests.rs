@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::config::{parse, Config, Kind};
+use crate::protocol::Api;
 
 fn config(limits: &str) -> Config {
     let text = format!(
@@ -176,4 +177,18 @@ fn estimates_prompt_and_completion() {
     assert_eq!(estimate_tokens(&req(body), 40), 10 + 7);
     let body = r#"{"model":"m","messages":[]}"#;
     assert_eq!(estimate_tokens(&req(body), 0), DEFAULT_COMPLETION_ALLOWANCE);
+    let other = |api, body: &str| {
+        crate::protocol::Request::parse(api, None, bytes::Bytes::from(body.to_string())).unwrap()
+    };
+    let embed = other(
+        Api::Embeddings,
+        r#"{"model":"m","input":"x","max_tokens":9}"#,
+    );
+    assert_eq!(
+        estimate_tokens(&embed, 40),
+        10,
+        "embeddings complete nothing"
+    );
+    let resp = other(Api::Responses, r#"{"model":"m","max_output_tokens":5}"#);
+    assert_eq!(estimate_tokens(&resp, 40), 10 + 5);
 }

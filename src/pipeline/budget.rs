@@ -20,8 +20,8 @@ use crate::telemetry::Metrics;
 /// The budget side of admission.
 pub type BudgetCheck = Check<Scope, Verdict>;
 
-/// Output tokens the request may ask for: its `max_completion_tokens`,
-/// else `max_tokens`, times `n`; `None` when it sets no bound.
+/// Output tokens the request may ask for, all choices together (none for
+/// embeddings); `None` when it sets no bound.
 fn asked_output(req: &Request) -> Option<u64> {
     let (each, choices) = req.output_bound();
     Some(each?.saturating_mul(choices))

@@ -2,7 +2,8 @@
 //!
 //! 1. [`auth`]: the user behind the token (an extractor);
 //! 2. [`read`]: the body, size- and depth-limited, parsed once by the endpoint;
-//! 3. [`resolve`]: the model, the user's permission, a `backend` pin;
+//! 3. [`resolve`]: the model, the user's permission, a `backend` pin; else
+//!    [`resume`]: the backend keeping the state the request resumes;
 //! 4. [`admit`]: the user's rate limits, then [`budget`]: their spend budgets;
 //! 5. dispatch (`crate::dispatch`): the attempt loop, routing, health,
 //!    failover, the stream commit rule;
@@ -18,6 +19,7 @@ pub mod budget;
 mod depth;
 pub mod read;
 pub mod resolve;
+pub mod resume;
 pub mod settle;
 
 use std::sync::Arc;
@@ -44,15 +46,10 @@ pub trait Endpoint: Send + Sync + 'static {
     /// The `endpoint` of logs and metrics.
     const NAME: &'static str;
 
-    /// The body, in the endpoint's format, as the gateway's request.
-    fn parse(body: &[u8]) -> Result<Request, EdgeError>;
-
-    /// As [`parse`](Self::parse), for an endpoint that keeps the client's
-    /// bytes (to splice rather than re-serialise them) or reads its headers
-    /// or URL.
-    fn parse_raw(body: Bytes, _head: &Parts) -> Result<Request, EdgeError> {
-        Self::parse(&body)
-    }
+    /// The body, in the endpoint's format, as the gateway's request; the
+    /// head for an endpoint that passes some of the client's headers or
+    /// its query on to an upstream of its API.
+    fn parse(body: Bytes, head: &Parts) -> Result<Request, EdgeError>;
 
     /// An answer the endpoint gives itself instead of dispatching, for a
     /// request no backend in reach can answer (e.g. an estimate).
@@ -152,6 +149,12 @@ impl Run<'_> {
         self.limits.scoped(plan, &req.model);
         self.budget.scoped(budget, &req.model);
         let (route, pinned) = resolve::resolve(self.snap, self.user, &req, self.record)?;
+        let table = self.state.affinities();
+        // A pin wins over everything, state included.
+        let pinned = match pinned {
+            None => resume::lookup(table, route, self.user, &req).await?,
+            pin => pin,
+        };
         let held = self.admit(&req, body_len).await?;
         if let Some(reply) = E::local(&req, route, pinned, self.user) {
             // Made here, without an upstream: no tokens were spent, and no
@@ -159,7 +162,6 @@ impl Run<'_> {
             self.record.update(|f| f.usage = Some(Usage::default()));
             return Ok(settle::hold(E::reply(reply), held, self.record.clone()));
         }
-        let table = self.state.affinities();
         let conversation = match pinned {
             None => affinity::lookup(table, route, &head.headers, &req).await,
             Some(_) => None,
@@ -181,11 +183,20 @@ impl Run<'_> {
         if let Some(conv) = conversation {
             affinity::settle(table, metrics, route, conv, outcome.answered_by);
         }
+        if let (Some(i), Some(state)) = (outcome.answered_by, &outcome.state) {
+            resume::remember(table, route, self.user, &req, i, state);
+        }
         if let Some(h) = outcome.hedge {
             metrics.count_hedge(&route.model.name, h.name());
         }
-        let resp = E::reply(outcome.result?);
-        Ok(settle::hold(resp, held, self.record.clone()))
+        let reply = match outcome.result {
+            Ok(reply) => reply,
+            Err(e) => {
+                held.release();
+                return Err(e);
+            }
+        };
+        Ok(settle::hold(E::reply(reply), held, self.record.clone()))
     }
 
     /// The user's rate limits, then their budgets, for this request.

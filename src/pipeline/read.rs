@@ -53,7 +53,7 @@ pub async fn read<E: Endpoint>(
         return Err(EdgeError::bad_request(message, None, Some("json_too_deep")));
     }
     let len = bytes.len();
-    Ok((E::parse_raw(bytes, head)?, len))
+    Ok((E::parse(bytes, head)?, len))
 }
 
 /// `reading`, at once when the whole body has already arrived (the usual

@@ -2,7 +2,7 @@
 //! `backend` pin. Everything that can refuse a request before it spends
 //! any quota.
 
-use crate::config::User;
+use crate::config::{ModelKind, User};
 use crate::dispatch;
 use crate::error::{echo, EdgeError};
 use crate::protocol::Request;
@@ -29,6 +29,7 @@ pub fn resolve<'s>(
     let Some(route) = route.filter(|_| user.may_use(&req.model)) else {
         return Err(EdgeError::model_not_found(&req.model));
     };
+    kind(route, req)?;
     let pinned = match &req.backend {
         Some(id) => Some(dispatch::pin(route, user, id)?),
         None => None,
@@ -40,4 +41,30 @@ pub fn resolve<'s>(
             model = %req.model, backend = req.backend.as_deref(), "request pinned to a backend");
     }
     Ok((route, pinned))
+}
+
+/// An embeddings model takes only embeddings calls, and the reverse.
+fn kind(route: &Route, req: &Request) -> Result<(), EdgeError> {
+    let model = &route.model;
+    let embeddings = model.kind == ModelKind::Embeddings;
+    if embeddings == req.api.embeds() {
+        return Ok(());
+    }
+    let message = if embeddings {
+        format!(
+            "`{}` is an embeddings model: call /v1/embeddings, not {}",
+            model.name,
+            req.api.path()
+        )
+    } else {
+        format!(
+            "`{}` is a chat model: /v1/embeddings needs a model with kind = \"embeddings\"",
+            model.name
+        )
+    };
+    Err(EdgeError::bad_request(
+        message,
+        Some("model"),
+        Some("model_kind_mismatch"),
+    ))
 }

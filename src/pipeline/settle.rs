@@ -18,6 +18,20 @@ pub struct Held {
     pub budget: Option<Reservation>,
 }
 
+impl Held {
+    /// The request failed without an answer: nothing was spent, so both
+    /// reservations are given back whole (dropped unfinished, the estimate
+    /// would stand, as for a client that leaves mid-answer).
+    pub fn release(self) {
+        if let Some(admission) = self.limits {
+            admission.finish(None, false);
+        }
+        if let Some(reservation) = self.budget {
+            reservation.finish(None, false);
+        }
+    }
+}
+
 /// `resp` with `held` kept by its body.
 pub fn hold(resp: Response, held: Held, record: Arc<RequestRecord>) -> Response {
     if held.limits.is_none() && held.budget.is_none() {
@@ -27,6 +41,10 @@ pub fn hold(resp: Response, held: Held, record: Arc<RequestRecord>) -> Response 
     resp.map(|inner| {
         crate::body::on_end(inner, move |_| {
             let (used, cost) = record.read(|f| (f.usage.map(|u| u.total()), f.cost_usd()));
+            // Usage known but no price for it (an answer the gateway made,
+            // an unpriced backend): nothing is known to charge, so the
+            // reservation is not kept as if it had been spent.
+            let cost = cost.or(used.map(|_| 0.0));
             if let Some(admission) = held.limits {
                 admission.finish(used, succeeded);
             }

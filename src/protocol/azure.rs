@@ -1,6 +1,8 @@
 //! Azure OpenAI: OpenAI's body and answers, on a per-deployment URL with an
 //! `api-key` header. Responses and streams are OpenAI's, so they reuse the
-//! OpenAI translation unchanged.
+//! OpenAI translation unchanged. The Responses API, where the provider
+//! sets `responses = true`, is Azure's v1 API (`/openai/v1/responses`),
+//! which names the deployment in the body's `model`.
 
 use std::sync::Arc;
 
@@ -8,14 +10,14 @@ use bytes::Bytes;
 
 use super::options::url_safe;
 use super::{
-    openai, Answer, Api, Options, Protocol, Request, RequestError, Spec, StreamTranslator,
+    openai, Answer, Api, Options, Protocol, Request, RequestError, Spec, StreamTranslator, Support,
     Upstream, UpstreamError, UpstreamRequest,
 };
 
 pub const SPEC: Spec = Spec {
     name: "azure",
     aliases: &[],
-    provider_keys: &["api_version"],
+    provider_keys: &["api_version", "responses"],
     backend_keys: &["deployment"],
     new,
     // Azure paths start at the host root.
@@ -35,7 +37,11 @@ fn new(o: &mut Options) -> Arc<dyn Protocol> {
             o.error("api_version", message);
         }
     }
-    Arc::new(Azure { api_version })
+    let openai = openai::OpenAi::new(o);
+    Arc::new(Azure {
+        api_version,
+        openai,
+    })
 }
 
 /// The deployment names the model in the URL: the `deployment` key, or the
@@ -64,6 +70,8 @@ fn address(model: &str, o: &mut Options) -> String {
 #[derive(Debug)]
 pub struct Azure {
     api_version: String,
+    /// OpenAI's answers, streams, errors and `responses` switch.
+    openai: openai::OpenAi,
 }
 
 impl Azure {
@@ -89,24 +97,41 @@ impl Protocol for Azure {
 
     fn build(&self, t: &Upstream, req: &Request) -> Result<UpstreamRequest, RequestError> {
         // Config validation keeps the deployment and version URL-safe.
-        let path = format!("deployments/{}/chat/completions", t.address);
+        let d = t.address;
+        let (url, model) = match req.api {
+            Api::Completions => (
+                self.url(t, &format!("deployments/{d}/completions")),
+                t.model,
+            ),
+            Api::Embeddings => (self.url(t, &format!("deployments/{d}/embeddings")), t.model),
+            Api::Responses => (format!("{}/openai/v1/responses", t.base_url), d),
+            // The others come as chat completions (`support`).
+            _ => (
+                self.url(t, &format!("deployments/{d}/chat/completions")),
+                t.model,
+            ),
+        };
         Ok(UpstreamRequest {
-            url: self.url(t, &path),
+            url,
             headers: Self::headers(t),
-            body: Bytes::from(openai::body(req, t.model)),
+            body: openai::body_for(req, model),
         })
     }
 
-    fn answer(&self, t: &Upstream, req: &Request, body: Bytes) -> Result<Answer, String> {
-        openai::OpenAi.answer(t, req, body)
+    fn answer(&self, _: &Upstream, req: &Request, body: Bytes) -> Result<Answer, String> {
+        openai::answer(req, body)
     }
 
-    fn stream(&self, t: &Upstream, req: &Request) -> Box<dyn StreamTranslator> {
-        openai::OpenAi.stream(t, req)
+    fn stream(&self, _: &Upstream, req: &Request) -> Box<dyn StreamTranslator> {
+        openai::stream(req)
     }
 
     fn error(&self, body: &[u8]) -> Option<UpstreamError> {
-        openai::OpenAi.error(body)
+        super::errors::openai_error(body)
+    }
+
+    fn support(&self, api: Api) -> Support {
+        self.openai.support(api)
     }
 
     fn api(&self) -> Option<Api> {

@@ -1,9 +1,10 @@
 //! Requests in an API other than chat completions. Chat completions is the
 //! gateway's hub: every protocol takes it. A request in another API goes to
 //! a protocol that speaks that API as the client wrote it ([`Original`]),
-//! and to every other protocol through its endpoint's [`Hub`]: translated
-//! to chat completions, and the protocol's chat answer or stream
-//! translated back.
+//! to every other protocol through its endpoint's [`Hub`] (translated to
+//! chat completions, and the protocol's chat answer or stream translated
+//! back), and not at all to an upstream that lacks the API entirely: each
+//! protocol says which is which for each API ([`Support`]).
 
 use std::fmt;
 use std::ops::Range;
@@ -68,6 +69,25 @@ pub trait Hub: Send + Sync + fmt::Debug {
     /// `chat`, a translator writing chat completions chunks, wrapped to
     /// write the client's API.
     fn stream(&self, req: &Request, chat: Box<dyn StreamTranslator>) -> Box<dyn StreamTranslator>;
+
+    /// A protocol's refusal of the translated request, in the client's
+    /// terms (the chat field it names came from one of the client's).
+    fn refusal(&self, e: RequestError) -> RequestError {
+        e
+    }
+}
+
+/// How a protocol takes requests written in one API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Support {
+    /// Its `build`, `answer` and `stream` handle the API: as the client
+    /// wrote it, or translated by the protocol itself.
+    Native,
+    /// Through the request's [`Hub`]: to chat completions and back.
+    ViaHub,
+    /// The upstream has no such API: such requests are refused, naming
+    /// the endpoint.
+    None,
 }
 
 /// The request one attempt sends, in the form its protocol reads.
@@ -80,9 +100,20 @@ pub struct Prepared<'r> {
 
 impl<'r> Prepared<'r> {
     pub fn new(p: &dyn Protocol, t: &Upstream, req: &'r Request) -> Result<Self, RequestError> {
-        let chat = match req.hub {
-            Some(hub) if !p.speaks(req.api) => Some((hub.request(req, p.name(), t)?, hub)),
-            _ => None,
+        let chat = match (p.support(req.api), req.hub) {
+            (Support::Native, _) => None,
+            (Support::ViaHub, Some(hub)) => Some((hub.request(req, p.name(), t)?, hub)),
+            (Support::ViaHub | Support::None, _) => {
+                let message = format!(
+                    "the {} endpoint is not supported on {} backends",
+                    req.api.path(),
+                    p.name()
+                );
+                return Err(RequestError {
+                    message,
+                    param: None,
+                });
+            }
         };
         Ok(Prepared { client: req, chat })
     }
@@ -92,7 +123,10 @@ impl<'r> Prepared<'r> {
     }
 
     pub fn build(&self, p: &dyn Protocol, t: &Upstream) -> Result<UpstreamRequest, RequestError> {
-        p.build(t, self.sent())
+        match &self.chat {
+            Some((chat, hub)) => p.build(t, chat).map_err(|e| hub.refusal(e)),
+            None => p.build(t, self.client),
+        }
     }
 
     pub fn answer(&self, p: &dyn Protocol, t: &Upstream, body: Bytes) -> Result<Answer, String> {

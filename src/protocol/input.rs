@@ -65,7 +65,7 @@ impl<'a> Input<'a> {
             // model never sees (tools, say) changes the answer silently.
             let value: Value = serde_json::from_str(raw.get()).map_err(|e| RequestError {
                 message: format!("the field `{name}` cannot be decoded: {e}"),
-                param: None,
+                param: Some(name.clone().into()),
             })?;
             if value.is_null() {
                 continue;

@@ -14,6 +14,7 @@
 //! docs/providers.md has the field-by-field mapping.
 
 mod anthropic;
+mod api;
 mod azure;
 mod carry;
 mod errors;
@@ -25,16 +26,20 @@ mod messages;
 mod openai;
 mod options;
 mod output;
+mod parse;
 mod request;
+mod responses;
 pub mod sse;
 mod tools;
 
+pub use api::Api;
 pub use errors::{
     anthropic_error_body, anthropic_stream_error, error_summary, openai_error_body, UpstreamError,
 };
-pub use hub::{Hub, Original, Prepared};
+pub use hub::{Hub, Original, Prepared, Support};
 pub use options::Options;
-pub use request::{Api, RawFields, Request, RequestError};
+pub use request::{RawFields, Request, RequestError};
+pub use responses::RESPONSES;
 
 use std::fmt;
 use std::sync::Arc;
@@ -110,10 +115,16 @@ pub trait Protocol: Send + Sync + fmt::Debug {
     /// gateway serves: those pass through to a client of that API as sent.
     fn api(&self) -> Option<Api>;
 
-    /// Whether requests in `api` reach this protocol as the client wrote
-    /// them; the others come as chat completions (see [`Prepared`]).
-    fn speaks(&self, api: Api) -> bool {
-        self.api() == Some(api)
+    /// How requests in `api` reach this protocol (see [`Prepared`]): by
+    /// default chat completions and the protocol's own API as written, the
+    /// APIs with a chat completions form through their [`Hub`], no others.
+    fn support(&self, api: Api) -> Support {
+        match api {
+            Api::ChatCompletions => Support::Native,
+            _ if self.api() == Some(api) => Support::Native,
+            Api::Messages | Api::Responses => Support::ViaHub,
+            Api::CountTokens | Api::Embeddings | Api::Completions => Support::None,
+        }
     }
 
     /// The free "list models" call, with the protocol's credentials.
@@ -179,6 +190,9 @@ impl Usage {
 pub struct Answer {
     pub body: Bytes,
     pub usage: Option<Usage>,
+    /// The id of state the upstream keeps for a later request to name (a
+    /// stored Responses response), which only this backend can resume.
+    pub state: Option<String>,
 }
 
 /// Everything needed to send one attempt upstream.
@@ -230,6 +244,11 @@ pub trait StreamTranslator: Send {
     /// clients and proxies between know the stream is alive), and after
     /// how long; `None` for APIs that have none.
     fn keepalive(&self) -> Option<(std::time::Duration, &'static [u8])> {
+        None
+    }
+
+    /// As [`Answer::state`], once the events so far have named it.
+    fn state(&self) -> Option<String> {
         None
     }
 }

@@ -36,6 +36,17 @@ impl<'a> Options<'a> {
         }
     }
 
+    pub fn bool(&mut self, key: &str) -> Option<bool> {
+        let value = self.table.get(key)?;
+        match value.as_bool() {
+            Some(b) => Some(b),
+            None => {
+                self.wrong_type(key, value, "a boolean");
+                None
+            }
+        }
+    }
+
     pub fn uint(&mut self, key: &str) -> Option<u64> {
         let value = self.table.get(key)?;
         match value.as_integer().and_then(|n| u64::try_from(n).ok()) {

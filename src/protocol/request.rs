@@ -5,33 +5,24 @@
 //! client's API gets them byte for byte (only `model` is rewritten and
 //! `backend` removed). A protocol that speaks another API translates from
 //! these fields. A request in an API other than chat completions also keeps
-//! the client's bytes ([`Original`]) and names the [`Hub`] that turns it
-//! into chat completions for the protocols that do not speak it.
+//! the client's bytes ([`Original`], see [`Request::parse`]) and names the
+//! [`Hub`] that turns it into chat completions for the protocols that do
+//! not speak it.
 
 use std::borrow::Cow;
 
 use indexmap::IndexMap;
 use serde_json::value::RawValue;
 
+use super::api::{refusal, Api, Problem};
 use super::hub::{Hub, Original};
 
-/// The API a request was written in: the endpoint the client called.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Api {
-    /// OpenAI's `POST /v1/chat/completions`.
-    ChatCompletions,
-    /// Anthropic's `POST /v1/messages`.
-    Messages,
-    /// Anthropic's `POST /v1/messages/count_tokens`.
-    CountTokens,
-}
-
-/// The request as the client sent it, minus `model`, `backend` and `stream`.
 /// A request's top-level fields, raw. Hashed with foldhash: the keys are
 /// the client's, but the map only lives for the request and is looked up
 /// a handful of times, and SipHash was most of what parsing it cost.
 pub type RawFields = IndexMap<String, Box<RawValue>, foldhash::fast::RandomState>;
 
+/// The request as the client sent it, minus `model`, `backend` and `stream`.
 #[derive(Debug)]
 pub struct Request {
     pub api: Api,
@@ -47,7 +38,8 @@ pub struct Request {
     /// `None` for chat completions, whose top level is re-serialised.
     pub original: Option<Original>,
     /// How the request reaches protocols that do not speak its API; `None`
-    /// for chat completions, which every protocol takes.
+    /// for chat completions, which every protocol takes, and for APIs with
+    /// no chat completions form.
     pub hub: Option<&'static dyn Hub>,
 }
 
@@ -60,62 +52,71 @@ pub struct RequestError {
     pub param: Option<Cow<'static, str>>,
 }
 
-fn invalid(param: &'static str, message: impl Into<String>) -> RequestError {
-    RequestError {
-        message: message.into(),
-        param: Some(param.into()),
+impl RequestError {
+    /// A refusal of the field `param`.
+    pub fn field(param: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        RequestError {
+            message: message.into(),
+            param: Some(param.into()),
+        }
     }
+}
+
+/// A body that is no JSON object.
+pub(super) fn not_an_object(e: serde_json::Error) -> RequestError {
+    RequestError {
+        // serde's words for a wrong type quote the value, which may be a
+        // megabyte long: those are said without it.
+        message: match e.classify() {
+            serde_json::error::Category::Data => {
+                "the request body must be a JSON object".to_string()
+            }
+            _ => format!("the request body is not a valid JSON object: {e}"),
+        },
+        param: None,
+    }
+}
+
+/// The refusal of `key` in `api`'s words.
+pub(super) fn refuse(api: Api, key: &'static str, problem: Problem) -> RequestError {
+    RequestError::field(key, refusal(api, key, problem))
 }
 
 impl Request {
     /// A chat completions request: the top level, and `messages` an array.
     pub fn chat(body: &[u8]) -> Result<Self, RequestError> {
-        let mut fields: RawFields = serde_json::from_slice(body).map_err(|e| RequestError {
-            // serde's words for a wrong type quote the value, which may
-            // be a megabyte long: those are said without it.
-            message: match e.classify() {
-                serde_json::error::Category::Data => {
-                    "the request body must be a JSON object".to_string()
-                }
-                _ => format!("the request body is not a valid JSON object: {e}"),
-            },
-            param: None,
-        })?;
-        let model = match fields
-            .shift_remove("model")
-            .map(|v| serde_json::from_str::<String>(v.get()))
-        {
+        let fields: RawFields = serde_json::from_slice(body).map_err(not_an_object)?;
+        let req = Request::top_level(Api::ChatCompletions, fields)?;
+        req.require_messages()?;
+        Ok(req)
+    }
+
+    /// Takes `model`, `backend` and (where the API streams) `stream` out of
+    /// `fields`.
+    pub(super) fn top_level(api: Api, mut fields: RawFields) -> Result<Self, RequestError> {
+        let mut take = |key: &str| fields.shift_remove(key);
+        let model = match take("model").map(|v| serde_json::from_str::<String>(v.get())) {
             Some(Ok(m)) if !m.is_empty() => m,
-            Some(_) => return Err(invalid("model", "`model` must be a non-empty string")),
-            None => return Err(invalid("model", "you must provide a model parameter")),
+            Some(_) => return Err(refuse(api, "model", Problem::Not("a non-empty string"))),
+            None => return Err(refuse(api, "model", Problem::Missing)),
         };
-        match fields
-            .get("messages")
-            .map(|v| v.get().trim_start().as_bytes().first().copied())
-        {
-            Some(Some(b'[')) => {}
-            Some(_) => return Err(invalid("messages", "`messages` must be an array")),
-            None => return Err(invalid("messages", "you must provide a messages parameter")),
-        }
-        let stream = match fields
-            .shift_remove("stream")
+        let stream = match api
+            .streams()
+            .then(|| take("stream"))
+            .flatten()
             .map(|v| serde_json::from_str::<Option<bool>>(v.get()))
         {
             None => false,
             Some(Ok(s)) => s.unwrap_or(false),
-            Some(Err(_)) => return Err(invalid("stream", "`stream` must be a boolean")),
+            Some(Err(_)) => return Err(refuse(api, "stream", Problem::Not("a boolean"))),
         };
-        let backend = match fields
-            .shift_remove("backend")
-            .map(|v| serde_json::from_str::<Option<String>>(v.get()))
+        let backend = match take("backend").map(|v| serde_json::from_str::<Option<String>>(v.get()))
         {
             None => None,
             Some(Ok(b)) => b,
             Some(Err(_)) => {
-                return Err(invalid(
-                    "backend",
-                    "`backend` must be a string naming a backend, or null",
-                ))
+                let what = Problem::Not("a string naming a backend, or null");
+                return Err(refuse(api, "backend", what));
             }
         };
         let client_wants_usage = fields
@@ -123,7 +124,7 @@ impl Request {
             .and_then(|v| serde_json::from_str::<StreamOptions>(v.get()).ok())
             .is_some_and(|o| o.include_usage == Some(true));
         Ok(Request {
-            api: Api::ChatCompletions,
+            api,
             model,
             stream,
             backend,
@@ -132,6 +133,18 @@ impl Request {
             original: None,
             hub: None,
         })
+    }
+
+    /// `messages`, an array.
+    pub(super) fn require_messages(&self) -> Result<(), RequestError> {
+        match self
+            .field("messages")
+            .map(|v| v.get().trim_start().as_bytes().first().copied())
+        {
+            Some(Some(b'[')) => Ok(()),
+            Some(_) => Err(refuse(self.api, "messages", Problem::Not("an array"))),
+            None => Err(refuse(self.api, "messages", Problem::Missing)),
+        }
     }
 
     /// A raw field as the client sent it.
@@ -145,13 +158,17 @@ impl Request {
             .and_then(|v| serde_json::from_str(v.get()).ok())
     }
 
-    /// The output the request bounds: tokens per choice
-    /// (`max_completion_tokens`, else `max_tokens`; `None` when it sets
-    /// neither) and its number of choices (`n`, at least 1).
+    /// The output the request bounds: tokens per choice (`None` when it
+    /// sets no bound; none at all for embeddings and token counting) and
+    /// its number of choices (`n`, at least 1).
     pub fn output_bound(&self) -> (Option<u64>, u64) {
-        let each = self
-            .get::<u64>("max_completion_tokens")
-            .or_else(|| self.get::<u64>("max_tokens"));
+        let each = match self.api {
+            Api::Embeddings | Api::CountTokens => Some(0),
+            Api::Responses => self.get::<u64>("max_output_tokens"),
+            Api::ChatCompletions | Api::Completions | Api::Messages => self
+                .get::<u64>("max_completion_tokens")
+                .or_else(|| self.get::<u64>("max_tokens")),
+        };
         (each, self.get::<u64>("n").unwrap_or(1).max(1))
     }
 }
@@ -179,6 +196,7 @@ mod tests {
         );
         assert_eq!(r.field("x_custom").unwrap().get(), r#"{"k":[1, 2]}"#);
         assert!(!r.client_wants_usage);
+        assert!(r.original.is_none(), "chat completions keep no copy");
     }
 
     #[test]
@@ -212,5 +230,24 @@ mod tests {
         let r =
             Request::chat(br#"{"model":"m","messages":[],"backend":null,"stream":null}"#).unwrap();
         assert_eq!((r.backend, r.stream), (None, false));
+    }
+
+    #[test]
+    fn the_output_bound_follows_the_api() {
+        let chat = Request::chat(br#"{"model":"m","messages":[],"max_tokens":9,"n":2}"#).unwrap();
+        assert_eq!(chat.output_bound(), (Some(9), 2));
+        let parse = |api, body: &str| Request::parse(api, None, body.to_string().into()).unwrap();
+        let r = parse(Api::Responses, r#"{"model":"m","max_output_tokens":7}"#);
+        assert_eq!(r.output_bound(), (Some(7), 1));
+        let e = parse(
+            Api::Embeddings,
+            r#"{"model":"m","input":"x","max_tokens":7}"#,
+        );
+        assert_eq!(e.output_bound(), (Some(0), 1));
+        let m = parse(
+            Api::Messages,
+            r#"{"model":"m","messages":[],"max_tokens":5}"#,
+        );
+        assert_eq!(m.output_bound(), (Some(5), 1));
     }
 }

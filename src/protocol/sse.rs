@@ -110,6 +110,26 @@ impl SseParser {
     }
 }
 
+/// Writes one event as it came: its `event:` line if it had one, and its
+/// data, each line of it behind its own `data: ` (the parser joined them
+/// with `\n`).
+pub fn write_event(out: &mut Vec<u8>, event: Option<&str>, data: &str) {
+    if let Some(name) = event {
+        out.extend_from_slice(b"event: ");
+        out.extend_from_slice(name.as_bytes());
+        out.push(b'\n');
+    }
+    out.extend_from_slice(b"data: ");
+    let mut rest = data.as_bytes();
+    while let Some(nl) = memchr::memchr(b'\n', rest) {
+        out.extend_from_slice(&rest[..nl]);
+        out.extend_from_slice(b"\ndata: ");
+        rest = &rest[nl + 1..];
+    }
+    out.extend_from_slice(rest);
+    out.extend_from_slice(b"\n\n");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

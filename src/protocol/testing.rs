@@ -3,12 +3,13 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use serde_json::Value;
 
 use super::sse::SseEvent;
 use super::{
-    EventInfo, Options, Protocol, Request, RequestError, StreamError, StreamTranslator, Upstream,
-    UpstreamRequest,
+    Answer, EventInfo, Options, Prepared, Protocol, Request, RequestError, StreamError,
+    StreamTranslator, Upstream, UpstreamRequest,
 };
 
 /// One backend: its protocol with the provider's options, and its target.
@@ -59,8 +60,24 @@ impl TestBackend {
         }
     }
 
+    /// What one attempt sends, as the attempt loop prepares it.
     pub fn build(&self, req: &Request) -> Result<UpstreamRequest, RequestError> {
-        self.protocol.build(&self.upstream(), req)
+        let t = self.upstream();
+        Prepared::new(&*self.protocol, &t, req)?.build(&*self.protocol, &t)
+    }
+
+    /// A whole answer, in the client's API, as the attempt loop reads it.
+    pub fn answer(&self, req: &Request, body: Bytes) -> Result<Answer, String> {
+        let t = self.upstream();
+        let prepared = Prepared::new(&*self.protocol, &t, req).map_err(|e| e.message)?;
+        prepared.answer(&*self.protocol, &t, body)
+    }
+
+    /// The translator of one streamed attempt, as the attempt loop makes it.
+    pub fn stream(&self, req: &Request) -> Box<dyn StreamTranslator> {
+        let t = self.upstream();
+        let prepared = Prepared::new(&*self.protocol, &t, req).unwrap();
+        prepared.stream(&*self.protocol, &t)
     }
 }
 

@@ -164,9 +164,9 @@ fn warn_restart_needed(old: &Config, new: &Config) {
     let fixed = [
         ("server.listen", old.server.listen != new.server.listen),
         (
-            "server.header_timeout, keep_alive_timeout, max_connections",
-            (oc.header, oc.keep_alive, oc.max_connections)
-                != (nc.header, nc.keep_alive, nc.max_connections),
+            "server.header_timeout, keep_alive_timeout, send_timeout, max_connections",
+            (oc.header, oc.keep_alive, oc.send, oc.max_connections)
+                != (nc.header, nc.keep_alive, nc.send, nc.max_connections),
         ),
         ("metrics.listen", old.metrics.listen != new.metrics.listen),
         ("state", old.state != new.state),

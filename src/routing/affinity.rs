@@ -1,7 +1,7 @@
 //! Conversation affinity: the requests of one conversation go to the
 //! backend the conversation last used, so the provider's prompt cache (kept
 //! per account) pays off, while that backend is in rotation and not
-//! saturated. The table is bounded (moka's LRU), entries expire after the
+//! saturated. The table is bounded (moka, least recently used first), entries expire after the
 //! model's `affinity_ttl` without use (checked on tokio's clock, so tests
 //! can pause it), and it is shared through Redis when the state is.
 
@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
+use moka::policy::EvictionPolicy;
 use moka::sync::Cache;
 
 use crate::clock;
@@ -69,7 +70,13 @@ pub struct Affinities {
 impl Affinities {
     pub fn new(remote: Option<Arc<dyn Remote>>) -> Self {
         Affinities {
-            local: Cache::new(CAPACITY),
+            // LRU, not moka's default TinyLFU: that refuses a key never
+            // read yet once the table is full, and every key here is new
+            // when it is written.
+            local: Cache::builder()
+                .max_capacity(CAPACITY)
+                .eviction_policy(EvictionPolicy::lru())
+                .build(),
             remote,
         }
     }

@@ -148,7 +148,8 @@ pub(super) struct Serving {
 
 /// Serves one connection until it closes or the watchdog closes it.
 pub(super) async fn serve(stream: TcpStream, conn: Arc<Conn>, s: Serving) {
-    let io = TokioIo::new(Io::new(stream, conn.clone(), s.metrics.clone()));
+    let io = Io::new(stream, conn.clone(), s.metrics.clone(), s.limits.send);
+    let io = TokioIo::new(io);
     let service = Service::new(s.app.clone(), conn.clone());
     let mut http = hyper::server::conn::http1::Builder::new();
     // The watchdog does this, without a timer per request.

@@ -4,15 +4,18 @@
 //! with an empty body) by the same status with an OpenAI-shaped error body,
 //! a request id and its log line.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::time::Sleep;
 
 use super::conn::Conn;
 use super::track;
@@ -26,15 +29,51 @@ pub(super) struct Io {
     /// Once hyper has refused a request: the answer still to send; what
     /// hyper writes itself is dropped.
     refusal: Option<Bytes>,
+    /// `server.send_timeout`, and the timer armed while the client takes
+    /// no bytes (only then: a write that goes through costs no timer).
+    send_timeout: Duration,
+    stalled: Option<Pin<Box<Sleep>>>,
 }
 
 impl Io {
-    pub(super) fn new(stream: TcpStream, conn: Arc<Conn>, metrics: Arc<Metrics>) -> Self {
+    pub(super) fn new(
+        stream: TcpStream,
+        conn: Arc<Conn>,
+        metrics: Arc<Metrics>,
+        send_timeout: Duration,
+    ) -> Self {
         Io {
             stream,
             conn,
             metrics,
             refusal: None,
+            send_timeout,
+            stalled: None,
+        }
+    }
+
+    /// `write`'s outcome, or an error once the client has accepted nothing
+    /// for `send_timeout`: hyper then ends the connection, and a stream's
+    /// body (its upstream connection with it) is dropped.
+    fn bounded<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        write: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if write.is_ready() {
+            self.stalled = None;
+            return write;
+        }
+        let limit = self.send_timeout;
+        let timer = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client took no response bytes within server.send_timeout",
+            ))),
+            Poll::Pending => Poll::Pending,
         }
     }
 
@@ -130,7 +169,8 @@ impl AsyncWrite for Io {
         if self.refuses(buf) {
             return Poll::Ready(Ok(buf.len()));
         }
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        let write = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.bounded(cx, write)
     }
 
     fn poll_write_vectored(
@@ -144,7 +184,8 @@ impl AsyncWrite for Io {
         if head.is_some_and(|h| h.len() == total && self.refuses(h)) {
             return Poll::Ready(Ok(total));
         }
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        let write = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.bounded(cx, write)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -153,7 +194,8 @@ impl AsyncWrite for Io {
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         ready!(self.poll_refusal(cx))?;
-        ready!(Pin::new(&mut self.stream).poll_flush(cx))?;
+        let flush = Pin::new(&mut self.stream).poll_flush(cx);
+        ready!(self.bounded(cx, flush))?;
         self.conn.on_flushed();
         Poll::Ready(Ok(()))
     }

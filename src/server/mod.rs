@@ -24,7 +24,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use tokio::net::TcpListener;
 
-use crate::endpoint::{ChatCompletions, CountTokens, Messages};
+use crate::endpoint::{ChatCompletions, Completions, CountTokens, Embeddings, Messages, Responses};
 use crate::pipeline;
 use crate::shutdown::Phase;
 use crate::state::AppState;
@@ -45,6 +45,9 @@ pub fn router(state: AppState) -> Router {
             "/v1/messages/count_tokens",
             post(pipeline::handle::<CountTokens>),
         )
+        .route("/v1/responses", post(pipeline::handle::<Responses>))
+        .route("/v1/embeddings", post(pipeline::handle::<Embeddings>))
+        .route("/v1/completions", post(pipeline::handle::<Completions>))
         .route("/v1/models", get(routes::list_models))
         .route("/v1/models/{*id}", get(routes::get_model))
         .route("/health", get(routes::health))

@@ -24,8 +24,9 @@ fn model_object(snap: &Snapshot, user: &User, name: &str) -> Option<Value> {
     }
     // The backends this user may pin now: not those disabled in the config or at runtime.
     let backends: Vec<&str> = route.in_rotation(user).collect();
+    let kind = route.model.kind.name();
     Some(
-        json!({"id": name, "object": "model", "created": 0, "owned_by": "switchyard", "backends": backends}),
+        json!({"id": name, "object": "model", "created": 0, "owned_by": "switchyard", "kind": kind, "backends": backends}),
     )
 }
 
@@ -47,7 +48,9 @@ pub async fn list_models(
         .filter_map(|name| model_object(&snap, &user, name))
         .collect();
     if anthropic {
-        let ids = data.iter().filter_map(|m| m["id"].as_str());
+        // Anthropic's API has no embeddings: its clients see the chat models.
+        let chat = data.iter().filter(|m| m["kind"] == "chat");
+        let ids = chat.filter_map(|m| m["id"].as_str());
         return Json(models::list(ids)).into_response();
     }
     Json(json!({"object": "list", "data": data})).into_response()

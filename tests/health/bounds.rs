@@ -412,3 +412,50 @@ async fn a_megabyte_model_name_is_echoed_in_a_few_bytes() {
     );
     assert!(line["model"].as_str().unwrap().ends_with('…'), "{line}");
 }
+
+/// A client that sends a streaming request and then takes none of the
+/// answer: closed once it has accepted nothing for `send_timeout`, its
+/// request counted and the upstream stream closed, instead of holding both
+/// connections for as long as it likes.
+#[tokio::test]
+async fn a_client_that_stops_reading_is_closed_after_the_send_timeout() {
+    let long = mock_with(MockConfig {
+        chunks: Some(60_000),
+        ..MockConfig::new("long")
+    })
+    .await;
+    let text = with_server("send_timeout = \"300ms\"", &long, "");
+    let gw = Stoppable::start(&text).await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let addr = gw.url.trim_start_matches("http://").parse().unwrap();
+    let mut client = Raw(socket.connect(addr).await.unwrap());
+    let body = r#"{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+    let head = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {USER}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    client.send(head.as_bytes()).await;
+    // Never reading: the stream cannot end (hyper takes its frames only as
+    // the socket takes bytes), so the request is counted only when the
+    // gateway gives up on this client.
+    let counted = r#"switchyard_requests_total{model="m",backend="a",endpoint="chat_completions",status_class="2xx",fault="none",pinned="false",stream="true",outcome="client_disconnected"} 1"#;
+    let start = Instant::now();
+    while !gw.metrics().await.contains(counted) {
+        assert!(
+            start.elapsed() < 10 * SECOND,
+            "never given up on: {}",
+            gw.metrics().await
+        );
+        tokio::time::sleep(ms(50)).await;
+    }
+    let start = Instant::now();
+    while long.streams_cancelled() == 0 {
+        assert!(
+            start.elapsed() < 5 * SECOND,
+            "the upstream stream was left open"
+        );
+        tokio::time::sleep(ms(20)).await;
+    }
+    drop(client);
+}

@@ -146,3 +146,49 @@ async fn two_instances_share_one_budget_through_redis() {
     let cost = spent(&[&a, &b], ok as i64).await;
     assert!(cost <= 50.0 + 1e-9, "spent {cost}");
 }
+
+async fn status_of(url: &str, path: &str, body: serde_json::Value) -> u16 {
+    client()
+        .post(format!("{url}{path}"))
+        .bearer_auth(TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// A failed request spent nothing, and an answer the gateway made itself
+/// (count_tokens' estimate) neither: each gives its reservation back, so
+/// the $50 budget still fits 10 requests after them.
+#[tokio::test]
+async fn failures_and_local_answers_give_their_reservation_back() {
+    let up = crate::common::mock("a").await;
+    let gw = gateway(&text(&up, "")).await;
+    let ask = || chat_body(json!({"max_tokens": 5}));
+    up.set_fault(Fault::status(500));
+    for _ in 0..12 {
+        assert_eq!(status_of(&gw.url, "/v1/chat/completions", ask()).await, 502);
+    }
+    up.set_fault(Fault::default());
+    let count = json!({"model": "m", "messages": [{"role": "user", "content": "Hello there"}]});
+    for _ in 0..12 {
+        assert_eq!(
+            status_of(&gw.url, "/v1/messages/count_tokens", count.clone()).await,
+            200
+        );
+    }
+    for i in 0..10 {
+        assert_eq!(
+            status_of(&gw.url, "/v1/chat/completions", ask()).await,
+            200,
+            "request {i}"
+        );
+    }
+    assert_eq!(
+        status_of(&gw.url, "/v1/chat/completions", ask()).await,
+        429,
+        "the 11th is over"
+    );
+}

@@ -189,3 +189,49 @@ async fn a_restart_keeps_the_rows_and_the_budget_windows() {
     );
     assert!(err["message"].as_str().unwrap().contains("daily"), "{err}");
 }
+
+/// The gateway stopped right after its answers: the writer's shutdown
+/// flush still puts every row in the store, for every endpoint.
+#[tokio::test]
+async fn a_stop_right_after_the_answers_loses_no_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = cached_mock("a", 0).await;
+    let text = format!(
+        "[usage]\nstore = \"sqlite://{}/ledger.db\"\n",
+        dir.path().display()
+    ) + &admin_user()
+        + &crate::common::provider("a", &up, "responses = true")
+        + "[models.m]\n"
+        + &crate::common::backend("m", "a", "")
+        + &crate::common::user();
+    let gw = gateway(&text).await;
+    let calls = [
+        ("/v1/chat/completions", chat_body(json!({}))),
+        ("/v1/responses", json!({"model": "m", "input": "hi"})),
+        ("/v1/completions", json!({"model": "m", "prompt": "hi"})),
+        (
+            "/v1/messages",
+            json!({"model": "m", "max_tokens": 9, "messages": [{"role": "user", "content": "hi"}]}),
+        ),
+    ];
+    for (path, body) in &calls {
+        let resp = crate::common::client()
+            .post(format!("{}{path}", gw.url))
+            .bearer_auth(TOKEN)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+        resp.bytes().await.unwrap();
+    }
+    gw.stop().await;
+    let gw = gateway(&text).await;
+    let rows = rows_once(&gw, "group_by=endpoint", 4).await;
+    let mut endpoints: Vec<&str> = rows.iter().filter_map(|r| r["endpoint"].as_str()).collect();
+    endpoints.sort();
+    assert_eq!(
+        endpoints,
+        ["chat_completions", "completions", "messages", "responses"]
+    );
+}

@@ -12,6 +12,7 @@ use super::super::protocol;
 use super::super::raw::{RawBackend, RawModel};
 use super::super::routing::{Affinity, AffinityMode, Hedge};
 use super::super::types::*;
+use crate::protocol::{Api, Support};
 
 pub(super) fn models(
     c: &mut Checker,
@@ -58,6 +59,7 @@ fn model(
         );
         Strategy::WeightedRandom
     });
+    let kind = kind(c, path, m.kind.as_deref());
     if m.backends.is_empty() {
         c.error(
             format!("{path}.backends"),
@@ -69,6 +71,9 @@ fn model(
     for (i, b) in m.backends.iter().enumerate() {
         let bpath = format!("{path}.backends[{i}]");
         if let Some(backend) = backend(c, &bpath, b, known) {
+            if kind == ModelKind::Embeddings {
+                embeds(c, &bpath, &backend);
+            }
             if !seen.insert(backend.id.clone()) {
                 let hint =
                     "two backends of one provider in one model must each set a distinct `id`";
@@ -86,6 +91,7 @@ fn model(
         strategy,
         affinity,
         hedge,
+        kind,
         backends,
     }
 }
@@ -117,6 +123,37 @@ fn routing(c: &mut Checker, path: &str, m: &RawModel) -> (Affinity, Option<Hedge
         }
     };
     (affinity, hedge)
+}
+
+fn kind(c: &mut Checker, path: &str, kind: Option<&str>) -> ModelKind {
+    match kind {
+        None | Some("chat") => ModelKind::Chat,
+        Some("embeddings") => ModelKind::Embeddings,
+        Some(other) => {
+            c.error(
+                format!("{path}.kind"),
+                format!("unknown model kind {other:?} (known: chat, embeddings)"),
+            );
+            ModelKind::Chat
+        }
+    }
+}
+
+/// An embeddings model's backends must have an embeddings API: one without
+/// could never serve it, so it is a config error rather than a backend
+/// skipped on every request.
+fn embeds(c: &mut Checker, path: &str, backend: &Backend) {
+    let protocol = &backend.provider.protocol;
+    if protocol.support(Api::Embeddings) == Support::None {
+        c.error(
+            format!("{path}.provider"),
+            format!(
+                "provider {:?} speaks {}, which has no embeddings API; an embeddings model cannot use it",
+                backend.provider.id,
+                protocol.name()
+            ),
+        );
+    }
 }
 
 /// A backend table's own keys, for "unknown field" errors.

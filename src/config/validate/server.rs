@@ -53,6 +53,11 @@ fn connections(c: &mut Checker, raw: &RawServer) -> ConnectionLimits {
             raw.keep_alive_timeout.as_ref(),
             d.keep_alive,
         ),
+        send: c.duration(
+            "server.send_timeout".into(),
+            raw.send_timeout.as_ref(),
+            d.send,
+        ),
         max_connections,
     }
 }

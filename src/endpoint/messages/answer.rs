@@ -129,6 +129,7 @@ pub(super) fn translate(model: &str, chat: Answer) -> Result<Answer, String> {
         "usage": anthropic_usage(&usage),
     });
     Ok(Answer {
+        state: None,
         body: Bytes::from(body.to_string()),
         usage: Some(usage),
     })
@@ -140,6 +141,7 @@ mod tests {
 
     fn answer(chat: Value) -> Value {
         let a = Answer {
+            state: None,
             body: Bytes::from(chat.to_string()),
             usage: None,
         };
@@ -183,6 +185,7 @@ mod tests {
         );
         assert!(out["id"].as_str().unwrap().starts_with("msg_"));
         let bad = Answer {
+            state: None,
             body: Bytes::from(
                 json!({"choices": [{"message": {"tool_calls": [{"id": "c", "function": {"name": "f", "arguments": "{"}}]}}]})
                     .to_string(),

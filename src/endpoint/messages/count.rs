@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::config::User;
-use crate::protocol::{Api, Request};
+use crate::protocol::{Api, Request, Support};
 use crate::routing::Route;
 
 /// Anthropic's rough size of one image, in tokens (about 1.15 megapixels).
@@ -17,7 +17,8 @@ pub(super) fn upstream_counts(route: &Route, pinned: Option<usize>, user: &User)
             .backend
             .provider
             .protocol
-            .speaks(Api::CountTokens)
+            .support(Api::CountTokens)
+            == Support::Native
     };
     match pinned {
         Some(i) => counts(i),

@@ -30,22 +30,13 @@ use crate::protocol::{Answer, Api, Hub, Request, RequestError, StreamTranslator,
 use crate::routing::Route;
 use to_chat::Target;
 
-/// A request head without headers, for a body parsed on its own.
-fn bare_head() -> Parts {
-    axum::http::Request::new(()).into_parts().0
-}
-
 pub struct Messages;
 
 impl Endpoint for Messages {
     const NAME: &'static str = "messages";
 
-    fn parse(body: &[u8]) -> Result<Request, EdgeError> {
-        Self::parse_raw(Bytes::copy_from_slice(body), &bare_head())
-    }
-
-    fn parse_raw(body: Bytes, head: &Parts) -> Result<Request, EdgeError> {
-        parse::parse(Api::Messages, &CHAT, body, head)
+    fn parse(body: Bytes, head: &Parts) -> Result<Request, EdgeError> {
+        parse::parse(Api::Messages, Some(&CHAT), body, head)
     }
 
     fn reply(reply: Reply) -> Response {
@@ -68,12 +59,11 @@ pub struct CountTokens;
 impl Endpoint for CountTokens {
     const NAME: &'static str = "count_tokens";
 
-    fn parse(body: &[u8]) -> Result<Request, EdgeError> {
-        Self::parse_raw(Bytes::copy_from_slice(body), &bare_head())
-    }
-
-    fn parse_raw(body: Bytes, head: &Parts) -> Result<Request, EdgeError> {
-        parse::parse(Api::CountTokens, &NO_COUNT, body, head)
+    /// Token counting has no chat completions form: backends that do not
+    /// speak Anthropic's API are skipped (`Support::None`), and the
+    /// endpoint estimates when none is left (`local`).
+    fn parse(body: Bytes, head: &Parts) -> Result<Request, EdgeError> {
+        parse::parse(Api::CountTokens, None, body, head)
     }
 
     fn local(req: &Request, route: &Route, pinned: Option<usize>, user: &User) -> Option<Reply> {
@@ -120,30 +110,5 @@ impl Hub for ChatHub {
 
     fn stream(&self, req: &Request, chat: Box<dyn StreamTranslator>) -> Box<dyn StreamTranslator> {
         Box::new(events::Encoder::new(chat, &req.model))
-    }
-}
-
-/// Token counting has no chat completions form: backends that do not
-/// speak Anthropic's API are skipped, and the endpoint estimates when none
-/// is left (`CountTokens::local`).
-#[derive(Debug)]
-struct NoCount;
-
-static NO_COUNT: NoCount = NoCount;
-
-impl Hub for NoCount {
-    fn request(&self, _: &Request, protocol: &str, _: &Upstream) -> Result<Request, RequestError> {
-        Err(RequestError {
-            message: format!("{protocol} backends do not count Anthropic tokens"),
-            param: None,
-        })
-    }
-
-    fn answer(&self, _: &Request, chat: Answer) -> Result<Answer, String> {
-        Ok(chat)
-    }
-
-    fn stream(&self, _: &Request, chat: Box<dyn StreamTranslator>) -> Box<dyn StreamTranslator> {
-        chat
     }
 }

@@ -23,7 +23,7 @@ fn invalid(param: &'static str, message: impl Into<String>) -> EdgeError {
 /// `/v1/messages`, as Anthropic requires it).
 pub fn parse(
     api: Api,
-    hub: &'static dyn Hub,
+    hub: Option<&'static dyn Hub>,
     body: Bytes,
     head: &Parts,
 ) -> Result<Request, EdgeError> {
@@ -71,7 +71,7 @@ pub fn parse(
         client_wants_usage: false,
         fields: fields(&list),
         original: Some(original),
-        hub: Some(hub),
+        hub,
     })
 }
 
@@ -145,7 +145,12 @@ mod tests {
             .unwrap()
             .into_parts()
             .0;
-        parse(Api::Messages, &CHAT, Bytes::from(body.to_string()), &head)
+        parse(
+            Api::Messages,
+            Some(&CHAT),
+            Bytes::from(body.to_string()),
+            &head,
+        )
     }
 
     /// The field the refusal names ("" for none).

@@ -13,7 +13,7 @@ use crate::protocol::{Api, StreamTranslator};
 fn to(protocol: &str, model: &str, req: Value) -> Result<Value, String> {
     let body = Bytes::from(req.to_string());
     let head = axum::http::Request::new(()).into_parts().0;
-    let req = parse::parse(Api::Messages, &CHAT, body, &head).unwrap();
+    let req = parse::parse(Api::Messages, Some(&CHAT), body, &head).unwrap();
     let out = chat(&req, Target { protocol, model }).map_err(|e| e.message)?;
     let mut v: serde_json::Map<String, Value> = out
         .fields

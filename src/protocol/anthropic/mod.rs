@@ -23,10 +23,16 @@ use serde::Deserialize;
 use super::options::strip_version;
 use super::output::Counts;
 use super::{
-    Answer, Api, Options, Protocol, Request, RequestError, Spec, StreamTranslator, Upstream,
-    UpstreamError, UpstreamRequest,
+    Answer, Api, Options, Protocol, Request, RequestError, Spec, StreamTranslator, Support,
+    Upstream, UpstreamError, UpstreamRequest,
 };
 use thinking::Mode;
+
+/// Anthropic's own APIs, which go and come back as the client wrote them;
+/// a request in any other reaches this protocol as chat completions.
+fn native(api: Api) -> bool {
+    matches!(api, Api::Messages | Api::CountTokens)
+}
 
 pub const SPEC: Spec = Spec {
     name: "anthropic",
@@ -98,20 +104,20 @@ impl Protocol for Anthropic {
 
     fn build(&self, t: &Upstream, req: &Request) -> Result<UpstreamRequest, RequestError> {
         match &req.original {
-            Some(original) if self.speaks(req.api) => native::build(self, t, req, original),
+            Some(original) if native(req.api) => native::build(self, t, req, original),
             _ => request::build(self, t, req),
         }
     }
 
     fn answer(&self, _: &Upstream, req: &Request, body: Bytes) -> Result<Answer, String> {
-        if self.speaks(req.api) {
+        if native(req.api) {
             return native::answer(req, body);
         }
         response::translate_response(body)
     }
 
     fn stream(&self, t: &Upstream, req: &Request) -> Box<dyn StreamTranslator> {
-        if self.speaks(req.api) {
+        if native(req.api) {
             return Box::new(native::Relay::new(&req.model));
         }
         Box::new(stream::Stream::new(req.client_wants_usage, t.model))
@@ -144,8 +150,14 @@ impl Protocol for Anthropic {
         Some(Api::Messages)
     }
 
-    fn speaks(&self, api: Api) -> bool {
-        matches!(api, Api::Messages | Api::CountTokens)
+    fn support(&self, api: Api) -> Support {
+        match api {
+            Api::ChatCompletions | Api::Messages | Api::CountTokens => Support::Native,
+            Api::Responses => Support::ViaHub,
+            // Anthropic has neither: an embeddings model cannot use it
+            // (config validation), a text completion is refused.
+            Api::Embeddings | Api::Completions => Support::None,
+        }
     }
 
     fn models_probe(&self, t: &Upstream) -> UpstreamRequest {

@@ -74,12 +74,14 @@ pub(super) fn answer(req: &Request, body: Bytes) -> Result<Answer, String> {
     if req.api == Api::CountTokens {
         // Counting spends no tokens.
         return Ok(Answer {
+            state: None,
             body,
             usage: Some(Usage::default()),
         });
     }
     let body = rename(&body, None, &req.model).map_or(body, Bytes::from);
     Ok(Answer {
+        state: None,
         body,
         usage: Some(peek.usage.counts().usage()),
     })

@@ -83,6 +83,7 @@ pub fn translate_response(body: Bytes) -> Result<Answer, String> {
     let choice = output::choice(0, m, finish);
     let out = output::completion(&msg.id, &msg.model, vec![choice], &counts);
     Ok(Answer {
+        state: None,
         body: Bytes::from(out.to_string()),
         usage: Some(counts.usage()),
     })

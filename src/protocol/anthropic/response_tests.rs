@@ -23,7 +23,9 @@ fn response_with_text_tool_use_and_cache_usage() {
         "usage": {"input_tokens": 10, "output_tokens": 20,
                   "cache_creation_input_tokens": 5, "cache_read_input_tokens": 100},
     });
-    let Answer { body: out, usage } = translate_response(Bytes::from(body.to_string())).unwrap();
+    let Answer {
+        body: out, usage, ..
+    } = translate_response(Bytes::from(body.to_string())).unwrap();
     let mut out: Value = serde_json::from_slice(&out).unwrap();
     assert!(out["created"].as_u64().unwrap() > 0);
     out["created"] = json!(0);

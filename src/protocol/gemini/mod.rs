@@ -1,10 +1,12 @@
 //! Google's Gemini API (`models/{model}:generateContent`, and
 //! `:streamGenerateContent?alt=sse`) behind OpenAI's chat completions. The
-//! field-by-field mapping is in docs/providers.md.
+//! field-by-field mapping is in docs/providers.md. Embeddings go to
+//! `:batchEmbedContents` ([`embed`]).
 
 mod contents;
 #[cfg(test)]
 mod contents_tests;
+mod embed;
 mod request;
 #[cfg(test)]
 mod request_tests;
@@ -26,8 +28,8 @@ use serde_json::Value;
 use super::options::{strip_version, url_safe};
 use super::output::Counts;
 use super::{
-    Answer, Api, Options, Protocol, Request, RequestError, Spec, StreamTranslator, Upstream,
-    UpstreamError, UpstreamRequest,
+    Answer, Api, Options, Protocol, Request, RequestError, Spec, StreamTranslator, Support,
+    Upstream, UpstreamError, UpstreamRequest,
 };
 
 pub const SPEC: Spec = Spec {
@@ -111,11 +113,17 @@ impl Protocol for Gemini {
     }
 
     fn build(&self, t: &Upstream, req: &Request) -> Result<UpstreamRequest, RequestError> {
-        request::build(t, req)
+        match req.api {
+            Api::Embeddings => embed::build(t, req),
+            _ => request::build(t, req),
+        }
     }
 
-    fn answer(&self, t: &Upstream, _: &Request, body: Bytes) -> Result<Answer, String> {
-        response::translate_response(body, t.model)
+    fn answer(&self, t: &Upstream, req: &Request, body: Bytes) -> Result<Answer, String> {
+        match req.api {
+            Api::Embeddings => embed::answer(t, req, body),
+            _ => response::translate_response(body, t.model),
+        }
     }
 
     fn stream(&self, t: &Upstream, req: &Request) -> Box<dyn StreamTranslator> {
@@ -153,6 +161,15 @@ impl Protocol for Gemini {
             url: format!("{}/v1beta/models", t.base_url),
             headers: headers(t),
             body: Bytes::new(),
+        }
+    }
+
+    /// Embeddings too, translated to `batchEmbedContents` ([`embed`]).
+    fn support(&self, api: Api) -> Support {
+        match api {
+            Api::ChatCompletions | Api::Embeddings => Support::Native,
+            Api::Messages | Api::Responses => Support::ViaHub,
+            Api::CountTokens | Api::Completions => Support::None,
         }
     }
 }

@@ -33,6 +33,7 @@ pub fn translate_response(body: Bytes, model: &str) -> Result<Answer, String> {
     let model = resp.model_version.as_deref().unwrap_or(model);
     let out = output::completion(&id, model, choices, &counts);
     Ok(Answer {
+        state: None,
         body: Bytes::from(out.to_string()),
         usage: Some(counts.usage()),
     })

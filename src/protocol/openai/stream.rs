@@ -1,0 +1,116 @@
+//! An OpenAI-compatible stream: chunks passed through as they came, read
+//! only for content, the end, usage and error chunks; the usage chunk the
+//! gateway asked for on the client's behalf is kept from the client.
+
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::protocol::sse::SseEvent;
+use crate::protocol::{EventInfo, StreamError, StreamTranslator, Usage};
+
+#[derive(Deserialize)]
+struct Chunk<'a> {
+    #[serde(default, borrow)]
+    choices: Vec<Choice<'a>>,
+    usage: Option<Usage>,
+    #[serde(borrow)]
+    error: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct Choice<'a> {
+    #[serde(default, borrow)]
+    delta: Option<Delta<'a>>,
+    /// Text completions stream `text`, not a `delta`.
+    #[serde(borrow)]
+    text: Option<&'a RawValue>,
+    finish_reason: Option<IgnoredAny>,
+}
+
+impl Choice<'_> {
+    fn has_content(&self) -> bool {
+        self.finish_reason.is_some()
+            || self.delta.as_ref().is_some_and(Delta::has_content)
+            || self.text.is_some_and(|t| t.get() != "\"\"")
+    }
+}
+
+#[derive(Deserialize)]
+struct Delta<'a> {
+    #[serde(borrow)]
+    content: Option<&'a RawValue>,
+    #[serde(borrow)]
+    reasoning_content: Option<&'a RawValue>,
+    tool_calls: Option<IgnoredAny>,
+    function_call: Option<IgnoredAny>,
+    refusal: Option<IgnoredAny>,
+}
+
+impl Delta<'_> {
+    fn has_content(&self) -> bool {
+        let text = |v: Option<&RawValue>| v.is_some_and(|v| v.get() != "\"\"");
+        text(self.content)
+            || text(self.reasoning_content)
+            || self.tool_calls.is_some()
+            || self.function_call.is_some()
+            || self.refusal.is_some()
+    }
+}
+
+/// Passes OpenAI chunks through. It drops the usage-only chunk the gateway
+/// asked for when the client did not ask for it.
+pub struct Stream {
+    client_wants_usage: bool,
+    /// Some relays end with the finish-reason chunk and never send `[DONE]`.
+    finished: bool,
+}
+
+impl Stream {
+    pub fn new(client_wants_usage: bool) -> Self {
+        Stream {
+            client_wants_usage,
+            finished: false,
+        }
+    }
+}
+
+impl StreamTranslator for Stream {
+    fn event(&mut self, event: &SseEvent, out: &mut Vec<u8>) -> Result<EventInfo, StreamError> {
+        let data = event.data.trim();
+        if data == "[DONE]" {
+            out.extend_from_slice(b"data: [DONE]\n\n");
+            return Ok(EventInfo {
+                done: true,
+                ..EventInfo::default()
+            });
+        }
+        let chunk: Chunk =
+            serde_json::from_str(data).map_err(|e| StreamError::Malformed(e.to_string()))?;
+        if let Some(err) = chunk.error {
+            return Err(StreamError::Upstream(
+                crate::protocol::errors::error_summary(
+                    format!("{{\"error\":{}}}", err.get()).as_bytes(),
+                ),
+            ));
+        }
+        let content = chunk.choices.iter().any(Choice::has_content);
+        self.finished |= chunk.choices.iter().any(|c| c.finish_reason.is_some());
+        let usage_only = chunk.choices.is_empty() && chunk.usage.is_some();
+        if !usage_only || self.client_wants_usage {
+            crate::protocol::sse::write_event(out, None, data);
+        }
+        Ok(EventInfo {
+            content,
+            done: false,
+            usage: chunk.usage,
+        })
+    }
+
+    fn closed(&mut self, out: &mut Vec<u8>) -> bool {
+        if self.finished {
+            out.extend_from_slice(b"data: [DONE]\n\n");
+        }
+        self.finished
+    }
+}
