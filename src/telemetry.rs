@@ -14,6 +14,8 @@ use crate::protocol::Usage;
 
 mod line;
 pub mod metrics;
+mod observe;
+mod seen;
 pub mod writer;
 
 pub use metrics::Metrics;

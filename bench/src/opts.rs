@@ -16,7 +16,13 @@ pub const USAGE: &str =
                latency, throughput, streams, production); repeatable
   --perf       record the gateway and the bare proxy with `perf record -g` during each phase
                (target/bench/perf-PHASE-TARGET.data)
+  --callgrind  nginx mode: instead of the timed phases, count each proxy's instructions per
+               request under valgrind's callgrind (throughput, streams, production; `--only`)
+  --requests N requests counted per proxy under --callgrind (default 4000)
   --gateway-bin B  run this gateway binary instead of target/release/switchyard (A/B runs)
+  --gateway-config C  nginx mode: the plain gateway's config file instead of the generated
+               one (an older build's, which refuses keys it predates; `UPSTREAM` is replaced
+               by nginx's address)
   --settle S   seconds after the load to read the gateway's memory with its upstream pool still warm
                (default 2 quick, 5 full); \"after\" is read once the pool has closed those connections
   --out F      write the JSON results to F (default target/bench/results.json,
@@ -38,8 +44,11 @@ pub struct Opts {
     pub only: Vec<String>,
     pub out: Option<String>,
     pub gateway_bin: Option<String>,
+    pub gateway_config: Option<String>,
     pub settle: Option<u64>,
     pub upstream: Upstream,
+    pub callgrind: bool,
+    pub requests: Option<u64>,
 }
 
 impl Opts {
@@ -51,17 +60,23 @@ impl Opts {
             only: Vec::new(),
             out: None,
             gateway_bin: None,
+            gateway_config: None,
             settle: None,
             upstream: Upstream::Mock,
+            callgrind: false,
+            requests: None,
         };
         while let Some(a) = it.next() {
             match a.as_str() {
                 "--quick" => o.quick = true,
                 "--no-build" => o.build = false,
                 "--perf" => o.perf = true,
+                "--callgrind" => o.callgrind = true,
+                "--requests" => o.requests = it.next().and_then(|s| s.parse().ok()),
                 "--only" => o.only.extend(it.next()),
                 "--out" => o.out = it.next(),
                 "--gateway-bin" => o.gateway_bin = it.next(),
+                "--gateway-config" => o.gateway_config = it.next(),
                 "--settle" => o.settle = it.next().and_then(|s| s.parse().ok()),
                 "--upstream" => {
                     o.upstream = match it.next().as_deref() {

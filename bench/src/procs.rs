@@ -66,6 +66,19 @@ impl Proc {
         cpu: Option<usize>,
         log: PathBuf,
     ) -> Result<Proc> {
+        Self::start_within(name, exe, args, cpu, log, Duration::from_secs(20))
+    }
+
+    /// [`Proc::start`], waiting up to `limit` for its address (a process
+    /// under valgrind starts tens of times slower).
+    pub fn start_within(
+        name: &'static str,
+        exe: &Path,
+        args: &[String],
+        cpu: Option<usize>,
+        log: PathBuf,
+        limit: Duration,
+    ) -> Result<Proc> {
         if !exe.exists() {
             bail!(
                 "{} not found (build it with cargo build --release)",
@@ -87,7 +100,7 @@ impl Proc {
             .stdout(out.try_clone()?)
             .stderr(out);
         let mut child = cmd.spawn().with_context(|| format!("starting {name}"))?;
-        let addr = match wait_for_addr(&log, &mut child) {
+        let addr = match wait_for_addr(&log, &mut child, limit) {
             Ok(a) => a,
             Err(e) => {
                 let _ = child.kill();
@@ -125,8 +138,8 @@ impl Drop for Proc {
     }
 }
 
-fn wait_for_addr(log: &Path, child: &mut Child) -> Result<SocketAddr> {
-    let deadline = Instant::now() + Duration::from_secs(20);
+fn wait_for_addr(log: &Path, child: &mut Child, limit: Duration) -> Result<SocketAddr> {
+    let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         if let Some(status) = child.try_wait()? {
             bail!("exited with {status}");
@@ -141,5 +154,5 @@ fn wait_for_addr(log: &Path, child: &mut Child) -> Result<SocketAddr> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    bail!("no `listening on http://ADDR` line within 20 s")
+    bail!("no `listening on http://ADDR` line within {limit:?}")
 }

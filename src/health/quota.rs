@@ -78,6 +78,14 @@ const TOKENS: [Names; 4] = [
 
 /// Reads the headers of one answer; `None` when they carry no quota.
 pub fn read(headers: &HeaderMap) -> Option<Reading> {
+    // Most answers carry none of these headers: one pass over the names
+    // says so before the twelve lookups, each of which would parse and
+    // hash its name.
+    let quota_named =
+        |n: &str| n.starts_with("x-ratelimit-") || n.starts_with("anthropic-ratelimit-");
+    if !headers.keys().any(|k| quota_named(k.as_str())) {
+        return None;
+    }
     let requests = left(headers, OPENAI_REQUESTS).or_else(|| left(headers, ANTHROPIC_REQUESTS));
     let tokens = TOKENS
         .iter()

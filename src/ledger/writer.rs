@@ -132,9 +132,10 @@ impl Writer {
     /// Writes the oldest batch; true when it went in.
     async fn write_batch(&mut self) -> bool {
         let n = self.buffer.len().min(BATCH);
-        let batch: Vec<Row> = self.buffer.range(..n).cloned().collect();
-        let store = self.store.clone();
-        if !self.outcome("insert", store.insert(&batch)).await {
+        // Written from the buffer itself, not a copy of its rows.
+        let batch = &self.buffer.make_contiguous()[..n];
+        let result = bounded(self.store.insert(batch)).await;
+        if !self.judge("insert", result) {
             return false;
         }
         self.buffer.drain(..n);
@@ -149,10 +150,12 @@ impl Writer {
         op: &'static str,
         call: impl Future<Output = Result<T, super::StoreError>>,
     ) -> bool {
-        let result = match tokio::time::timeout(CALL, call).await {
-            Ok(r) => r.map(|_| ()).map_err(|e| e.to_string()),
-            Err(_) => Err(format!("no answer within {CALL:?}")),
-        };
+        let result = bounded(call).await;
+        self.judge(op, result)
+    }
+
+    /// Logs the first failure of an incident and the recovery; true on success.
+    fn judge(&mut self, op: &'static str, result: Result<(), String>) -> bool {
         match result {
             Ok(()) if self.failing => {
                 self.failing = false;
@@ -202,6 +205,16 @@ impl Writer {
         while let Ok(row) = self.rx.try_recv() {
             self.buffer.push_back(row);
         }
+    }
+}
+
+/// `call` within [`CALL`], its error as text.
+async fn bounded<T>(
+    call: impl Future<Output = Result<T, super::StoreError>>,
+) -> Result<(), String> {
+    match tokio::time::timeout(CALL, call).await {
+        Ok(r) => r.map(|_| ()).map_err(|e| e.to_string()),
+        Err(_) => Err(format!("no answer within {CALL:?}")),
     }
 }
 

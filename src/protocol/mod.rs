@@ -38,7 +38,7 @@ pub use errors::{
 };
 pub use hub::{Hub, Original, Prepared, Support};
 pub use options::Options;
-pub use request::{Request, RequestError};
+pub use request::{RawFields, Request, RequestError};
 pub use responses::RESPONSES;
 
 use std::fmt;

@@ -4,12 +4,11 @@
 //! API gets the body with only those two changed.
 
 use bytes::Bytes;
-use indexmap::IndexMap;
 
 use super::api::{refusal, Api, Problem};
 use super::hub::{Hub, Original};
 use super::members::{cut, members};
-use super::request::{not_an_object, refuse, Request, RequestError};
+use super::request::{not_an_object, refuse, RawFields, Request, RequestError};
 
 impl Request {
     /// Reads `body` as a request of `api`; `hub` is its way to chat
@@ -22,7 +21,7 @@ impl Request {
         body: Bytes,
     ) -> Result<Request, RequestError> {
         let list = members(&body).map_err(not_an_object)?;
-        let mut fields = IndexMap::with_capacity(list.len());
+        let mut fields = RawFields::with_capacity_and_hasher(list.len(), Default::default());
         for m in &list {
             if fields
                 .insert(m.key.to_string(), m.value.to_owned())

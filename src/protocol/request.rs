@@ -17,6 +17,11 @@ use serde_json::value::RawValue;
 use super::api::{refusal, Api, Problem};
 use super::hub::{Hub, Original};
 
+/// A request's top-level fields, raw. Hashed with foldhash: the keys are
+/// the client's, but the map only lives for the request and is looked up
+/// a handful of times, and SipHash was most of what parsing it cost.
+pub type RawFields = IndexMap<String, Box<RawValue>, foldhash::fast::RandomState>;
+
 /// The request as the client sent it, minus `model`, `backend` and `stream`.
 #[derive(Debug)]
 pub struct Request {
@@ -28,7 +33,7 @@ pub struct Request {
     /// The client itself asked for `stream_options.include_usage`.
     pub client_wants_usage: bool,
     /// All other top-level fields, in the client's order, untouched.
-    pub fields: IndexMap<String, Box<RawValue>>,
+    pub fields: RawFields,
     /// The client's body and headers, for an upstream that speaks its API;
     /// `None` for chat completions, whose top level is re-serialised.
     pub original: Option<Original>,
@@ -80,8 +85,7 @@ pub(super) fn refuse(api: Api, key: &'static str, problem: Problem) -> RequestEr
 impl Request {
     /// A chat completions request: the top level, and `messages` an array.
     pub fn chat(body: &[u8]) -> Result<Self, RequestError> {
-        let fields: IndexMap<String, Box<RawValue>> =
-            serde_json::from_slice(body).map_err(not_an_object)?;
+        let fields: RawFields = serde_json::from_slice(body).map_err(not_an_object)?;
         let req = Request::top_level(Api::ChatCompletions, fields)?;
         req.require_messages()?;
         Ok(req)
@@ -89,10 +93,7 @@ impl Request {
 
     /// Takes `model`, `backend` and (where the API streams) `stream` out of
     /// `fields`.
-    pub(super) fn top_level(
-        api: Api,
-        mut fields: IndexMap<String, Box<RawValue>>,
-    ) -> Result<Self, RequestError> {
+    pub(super) fn top_level(api: Api, mut fields: RawFields) -> Result<Self, RequestError> {
         let mut take = |key: &str| fields.shift_remove(key);
         let model = match take("model").map(|v| serde_json::from_str::<String>(v.get())) {
             Some(Ok(m)) if !m.is_empty() => m,

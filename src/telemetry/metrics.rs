@@ -4,9 +4,7 @@
 //! text, no request ids.
 
 use std::sync::atomic::AtomicU64;
-use std::time::Duration;
 
-use super::{Cut, Fields};
 use crate::health::Entry;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -115,6 +113,8 @@ pub struct Metrics {
     pub hedges: Family<AffinityLabels, Counter>,
     /// Per mille of its quota a backend's headers said is left.
     pub quota: Family<RouteLabels, Gauge>,
+    /// The request path's series, found without the families' locks.
+    pub(super) hot: super::observe::Hot,
 }
 
 impl Default for Metrics {
@@ -146,6 +146,7 @@ impl Metrics {
             affinity: Family::default(),
             hedges: Family::default(),
             quota: Family::default(),
+            hot: Default::default(),
         };
         m.register();
         m
@@ -266,113 +267,6 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
-    }
-}
-
-fn flag(b: bool) -> &'static str {
-    if b {
-        "true"
-    } else {
-        "false"
-    }
-}
-
-fn status_class(status: u16) -> &'static str {
-    match status {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
-    }
-}
-
-impl Metrics {
-    /// The one metrics update of a finished request; `completed` is false
-    /// when the client went away before the end.
-    pub fn observe(&self, f: &Fields, status: u16, latency: Duration, completed: bool) {
-        let model = match (&f.model, f.model_known) {
-            (Some(m), true) => m.clone(),
-            (Some(_), false) => "_unknown".to_string(),
-            (None, _) => "_none".to_string(),
-        };
-        let backend = f.backend_id().unwrap_or("_none").to_string();
-        let labels = RequestLabels {
-            model: model.clone(),
-            backend: backend.clone(),
-            endpoint: f.endpoint.unwrap_or("_none"),
-            status_class: status_class(status),
-            fault: match f.fault {
-                Some(fault) => fault.name(),
-                // Errors outside the pipeline (a 404, a bad admin token) are the client's.
-                None if status >= 500 => "internal",
-                None if status >= 400 => "client",
-                None => "none",
-            },
-            pinned: flag(f.pinned),
-            stream: flag(f.stream),
-            outcome: match (f.cut, completed) {
-                (Some(Cut::Upstream), _) => "stream_broken",
-                (Some(Cut::Shutdown), _) => "shutdown",
-                (None, true) => "completed",
-                (None, false) => "client_disconnected",
-            },
-        };
-        self.requests.get_or_create(&labels).inc();
-        let route = RouteLabels {
-            model: model.clone(),
-            backend: backend.clone(),
-        };
-        self.duration
-            .get_or_create(&route)
-            .observe(latency.as_secs_f64());
-        if let Some(t) = f.ttft {
-            self.ttft.get_or_create(&route).observe(t.as_secs_f64());
-        }
-        if let Some(ready) = f.ready {
-            let upstream: Duration = f.attempts.iter().map(|a| a.elapsed).sum();
-            self.overhead
-                .observe(ready.saturating_sub(upstream).as_secs_f64());
-        }
-        for a in &f.attempts {
-            self.attempts
-                .get_or_create(&AttemptLabels {
-                    backend: a.backend.clone(),
-                    outcome: a.outcome,
-                })
-                .inc();
-        }
-        if f.attempts.len() > 1 {
-            self.failovers
-                .get_or_create(&ModelLabels {
-                    model: model.clone(),
-                })
-                .inc_by(f.attempts.len() as u64 - 1);
-        }
-        self.observe_usage(f, &route);
-    }
-
-    /// Tokens by kind and the cost, when the upstream reported usage.
-    fn observe_usage(&self, f: &Fields, route: &RouteLabels) {
-        if let Some(u) = f.usage {
-            let kinds = [
-                ("input", u.prompt_tokens),
-                ("cached_input", u.cached_tokens),
-                ("output", u.completion_tokens),
-                ("reasoning", u.reasoning_tokens),
-            ];
-            for (kind, n) in kinds {
-                let labels = TokenLabels {
-                    model: route.model.clone(),
-                    backend: route.backend.clone(),
-                    kind,
-                };
-                self.tokens.get_or_create(&labels).inc_by(n);
-            }
-        }
-        if let Some(cost) = f.cost_usd() {
-            self.cost.get_or_create(route).inc_by(cost);
-        }
     }
 }
 

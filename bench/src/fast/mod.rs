@@ -15,7 +15,9 @@
 //! checked), one connection non-streaming (p50/p99, repeated until a round
 //! is quiet). Figures are judged against the lean proxy of the same run.
 
+mod callgrind;
 mod checks;
+mod counted;
 mod fixtures;
 mod nginx;
 mod prod;
@@ -43,7 +45,7 @@ pub const LATENCY: &str = "fast_latency_1conn";
 pub const LEAN: &str = "lean";
 /// The gateway's model for streams: its backend's base URL is nginx's
 /// streaming location.
-const STREAM_MODEL: &str = "bench-stream";
+pub(crate) const STREAM_MODEL: &str = "bench-stream";
 
 /// Something wrk sends load at.
 #[derive(Clone, Copy, Debug)]
@@ -67,11 +69,16 @@ impl Target {
 }
 
 /// One model per nginx location, one user, request log and metrics as the
-/// gateway ships (INFO, on).
-fn gateway_config(upstream: SocketAddr) -> String {
+/// gateway ships (INFO, on). The usage ledger is off: it is a production
+/// feature, measured as one step of the production phase (as the issue
+/// lists it), and the baseline figures predate it.
+pub(crate) fn gateway_config(upstream: SocketAddr) -> String {
     format!(
         r#"[server]
 listen = "127.0.0.1:0"
+
+[usage]
+store = "off"
 
 [providers.nginx]
 backend_type = "openai"
@@ -97,6 +104,17 @@ model = "nginx-model"
 token = "{TOKEN}"
 "#
     )
+}
+
+/// The plain gateway's config: `--gateway-config`'s file (`UPSTREAM`
+/// replaced by nginx's address) or [`gateway_config`].
+pub(crate) fn plain_config(opts: &Opts, upstream: SocketAddr) -> Result<String> {
+    Ok(match &opts.gateway_config {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading {path}"))?
+            .replace("UPSTREAM", &upstream.to_string()),
+        None => gateway_config(upstream),
+    })
 }
 
 #[derive(serde::Serialize)]
@@ -133,6 +151,9 @@ struct Ctx<'a> {
 }
 
 pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
+    if opts.callgrind {
+        return callgrind::run(opts, pin, machine);
+    }
     println!(
         "machine: {} x{} ({}); pinning: proxies on CPU {:?}, nginx + wrk on CPU {:?}",
         machine.cpu_model, machine.cores, machine.kernel, pin.proxy_cpu, pin.load_cpu
@@ -172,7 +193,7 @@ pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
     let lean = bare("lean", "current")?;
     let multi = bare("bare", "multi")?;
     let config = out.join("gateway-nginx.toml");
-    std::fs::write(&config, gateway_config(upstream.addr))?;
+    std::fs::write(&config, plain_config(opts, upstream.addr)?)?;
     let gw_args = [
         "serve".to_string(),
         "--config".into(),

@@ -9,11 +9,12 @@
 //! | `models` | and 50 models with 4 backends each (each request another model) |
 //! | `limits` | and per-user rate limits (requests and tokens per minute, concurrency), in memory |
 //! | `redis` | and Redis (a real `redis-server`, CPU 0) as the state store |
+//! | `ledger` | and the usage ledger (SQLite, a file beside the config; off in the others) |
 //!
 //! Every variant gets the same wrk script, which cycles through tokens and
 //! models per request (one token and one model for `base`), so the load
 //! side costs the same. The limits are far above the load: a 429 would
-//! be an error. The usage ledger does not exist yet.
+//! be an error.
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -33,17 +34,19 @@ pub const PRODUCTION: &str = "fast_production_64conn";
 
 /// One gateway config of the phase.
 #[derive(Clone, Copy, Debug)]
-struct Variant {
-    name: &'static str,
+pub(super) struct Variant {
+    pub name: &'static str,
     what: &'static str,
     users: usize,
     models: usize,
     backends: usize,
     limits: bool,
     redis: bool,
+    /// The usage ledger (SQLite, a file beside the config); off before.
+    ledger: bool,
 }
 
-const VARIANTS: [Variant; 5] = [
+pub(super) const VARIANTS: [Variant; 6] = [
     Variant {
         name: "base",
         what: "1 user, 1 model, 1 backend",
@@ -52,6 +55,7 @@ const VARIANTS: [Variant; 5] = [
         backends: 1,
         limits: false,
         redis: false,
+        ledger: false,
     },
     Variant {
         name: "users",
@@ -61,6 +65,7 @@ const VARIANTS: [Variant; 5] = [
         backends: 1,
         limits: false,
         redis: false,
+        ledger: false,
     },
     Variant {
         name: "models",
@@ -70,6 +75,7 @@ const VARIANTS: [Variant; 5] = [
         backends: 4,
         limits: false,
         redis: false,
+        ledger: false,
     },
     Variant {
         name: "limits",
@@ -79,6 +85,7 @@ const VARIANTS: [Variant; 5] = [
         backends: 4,
         limits: true,
         redis: false,
+        ledger: false,
     },
     Variant {
         name: "redis",
@@ -88,6 +95,17 @@ const VARIANTS: [Variant; 5] = [
         backends: 4,
         limits: true,
         redis: true,
+        ledger: false,
+    },
+    Variant {
+        name: "ledger",
+        what: "+ usage ledger (SQLite file)",
+        users: 1000,
+        models: 50,
+        backends: 4,
+        limits: true,
+        redis: true,
+        ledger: true,
     },
 ];
 
@@ -100,8 +118,11 @@ fn model(i: usize) -> String {
 }
 
 /// The variant's gateway config; every backend is nginx's chat completion.
-fn config(v: &Variant, upstream: SocketAddr, redis: Option<SocketAddr>) -> String {
+pub(super) fn config(v: &Variant, upstream: SocketAddr, redis: Option<SocketAddr>) -> String {
     let mut c = String::from("[server]\nlisten = \"127.0.0.1:0\"\n\n");
+    if !v.ledger {
+        c += "[usage]\nstore = \"off\"\n\n";
+    }
     if let (true, Some(r)) = (v.redis, redis) {
         c += &format!("[state]\nbackend = \"redis\"\nurl = \"redis://{r}\"\n\n");
     }
@@ -132,7 +153,7 @@ fn config(v: &Variant, upstream: SocketAddr, redis: Option<SocketAddr>) -> Strin
 }
 
 /// The wrk rotation for a variant: its tokens and one body per model.
-fn rotation(v: &Variant) -> super::wrk::Rotate {
+pub(super) fn rotation(v: &Variant) -> super::wrk::Rotate {
     super::wrk::Rotate {
         tokens: (0..v.users).map(token).collect(),
         bodies: (0..v.models)
@@ -142,14 +163,14 @@ fn rotation(v: &Variant) -> super::wrk::Rotate {
 }
 
 /// `redis-server` on a free port, no persistence; killed on drop.
-struct Redis {
+pub(super) struct Redis {
     pid: u32,
-    addr: SocketAddr,
+    pub addr: SocketAddr,
     child: Child,
 }
 
 impl Redis {
-    fn start(exe: &Path, dir: &Path, cpu: Option<usize>) -> Result<Redis> {
+    pub(super) fn start(exe: &Path, dir: &Path, cpu: Option<usize>) -> Result<Redis> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();

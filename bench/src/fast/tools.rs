@@ -18,7 +18,7 @@ pub struct Tools {
 const NEEDED: [(&str, &str); 2] = [("nginx", "nginx"), ("wrk", "wrk")];
 const REDIS: (&str, &str) = ("redis-server", "redis-server");
 
-fn find(name: &str) -> Option<PathBuf> {
+pub fn find(name: &str) -> Option<PathBuf> {
     let path = std::env::var("PATH").unwrap_or_default();
     let found = path
         .split(':')

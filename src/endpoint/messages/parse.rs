@@ -6,12 +6,10 @@
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use bytes::Bytes;
-use indexmap::IndexMap;
-use serde_json::value::RawValue;
 
 use crate::error::EdgeError;
 use crate::protocol::members::{cut, members, Member};
-use crate::protocol::{Api, Hub, Original, Request};
+use crate::protocol::{Api, Hub, Original, RawFields, Request};
 
 /// The client headers an Anthropic upstream gets: the API version and the
 /// beta features the body may use. Never the client's credentials.
@@ -117,7 +115,7 @@ impl Top<'_, '_> {
 }
 
 /// Every member but `model`, `backend` and `stream`, raw, in order.
-fn fields(list: &[Member]) -> IndexMap<String, Box<RawValue>> {
+fn fields(list: &[Member]) -> RawFields {
     list.iter()
         .filter(|m| !matches!(m.key.as_ref(), "model" | "backend" | "stream"))
         .map(|m| (m.key.to_string(), m.value.to_owned()))

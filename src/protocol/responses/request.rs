@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::{items, tools};
-use crate::protocol::{Api, Request, RequestError};
+use crate::protocol::{Api, RawFields, Request, RequestError};
 
 /// What becomes of a top-level field.
 enum Rule {
@@ -239,7 +239,7 @@ fn output_options(
     Ok(())
 }
 
-fn raw_fields(chat: IndexMap<&str, Value>) -> IndexMap<String, Box<RawValue>> {
+fn raw_fields(chat: IndexMap<&str, Value>) -> RawFields {
     chat.into_iter()
         .filter_map(|(k, v)| Some((k.to_string(), RawValue::from_string(v.to_string()).ok()?)))
         .collect()

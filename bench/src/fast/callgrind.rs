@@ -1,0 +1,289 @@
+//! `--callgrind`: instructions per request, counted by valgrind's
+//! callgrind, for before/after figures that the VM's noise cannot move.
+//! Other people compile on this machine and its steal swings from 0 to
+//! 40%, so CPU time per request moves by tens of percent between rounds;
+//! an instruction count of the same requests moves by well under one.
+//!
+//! nginx serves the fixed answers as in the fast mode. Each proxy runs
+//! alone under `valgrind --tool=callgrind --instr-atstart=no`; a warmup
+//! of fixed count fills its pools and caches, then instrumentation is switched
+//! on (`callgrind_control -i on`), exactly `--requests` requests go
+//! through (every body checked), instrumentation goes off and the counts are
+//! dumped. Instructions per request = the dump's total / requests. The
+//! dumps stay in `target/bench/callgrind-PHASE-TARGET.out*` for
+//! `callgrind_annotate --inclusive=yes`, which gives the per-stage split.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use bytes::Bytes;
+use serde::Serialize;
+
+use super::counted::{self, Counted};
+use super::{fixtures, nginx, prod, tools, STREAM_MODEL};
+use crate::load::{MODEL, TOKEN};
+use crate::opts::Opts;
+use crate::procs::{Pinning, Proc};
+use crate::{setup, sysstat};
+
+/// Requests sent before counting starts: pools, caches, first-use paths.
+const WARMUP: u64 = 300;
+
+/// One proxy, one load, its count.
+#[derive(Debug, Serialize)]
+pub struct Row {
+    pub phase: &'static str,
+    pub target: String,
+    pub requests: u64,
+    pub instructions: u64,
+    pub per_request: f64,
+}
+
+/// How to start one proxy: its name, executable and arguments.
+struct Under {
+    name: String,
+    exe: PathBuf,
+    args: Vec<String>,
+}
+
+pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
+    println!(
+        "callgrind: {} x{} ({}); proxies on CPU {:?}, nginx + load on CPU {:?}",
+        machine.cpu_model, machine.cores, machine.kernel, pin.proxy_cpu, pin.load_cpu
+    );
+    let tools = tools::ensure(opts.wants("production"))?;
+    let valgrind =
+        tools::find("valgrind").context("valgrind not found (apt-get install valgrind)")?;
+    if opts.build {
+        setup::build()?;
+    }
+    let paths = setup::Paths::locate(opts.gateway_bin.as_deref())?;
+    let tmp = nginx::TempDir::new("switchyard-bench-callgrind")?;
+    let upstream = nginx::Nginx::start(&tools.nginx, tmp.path(), pin.load_cpu)?;
+    let out = &paths.out_dir;
+    let total = opts.requests.unwrap_or(4000);
+    let bare = |name: &str, runtime: &str| Under {
+        name: name.to_string(),
+        exe: paths.bin_dir.join("bare-proxy"),
+        args: ["--listen", "127.0.0.1:0", "--upstream"]
+            .map(String::from)
+            .into_iter()
+            .chain([
+                upstream.addr.to_string(),
+                "--runtime".into(),
+                runtime.into(),
+            ])
+            .collect(),
+    };
+    let config = out.join("gateway-callgrind.toml");
+    std::fs::write(&config, super::plain_config(opts, upstream.addr)?)?;
+    let gateway = |name: &str, config: &Path| Under {
+        name: name.to_string(),
+        exe: paths.gateway.clone(),
+        args: vec![
+            "serve".into(),
+            "--config".into(),
+            config.display().to_string(),
+        ],
+    };
+    let env = Env {
+        valgrind: &valgrind,
+        out,
+        pin,
+        total,
+    };
+    let mut rows = Vec::new();
+    for (phase, stream) in [(super::THROUGHPUT, false), (super::STREAMS, true)] {
+        let short = if stream { "streams" } else { "throughput" };
+        if !opts.wants(short) {
+            continue;
+        }
+        let (model, expected) = if stream {
+            (STREAM_MODEL, fixtures::stream())
+        } else {
+            (MODEL, fixtures::completion())
+        };
+        let body = Bytes::from(fixtures::request(model, stream));
+        for under in [
+            bare("lean", "current"),
+            bare("bare", "multi"),
+            gateway("gateway", &config),
+        ] {
+            let path = if under.name == "gateway" || !stream {
+                nginx::JSON_PATH
+            } else {
+                nginx::STREAM_PATH
+            };
+            let load = Counted {
+                addr: upstream.addr,
+                path: path.to_string(),
+                tokens: vec![TOKEN.to_string()],
+                bodies: vec![body.clone()],
+                expected: Bytes::from(expected.clone()),
+                conns: 64,
+            };
+            rows.push(env.count(phase, &under, load)?);
+        }
+    }
+    if opts.wants("production") {
+        if let Some(redis) = &tools.redis {
+            let r = prod::Redis::start(redis, tmp.path(), pin.load_cpu)?;
+            for v in &prod::VARIANTS {
+                let path = out.join(format!("gateway-callgrind-{}.toml", v.name));
+                std::fs::write(&path, prod::config(v, upstream.addr, Some(r.addr)))?;
+                let rot = prod::rotation(v);
+                let load = Counted {
+                    addr: upstream.addr,
+                    path: nginx::JSON_PATH.to_string(),
+                    tokens: rot.tokens,
+                    bodies: rot.bodies.into_iter().map(Bytes::from).collect(),
+                    expected: Bytes::from(fixtures::completion()),
+                    conns: 64,
+                };
+                rows.push(env.count(prod::PRODUCTION, &gateway(v.name, &path), load)?);
+            }
+        }
+    }
+    print(&rows);
+    let path = opts
+        .out
+        .clone()
+        .map_or_else(|| out.join("callgrind-nginx.json"), Into::into);
+    std::fs::write(&path, serde_json::to_string_pretty(&rows)?)?;
+    println!("\nresults written to {}", path.display());
+    Ok(())
+}
+
+struct Env<'a> {
+    valgrind: &'a Path,
+    out: &'a Path,
+    pin: Pinning,
+    total: u64,
+}
+
+impl Env<'_> {
+    /// Starts `under` under callgrind, sends the warmup and then the
+    /// counted requests, and reads the count.
+    fn count(&self, phase: &'static str, under: &Under, mut load: Counted) -> Result<Row> {
+        let dump = self
+            .out
+            .join(format!("callgrind-{phase}-{}.out", under.name));
+        clear_dumps(&dump);
+        let mut args = vec![
+            "--tool=callgrind".to_string(),
+            "--instr-atstart=no".into(),
+            format!("--callgrind-out-file={}", dump.display()),
+            under.exe.display().to_string(),
+        ];
+        args.extend(under.args.iter().cloned());
+        let log = self.out.join(format!("callgrind-{}.log", under.name));
+        let proc = Proc::start_within(
+            "proxy under callgrind",
+            self.valgrind,
+            &args,
+            self.pin.proxy_cpu,
+            log,
+            Duration::from_secs(120),
+        )?;
+        load.addr = proc.addr;
+        counted::all_ok(&counted::run(&load, WARMUP)?, WARMUP)?;
+        control(proc.pid, "-i", "on")?;
+        let t = counted::run(&load, self.total)?;
+        control(proc.pid, "-i", "off")?;
+        counted::all_ok(&t, self.total)?;
+        control(proc.pid, "-d", "counted")?;
+        let instructions = read_total(&dump)?;
+        drop(proc);
+        let row = Row {
+            phase,
+            target: under.name.clone(),
+            requests: self.total,
+            instructions,
+            per_request: instructions as f64 / self.total as f64,
+        };
+        println!(
+            "  {:<24} {:<8} {:>9.0} instructions/request ({} requests)",
+            row.phase, row.target, row.per_request, row.requests
+        );
+        Ok(row)
+    }
+}
+
+/// `callgrind_control FLAG [ARG] PID`.
+fn control(pid: u32, flag: &str, arg: &str) -> Result<()> {
+    let status = Command::new("callgrind_control")
+        .arg(flag)
+        .arg(arg)
+        .arg(pid.to_string())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .context("running callgrind_control")?;
+    if !status.success() {
+        bail!("callgrind_control {flag} {arg} {pid} failed");
+    }
+    Ok(())
+}
+
+/// Dumps of earlier runs under this name (callgrind numbers each one).
+fn dumps(dump: &Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(name)) = (dump.parent(), dump.file_name()) else {
+        return Vec::new();
+    };
+    let name = name.to_string_lossy().into_owned();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|f| f.to_string_lossy().starts_with(&name))
+        })
+        .collect()
+}
+
+fn clear_dumps(dump: &Path) {
+    for p in dumps(dump) {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+/// The `totals:` line of the dump callgrind_control made (its `summary:`
+/// line stays 0 when instrumentation started off).
+fn read_total(dump: &Path) -> Result<u64> {
+    let found = dumps(dump);
+    let file = found
+        .iter()
+        .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
+        .with_context(|| format!("no callgrind dump at {}*", dump.display()))?;
+    let text = std::fs::read_to_string(file)?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("totals:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .with_context(|| format!("no totals line in {}", file.display()))
+}
+
+fn print(rows: &[Row]) {
+    println!(
+        "\n{:<24} {:<8} {:>12} {:>8}",
+        "phase", "target", "instr/req", "vs lean"
+    );
+    for r in rows {
+        let lean = rows
+            .iter()
+            .find(|l| l.phase == r.phase && l.target == "lean")
+            .or_else(|| {
+                rows.iter()
+                    .find(|l| l.phase == r.phase && l.target == "base")
+            });
+        let vs = lean.map_or("-".into(), |l| {
+            format!("{:.2}x", r.per_request / l.per_request)
+        });
+        println!(
+            "{:<24} {:<8} {:>12.0} {:>8}",
+            r.phase, r.target, r.per_request, vs
+        );
+    }
+}
