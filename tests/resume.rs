@@ -59,9 +59,9 @@ fn turn(previous: &str, stream: bool) -> Value {
     json!({"model": "m", "input": "and then?", "previous_response_id": previous, "stream": stream})
 }
 
-async fn admin(gw: &Gateway, action: &str) {
+async fn admin(gw: &Gateway, backend: &str, action: &str) {
     let resp = client()
-        .post(format!("{}/admin/backends/a/{action}", gw.url))
+        .post(format!("{}/admin/backends/{backend}/{action}", gw.url))
         .bearer_auth("root-token")
         .send()
         .await
@@ -106,7 +106,7 @@ async fn state_on_a_backend_out_of_rotation_is_a_409_naming_the_field() {
     let (a, b) = (mock("a").await, mock("b").await);
     let gw = gateway(&two(&a, &b)).await;
     let previous = stored_at_a(&gw).await;
-    admin(&gw, "disable").await;
+    admin(&gw, "a", "disable").await;
     let (a_before, b_before) = (a.received(), b.received());
     for stream in [false, true] {
         let (status, backend, body) = respond(&gw, turn(&previous, stream)).await;
@@ -126,7 +126,7 @@ async fn state_on_a_backend_out_of_rotation_is_a_409_naming_the_field() {
         (a_before, b_before),
         "nothing was sent"
     );
-    admin(&gw, "enable").await;
+    admin(&gw, "a", "enable").await;
     let (status, backend, _) = respond(&gw, turn(&previous, false)).await;
     assert_eq!((status, backend.as_str()), (200, "a"));
 }
@@ -232,13 +232,7 @@ async fn a_conversation_stays_at_the_backend_that_keeps_it() {
             "turn {i}"
         );
     }
-    let resp = client()
-        .post(format!("{}/admin/backends/{first}/disable", gw.url))
-        .bearer_auth("root-token")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+    admin(&gw, &first, "disable").await;
     let (status, _, body) = respond(&gw, ask("conv_1".into())).await;
     assert_eq!(
         (status, body["error"]["param"].as_str()),
