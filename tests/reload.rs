@@ -439,3 +439,41 @@ async fn a_changed_usage_store_warns_and_rows_keep_their_store() {
         "the new store was not opened"
     );
 }
+
+/// Prices come with the config: after a reload that changes one, the next
+/// answers are charged at the new price, the earlier ones keep the old.
+#[tokio::test]
+async fn a_reload_reprices_the_answers_after_it() {
+    let up = mock("a").await;
+    let text = |per_request: f64| {
+        format!(
+            "[health.probe]\nkind = \"none\"\n[providers.p]\nbase_url = \"{}\"\n[models.m]\n[[models.m.backends]]\n\
+             provider = \"p\"\nmodel = \"x\"\nbilling_mode = \"per_request\"\nprice = {{ per_request = {per_request} }}\n\
+             [users.admin]\ntoken = \"{ADMIN}\"\nadmin = true\n[users.user]\ntoken = \"{USER}\"\n",
+            up.url()
+        )
+    };
+    let (gw, _dir, path) = from_file(&text(1.0)).await;
+    assert_eq!(gw.chat(json!({})).await.status(), 200);
+    std::fs::write(&path, text(3.0) + "\n[reload]\ndebounce = \"50ms\"\n").unwrap();
+    assert_eq!(reload(&gw).await.0, 200);
+    assert_eq!(gw.chat(json!({})).await.status(), 200);
+    let start = Instant::now();
+    loop {
+        let report: Value = gw
+            .get("/admin/usage", Some(ADMIN))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if report["data"][0]["requests"] == 2 {
+            assert_eq!(
+                report["data"][0]["cost_usd"], 4.0,
+                "$1 before, $3 after: {report}"
+            );
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{report}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

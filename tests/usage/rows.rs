@@ -235,3 +235,45 @@ async fn a_stop_right_after_the_answers_loses_no_row() {
         ["chat_completions", "completions", "messages", "responses"]
     );
 }
+
+/// A per-request backend is charged its price for each answered request,
+/// whatever its tokens, in the ledger and in `switchyard_cost_usd_total`;
+/// a failed one costs nothing.
+#[tokio::test]
+async fn a_per_request_backend_is_charged_per_answer_in_the_ledger_and_metrics() {
+    let up = cached_mock("a", 0).await;
+    let text = admin_user()
+        + &crate::common::provider("a", &up, "")
+        + "[models.m]\n"
+        + &crate::common::backend(
+            "m",
+            "a",
+            "billing_mode = \"per_request\"\nprice = { per_request = 0.25 }",
+        )
+        + &crate::common::user();
+    let gw = gateway(&text).await;
+    for _ in 0..3 {
+        assert_eq!(chat(&gw, chat_body(json!({}))).await.status(), 200);
+    }
+    up.set_fault(Fault::status(500));
+    assert_eq!(chat(&gw, chat_body(json!({}))).await.status(), 502);
+    let rows = rows_once(&gw, "group_by=backend", 4).await;
+    let cost = rows[0]["cost_usd"].as_f64().unwrap();
+    assert!(
+        (cost - 0.75).abs() < 1e-12,
+        "three answers at $0.25: {cost}"
+    );
+    let metrics = crate::common::get(&gw, "/metrics", None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let series = "switchyard_cost_usd_total{model=\"m\",backend=\"a\"} ";
+    let total: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series))
+        .unwrap_or_else(|| panic!("{metrics}"))
+        .parse()
+        .unwrap();
+    assert!((total - 0.75).abs() < 1e-12, "{total}");
+}
