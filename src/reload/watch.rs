@@ -4,7 +4,9 @@
 //! file, say) wakes the watcher, which measurably costs CPU per request.
 //! Reading the path also follows replacements that inotify misses: editors
 //! renaming a new file over the old one, and Kubernetes swapping the
-//! symlinked directory of a ConfigMap. A file that cannot be read (deleted,
+//! symlinked directory of a ConfigMap. Each poll compares the file's
+//! metadata, and reads and hashes its bytes only when that changed (or
+//! every [`FULL_READ_EVERY`] polls). A file that cannot be read (deleted,
 //! say) is logged once until it can be read again.
 
 use std::path::{Path, PathBuf};
@@ -25,13 +27,13 @@ pub fn watch(state: AppState, path: PathBuf) {
 }
 
 async fn poll(state: AppState, path: PathBuf) {
-    let mut seen = digest(&path).ok();
+    let mut seen = Seen::read(&path).ok();
     let mut unreadable = false;
     let mut tick = tokio::time::interval(POLL_INTERVAL);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    loop {
+    for polls in 1u64.. {
         tick.tick().await;
-        let now = match digest(&path) {
+        let now = match Seen::read_if_changed(&path, seen.as_ref(), polls % FULL_READ_EVERY == 0) {
             Ok(now) => now,
             Err(e) => {
                 if !unreadable {
@@ -46,18 +48,68 @@ async fn poll(state: AppState, path: PathBuf) {
             tracing::info!(target: "switchyard::reload", path = %path.display(),
                 "the config file can be read again");
         }
-        if seen == Some(now) {
+        if seen.as_ref().map(|s| s.digest) == Some(now.digest) {
+            seen = Some(now);
             continue;
         }
         let _ = state.reload("file").await;
         // What the reload read (or refused): not retried until it changes.
-        seen = digest(&path).ok();
+        seen = Seen::read(&path).ok();
     }
 }
 
-fn digest(path: &Path) -> std::io::Result<[u8; 32]> {
-    use sha2::Digest;
-    std::fs::read(path).map(|b| sha2::Sha256::digest(&b).into())
+/// Polls between two full reads: the file's metadata (size, modification
+/// time, inode: a rename over it or a symlink swap changes the inode) is
+/// compared each time, its bytes hashed only when that changed, and at
+/// least every this many polls for file systems whose times are coarse.
+const FULL_READ_EVERY: u64 = 20;
+
+/// What the watcher last saw of the file.
+#[derive(Clone, PartialEq)]
+struct Seen {
+    stamp: Stamp,
+    digest: [u8; 32],
+}
+
+#[derive(Clone, PartialEq)]
+struct Stamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    inode: u64,
+}
+
+impl Stamp {
+    fn of(path: &Path) -> std::io::Result<Stamp> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path)?;
+        Ok(Stamp {
+            len: m.len(),
+            modified: m.modified().ok(),
+            inode: m.ino(),
+        })
+    }
+}
+
+impl Seen {
+    fn read(path: &Path) -> std::io::Result<Seen> {
+        use sha2::Digest;
+        let stamp = Stamp::of(path)?;
+        let bytes = std::fs::read(path)?;
+        Ok(Seen {
+            stamp,
+            digest: sha2::Sha256::digest(&bytes).into(),
+        })
+    }
+
+    /// The file now: `last` again when its metadata did not change (and no
+    /// full read is due), else read and hashed.
+    fn read_if_changed(path: &Path, last: Option<&Seen>, full: bool) -> std::io::Result<Seen> {
+        let stamp = Stamp::of(path)?;
+        match last {
+            Some(l) if !full && l.stamp == stamp => Ok(l.clone()),
+            _ => Seen::read(path),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -118,5 +170,23 @@ mod tests {
             !logs.contains("config reloaded"),
             "the same file again: {logs}"
         );
+    }
+
+    #[test]
+    fn a_change_of_the_same_length_is_seen_and_an_unchanged_file_is_not_reread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "aaaa").unwrap();
+        let first = Seen::read(&path).unwrap();
+        let again = Seen::read_if_changed(&path, Some(&first), false).unwrap();
+        assert!(again == first);
+        // A rename over the file, of the same length: another inode.
+        let other = dir.path().join("d.toml");
+        std::fs::write(&other, "bbbb").unwrap();
+        std::fs::rename(&other, &path).unwrap();
+        let now = Seen::read_if_changed(&path, Some(&first), false).unwrap();
+        assert!(now.digest != first.digest);
+        let full = Seen::read_if_changed(&path, Some(&now), true).unwrap();
+        assert!(full == now, "a full read of an unchanged file finds the same");
     }
 }
