@@ -187,6 +187,9 @@ mod tests {
         let now = Seen::read_if_changed(&path, Some(&first), false).unwrap();
         assert!(now.digest != first.digest);
         let full = Seen::read_if_changed(&path, Some(&now), true).unwrap();
-        assert!(full == now, "a full read of an unchanged file finds the same");
+        assert!(
+            full == now,
+            "a full read of an unchanged file finds the same"
+        );
     }
 }
