@@ -60,6 +60,22 @@ impl RequestError {
             param: Some(param.into()),
         }
     }
+
+    /// A protocol's refusal of a chat completions request a hub wrote, in
+    /// the terms of the client's API: for each `(chat, param, named)`, a
+    /// refusal of `chat` gets `param`, and `` `chat` `` in the message
+    /// reads `` `named` ``.
+    pub fn renamed(mut self, fields: &[(&str, &'static str, &str)]) -> Self {
+        for &(chat, param, named) in fields {
+            if self.param.as_deref() == Some(chat) {
+                self.param = Some(param.into());
+            }
+            self.message = self
+                .message
+                .replace(&format!("`{chat}`"), &format!("`{named}`"));
+        }
+        self
+    }
 }
 
 /// A body that is no JSON object.

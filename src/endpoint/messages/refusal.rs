@@ -4,20 +4,25 @@
 
 use crate::protocol::RequestError;
 
-/// Each chat completions field `to_chat` writes, and the Messages field it
-/// came from. `tools` and `tool_choice` keep their names.
-const FIELDS: [(&str, &str); 8] = [
+/// Each chat completions field `to_chat` writes under another name, and
+/// the Messages field it came from (`[chat, param, named]`, as
+/// [`RequestError::renamed`] takes them). `max_tokens`, `top_k`, `tools`
+/// and `tool_choice` keep their names.
+const FIELDS: [(&str, &str, &str); 6] = [
     (
         "parallel_tool_calls",
         "tool_choice.disable_parallel_tool_use",
+        "tool_choice.disable_parallel_tool_use",
     ),
-    ("response_format", "output_config.format"),
-    ("stop", "stop_sequences"),
-    ("user", "metadata.user_id"),
-    ("max_completion_tokens", "max_tokens"),
-    ("max_tokens", "max_tokens"),
-    ("top_k", "top_k"),
-    ("reasoning_effort", "thinking"),
+    (
+        "response_format",
+        "output_config.format",
+        "output_config.format",
+    ),
+    ("stop", "stop_sequences", "stop_sequences"),
+    ("user", "metadata.user_id", "metadata.user_id"),
+    ("max_completion_tokens", "max_tokens", "max_tokens"),
+    ("reasoning_effort", "thinking", "thinking"),
 ];
 
 /// `e` naming the client's field, in `param` and in the message.
@@ -28,15 +33,7 @@ pub(super) fn in_messages_terms(mut e: RequestError) -> RequestError {
         "`parallel_tool_calls` false",
         "`tool_choice.disable_parallel_tool_use` true",
     );
-    for (chat, client) in FIELDS {
-        if e.param.as_deref() == Some(chat) {
-            e.param = Some(client.into());
-        }
-        e.message = e
-            .message
-            .replace(&format!("`{chat}`"), &format!("`{client}`"));
-    }
-    e
+    e.renamed(&FIELDS)
 }
 
 #[cfg(test)]

@@ -247,7 +247,7 @@ fn raw_fields(chat: IndexMap<&str, Value>) -> RawFields {
 
 /// A refusal of the translated request, in the client's terms: the chat
 /// field it names is the Responses field it came from.
-pub(super) fn in_responses_terms(mut e: RequestError) -> RequestError {
+pub(super) fn in_responses_terms(e: RequestError) -> RequestError {
     const FIELDS: [(&str, &str, &str); 4] = [
         ("response_format", "text", "text.format"),
         (
@@ -258,14 +258,7 @@ pub(super) fn in_responses_terms(mut e: RequestError) -> RequestError {
         ("reasoning_effort", "reasoning", "reasoning.effort"),
         ("messages", "input", "input"),
     ];
-    for (chat, param, named) in FIELDS {
-        if e.param.as_deref() == Some(chat) {
-            e.param = Some(param.into());
-        }
-        e.message = e
-            .message
-            .replace(&format!("`{chat}`"), &format!("`{named}`"));
-    }
+    let mut e = e.renamed(&FIELDS);
     if let Some(rest) = e.message.strip_prefix("messages[") {
         e.message = format!("input, as chat message [{rest}");
     }
