@@ -219,9 +219,7 @@ impl Run<'_> {
             Ok(r) => held.budget = r,
             Err(e) => {
                 // Refused by the budget: the rate limits give the tokens back.
-                if let Some(a) = held.limits.take() {
-                    a.finish(None, false);
-                }
+                held.release();
                 return Err(e);
             }
         }

@@ -23,11 +23,16 @@ impl Held {
     /// reservations are given back whole (dropped unfinished, the estimate
     /// would stand, as for a client that leaves mid-answer).
     pub fn release(self) {
+        self.finish(None, None, false);
+    }
+
+    /// Settles both with what the request used and cost.
+    fn finish(self, used: Option<u64>, cost: Option<f64>, succeeded: bool) {
         if let Some(admission) = self.limits {
-            admission.finish(None, false);
+            admission.finish(used, succeeded);
         }
         if let Some(reservation) = self.budget {
-            reservation.finish(None, false);
+            reservation.finish(cost, succeeded);
         }
     }
 }
@@ -44,13 +49,7 @@ pub fn hold(resp: Response, held: Held, record: Arc<RequestRecord>) -> Response 
             // Usage known but no price for it (an answer the gateway made,
             // an unpriced backend): nothing is known to charge, so the
             // reservation is not kept as if it had been spent.
-            let cost = cost.or(used.map(|_| 0.0));
-            if let Some(admission) = held.limits {
-                admission.finish(used, succeeded);
-            }
-            if let Some(reservation) = held.budget {
-                reservation.finish(cost, succeeded);
-            }
+            held.finish(used, cost.or(used.map(|_| 0.0)), succeeded);
         })
     })
 }
