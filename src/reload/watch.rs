@@ -92,8 +92,11 @@ impl Stamp {
 
 impl Seen {
     fn read(path: &Path) -> std::io::Result<Seen> {
+        Seen::read_with(path, Stamp::of(path)?)
+    }
+
+    fn read_with(path: &Path, stamp: Stamp) -> std::io::Result<Seen> {
         use sha2::Digest;
-        let stamp = Stamp::of(path)?;
         let bytes = std::fs::read(path)?;
         Ok(Seen {
             stamp,
@@ -107,7 +110,7 @@ impl Seen {
         let stamp = Stamp::of(path)?;
         match last {
             Some(l) if !full && l.stamp == stamp => Ok(l.clone()),
-            _ => Seen::read(path),
+            _ => Seen::read_with(path, stamp),
         }
     }
 }
