@@ -34,13 +34,6 @@ async fn served_by(gw: &Gateway, session: &str) -> String {
     header(&resp, "x-switchyard-backend").to_string()
 }
 
-async fn metric(gw: &Gateway, series: &str) -> f64 {
-    let text = get(gw, "/metrics", None).await.text().await.unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .map_or(0.0, |v| v.parse().unwrap())
-}
-
 #[tokio::test]
 async fn one_session_sticks_and_many_sessions_spread() {
     let (a, b) = (mock("a").await, mock("b").await);

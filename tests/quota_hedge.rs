@@ -24,13 +24,6 @@ async fn served(gw: &Gateway, body: serde_json::Value) -> String {
     header(&resp, "x-switchyard-backend").to_string()
 }
 
-async fn metric(gw: &Gateway, series: &str) -> f64 {
-    let text = get(gw, "/metrics", None).await.text().await.unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .map_or(0.0, |v| v.parse().unwrap())
-}
-
 #[tokio::test]
 async fn a_backend_reporting_no_requests_left_gets_none_until_its_reset() {
     let (a, b) = (mock("a").await, mock("b").await);

@@ -131,6 +131,15 @@ pub async fn chat(gw: &Gateway, body: Value) -> reqwest::Response {
         .unwrap()
 }
 
+/// The value of one series (its name and labels, exactly) on `/metrics`;
+/// 0 when it is not there yet.
+pub async fn metric(gw: &Gateway, series: &str) -> f64 {
+    let text = get(gw, "/metrics", None).await.text().await.unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0.0, |v| v.parse().unwrap())
+}
+
 /// GETs `path`, with the given Bearer token if any.
 pub async fn get(gw: &Gateway, path: &str, token: Option<&str>) -> reqwest::Response {
     let mut rb = client().get(format!("{}{path}", gw.url));

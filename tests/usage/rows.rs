@@ -17,6 +17,18 @@ fn prices(name: &str, (i, c, o): (f64, f64, f64)) -> String {
     format!("[prices.\"up-{name}\"]\ninput_per_mtok = {i}\ncached_input_per_mtok = {c}\noutput_per_mtok = {o}\n")
 }
 
+/// A ledger in a file of `dir`, an admin, and model `m` served by `up`
+/// (provider `a`, with `extra` lines); no user yet.
+fn on_file(dir: &tempfile::TempDir, up: &MockServer, extra: &str) -> String {
+    format!(
+        "[usage]\nstore = \"sqlite://{}/ledger.db\"\n",
+        dir.path().display()
+    ) + &admin_user()
+        + &crate::common::provider("a", up, extra)
+        + "[models.m]\n"
+        + &crate::common::backend("m", "a", "")
+}
+
 const PROMPT: &str = "one two three four five six seven eight";
 
 fn priced(u: &Value, (i, c, o): (f64, f64, f64)) -> f64 {
@@ -134,13 +146,7 @@ async fn a_failed_over_request_is_charged_to_the_backend_that_served_at_its_pric
 async fn a_restart_keeps_the_rows_and_the_budget_windows() {
     let dir = tempfile::tempdir().unwrap();
     let up = cached_mock("a", 0).await;
-    let text = format!(
-        "[usage]\nstore = \"sqlite://{}/ledger.db\"\n",
-        dir.path().display()
-    ) + &admin_user()
-        + &crate::common::provider("a", &up, "")
-        + "[models.m]\n"
-        + &crate::common::backend("m", "a", "")
+    let text = on_file(&dir, &up, "")
         + "[prices.\"up-a\"]\ninput_per_mtok = 0.0\noutput_per_mtok = 100000.0\n"
         + &crate::common::user()
         + "[users.tester.budget]\nusd_per_day = 2.0\n";
@@ -196,14 +202,7 @@ async fn a_restart_keeps_the_rows_and_the_budget_windows() {
 async fn a_stop_right_after_the_answers_loses_no_row() {
     let dir = tempfile::tempdir().unwrap();
     let up = cached_mock("a", 0).await;
-    let text = format!(
-        "[usage]\nstore = \"sqlite://{}/ledger.db\"\n",
-        dir.path().display()
-    ) + &admin_user()
-        + &crate::common::provider("a", &up, "responses = true")
-        + "[models.m]\n"
-        + &crate::common::backend("m", "a", "")
-        + &crate::common::user();
+    let text = on_file(&dir, &up, "responses = true") + &crate::common::user();
     let gw = gateway(&text).await;
     let calls = [
         ("/v1/chat/completions", chat_body(json!({}))),
@@ -263,17 +262,7 @@ async fn a_per_request_backend_is_charged_per_answer_in_the_ledger_and_metrics()
         (cost - 0.75).abs() < 1e-12,
         "three answers at $0.25: {cost}"
     );
-    let metrics = crate::common::get(&gw, "/metrics", None)
-        .await
-        .text()
-        .await
-        .unwrap();
-    let series = "switchyard_cost_usd_total{model=\"m\",backend=\"a\"} ";
-    let total: f64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(series))
-        .unwrap_or_else(|| panic!("{metrics}"))
-        .parse()
-        .unwrap();
+    let series = "switchyard_cost_usd_total{model=\"m\",backend=\"a\"}";
+    let total = crate::common::metric(&gw, series).await;
     assert!((total - 0.75).abs() < 1e-12, "{total}");
 }
