@@ -7,28 +7,38 @@ use super::Verdict;
 use crate::config::Kind;
 
 /// A duration as OpenAI writes it (Go's format): `20ms`, `1s`, `1.5s`,
-/// `6m0s`, `1h2m3s`.
+/// `6m0s`, `1h2m3s`. Written digit by digit into one buffer: every
+/// response to a user with limits carries two, and `format!` made five
+/// strings for each.
 pub fn go_duration(ms: u64) -> String {
-    if ms == 0 {
-        return "0s".to_string();
-    }
+    let mut out = String::with_capacity(16);
+    let mut num = itoa::Buffer::new();
     if ms < 1000 {
-        return format!("{ms}ms");
+        out.push_str(num.format(ms));
+        out.push_str(if ms == 0 { "s" } else { "ms" });
+        return out;
     }
     let (h, rest) = (ms / 3_600_000, ms % 3_600_000);
     let (m, rest) = (rest / 60_000, rest % 60_000);
     let (s, frac) = (rest / 1000, rest % 1000);
-    let seconds = if frac == 0 {
-        format!("{s}s")
-    } else {
-        let f = format!("{frac:03}");
-        format!("{s}.{}s", f.trim_end_matches('0'))
-    };
-    match (h, m) {
-        (0, 0) => seconds,
-        (0, m) => format!("{m}m{seconds}"),
-        (h, m) => format!("{h}h{m}m{seconds}"),
+    if h > 0 {
+        out.push_str(num.format(h));
+        out.push('h');
     }
+    if h > 0 || m > 0 {
+        out.push_str(num.format(m));
+        out.push('m');
+    }
+    out.push_str(num.format(s));
+    if frac > 0 {
+        // Three digits with the trailing zeros dropped: 500 is `.5`.
+        let digits = [frac / 100, frac / 10 % 10, frac % 10];
+        let keep = 3 - digits.iter().rev().take_while(|d| **d == 0).count();
+        out.push('.');
+        out.extend(digits[..keep].iter().map(|d| char::from(b'0' + *d as u8)));
+    }
+    out.push('s');
+    out
 }
 
 /// `x-ratelimit-{limit,remaining,reset}-` and the kind, built once.
@@ -50,6 +60,8 @@ fn names(kind: Kind) -> [HeaderName; 3] {
 /// Sets `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` from the
 /// window of each kind with the least left (ties: the one full again last).
 pub fn apply(headers: &mut HeaderMap, verdict: &Verdict) {
+    // Up to six: one growth of the map instead of several.
+    headers.reserve(6);
     for kind in [Kind::Requests, Kind::Tokens] {
         let tightest = verdict
             .statuses

@@ -22,8 +22,11 @@ pub struct Scope {
     /// Requests in flight in this scope, kept across reloads even when the
     /// windows change.
     pub(super) inflight: Arc<AtomicU64>,
-    /// Redis key stem: `{prefix}:rl:{user}:{model or *}`.
-    pub(crate) key: String,
+    /// Redis keys, one per window (`{stem}:{code}`) then `{stem}:inflight`
+    /// with `max_concurrent`; the stem is `{prefix}:rl:{user}:{model or *}`.
+    /// Made here once: the shared store names them on every request, and
+    /// formatting them there was a third of its call's instructions.
+    pub(crate) keys: Vec<String>,
 }
 
 /// A user's rate limits: the one over all models, then the per-model ones.
@@ -100,6 +103,14 @@ impl Builder<'_> {
         self.tats.insert(tkey, tats.clone());
         let inflight = self.old_inflight.remove(&key).unwrap_or_default();
         self.inflight.insert(key, inflight.clone());
+        let stem = format!("{}:rl:{user}:{}", self.prefix, model.unwrap_or("*"));
+        let mut keys: Vec<String> = windows
+            .iter()
+            .map(|w| format!("{stem}:{}", w.code()))
+            .collect();
+        if l.max_concurrent.is_some() {
+            keys.push(format!("{stem}:inflight"));
+        }
         Some(Arc::new(Scope {
             user: user.to_string(),
             model: model.map(str::to_string),
@@ -107,7 +118,7 @@ impl Builder<'_> {
             max_concurrent: l.max_concurrent,
             tats,
             inflight,
-            key: format!("{}:rl:{user}:{}", self.prefix, model.unwrap_or("*")),
+            keys,
         }))
     }
 }

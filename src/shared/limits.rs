@@ -25,20 +25,9 @@ enum Part<'a> {
     Concurrency(u64),
 }
 
-fn parts(scope: &Scope) -> Vec<Part<'_>> {
-    let mut out: Vec<Part<'_>> = scope.windows.iter().map(Part::Window).collect();
-    if let Some(max) = scope.max_concurrent {
-        out.push(Part::Concurrency(max));
-    }
-    out
-}
-
-/// The Redis key of one part (only the script invocation needs it).
-fn key(scope: &Scope, part: &Part<'_>) -> String {
-    match part {
-        Part::Window(w) => format!("{}:{}", scope.key, w.code()),
-        Part::Concurrency(_) => format!("{}:inflight", scope.key),
-    }
+fn parts(scope: &Scope) -> impl Iterator<Item = Part<'_>> {
+    let windows = scope.windows.iter().map(Part::Window);
+    windows.chain(scope.max_concurrent.map(Part::Concurrency))
 }
 
 fn invocation(
@@ -53,8 +42,9 @@ fn invocation(
         .arg(lease)
         .arg(LEASE.as_millis() as u64);
     for s in scopes {
-        for part in parts(s) {
-            inv.key(key(s, &part));
+        // `Scope::keys` has one key per part, in the same order.
+        for (part, key) in parts(s).zip(&s.keys) {
+            inv.key(key.as_str());
             match part {
                 Part::Window(w) => {
                     let kind = if w.kind == Kind::Requests { "r" } else { "t" };
