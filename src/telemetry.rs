@@ -16,6 +16,7 @@ mod line;
 pub mod metrics;
 mod observe;
 mod seen;
+mod stamp;
 pub mod writer;
 
 pub use metrics::Metrics;

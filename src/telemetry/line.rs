@@ -9,7 +9,7 @@ use std::io::Write as _;
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
-use super::{writer, Fields};
+use super::{stamp, writer, Fields};
 use crate::error::Fault;
 
 /// The log format `init_logging` set up, when this module may write the line itself.
@@ -86,17 +86,16 @@ impl Line<'_> {
     /// The line as `tracing-subscriber`'s formatters would write it.
     fn format(&self, format: Format, now: SystemTime, out: &mut String) {
         let f = self.fields;
-        let ts = humantime::format_rfc3339_micros(now);
         let mut w = match format {
             Format::Text => {
-                let _ = write!(out, "{ts}  INFO switchyard::request: request");
+                stamp::push(out, now);
+                out.push_str("  INFO switchyard::request: request");
                 Out::Text(out)
             }
             Format::Json => {
-                let _ = write!(
-                    out,
-                    "{{\"timestamp\":\"{ts}\",\"level\":\"INFO\",\"message\":\"request\""
-                );
+                out.push_str("{\"timestamp\":\"");
+                stamp::push(out, now);
+                out.push_str("\",\"level\":\"INFO\",\"message\":\"request\"");
                 Out::Json(out)
             }
         };
@@ -173,17 +172,18 @@ impl Out<'_> {
         }
     }
 
+    /// With ryu (what serde_json uses), a fifth of `{:?}`'s cost; it
+    /// writes finite values as `{:?}` does in the range latencies take.
     fn float(&mut self, name: &str, value: f64) {
+        let mut buf = ryu::Buffer::new();
+        let number = if value.is_finite() {
+            buf.format_finite(value)
+        } else {
+            "null"
+        };
         match self {
-            Out::Text(out) => {
-                push_all(out, &[" ", name, "="]);
-                let _ = write!(out, "{value:?}");
-            }
-            Out::Json(out) => {
-                let number = serde_json::Number::from_f64(value)
-                    .map_or_else(|| "null".to_string(), |n| n.to_string());
-                let _ = write!(out, ",\"{name}\":{number}");
-            }
+            Out::Text(out) => push_all(out, &[" ", name, "=", number]),
+            Out::Json(out) => push_all(out, &[",\"", name, "\":", number]),
         }
     }
 }
