@@ -14,12 +14,17 @@
 //!   on the same port and its own upstream pool, as nginx runs one worker
 //!   per core.
 //!
+//! `--work floor --token T` adds the least work an LLM gateway must do
+//! per request (`floor.rs`): the lean proxy plus that work is the floor
+//! under the gateway's cost.
+//!
 //! ```text
-//! bare-proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:9000 [--runtime multi|current|per-core] [--threads N]
+//! bare-proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:9000 [--runtime multi|current|per-core] [--threads N] [--work floor --token T]
 //! ```
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use bytes::Bytes;
@@ -33,11 +38,13 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::{TcpListener, TcpSocket};
 
+mod floor;
+
 type Upstream = Client<HttpConnector, Incoming>;
 type Body = Either<Incoming, Empty<Bytes>>;
 
 const USAGE: &str = "usage: bare-proxy --listen ADDR --upstream HOST:PORT \
-[--runtime multi|current|per-core] [--threads N]";
+[--runtime multi|current|per-core] [--threads N] [--work floor --token T]";
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Runtime {
@@ -52,6 +59,8 @@ struct Args {
     runtime: Runtime,
     /// Runtimes for `per-core`; default: the CPUs this process may run on.
     threads: Option<usize>,
+    /// `--work floor`: the token the floor accepts.
+    floor: Option<String>,
 }
 
 fn parse_args(args: impl Iterator<Item = String>) -> Result<Args> {
@@ -59,6 +68,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Args> {
     let mut upstream = None;
     let mut runtime = Runtime::Multi;
     let mut threads = None;
+    let (mut work, mut token) = (false, None);
     let mut it = args;
     while let Some(flag) = it.next() {
         let value = it.next().context("every flag takes a value")?;
@@ -74,14 +84,21 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Args> {
                 }
             }
             "--threads" => threads = Some(value.parse().context("--threads N")?),
+            "--work" if value == "floor" => work = true,
+            "--work" if value == "none" => work = false,
+            "--token" => token = Some(value),
             other => bail!("unknown flag {other}; {USAGE}"),
         }
+    }
+    if work && token.is_none() {
+        bail!("--work floor needs --token; {USAGE}");
     }
     Ok(Args {
         listen,
         upstream: upstream.context("--upstream HOST:PORT is required")?,
         runtime,
         threads,
+        floor: token.filter(|_| work),
     })
 }
 
@@ -112,9 +129,12 @@ fn status(code: StatusCode) -> Response<Body> {
 
 /// Accepts on `listener` forever; every connection is served on the
 /// runtime this runs on (with `tokio::spawn`), through this runtime's pool.
-async fn serve(listener: TcpListener, upstream: Authority) -> Result<()> {
+async fn serve(listener: TcpListener, upstream: Authority, floor: Option<String>) -> Result<()> {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
+    if let Some(token) = floor {
+        return serve_floor(listener, upstream, connector, &token).await;
+    }
     let client: Upstream = Client::builder(TokioExecutor::new()).build(connector);
     loop {
         let (tcp, _) = listener.accept().await?;
@@ -122,6 +142,31 @@ async fn serve(listener: TcpListener, upstream: Authority) -> Result<()> {
         let (client, upstream) = (client.clone(), upstream.clone());
         tokio::spawn(async move {
             let svc = service_fn(move |req| forward(client.clone(), upstream.clone(), req));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tcp), svc)
+                .await;
+        });
+    }
+}
+
+/// As [`serve`], each request through [`floor::forward`].
+async fn serve_floor(
+    listener: TcpListener,
+    upstream: Authority,
+    connector: HttpConnector,
+    token: &str,
+) -> Result<()> {
+    let client: floor::Upstream = Client::builder(TokioExecutor::new()).build(connector);
+    let tables = Arc::new(floor::Tables::new(token));
+    loop {
+        let (tcp, _) = listener.accept().await?;
+        tcp.set_nodelay(true)?;
+        let (client, upstream, tables) = (client.clone(), upstream.clone(), tables.clone());
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| {
+                let (client, upstream, tables) = (client.clone(), upstream.clone(), tables.clone());
+                async move { floor::forward(client, upstream, &tables, req).await }
+            });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(tcp), svc)
                 .await;
@@ -164,10 +209,11 @@ fn run_per_core(args: &Args, threads: usize) -> Result<()> {
     let mine = sockets.next().context("no socket")?;
     let mut handles = Vec::new();
     for sock in sockets {
-        let upstream = args.upstream.clone();
+        let (upstream, floor) = (args.upstream.clone(), args.floor.clone());
         handles.push(std::thread::spawn(move || -> Result<()> {
             // `listen` registers with the reactor: inside the runtime.
-            current_thread()?.block_on(async move { serve(sock.listen(1024)?, upstream).await })
+            current_thread()?
+                .block_on(async move { serve(sock.listen(1024)?, upstream, floor).await })
         }));
     }
     let rt = current_thread()?;
@@ -175,7 +221,7 @@ fn run_per_core(args: &Args, threads: usize) -> Result<()> {
         let listener = mine.listen(1024)?;
         // The benchmark reads this line to learn the port.
         println!("listening on http://{addr}");
-        serve(listener, args.upstream.clone()).await
+        serve(listener, args.upstream.clone(), args.floor.clone()).await
     })?;
     for h in handles {
         h.join()
@@ -200,7 +246,7 @@ fn main() -> Result<()> {
                 let addr: SocketAddr = listener.local_addr()?;
                 // The benchmark reads this line to learn the port.
                 println!("listening on http://{addr}");
-                serve(listener, args.upstream).await
+                serve(listener, args.upstream, args.floor).await
             });
         }
     };
