@@ -8,7 +8,7 @@ use super::Row;
 
 /// The table's columns, in the order [`bind_row`] binds them.
 pub(super) const COLUMNS: &str =
-    "id, ts_ms, day, request_id, user_id, model, backend, provider, endpoint, \
+    "ts_ms, day, request_id, user_id, model, backend, provider, endpoint, \
     stream, status, attempts, input_tokens, cached_input_tokens, output_tokens, \
     reasoning_tokens, cost_usd, latency_ms, ttft_ms";
 
@@ -55,7 +55,6 @@ fn insert_sql(rows: usize, p: Placeholders) -> String {
         }
         sql.push(')');
     }
-    sql.push_str(" ON CONFLICT (id) DO NOTHING");
     sql
 }
 
@@ -71,15 +70,14 @@ where
     f64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     Option<f64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
-    q.bind(r.id.as_str())
-        .bind(r.ts_ms)
-        .bind(r.day.as_str())
+    q.bind(r.ts_ms)
+        .bind(&*r.day)
         .bind(r.request_id.as_str())
         .bind(r.user.as_str())
         .bind(r.model.as_str())
-        .bind(r.backend.as_str())
-        .bind(r.provider.as_str())
-        .bind(r.endpoint.as_str())
+        .bind(r.backend.id.as_str())
+        .bind(r.backend.provider.id.as_str())
+        .bind(r.endpoint)
         .bind(i64::from(r.stream))
         .bind(i64::from(r.status))
         .bind(i64::from(r.attempts))
@@ -98,22 +96,28 @@ fn count(n: u64) -> i64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
+    use std::sync::Arc;
+
     use super::*;
-    use crate::config::UsageStore;
+    use crate::config::{Backend, UsageStore};
     use crate::ledger::Store;
 
-    fn row(i: usize) -> Row {
+    pub(crate) fn backend() -> Arc<Backend> {
+        let text = "[providers.p]\nbase_url = \"http://x\"\n[models.m]\n[[models.m.backends]]\nprovider = \"p\"\nmodel = \"x\"\n[users.u]\ntoken = \"t\"\n";
+        let config = crate::config::parse(text, &|_| None).unwrap();
+        config.models["m"].backends[0].clone()
+    }
+
+    pub(crate) fn row(i: usize, backend: &Arc<Backend>) -> Row {
         Row {
-            id: format!("row-{i}"),
-            ts_ms: 1_767_225_600_000,
+            ts_ms: 1_767_225_600_000 + i as i64,
             day: "2026-01-01".into(),
             request_id: format!("req_{i}"),
             user: "u".into(),
             model: "m".into(),
-            backend: "b".into(),
-            provider: "p".into(),
-            endpoint: "chat_completions".into(),
+            backend: backend.clone(),
+            endpoint: "chat_completions",
             stream: false,
             status: 200,
             attempts: 1,
@@ -132,10 +136,10 @@ mod tests {
         for left in 1..300 {
             let (sql, n) = insert_statement(left, Placeholders::Question);
             assert!(n <= left && CHUNKS.contains(&n), "{left}");
-            assert_eq!(sql.matches('?').count(), n * 19);
+            assert_eq!(sql.matches('?').count(), n * 18);
             let (sql, _) = insert_statement(left, Placeholders::Numbered);
             assert!(
-                sql.contains(&format!("${}", n * 19)) && !sql.contains(&format!("${}", n * 19 + 1))
+                sql.contains(&format!("${}", n * 18)) && !sql.contains(&format!("${}", n * 18 + 1))
             );
         }
     }
@@ -144,11 +148,22 @@ mod tests {
     async fn a_batch_of_odd_size_goes_in_whole_and_a_retry_adds_nothing() {
         let store = Store::open(&UsageStore::Sqlite(None)).unwrap();
         store.migrate().await.unwrap();
-        let rows: Vec<Row> = (0..64 + 16 + 4 + 3).map(row).collect();
-        store.insert(&rows).await.unwrap();
-        store.insert(&rows[..10]).await.unwrap();
+        let b = backend();
+        let rows: Vec<Row> = (0..64 + 16 + 4 + 3).map(|i| row(i, &b)).collect();
+        store.insert("w", 1, &rows).await.unwrap();
+        store.insert("w", 1, &rows).await.unwrap();
         let spend = store.spend_since("2026-01-01").await.unwrap();
         assert_eq!(spend.len(), 1);
         assert_eq!(spend[0].cost_usd, rows.len() as f64);
+        // The next batch, and another writer's first, go in.
+        store.insert("w", 2, &rows[..10]).await.unwrap();
+        store.insert("v", 1, &rows[..5]).await.unwrap();
+        let spend = store.spend_since("2026-01-01").await.unwrap();
+        assert_eq!(spend[0].cost_usd, (rows.len() + 15) as f64);
+        // A stopped writer's mark goes; another's stays.
+        store.forget("w").await.unwrap();
+        store.insert("v", 1, &rows[..5]).await.unwrap();
+        let spend = store.spend_since("2026-01-01").await.unwrap();
+        assert_eq!(spend[0].cost_usd, (rows.len() + 15) as f64);
     }
 }

@@ -11,18 +11,20 @@
 
 mod insert;
 pub mod report;
+mod schema;
 pub mod store;
 mod writer;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::{mpsc, watch};
 
 use crate::calendar::{self, Date};
-use crate::config::{UsageConfig, UsageStore};
+use crate::config::{Backend, UsageConfig, UsageStore};
 use crate::tasks::Tasks;
 use crate::telemetry::RequestRecord;
 pub use store::{Spend, Store, StoreError};
@@ -31,21 +33,21 @@ pub use store::{Spend, Store, StoreError};
 /// server's drain waits longer than this.
 pub const SHUTDOWN_FLUSH: Duration = Duration::from_secs(3);
 
-/// One request, as the ledger keeps it.
-#[derive(Debug, Clone, PartialEq)]
+/// One request, as the ledger keeps it. Built on the request path, so
+/// what can be shared is: the day's text, the serving backend (its id
+/// and provider id), the endpoint's name.
+#[derive(Debug, Clone)]
 pub struct Row {
-    /// Unique per row, so a retried batch never writes a row twice.
-    pub id: String,
     /// When the request started, Unix ms.
     pub ts_ms: i64,
     /// Its UTC day, `YYYY-MM-DD`.
-    pub day: String,
+    pub day: Arc<str>,
     pub request_id: String,
     pub user: String,
     pub model: String,
-    pub backend: String,
-    pub provider: String,
-    pub endpoint: String,
+    /// The backend that served it (the row keeps its id and provider's id).
+    pub backend: Arc<Backend>,
+    pub endpoint: &'static str,
     pub stream: bool,
     pub status: u16,
     pub attempts: u32,
@@ -67,15 +69,13 @@ impl Row {
             let usage = f.usage.unwrap_or_default();
             let ts_ms = calendar::unix_ms() - latency.as_millis() as i64;
             Some(Row {
-                id: row_id(),
                 ts_ms,
-                day: Date::of(ts_ms).to_string(),
+                day: day_text(ts_ms),
                 request_id: record.id.clone(),
                 user: f.user.clone().unwrap_or_default(),
                 model: f.model.clone().unwrap_or_default(),
-                backend: served.id.clone(),
-                provider: served.provider.id.clone(),
-                endpoint: f.endpoint.unwrap_or("").to_string(),
+                backend: served.clone(),
+                endpoint: f.endpoint.unwrap_or(""),
                 stream: f.stream,
                 status,
                 attempts: f.attempts.len() as u32,
@@ -91,18 +91,20 @@ impl Row {
     }
 }
 
-/// A new row id: this process's random 64 bits, then a count. Ids are the
-/// table's primary key: random ones sent each insert to another page of
-/// its index, so a batch of 256 rows rewrote ~256 pages (most of the
-/// writer's SQLite time went to copying and checksumming them into the
-/// WAL); counted ones fill one page after another. The random half keeps
-/// ids of different instances and restarts apart.
-fn row_id() -> String {
-    static PREFIX: OnceLock<u64> = OnceLock::new();
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let prefix = *PREFIX.get_or_init(|| fastrand::u64(..));
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("{prefix:016x}{n:016x}")
+/// The UTC day of `ms` as text: formatted once a day per thread, then
+/// shared by that day's rows.
+fn day_text(ms: i64) -> Arc<str> {
+    thread_local! {
+        static LAST: RefCell<(Date, Arc<str>)> = RefCell::new((Date::of(0), Arc::from("1970-01-01")));
+    }
+    let date = Date::of(ms);
+    LAST.with_borrow_mut(|(day, text)| {
+        if *day != date {
+            *day = date;
+            *text = Arc::from(date.to_string());
+        }
+        text.clone()
+    })
 }
 
 /// The request path's side of the ledger; cheap to share.

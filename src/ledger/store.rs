@@ -1,22 +1,23 @@
 //! The ledger's tables through sqlx: SQLite (embedded: a file, or memory)
 //! or PostgreSQL (several instances writing one ledger). One schema and the
-//! same SQL serve both; `on_pool!` runs a statement on whichever it is.
+//! same SQL serve both (but for a schema version's DDL, see [`super::schema`]);
+//! `on_pool!` runs a statement on whichever it is.
 //! Migrations run through sqlx's migrator, which locks against other
 //! instances migrating at the same time.
 
-use std::borrow::Cow;
 use std::str::FromStr;
 use std::time::Duration;
 
-use futures_util::future::BoxFuture;
-use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, Row as _, SqlitePool};
 
 use super::insert::{bind_row, insert_statement, Placeholders};
 use super::report::{Bind, Report, Total};
+use super::schema::Schema;
 use super::Row;
+use crate::calendar::Date;
 use crate::config::UsageStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +52,11 @@ macro_rules! on_pool {
     };
 }
 
+/// Moves a writer's batch mark forward; changes nothing (0 rows) when
+/// the mark is already at the batch.
+const MARK: &str = "INSERT INTO usage_writers (writer, batch) VALUES ($1, $2) \
+    ON CONFLICT (writer) DO UPDATE SET batch = excluded.batch WHERE usage_writers.batch < excluded.batch";
+
 pub struct Store {
     pool: Pool,
     shown: String,
@@ -63,48 +69,6 @@ pub struct Spend {
     pub model: String,
     pub day: String,
     pub cost_usd: f64,
-}
-
-const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS usage_rows (
-    id TEXT PRIMARY KEY,
-    ts_ms BIGINT NOT NULL,
-    day TEXT NOT NULL,
-    request_id TEXT NOT NULL,
-    user_id TEXT NOT NULL,
-    model TEXT NOT NULL,
-    backend TEXT NOT NULL,
-    provider TEXT NOT NULL,
-    endpoint TEXT NOT NULL,
-    stream BIGINT NOT NULL,
-    status BIGINT NOT NULL,
-    attempts BIGINT NOT NULL,
-    input_tokens BIGINT NOT NULL,
-    cached_input_tokens BIGINT NOT NULL,
-    output_tokens BIGINT NOT NULL,
-    reasoning_tokens BIGINT NOT NULL,
-    cost_usd DOUBLE PRECISION NOT NULL,
-    latency_ms DOUBLE PRECISION NOT NULL,
-    ttft_ms DOUBLE PRECISION
-);
-CREATE INDEX IF NOT EXISTS usage_rows_ts ON usage_rows (ts_ms);
-CREATE INDEX IF NOT EXISTS usage_rows_day_user ON usage_rows (day, user_id);";
-
-/// The schema's versions, oldest first; a new version is a new entry.
-#[derive(Debug)]
-struct Schema;
-
-impl MigrationSource<'static> for Schema {
-    fn resolve(self) -> BoxFuture<'static, Result<Vec<Migration>, sqlx::error::BoxDynError>> {
-        Box::pin(async {
-            Ok(vec![Migration::new(
-                1,
-                Cow::Borrowed("usage rows"),
-                MigrationType::Simple,
-                Cow::Borrowed(SCHEMA),
-                false,
-            )])
-        })
-    }
 }
 
 impl Store {
@@ -159,20 +123,35 @@ impl Store {
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let migrator = Migrator::new(Schema)
+        self.migrate_upto(i64::MAX).await
+    }
+
+    /// Migrates up to schema version `upto` (tests build older databases).
+    pub(super) async fn migrate_upto(&self, upto: i64) -> Result<(), StoreError> {
+        let postgres = matches!(self.pool, Pool::Postgres(_));
+        let schema = Schema {
+            upto,
+            ..Schema::latest(postgres)
+        };
+        let migrator = Migrator::new(schema)
             .await
             .map_err(|e| StoreError::Migrate(e.to_string()))?;
         let result = on_pool!(self, pool => migrator.run(pool).await);
         result.map_err(|e| StoreError::Migrate(e.to_string()))
     }
 
-    /// Inserts `rows` in one transaction; rows already there (a retried
-    /// batch) are skipped. The rows go in statements of [`CHUNKS`] rows
+    /// Inserts `rows`, the batch numbered `batch` of `writer` (numbers
+    /// increase, a retry keeps its number and rows), in one transaction.
+    /// The transaction first moves the writer's mark in `usage_writers` to
+    /// `batch`; a mark already there (the batch went in, and only its
+    /// answer was lost) leaves the rows out. One mark per batch instead of
+    /// a unique key per row keeps the rows' table to one B-tree insert.
+    /// The rows go in statements of [`CHUNKS`] rows
     /// each, largest first: only those few statement texts exist, and sqlx
     /// prepares each once per connection and keeps it. One statement of
     /// the batch's own size, a new text for nearly every batch, had SQLite
     /// parse ~4,900 placeholders each time: half of the writer's CPU.
-    pub async fn insert(&self, rows: &[Row]) -> Result<(), StoreError> {
+    pub async fn insert(&self, writer: &str, batch: i64, rows: &[Row]) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
         }
@@ -182,6 +161,10 @@ impl Store {
         };
         let result = on_pool!(self, pool => async {
             let mut tx = pool.begin().await?;
+            let marked = sqlx::query(MARK).bind(writer).bind(batch).execute(&mut *tx).await?;
+            if marked.rows_affected() == 0 {
+                return tx.rollback().await;
+            }
             let mut rest = rows;
             while !rest.is_empty() {
                 let (sql, n) = insert_statement(rest.len(), placeholders);
@@ -196,9 +179,23 @@ impl Store {
         result.map_err(db)
     }
 
-    /// Deletes rows that started before `cutoff_ms`; how many went.
+    /// Drops `writer`'s batch mark once it will not retry (it stops).
+    pub async fn forget(&self, writer: &str) -> Result<(), StoreError> {
+        let sql = "DELETE FROM usage_writers WHERE writer = $1";
+        let result =
+            on_pool!(self, pool => sqlx::query(sql).bind(writer).execute(pool).await.map(|_| ()));
+        result.map_err(db)
+    }
+
+    /// Deletes rows that started before `cutoff_ms`; how many went. A row's
+    /// day is that of its start, so the day condition adds nothing but lets
+    /// the `(day, user_id)` index find the rows (there is no time index:
+    /// one per row inserted cost more than this hourly query saves).
     pub async fn delete_before(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
-        let result = on_pool!(self, pool => sqlx::query("DELETE FROM usage_rows WHERE ts_ms < $1")
+        let sql = "DELETE FROM usage_rows WHERE day <= $1 AND ts_ms < $2";
+        let day = Date::of(cutoff_ms).to_string();
+        let result = on_pool!(self, pool => sqlx::query(sql)
+            .bind(day.as_str())
             .bind(cutoff_ms)
             .execute(pool)
             .await
@@ -259,3 +256,7 @@ impl Store {
         result.map_err(db)
     }
 }
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;

@@ -37,6 +37,18 @@ pub(super) struct Writer {
     dropped: Counter,
     /// The store is failing: logged once until it answers again.
     failing: bool,
+    batches: Batches,
+}
+
+/// How the store tells a retried batch it already has (see
+/// [`Store::insert`]): this writer's random name, and batch numbers.
+struct Batches {
+    writer: String,
+    next: i64,
+    /// The batch tried and not known to be in: its number and row count.
+    /// A retry sends those rows again under that number, whatever came
+    /// since, so that a batch that did go in is recognised whole.
+    tried: Option<(i64, usize)>,
 }
 
 impl Writer {
@@ -57,6 +69,11 @@ impl Writer {
             ready,
             dropped,
             failing: false,
+            batches: Batches {
+                writer: format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..)),
+                next: 1,
+                tried: None,
+            },
         }
     }
 
@@ -75,8 +92,8 @@ impl Writer {
             }
             if migrated && !self.buffer.is_empty() {
                 // A stop does not wait for a slow insert: the batch stays
-                // buffered and the flush writes it (a row already in is
-                // skipped by its id).
+                // buffered and the flush writes it (a batch already in is
+                // recognised by its number).
                 let written = tokio::select! {
                     _ = tasks.stopped() => break,
                     written = self.write_batch() => written,
@@ -131,13 +148,18 @@ impl Writer {
 
     /// Writes the oldest batch; true when it went in.
     async fn write_batch(&mut self) -> bool {
-        let n = self.buffer.len().min(BATCH);
+        let b = &mut self.batches;
+        let (number, n) = *b
+            .tried
+            .get_or_insert((b.next, self.buffer.len().min(BATCH)));
         // Written from the buffer itself, not a copy of its rows.
-        let batch = &self.buffer.make_contiguous()[..n];
-        let result = bounded(self.store.insert(batch)).await;
+        let rows = &self.buffer.make_contiguous()[..n];
+        let result = bounded(self.store.insert(&b.writer, number, rows)).await;
         if !self.judge("insert", result) {
             return false;
         }
+        self.batches.tried = None;
+        self.batches.next += 1;
         self.buffer.drain(..n);
         self.pending.fetch_sub(n, Ordering::AcqRel);
         self.dropping.store(false, Ordering::Release);
@@ -191,6 +213,9 @@ impl Writer {
             }
         };
         let _ = tokio::time::timeout_at(until, work).await;
+        // No retry will come: the mark has done its work.
+        let forget = self.store.forget(&self.batches.writer);
+        let _ = tokio::time::timeout_at(until, forget).await;
         self.take_queued();
         let lost = self.buffer.len();
         if lost > 0 {

@@ -87,3 +87,56 @@ async fn requests_go_on_while_the_store_is_down_and_rows_follow_within_the_bound
     pg.run();
     rows_once(&gw, "", 13).await;
 }
+
+/// The ledger's first schema, as its first release created it.
+const SCHEMA_V1: &str = "CREATE TABLE usage_rows (
+    id TEXT PRIMARY KEY, ts_ms BIGINT NOT NULL, day TEXT NOT NULL, request_id TEXT NOT NULL,
+    user_id TEXT NOT NULL, model TEXT NOT NULL, backend TEXT NOT NULL, provider TEXT NOT NULL,
+    endpoint TEXT NOT NULL, stream BIGINT NOT NULL, status BIGINT NOT NULL, attempts BIGINT NOT NULL,
+    input_tokens BIGINT NOT NULL, cached_input_tokens BIGINT NOT NULL, output_tokens BIGINT NOT NULL,
+    reasoning_tokens BIGINT NOT NULL, cost_usd DOUBLE PRECISION NOT NULL,
+    latency_ms DOUBLE PRECISION NOT NULL, ttft_ms DOUBLE PRECISION);
+CREATE INDEX usage_rows_ts ON usage_rows (ts_ms);
+CREATE INDEX usage_rows_day_user ON usage_rows (day, user_id);";
+
+#[tokio::test]
+async fn a_ledger_of_the_first_schema_migrates_in_place_with_its_rows() {
+    let pg = Postgres::start();
+    let pool = sqlx::PgPool::connect(&pg.url()).await.unwrap();
+    sqlx::raw_sql(SCHEMA_V1).execute(&pool).await.unwrap();
+    let now = switchyard::calendar::unix_ms();
+    let today = switchyard::calendar::Date::of(now).to_string();
+    for i in 0..3i64 {
+        sqlx::query(
+            "INSERT INTO usage_rows VALUES ($1, $2, $3, $4, 'alice', 'm', 'a', 'a', \
+             'chat_completions', 0, 200, 1, 10, 0, 5, 0, 0.5, 3.0, NULL)",
+        )
+        .bind(format!("{i:032x}"))
+        .bind(now + i)
+        .bind(&today)
+        .bind(format!("req_{i}"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let up = mock("a").await;
+    let gw = gateway(&text(&pg, &up, "")).await;
+    let old = rows_once(&gw, "group_by=user", 3).await;
+    assert_eq!(
+        (old[0]["user"].as_str(), old[0]["cost_usd"].as_f64()),
+        (Some("alice"), Some(1.5))
+    );
+    assert_eq!(chat(&gw, chat_body(json!({}))).await.status(), 200);
+    rows_once(&gw, "", 4).await;
+    let ids: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, request_id FROM usage_rows ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let numbered: Vec<i64> = ids.iter().map(|(id, _)| *id).collect();
+    assert_eq!(
+        numbered,
+        [1, 2, 3, 4],
+        "the old rows numbered in place, the new one after: {ids:?}"
+    );
+}
