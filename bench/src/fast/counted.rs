@@ -17,6 +17,12 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+
+/// Connections being opened at once: thousands of SYNs at one go overflow
+/// the listen backlog of a proxy under valgrind, and each dropped one
+/// costs a second's retransmit.
+const OPENING: usize = 256;
 
 /// What to send, and what must come back.
 #[derive(Clone, Debug)]
@@ -46,8 +52,12 @@ pub fn run(load: &Counted, total: u64) -> Result<Tally> {
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async {
         let next = Rc::new(Cell::new(0u64));
+        let opening = Rc::new(Semaphore::new(OPENING));
         let tasks: Vec<_> = (0..load.conns.max(1))
-            .map(|_| tokio::task::spawn_local(connection(load.clone(), next.clone(), total)))
+            .map(|_| {
+                let task = connection(load.clone(), next.clone(), opening.clone(), total);
+                tokio::task::spawn_local(task)
+            })
             .collect();
         let mut tally = Tally::default();
         for t in tasks {
@@ -69,8 +79,15 @@ async fn connect(addr: SocketAddr) -> Result<SendRequest<Full<Bytes>>> {
 }
 
 /// One connection's closed loop, while requests are left to send.
-async fn connection(load: Counted, next: Rc<Cell<u64>>, total: u64) -> Result<Tally> {
+async fn connection(
+    load: Counted,
+    next: Rc<Cell<u64>>,
+    opening: Rc<Semaphore>,
+    total: u64,
+) -> Result<Tally> {
+    let permit = opening.acquire().await.context("semaphore")?;
     let mut sender = connect(load.addr).await?;
+    drop(permit);
     let mut tally = Tally::default();
     loop {
         let step = next.get();
