@@ -15,7 +15,8 @@ pub const USAGE: &str =
   --only P     run only phase P (latency, stream_latency, throughput, streams; nginx mode:
                latency, throughput, streams, production); repeatable. nginx mode also has
                phases that run only when named: scale (CPU and memory as users, backends
-               and concurrent streams grow), idle_streams (memory per idle open stream),
+               and concurrent streams grow; one curve: scale_users, scale_backends,
+               scale_streams), idle_streams (memory per idle open stream),
                cores (64 connections, gateway on 1 core vs 2; not under --callgrind)
   --perf       record the gateway and the bare proxy with `perf record -g` during each phase
                (target/bench/perf-PHASE-TARGET.data)

@@ -55,8 +55,6 @@ pub(super) struct Under {
     pub name: String,
     pub exe: PathBuf,
     pub args: Vec<String>,
-    /// More valgrind options (the scale phase's `--toggle-collect`).
-    pub valgrind: Vec<String>,
 }
 
 pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
@@ -73,7 +71,8 @@ pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
     let paths = setup::Paths::locate(opts.gateway_bin.as_deref())?;
     let tmp = nginx::TempDir::new("switchyard-bench-callgrind")?;
     // The scale phase's 10,000 streams need as many upstream connections.
-    let conns = if opts.named("scale") {
+    let scale = super::scale::wanted(opts);
+    let conns = if !scale.is_empty() {
         super::scale::MAX_CONNS + 1024
     } else {
         nginx::CONNECTIONS
@@ -93,7 +92,6 @@ pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
                 runtime.into(),
             ])
             .collect(),
-        valgrind: Vec::new(),
     };
     let config = out.join("gateway-callgrind.toml");
     std::fs::write(&config, super::plain_config(opts, upstream.addr)?)?;
@@ -105,7 +103,6 @@ pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
             "--config".into(),
             config.display().to_string(),
         ],
-        valgrind: Vec::new(),
     };
     let env = Env {
         valgrind: &valgrind,
@@ -165,9 +162,9 @@ pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
             }
         }
     }
-    if opts.named("scale") {
-        let scale = super::scale::count(&env, &paths.gateway, upstream.addr, pin)?;
-        rows.extend(scale);
+    if !scale.is_empty() {
+        let gw = &paths.gateway;
+        rows.extend(super::scale::count(&scale, &env, gw, upstream.addr, pin)?);
     }
     for p in ["idle_streams", "cores"] {
         if opts.named(p) {
@@ -175,7 +172,7 @@ pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
         }
     }
     print(&rows);
-    let scale = super::scale::from_counts(&rows);
+    let scale = super::scale_report::from_counts(&rows);
     super::scale::print(&scale);
     for c in super::scale::checks(&scale) {
         let verdict = if c.pass { "PASS" } else { "FAIL" };
@@ -222,9 +219,8 @@ impl Env<'_> {
             "--tool=callgrind".to_string(),
             "--instr-atstart=no".into(),
             format!("--callgrind-out-file={}", dump.display()),
+            under.exe.display().to_string(),
         ];
-        args.extend(under.valgrind.iter().cloned());
-        args.push(under.exe.display().to_string());
         args.extend(under.args.iter().cloned());
         let log = self.out.join(format!("callgrind-{}.log", under.name));
         let proc = Proc::start_within(

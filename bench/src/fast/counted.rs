@@ -19,9 +19,11 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
-/// Connections being opened at once: thousands of SYNs at one go overflow
-/// the listen backlog of a proxy under valgrind, and each dropped one
-/// costs a second's retransmit.
+/// Connections opened and not yet answered at once. The kernel completes
+/// a connection before the proxy accepts it, so thousands opened at one go
+/// overflow the accept queue (1,024) of a proxy under valgrind, and the
+/// ones left waiting too long are reset; a connection keeps its place
+/// until its first response head arrives, when the proxy has accepted it.
 const OPENING: usize = 256;
 
 /// What to send, and what must come back.
@@ -85,9 +87,8 @@ async fn connection(
     opening: Rc<Semaphore>,
     total: u64,
 ) -> Result<Tally> {
-    let permit = opening.acquire().await.context("semaphore")?;
+    let mut permit = Some(opening.acquire().await.context("semaphore")?);
     let mut sender = connect(load.addr).await?;
-    drop(permit);
     let mut tally = Tally::default();
     loop {
         let step = next.get();
@@ -105,6 +106,7 @@ async fn connection(
             .header("authorization", format!("Bearer {token}"))
             .body(Full::new(body))?;
         let resp = sender.send_request(req).await.context("send")?;
+        drop(permit.take());
         let status = resp.status();
         let got = resp.into_body().collect().await.context("body")?.to_bytes();
         if status == 200 && got == load.expected {

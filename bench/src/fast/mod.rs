@@ -24,6 +24,8 @@ mod hold;
 mod nginx;
 mod prod;
 mod scale;
+mod scale_report;
+mod scale_run;
 mod tools;
 mod wrk;
 
@@ -162,7 +164,8 @@ struct Ctx<'a> {
 const NOFILE: u64 = 65_536;
 
 pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
-    if opts.named("scale") || opts.named("idle_streams") {
+    let points = scale::wanted(opts);
+    if !points.is_empty() || opts.named("idle_streams") {
         let n = tools::raise_nofile(NOFILE);
         println!("open files limit {n} (children inherit it)");
     }
@@ -179,7 +182,7 @@ pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
     }
     let paths = setup::Paths::locate(opts.gateway_bin.as_deref())?;
     let tmp = nginx::TempDir::new("switchyard-bench-nginx")?;
-    let conns = if opts.named("scale") {
+    let conns = if !points.is_empty() {
         scale::MAX_CONNS + 1024
     } else {
         nginx::CONNECTIONS
@@ -305,8 +308,8 @@ pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
         let (addr, rounds) = (upstream.addr, opts.load_rounds());
         all.extend(cores::run(&ctx, lean, gw, &paths, &config, addr, rounds)?);
     }
-    let scale = if opts.named("scale") {
-        scale::run_timed(&ctx, &paths.gateway, upstream.addr, out)?
+    let scale = if !points.is_empty() {
+        scale::run_timed(&points, &ctx, &paths.gateway, upstream.addr, out)?
     } else {
         Vec::new()
     };

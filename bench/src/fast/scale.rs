@@ -18,19 +18,16 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
 
-use anyhow::{bail, Result};
 use bytes::Bytes;
-use serde::Serialize;
 
-use super::callgrind::{self, Under};
-use super::counted::{self, Counted};
+use super::callgrind;
+use super::counted::Counted;
 use super::{fixtures, nginx, prod, wrk, STREAM_MODEL};
 use crate::load::TOKEN;
-use crate::procs::{Pinning, Proc};
-use crate::report::Check;
-use crate::sysstat::{status_kib, Noise};
+
+pub use super::scale_report::{checks, print, Row};
+pub(super) use super::scale_run::{count, run_timed};
 
 pub const USERS: &str = "scale_users";
 pub const BACKENDS: &str = "scale_backends";
@@ -52,17 +49,13 @@ pub(super) fn most_streams() -> (usize, &'static str) {
         CAPPED
     }
 }
-/// The config watcher's full read (the file read and SHA-256 hashed),
-/// left out of the counts: a timer runs it every 10 s whatever the load,
-/// its cost grows with the config file (100k users: 3.6 MB, 228M
-/// instructions with valgrind's software SHA-256), and whether one falls
-/// into the counted window depends only on how long valgrind takes.
-/// `--toggle-collect` turns collection off inside it.
-const WATCHER: &str = "*reload::watch::Seen::read_with*";
-/// How much worse than the first point the last of the users and
-/// backends curves may be: "flat", not "linear" (linear would be 10,000x
-/// and 500x).
-const FLAT: f64 = 1.2;
+/// What the callgrind run's configs add: no config watcher. Its full
+/// read (the file read and SHA-256 hashed) runs on a timer every 10 s
+/// whatever the load, costs in proportion to the file (100k users: 3.6
+/// MB, 228M instructions with valgrind's software SHA-256), and whether
+/// one falls into the counted window depends only on how long valgrind
+/// takes: a per-request count must not carry it.
+pub(super) const NO_WATCHER: &str = "\n[reload]\nwatch = false\n";
 
 /// One point of a curve: its size, and that size as a label.
 #[derive(Clone, Copy, Debug)]
@@ -74,6 +67,16 @@ pub(super) struct Point {
 
 const fn point(curve: &'static str, n: usize, label: &'static str) -> Point {
     Point { curve, n, label }
+}
+
+/// The points `--only` asks for: every curve with `scale`, one with its
+/// name (`scale_users`, `scale_backends`, `scale_streams`).
+pub(super) fn wanted(opts: &crate::opts::Opts) -> Vec<Point> {
+    let all = opts.named("scale");
+    points()
+        .into_iter()
+        .filter(|p| all || opts.named(p.curve))
+        .collect()
 }
 
 /// Every point, the streams curve's last as [`most_streams`] allows.
@@ -100,7 +103,7 @@ const POINTS: [Point; 12] = [
 ];
 
 impl Point {
-    fn streams(&self) -> bool {
+    pub fn streams(&self) -> bool {
         self.curve == STREAMS
     }
 
@@ -138,10 +141,12 @@ impl Point {
             USERS => prod::config(&prod::Variant::plain(self.n, 1), upstream, None),
             BACKENDS => prod::config(&prod::Variant::plain(1, self.n), upstream, None),
             // The default limit is 10,000 client connections: the last
-            // point must not queue in the backlog.
+            // point must not queue in the backlog. Under valgrind, 10,000
+            // connections opened at once wait longer than the default 10 s
+            // for their request head to be read.
             _ => super::gateway_config(upstream).replacen(
                 "[server]\n",
-                "[server]\nmax_connections = 30000\n",
+                "[server]\nmax_connections = 30000\nheader_timeout = \"300s\"\n",
                 1,
             ),
         }
@@ -167,7 +172,7 @@ impl Point {
         }
     }
 
-    fn counted(&self, addr: SocketAddr) -> Counted {
+    pub fn counted(&self, addr: SocketAddr) -> Counted {
         let rot = self.rotation();
         Counted {
             addr,
@@ -179,258 +184,9 @@ impl Point {
         }
     }
 
-    fn config_path(&self, out: &Path, mode: &str) -> std::path::PathBuf {
+    pub fn config_path(&self, out: &Path, mode: &str) -> std::path::PathBuf {
         out.join(format!("gateway-{mode}-{}-{}.toml", self.curve, self.label))
     }
-}
-
-/// One point's figures, whichever way they were measured.
-#[derive(Clone, Debug, Serialize)]
-pub struct Row {
-    pub curve: &'static str,
-    pub n: usize,
-    pub label: String,
-    pub conns: usize,
-    pub requests: u64,
-    /// Under `--callgrind`.
-    pub instr_per_req: Option<f64>,
-    /// Without it (wall clock, see `noise`).
-    pub cpu_us_per_req: Option<f64>,
-    pub per_sec: Option<f64>,
-    pub errors: u64,
-    pub idle_kib: u64,
-    pub after_kib: u64,
-    pub noise: Option<Noise>,
-}
-
-/// Starts the point's gateway, as it ships (no valgrind), on the proxies' CPU.
-fn start(p: &Point, config: &Path, exe: &Path, out: &Path, pin: Pinning) -> Result<Proc> {
-    let args = [
-        "serve".to_string(),
-        "--config".into(),
-        config.display().to_string(),
-    ];
-    let log = out.join(format!("gateway-{}-{}.log", p.curve, p.label));
-    let g = Proc::start("gateway", exe, &args, pin.proxy_cpu, log)?;
-    // Let start-up work (first health state, the config's own allocations)
-    // finish before the idle figure.
-    std::thread::sleep(Duration::from_secs(1));
-    Ok(g)
-}
-
-/// RSS once the load's client connections have closed (the upstream pool
-/// still holds its idle ones).
-fn rss_after(g: &mut Proc) -> Result<u64> {
-    std::thread::sleep(Duration::from_millis(500));
-    if !g.alive() {
-        bail!("a gateway died in the scale phase; see {}", g.log.display());
-    }
-    Ok(status_kib(g.pid, "VmRSS:").unwrap_or(0))
-}
-
-/// Every point under callgrind; each point's memory is read from a run
-/// of the same load without valgrind first.
-pub(super) fn count(
-    env: &callgrind::Env,
-    exe: &Path,
-    upstream: SocketAddr,
-    pin: Pinning,
-) -> Result<Vec<callgrind::Row>> {
-    println!("\nscale curves (a fresh gateway per point):");
-    let mut rows = Vec::new();
-    for p in &points() {
-        let config = p.config_path(env.out, "callgrind-scale");
-        std::fs::write(&config, p.config(upstream))?;
-        let total = p.requests(env.total);
-        let mut g = start(p, &config, exe, env.out, pin)?;
-        let idle = status_kib(g.pid, "VmRSS:").unwrap_or(0);
-        counted::all_ok(&counted::run(&p.counted(g.addr), total)?, total)?;
-        let after = rss_after(&mut g)?;
-        drop(g);
-        let under = Under {
-            name: p.label.to_string(),
-            exe: exe.to_path_buf(),
-            args: vec![
-                "serve".into(),
-                "--config".into(),
-                config.display().to_string(),
-            ],
-            valgrind: vec![format!("--toggle-collect={WATCHER}")],
-        };
-        let counts = (p.warmup(), total);
-        let mut row = env.count_n(p.curve, &under, p.counted(upstream), counts)?;
-        row.conns = Some(p.conns());
-        row.idle_kib = Some(idle);
-        row.after_kib = Some(after);
-        rows.push(row);
-    }
-    Ok(rows)
-}
-
-/// The scale rows of a callgrind run, as [`Row`]s.
-pub(super) fn from_counts(rows: &[callgrind::Row]) -> Vec<Row> {
-    rows.iter()
-        .filter_map(|r| {
-            let p = points()
-                .into_iter()
-                .find(|p| p.curve == r.phase && p.label == r.target)?;
-            Some(Row {
-                curve: p.curve,
-                n: p.n,
-                label: p.label.to_string(),
-                conns: r.conns.unwrap_or(0),
-                requests: r.requests,
-                instr_per_req: Some(r.per_request),
-                cpu_us_per_req: None,
-                per_sec: None,
-                errors: 0,
-                idle_kib: r.idle_kib.unwrap_or(0),
-                after_kib: r.after_kib.unwrap_or(0),
-                noise: None,
-            })
-        })
-        .collect()
-}
-
-/// Every point with wrk: a warmup run and one measured run each.
-pub(super) fn run_timed(
-    ctx: &super::Ctx,
-    exe: &Path,
-    upstream: SocketAddr,
-    out: &Path,
-) -> Result<Vec<Row>> {
-    println!("\nscale curves (a fresh gateway per point, one round each):");
-    let mut rows = Vec::new();
-    for p in &points() {
-        let config = p.config_path(out, "scale");
-        std::fs::write(&config, p.config(upstream))?;
-        let mut g = start(p, &config, exe, out, ctx.pin)?;
-        let idle = status_kib(g.pid, "VmRSS:").unwrap_or(0);
-        let target = super::Target {
-            name: p.label,
-            addr: g.addr,
-            pid: g.pid,
-            gateway: true,
-        };
-        let rot = p.rotation();
-        let load = wrk::Load {
-            url: format!("http://{}{}", g.addr, nginx::JSON_PATH),
-            body: rot.bodies[0].clone(),
-            conns: p.conns(),
-            duration: ctx.duration,
-            events: if p.streams() { fixtures::EVENTS } else { 0 },
-            rotate: (!p.streams()).then_some(rot),
-        };
-        let mut c = ctx.clone();
-        c.pids.push(g.pid);
-        c.logs.push(&g);
-        let r = super::measure(&c, p.curve, target, &load, &p.expected())?;
-        super::checks::print_phase(&r);
-        drop(c);
-        let after = rss_after(&mut g)?;
-        rows.push(Row {
-            curve: p.curve,
-            n: p.n,
-            label: p.label.to_string(),
-            conns: p.conns(),
-            requests: r.requests,
-            instr_per_req: None,
-            cpu_us_per_req: r.cpu_us_per_req,
-            per_sec: Some(r.per_sec),
-            errors: r.errors,
-            idle_kib: idle,
-            after_kib: after,
-            noise: Some(r.noise),
-        });
-    }
-    Ok(rows)
-}
-
-/// The figure a row is judged by: instructions if counted, else CPU time.
-fn cost(r: &Row) -> Option<f64> {
-    r.instr_per_req.or(r.cpu_us_per_req)
-}
-
-fn first<'a>(rows: &'a [Row], curve: &str) -> Option<&'a Row> {
-    rows.iter().find(|r| r.curve == curve)
-}
-
-pub fn print(rows: &[Row]) {
-    if rows.is_empty() {
-        return;
-    }
-    println!(
-        "\n{:<15} {:>6} {:>6} {:>8} {:>10} {:>8} {:>8} {:>8} {:>6} {:>9} {:>9}",
-        "curve",
-        "n",
-        "conns",
-        "requests",
-        "instr/req",
-        "cpu us",
-        "vs first",
-        "req/s",
-        "errors",
-        "idle MiB",
-        "after MiB"
-    );
-    let f = |v: Option<f64>, p: usize| v.map_or("-".into(), |x| format!("{x:.p$}"));
-    for r in rows {
-        let vs = first(rows, r.curve)
-            .and_then(|b| Some(cost(r)? / cost(b)?))
-            .map(|x| format!("{x:.2}x"));
-        println!(
-            "{:<15} {:>6} {:>6} {:>8} {:>10} {:>8} {:>8} {:>8} {:>6} {:>9.1} {:>9.1}",
-            r.curve,
-            r.label,
-            r.conns,
-            r.requests,
-            f(r.instr_per_req, 0),
-            f(r.cpu_us_per_req, 1),
-            vs.unwrap_or("-".into()),
-            f(r.per_sec, 0),
-            r.errors,
-            r.idle_kib as f64 / 1024.0,
-            r.after_kib as f64 / 1024.0,
-        );
-    }
-}
-
-/// The last point of the users and backends curves against the first;
-/// zero errors over all points.
-pub fn checks(rows: &[Row]) -> Vec<Check> {
-    let mut c = Vec::new();
-    for (curve, what) in [(USERS, "users"), (BACKENDS, "backends")] {
-        let (Some(a), Some(b)) = (first(rows, curve), rows.iter().rfind(|r| r.curve == curve))
-        else {
-            continue;
-        };
-        let (Some(x), Some(y)) = (cost(a), cost(b)) else {
-            continue;
-        };
-        let unit = if a.instr_per_req.is_some() {
-            "instr"
-        } else {
-            "us"
-        };
-        let noisy = match (&a.noise, &b.noise) {
-            (Some(m), Some(n)) if !(m.quiet() && n.quiet()) => " [noisy]",
-            _ => "",
-        };
-        c.push(Check {
-            target: format!("scale: {} {what} <= {FLAT}x of {}", b.label, a.label),
-            measured: format!("{:.2}x ({y:.1} vs {x:.1} {unit}/req){noisy}", y / x),
-            pass: y <= x * FLAT,
-        });
-    }
-    let errors: u64 = rows.iter().map(|r| r.errors).sum();
-    if !rows.is_empty() {
-        c.push(Check {
-            target: "scale: zero errors".into(),
-            measured: format!("{errors} errors"),
-            pass: errors == 0,
-        });
-    }
-    c
 }
 
 #[cfg(test)]
@@ -441,7 +197,7 @@ mod tests {
     fn every_point_config_is_accepted() {
         let up = "127.0.0.1:9".parse().unwrap();
         for p in points().iter().filter(|p| p.n <= 1000) {
-            let text = p.config(up);
+            let text = p.config(up) + NO_WATCHER;
             let c = switchyard::config::parse(&text, &|_| None)
                 .unwrap_or_else(|e| panic!("{} {}: {e:?}", p.curve, p.label));
             assert!(!c.models.is_empty());
