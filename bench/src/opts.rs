@@ -13,7 +13,11 @@ pub const USAGE: &str =
   --quick      a few seconds per phase (default: full, 10 s per phase)
   --no-build   use the release binaries already in target/release
   --only P     run only phase P (latency, stream_latency, throughput, streams; nginx mode:
-               latency, throughput, streams, production); repeatable
+               latency, throughput, streams, production); repeatable. nginx mode also has
+               phases that run only when named: scale (CPU and memory as users, backends
+               and concurrent streams grow; one curve: scale_users, scale_backends,
+               scale_streams), idle_streams (memory per idle open stream),
+               cores (64 connections, gateway on 1 core vs 2; not under --callgrind)
   --perf       record the gateway and the bare proxy with `perf record -g` during each phase
                (target/bench/perf-PHASE-TARGET.data)
   --callgrind  nginx mode: instead of the timed phases, count each proxy's instructions per
@@ -100,6 +104,12 @@ impl Opts {
         self.only.is_empty() || self.only.iter().any(|o| o == name)
     }
 
+    /// Whether a phase that only runs when asked for (`--only NAME`) runs:
+    /// the scale curves take many minutes, more than the default run should.
+    pub fn named(&self, name: &str) -> bool {
+        self.only.iter().any(|o| o == name)
+    }
+
     /// (warmup, measured) time of each phase.
     pub fn secs(&self) -> (Duration, Duration) {
         if self.quick {
@@ -155,6 +165,7 @@ mod tests {
         )
         .unwrap();
         assert!(o.quick && o.build && o.wants("throughput") && !o.wants("latency"));
+        assert!(o.named("throughput") && !o.named("scale"));
         assert!(o.upstream == Upstream::Mock);
         assert!(Opts::parse(["--bogus"].map(String::from).into_iter()).is_err());
         let o = Opts::parse(["--upstream", "nginx"].map(String::from).into_iter()).unwrap();

@@ -79,6 +79,31 @@ impl Proc {
         log: PathBuf,
         limit: Duration,
     ) -> Result<Proc> {
+        Self::spawn(name, exe, args, cpu.map(|c| c.to_string()), log, limit)
+    }
+
+    /// [`Proc::start`] on a CPU list in `taskset` syntax (`0,1`): this
+    /// process is pinned to one CPU and its children inherit that, so a
+    /// child that may use both needs the list named.
+    pub fn start_on_cpus(
+        name: &'static str,
+        exe: &Path,
+        args: &[String],
+        cpus: &str,
+        log: PathBuf,
+    ) -> Result<Proc> {
+        let limit = Duration::from_secs(20);
+        Self::spawn(name, exe, args, Some(cpus.to_string()), log, limit)
+    }
+
+    fn spawn(
+        name: &'static str,
+        exe: &Path,
+        args: &[String],
+        cpus: Option<String>,
+        log: PathBuf,
+        limit: Duration,
+    ) -> Result<Proc> {
         if !exe.exists() {
             bail!(
                 "{} not found (build it with cargo build --release)",
@@ -87,10 +112,10 @@ impl Proc {
         }
         let out = File::options().create(true).append(true).open(&log)?;
         out.set_len(0)?;
-        let mut cmd = match cpu {
+        let mut cmd = match cpus {
             Some(c) => {
                 let mut cmd = Command::new("taskset");
-                cmd.arg("-c").arg(c.to_string()).arg(exe);
+                cmd.arg("-c").arg(c).arg(exe);
                 cmd
             }
             None => Command::new(exe),

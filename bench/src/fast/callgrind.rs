@@ -29,7 +29,7 @@ use crate::procs::{Pinning, Proc};
 use crate::{setup, sysstat};
 
 /// Requests sent before counting starts: pools, caches, first-use paths.
-const WARMUP: u64 = 300;
+pub(super) const WARMUP: u64 = 300;
 
 /// One proxy, one load, its count.
 #[derive(Debug, Serialize)]
@@ -39,13 +39,22 @@ pub struct Row {
     pub requests: u64,
     pub instructions: u64,
     pub per_request: f64,
+    /// The scale phase's points: connections of the load, and the
+    /// gateway's RSS (KiB) measured without valgrind, after start and
+    /// after the same load.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conns: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_kib: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_kib: Option<u64>,
 }
 
 /// How to start one proxy: its name, executable and arguments.
-struct Under {
-    name: String,
-    exe: PathBuf,
-    args: Vec<String>,
+pub(super) struct Under {
+    pub name: String,
+    pub exe: PathBuf,
+    pub args: Vec<String>,
 }
 
 pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
@@ -61,7 +70,14 @@ pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
     }
     let paths = setup::Paths::locate(opts.gateway_bin.as_deref())?;
     let tmp = nginx::TempDir::new("switchyard-bench-callgrind")?;
-    let upstream = nginx::Nginx::start(&tools.nginx, tmp.path(), pin.load_cpu)?;
+    // The scale phase's 10,000 streams need as many upstream connections.
+    let scale = super::scale::wanted(opts);
+    let conns = if !scale.is_empty() {
+        super::scale::MAX_CONNS + 1024
+    } else {
+        nginx::CONNECTIONS
+    };
+    let upstream = nginx::Nginx::start_sized(&tools.nginx, tmp.path(), pin.load_cpu, conns)?;
     let out = &paths.out_dir;
     let total = opts.requests.unwrap_or(4000);
     let bare = |name: &str, runtime: &str, work: &[&str]| Under {
@@ -149,7 +165,22 @@ pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
             }
         }
     }
+    if !scale.is_empty() {
+        let gw = &paths.gateway;
+        rows.extend(super::scale::count(&scale, &env, gw, upstream.addr, pin)?);
+    }
+    for p in ["idle_streams", "cores"] {
+        if opts.named(p) {
+            println!("\n{p}: measured without --callgrind only (RSS and wall clock); skipped");
+        }
+    }
     print(&rows);
+    let scale = super::scale_report::from_counts(&rows);
+    super::scale::print(&scale);
+    for c in super::scale::checks(&scale) {
+        let verdict = if c.pass { "PASS" } else { "FAIL" };
+        println!("  {verdict} {:<42} {}", c.target, c.measured);
+    }
     let path = opts
         .out
         .clone()
@@ -159,17 +190,30 @@ pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
     Ok(())
 }
 
-struct Env<'a> {
+pub(super) struct Env<'a> {
     valgrind: &'a Path,
-    out: &'a Path,
-    pin: Pinning,
-    total: u64,
+    pub out: &'a Path,
+    pub pin: Pinning,
+    /// Requests counted per proxy (`--requests`).
+    pub total: u64,
 }
 
 impl Env<'_> {
-    /// Starts `under` under callgrind, sends the warmup and then the
-    /// counted requests, and reads the count.
-    fn count(&self, phase: &'static str, under: &Under, mut load: Counted) -> Result<Row> {
+    /// [`Env::count_n`] of `--requests` requests.
+    fn count(&self, phase: &'static str, under: &Under, load: Counted) -> Result<Row> {
+        self.count_n(phase, under, load, (WARMUP, self.total))
+    }
+
+    /// Starts `under` under callgrind, sends `warmup` requests (over at
+    /// most 64 of the load's connections) and then `total` counted ones,
+    /// and reads the count.
+    pub(super) fn count_n(
+        &self,
+        phase: &'static str,
+        under: &Under,
+        mut load: Counted,
+        (warmup, total): (u64, u64),
+    ) -> Result<Row> {
         let dump = self
             .out
             .join(format!("callgrind-{phase}-{}.out", under.name));
@@ -188,23 +232,31 @@ impl Env<'_> {
             &args,
             self.pin.proxy_cpu,
             log,
-            Duration::from_secs(120),
+            // 100,000 users' config takes a while to read under valgrind.
+            Duration::from_secs(300),
         )?;
         load.addr = proc.addr;
-        counted::all_ok(&counted::run(&load, WARMUP)?, WARMUP)?;
+        let warm = Counted {
+            conns: load.conns.min(64),
+            ..load.clone()
+        };
+        counted::all_ok(&counted::run(&warm, warmup)?, warmup)?;
         control(proc.pid, "-i", "on")?;
-        let t = counted::run(&load, self.total)?;
+        let t = counted::run(&load, total)?;
         control(proc.pid, "-i", "off")?;
-        counted::all_ok(&t, self.total)?;
+        counted::all_ok(&t, total)?;
         control(proc.pid, "-d", "counted")?;
         let instructions = read_total(&dump)?;
         drop(proc);
         let row = Row {
             phase,
             target: under.name.clone(),
-            requests: self.total,
+            requests: total,
             instructions,
-            per_request: instructions as f64 / self.total as f64,
+            per_request: instructions as f64 / total as f64,
+            conns: None,
+            idle_kib: None,
+            after_kib: None,
         };
         println!(
             "  {:<24} {:<8} {:>9.0} instructions/request ({} requests)",
@@ -280,7 +332,9 @@ fn print(rows: &[Row]) {
             .or_else(|| {
                 rows.iter()
                     .find(|l| l.phase == r.phase && l.target == "base")
-            });
+            })
+            // A scale curve: against its first point.
+            .or_else(|| rows.iter().find(|l| l.phase == r.phase));
         let vs = lean.map_or("-".into(), |l| {
             format!("{:.2}x", r.per_request / l.per_request)
         });

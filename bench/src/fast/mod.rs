@@ -17,10 +17,15 @@
 
 mod callgrind;
 mod checks;
+mod cores;
 mod counted;
 mod fixtures;
+mod hold;
 mod nginx;
 mod prod;
+mod scale;
+mod scale_report;
+mod scale_run;
 mod tools;
 mod wrk;
 
@@ -131,6 +136,10 @@ struct Results {
     phases: Vec<PhaseResult>,
     ratios: Vec<checks::Ratio>,
     production: Vec<prod::Row>,
+    /// `--only scale`: the users, backends and streams curves.
+    scale: Vec<scale::Row>,
+    /// `--only idle_streams`: memory per idle open stream.
+    idle_streams: Vec<hold::Row>,
     checks: Vec<report::Check>,
 }
 
@@ -150,7 +159,16 @@ struct Ctx<'a> {
     perf_dir: Option<PathBuf>,
 }
 
+/// Open files the scale and idle-streams phases need: 10,000 streams are
+/// 20,000 sockets in a proxy and 10,000 in the load and the upstream each.
+const NOFILE: u64 = 65_536;
+
 pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
+    let points = scale::wanted(opts);
+    if !points.is_empty() || opts.named("idle_streams") {
+        let n = tools::raise_nofile(NOFILE);
+        println!("open files limit {n} (children inherit it)");
+    }
     if opts.callgrind {
         return callgrind::run(opts, pin, machine);
     }
@@ -164,7 +182,12 @@ pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
     }
     let paths = setup::Paths::locate(opts.gateway_bin.as_deref())?;
     let tmp = nginx::TempDir::new("switchyard-bench-nginx")?;
-    let mut upstream = nginx::Nginx::start(&tools.nginx, tmp.path(), pin.load_cpu)?;
+    let conns = if !points.is_empty() {
+        scale::MAX_CONNS + 1024
+    } else {
+        nginx::CONNECTIONS
+    };
+    let mut upstream = nginx::Nginx::start_sized(&tools.nginx, tmp.path(), pin.load_cpu, conns)?;
     println!(
         "nginx on {} (pid {}, config in {})",
         upstream.addr,
@@ -279,6 +302,22 @@ pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
             production = prod::run(&ctx, redis, upstream.addr, &paths.gateway, out, pin, rounds)?;
         }
     }
+    if opts.named("cores") {
+        println!("\n64 connections, non-streaming, on 1 core and on 2:");
+        let (lean, gw) = (targets[1], targets[3]);
+        let (addr, rounds) = (upstream.addr, opts.load_rounds());
+        all.extend(cores::run(&ctx, lean, gw, &paths, &config, addr, rounds)?);
+    }
+    let scale = if !points.is_empty() {
+        scale::run_timed(&points, &ctx, &paths.gateway, upstream.addr, out)?
+    } else {
+        Vec::new()
+    };
+    let idle_streams = if opts.named("idle_streams") {
+        hold::run(&paths, &paths.gateway, pin)?
+    } else {
+        Vec::new()
+    };
     if !gateway.alive() {
         bail!(
             "the gateway died during the run; see {}",
@@ -295,9 +334,12 @@ pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
     let ratios = checks::ratios(&all);
     let mut checks = checks::evaluate(&all, idle_kib, latency_quiet);
     checks.extend(prod::checks(&production));
+    checks.extend(scale::checks(&scale));
+    checks.extend(hold::checks(&idle_streams));
     if !production.is_empty() {
         prod::print(&production);
     }
+    scale::print(&scale);
     checks::print_summary(&all, &ratios, &checks, &latency_noise);
     let results = Results {
         machine,
@@ -312,6 +354,8 @@ pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
         phases: all,
         ratios,
         production,
+        scale,
+        idle_streams,
         checks,
     };
     let path = opts

@@ -68,19 +68,25 @@ fn quoted(body: &str) -> Result<String> {
     Ok(out)
 }
 
-/// The whole config: one worker, no access log, keep-alive without a
-/// request limit (nginx closes a connection after 1,000 requests by
-/// default, which would make every proxy reconnect mid-phase).
-pub fn config(dir: &Path, port: u16) -> Result<String> {
+/// Connections nginx takes by default; the scale phases' 10,000 streams
+/// need more ([`Nginx::start_sized`]).
+pub const CONNECTIONS: usize = 4096;
+
+/// The whole config: one worker taking `conns` connections, no access
+/// log, keep-alive without a request limit (nginx closes a connection
+/// after 1,000 requests by default, which would make every proxy
+/// reconnect mid-phase).
+pub fn config(dir: &Path, port: u16, conns: usize) -> Result<String> {
     let d = dir.display();
     Ok(format!(
         r#"daemon off;
 master_process off;
 worker_processes 1;
+worker_rlimit_nofile {files};
 pid {d}/nginx.pid;
 error_log {d}/error.log warn;
 events {{
-    worker_connections 4096;
+    worker_connections {conns};
 }}
 http {{
     access_log off;
@@ -94,7 +100,7 @@ http {{
     tcp_nodelay on;
     server_tokens off;
     server {{
-        listen 127.0.0.1:{port} backlog=4096;
+        listen 127.0.0.1:{port} backlog={backlog};
         location = {JSON_PATH} {{
             default_type application/json;
             return 200 {json};
@@ -111,6 +117,8 @@ http {{
 "#,
         json = quoted(&fixtures::completion())?,
         stream = quoted(&fixtures::stream())?,
+        files = conns + 64,
+        backlog = CONNECTIONS,
     ))
 }
 
@@ -128,11 +136,12 @@ pub struct Nginx {
 }
 
 impl Nginx {
-    /// Writes the config into `dir` and starts `nginx` on `cpu`.
-    pub fn start(exe: &Path, dir: &Path, cpu: Option<usize>) -> Result<Nginx> {
+    /// Writes the config into `dir` and starts `nginx` on `cpu`, taking up
+    /// to `conns` connections at once.
+    pub fn start_sized(exe: &Path, dir: &Path, cpu: Option<usize>, conns: usize) -> Result<Nginx> {
         let port = free_port()?;
         let conf = dir.join("nginx.conf");
-        std::fs::write(&conf, config(dir, port)?)?;
+        std::fs::write(&conf, config(dir, port, conns)?)?;
         let error_log = dir.join("error.log");
         let mut cmd = match cpu {
             Some(c) => {
@@ -199,7 +208,7 @@ mod tests {
     fn quoting_round_trips_nginx_escapes() {
         assert_eq!(quoted("a'b\\c\nd").unwrap(), r"'a\'b\\c\nd'");
         assert!(quoted("$x").is_err());
-        let conf = config(Path::new("/tmp/x"), 8080).unwrap();
+        let conf = config(Path::new("/tmp/x"), 8080, CONNECTIONS).unwrap();
         assert!(conf.contains("listen 127.0.0.1:8080"));
         assert!(conf.contains("master_process off;"));
     }

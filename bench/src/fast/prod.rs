@@ -109,6 +109,23 @@ pub(super) const VARIANTS: [Variant; 6] = [
     },
 ];
 
+impl Variant {
+    /// `users` users and one model with `backends` backends, no other
+    /// feature on: a point of the scale curves.
+    pub(super) fn plain(users: usize, backends: usize) -> Variant {
+        Variant {
+            name: "scale",
+            what: "scale curve point",
+            users,
+            models: 1,
+            backends,
+            limits: false,
+            redis: false,
+            ledger: false,
+        }
+    }
+}
+
 fn token(i: usize) -> String {
     format!("bench-token-{i}")
 }

@@ -80,3 +80,41 @@ fn install(packages: &[&str]) -> Result<()> {
         packages.join(" ")
     )
 }
+
+/// Open files this process may have (its soft `RLIMIT_NOFILE`), from
+/// /proc/self/limits.
+pub fn nofile() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// Raises this process's `RLIMIT_NOFILE` (soft and hard) to `want` with
+/// `prlimit`, before the children that inherit it start: 10,000 streams
+/// hold 20,000 sockets in the gateway (client and upstream side) and as
+/// many in the load generator and the upstream. Without the right to
+/// raise the hard limit (not root), the soft one is raised to it. Returns
+/// the limit now in force.
+pub fn raise_nofile(want: u64) -> u64 {
+    let pid = std::process::id().to_string();
+    let set = |spec: String| {
+        Command::new("prlimit")
+            .args(["--pid", &pid, &spec])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if nofile().is_some_and(|n| n >= want) || set(format!("--nofile={want}:{want}")) {
+        return nofile().unwrap_or(0);
+    }
+    let hard = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|t| {
+            let l = t.lines().find(|l| l.starts_with("Max open files"))?;
+            l.split_whitespace().nth(4)?.parse::<u64>().ok()
+        });
+    if let Some(h) = hard {
+        set(format!("--nofile={h}:{h}"));
+    }
+    nofile().unwrap_or(0)
+}
