@@ -11,6 +11,10 @@ use crate::error::{echo, EdgeError};
 use crate::health::{Availability, Target, TrialGuard};
 use crate::routing::{Candidate, Route};
 
+/// Weighted draws before the scan of every backend: with one backend in
+/// four down, four draws all miss one time in 256.
+const DRAWS: usize = 4;
+
 /// The outcome of choosing the next backend.
 pub(super) enum Pick {
     /// Try this backend; the guard holds a half-open circuit's one trial.
@@ -47,6 +51,9 @@ impl Dispatch<'_> {
                 return Pick::Go(i, None);
             }
         }
+        if let Some(pick) = self.drawn(tried, now, rng) {
+            return pick;
+        }
         let eligible: Vec<(usize, Availability)> = (0..route.slots.len())
             .filter(|i| !tried.contains(i) && route.slots[*i].in_rotation(self.user))
             .map(|i| (i, route.slots[i].stats.availability_for(now, self.tokens)))
@@ -75,6 +82,38 @@ impl Dispatch<'_> {
             }
         }
         self.when_all_down(&eligible, tried, all_down, now)
+    }
+
+    /// Up to [`DRAWS`] backends drawn by weight (`routing::draw`), the
+    /// first that may take the request kept; `None` sends the caller to
+    /// the scan of every backend, which also decides when all are down.
+    fn drawn(&self, tried: &[usize], now: u64, rng: &mut fastrand::Rng) -> Option<Pick> {
+        let route = self.route;
+        for _ in 0..DRAWS {
+            let i = route.balancer.draw(rng)?;
+            let slot = &route.slots[i];
+            if tried.contains(&i) || !slot.in_rotation(self.user) {
+                continue;
+            }
+            // Kept with probability the quota share: the pick's weight.
+            if route.balancer.weighs_quota() && rng.f64() >= slot.stats.quota_share(now) {
+                continue;
+            }
+            match slot.stats.availability_for(now, self.tokens) {
+                Availability::Up => return Some(Pick::Go(i, None)),
+                Availability::Trial => {
+                    let target = Target {
+                        model: &route.model.name,
+                        backend: &slot.backend,
+                    };
+                    if let Some(guard) = slot.stats.try_trial(now, target) {
+                        return Some(Pick::Go(i, Some(guard)));
+                    }
+                }
+                Availability::Down { .. } => {}
+            }
+        }
+        None
     }
 
     fn when_all_down(

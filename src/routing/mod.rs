@@ -4,10 +4,15 @@
 //! attempt (visible to the user, enabled, not yet tried, and healthy unless
 //! none is); strategies only choose among them. All but `round_robin` are
 //! lock-free; round robin keeps one small per-model lock for its smooth
-//! weighted counters.
+//! weighted counters. `weighted_random` and `random` first draw a few
+//! backends from all of them ([`Balancer::draw`], `draw.rs`) and keep the
+//! first eligible one, with the same odds as the pick, so a request does
+//! not look at every backend of a large model; the other strategies need
+//! every candidate and scan.
 
 pub mod affinity;
 pub mod conversation;
+mod draw;
 mod route;
 mod smart;
 mod strategies;
@@ -50,6 +55,8 @@ pub struct Balancer {
     /// Smooth weighted round robin's current weights, by backend index.
     current: Mutex<Vec<f64>>,
     smart: SmartConfig,
+    /// For `weighted_random` and `random`: draws over all backends.
+    draws: Option<draw::Draws>,
 }
 
 impl Balancer {
@@ -58,6 +65,7 @@ impl Balancer {
             strategy,
             current: Mutex::new(vec![0.0; backends]),
             smart: SmartConfig::default(),
+            draws: None,
         }
     }
 
@@ -65,6 +73,28 @@ impl Balancer {
     pub fn with_smart(mut self, smart: SmartConfig) -> Self {
         self.smart = smart;
         self
+    }
+
+    /// The backends' configured weights, for [`draw`](Self::draw).
+    pub fn with_weights(mut self, weights: impl Iterator<Item = f64>) -> Self {
+        self.draws = match self.strategy {
+            Strategy::WeightedRandom => draw::Draws::new(weights),
+            Strategy::Random => draw::Draws::new(weights.map(|_| 1.0)),
+            _ => None,
+        };
+        self
+    }
+
+    /// A backend index drawn as the strategy would pick among all backends
+    /// (`weighted_random` by weight before its quota share, `random`
+    /// evenly); `None` when the strategy must see every candidate.
+    pub fn draw(&self, rng: &mut fastrand::Rng) -> Option<usize> {
+        self.draws.as_ref().map(|d| d.draw(rng))
+    }
+
+    /// The pick weighs candidates by their quota share (see [`Candidate`]).
+    pub fn weighs_quota(&self) -> bool {
+        self.strategy == Strategy::WeightedRandom
     }
 
     pub fn strategy(&self) -> Strategy {

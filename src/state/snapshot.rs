@@ -50,7 +50,8 @@ impl Snapshot {
                     })
                     .collect();
                 let balancer = Balancer::new(model.strategy, model.backends.len())
-                    .with_smart(config.health.smart);
+                    .with_smart(config.health.smart)
+                    .with_weights(model.backends.iter().map(|b| b.weight));
                 let route = Route {
                     model: model.clone(),
                     slots,
