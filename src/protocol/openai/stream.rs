@@ -6,6 +6,7 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::scan::Facts;
 use crate::protocol::sse::SseEvent;
 use crate::protocol::{EventInfo, StreamError, StreamTranslator, Usage};
 
@@ -58,6 +59,26 @@ impl Delta<'_> {
     }
 }
 
+/// Reads a chunk with serde: the chunks the quick read gives up on, among
+/// them every error event, and the reference that read is tested against.
+pub(super) fn read(data: &str) -> Result<Facts, StreamError> {
+    let chunk: Chunk =
+        serde_json::from_str(data).map_err(|e| StreamError::Malformed(e.to_string()))?;
+    if let Some(err) = chunk.error {
+        return Err(StreamError::Upstream(
+            crate::protocol::errors::error_summary(
+                format!("{{\"error\":{}}}", err.get()).as_bytes(),
+            ),
+        ));
+    }
+    Ok(Facts {
+        content: chunk.choices.iter().any(Choice::has_content),
+        finished: chunk.choices.iter().any(|c| c.finish_reason.is_some()),
+        choices: !chunk.choices.is_empty(),
+        usage: chunk.usage,
+    })
+}
+
 /// Passes OpenAI chunks through. It drops the usage-only chunk the gateway
 /// asked for when the client did not ask for it.
 pub struct Stream {
@@ -85,25 +106,19 @@ impl StreamTranslator for Stream {
                 ..EventInfo::default()
             });
         }
-        let chunk: Chunk =
-            serde_json::from_str(data).map_err(|e| StreamError::Malformed(e.to_string()))?;
-        if let Some(err) = chunk.error {
-            return Err(StreamError::Upstream(
-                crate::protocol::errors::error_summary(
-                    format!("{{\"error\":{}}}", err.get()).as_bytes(),
-                ),
-            ));
-        }
-        let content = chunk.choices.iter().any(Choice::has_content);
-        self.finished |= chunk.choices.iter().any(|c| c.finish_reason.is_some());
-        let usage_only = chunk.choices.is_empty() && chunk.usage.is_some();
+        let facts = match super::scan::chunk(data) {
+            Some(facts) => facts,
+            None => read(data)?,
+        };
+        self.finished |= facts.finished;
+        let usage_only = !facts.choices && facts.usage.is_some();
         if !usage_only || self.client_wants_usage {
             crate::protocol::sse::write_event(out, None, data);
         }
         Ok(EventInfo {
-            content,
+            content: facts.content,
             done: false,
-            usage: chunk.usage,
+            usage: facts.usage,
         })
     }
 

@@ -1,0 +1,302 @@
+//! A quick read of one OpenAI stream chunk: the facts the relay needs
+//! (content, a finish reason, usage) from one pass over the bytes. Serde's
+//! field-by-field read of the same chunk (every key matched, every skipped
+//! value walked through its generic visitor machinery, a `Vec` of choices)
+//! was most of the gateway's cost per streamed event.
+//!
+//! It is a fast path, not a second parser with its own verdicts: anything
+//! it does not fully vouch for (an error object, a duplicate field, an
+//! escaped key, a value of an unexpected type, deep nesting, anything not
+//! valid JSON) makes it give up, and the caller reads the chunk with serde,
+//! whose result (or error) stands. What it accepts, serde reads alike.
+
+use crate::protocol::Usage;
+
+/// What one chunk says, as the serde read of it would have said.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Facts {
+    /// Some choice carries content the client sees (or a finish reason).
+    pub content: bool,
+    /// Some choice has a finish reason.
+    pub finished: bool,
+    /// The chunk has at least one choice.
+    pub choices: bool,
+    pub usage: Option<Usage>,
+}
+
+/// Skipped values nested deeper than this are left to serde (which skips
+/// any depth; the recursion here must stay bounded).
+const MAX_DEPTH: u32 = 64;
+
+/// The facts of `data`, or `None` when serde must read it.
+pub fn chunk(data: &str) -> Option<Facts> {
+    let mut c = Cursor {
+        b: data.as_bytes(),
+        i: 0,
+    };
+    let facts = c.chunk()?;
+    c.ws();
+    (c.i == c.b.len()).then_some(facts)
+}
+
+/// Marks a field seen; `None` (give up) the second time, which serde
+/// refuses as a duplicate field.
+fn once(seen: &mut bool) -> Option<()> {
+    (!std::mem::replace(seen, true)).then_some(())
+}
+
+/// A JSON string that is not the empty one: text the client sees.
+fn text(raw: Option<&[u8]>) -> bool {
+    raw.is_some_and(|r| r != b"\"\"")
+}
+
+struct Cursor<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.i += 1;
+        }
+    }
+
+    /// After whitespace, `c` (consumed).
+    fn eat(&mut self, c: u8) -> Option<()> {
+        self.ws();
+        (self.peek()? == c).then(|| self.i += 1)
+    }
+
+    fn word(&mut self, w: &[u8]) -> Option<()> {
+        let end = self.i + w.len();
+        (self.b.get(self.i..end)? == w).then(|| self.i = end)
+    }
+
+    /// The top-level object.
+    fn chunk(&mut self) -> Option<Facts> {
+        let mut f = Facts::default();
+        let (mut choices, mut usage, mut error) = (false, None, false);
+        self.object(|c, key| match key {
+            b"choices" => {
+                once(&mut choices)?;
+                c.choices(&mut f)
+            }
+            b"usage" => {
+                // Serde's duplicate check is on the field, null or not.
+                (usage.is_none()).then_some(())?;
+                usage = Some(c.nullable()?);
+                Some(())
+            }
+            b"error" => {
+                once(&mut error)?;
+                // A real error object is serde's to read and report.
+                c.nullable()?.is_none().then_some(())
+            }
+            _ => c.skip(0),
+        })?;
+        if let Some(Some(raw)) = usage {
+            f.usage = Some(serde_json::from_slice(raw).ok()?);
+        }
+        Some(f)
+    }
+
+    fn choices(&mut self, f: &mut Facts) -> Option<()> {
+        self.array(|c| {
+            f.choices = true;
+            c.choice(f)
+        })
+    }
+
+    fn choice(&mut self, f: &mut Facts) -> Option<()> {
+        let (mut delta, mut text_seen, mut finish) = (false, false, false);
+        self.object(|c, key| match key {
+            b"delta" => {
+                once(&mut delta)?;
+                c.ws();
+                if c.word(b"null").is_none() {
+                    c.delta(&mut f.content)?;
+                }
+                Some(())
+            }
+            b"text" => {
+                once(&mut text_seen)?;
+                f.content |= text(c.nullable()?);
+                Some(())
+            }
+            b"finish_reason" => {
+                once(&mut finish)?;
+                let reason = c.nullable()?.is_some();
+                f.content |= reason;
+                f.finished |= reason;
+                Some(())
+            }
+            _ => c.skip(0),
+        })
+    }
+
+    fn delta(&mut self, content: &mut bool) -> Option<()> {
+        let mut seen = [false; 5];
+        self.object(|c, key| {
+            let (slot, is_text) = match key {
+                b"content" => (0, true),
+                b"reasoning_content" => (1, true),
+                b"tool_calls" => (2, false),
+                b"function_call" => (3, false),
+                b"refusal" => (4, false),
+                _ => return c.skip(0),
+            };
+            once(&mut seen[slot])?;
+            let raw = c.nullable()?;
+            *content |= if is_text { text(raw) } else { raw.is_some() };
+            Some(())
+        })
+    }
+
+    /// An `Option<&RawValue>`: `None` for `null`, else the value's bytes.
+    fn nullable(&mut self) -> Option<Option<&'a [u8]>> {
+        self.ws();
+        if self.word(b"null").is_some() {
+            return Some(None);
+        }
+        let start = self.i;
+        self.skip(0)?;
+        Some(Some(&self.b[start..self.i]))
+    }
+
+    /// An object's members, each key handed to `member` to read its value.
+    fn object(&mut self, mut member: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
+        self.eat(b'{')?;
+        if self.eat(b'}').is_some() {
+            return Some(());
+        }
+        loop {
+            let key = self.key()?;
+            self.eat(b':')?;
+            member(self, key)?;
+            self.ws();
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => return Some(self.i += 1),
+                _ => return None,
+            }
+        }
+    }
+
+    fn array(&mut self, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.eat(b'[')?;
+        if self.eat(b']').is_some() {
+            return Some(());
+        }
+        loop {
+            item(self)?;
+            self.ws();
+            match self.peek()? {
+                b',' => self.i += 1,
+                b']' => return Some(self.i += 1),
+                _ => return None,
+            }
+        }
+    }
+
+    /// A key without escapes (serde would unescape it before matching).
+    fn key(&mut self) -> Option<&'a [u8]> {
+        self.eat(b'"')?;
+        let start = self.i;
+        loop {
+            match self.peek()? {
+                b'"' => break,
+                b'\\' | 0..=0x1f => return None,
+                _ => self.i += 1,
+            }
+        }
+        self.i += 1;
+        Some(&self.b[start..self.i - 1])
+    }
+
+    /// Any value, checked as serde checks one it ignores.
+    fn skip(&mut self, depth: u32) -> Option<()> {
+        self.ws();
+        match self.peek()? {
+            b'"' => self.string(),
+            b'{' if depth < MAX_DEPTH => self.object(|c, _| c.skip(depth + 1)),
+            b'[' if depth < MAX_DEPTH => self.array(|c| c.skip(depth + 1)),
+            b't' => self.word(b"true"),
+            b'f' => self.word(b"false"),
+            b'n' => self.word(b"null"),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => None,
+        }
+    }
+
+    /// A string: no raw control characters, escapes of one of the known
+    /// letters or `u` and four hex digits (serde does not pair surrogates
+    /// in a string it ignores). The input is a `&str`, so it is UTF-8.
+    fn string(&mut self) -> Option<()> {
+        self.i += 1;
+        loop {
+            match self.peek()? {
+                b'"' => return Some(self.i += 1),
+                0..=0x1f => return None,
+                b'\\' => {
+                    self.i += 1;
+                    match self.peek()? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.i += 1,
+                        b'u' => {
+                            let hex = self.b.get(self.i + 1..self.i + 5)?;
+                            hex.iter().all(u8::is_ascii_hexdigit).then_some(())?;
+                            self.i += 5;
+                        }
+                        _ => return None,
+                    }
+                }
+                _ => self.i += 1,
+            }
+        }
+    }
+
+    /// JSON's number grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+    fn number(&mut self) -> Option<()> {
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        match self.peek()? {
+            b'0' => self.i += 1,
+            b'1'..=b'9' => self.digits(),
+            _ => return None,
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            self.some_digits()?;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.i += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.i += 1;
+            }
+            self.some_digits()?;
+        }
+        // `01`: serde refuses a second digit after a leading zero.
+        (!self.peek().is_some_and(|b| b.is_ascii_digit())).then_some(())
+    }
+
+    fn digits(&mut self) {
+        while self.peek().is_some_and(|b| b.is_ascii_digit()) {
+            self.i += 1;
+        }
+    }
+
+    fn some_digits(&mut self) -> Option<()> {
+        let start = self.i;
+        self.digits();
+        (self.i > start).then_some(())
+    }
+}
+
+#[cfg(test)]
+#[path = "scan_tests.rs"]
+mod tests;
