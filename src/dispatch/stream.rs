@@ -112,6 +112,7 @@ impl Committed {
                 .translator
                 .event(&event, &mut self.pending)
                 .map_err(|e| Broken::event(e, provider))?;
+            self.parser.recycle(event);
             seen.content |= info.content;
             if info.usage.is_some() {
                 self.usage = info.usage;

@@ -11,6 +11,9 @@ pub struct SseEvent {
 /// an event must not grow the gateway's memory without bound.
 const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
 
+/// The largest data buffer kept for the next event.
+const SPARE_BYTES: usize = 64 * 1024;
+
 #[derive(Debug, thiserror::Error)]
 pub enum SseError {
     #[error("stream event larger than {MAX_EVENT_BYTES} bytes")]
@@ -30,8 +33,18 @@ pub struct SseParser {
     start: usize,
     /// Where the scan for a line end resumes.
     scanned: usize,
+    fields: Fields,
+}
+
+/// The event being read.
+#[derive(Default)]
+struct Fields {
     event: Option<String>,
     data: Option<String>,
+    /// The data buffer of an event already read, handed back with
+    /// [`SseParser::recycle`]: the next event's data goes into it rather
+    /// than into a new allocation per event.
+    spare: String,
 }
 
 impl SseParser {
@@ -61,9 +74,10 @@ impl SseParser {
             };
             let line = std::str::from_utf8(&self.buf[self.start..line_end])
                 .map_err(|_| SseError::NotUtf8)?;
-            let event = Self::line(&mut self.event, &mut self.data, line);
+            let event = self.fields.line(line);
             // Many `data:` lines and no blank one are one growing event too.
             if self
+                .fields
                 .data
                 .as_ref()
                 .is_some_and(|d| d.len() > MAX_EVENT_BYTES)
@@ -78,35 +92,54 @@ impl SseParser {
         }
     }
 
-    fn line(event: &mut Option<String>, data: &mut Option<String>, line: &str) -> Option<SseEvent> {
+    /// Hands back an event read: its data buffer is reused.
+    /// One that grew for a huge event is not held for the rest of the stream.
+    pub fn recycle(&mut self, event: SseEvent) {
+        if event.data.capacity() <= SPARE_BYTES {
+            self.fields.spare = event.data;
+        }
+    }
+
+    /// True when bytes of an unfinished event remain.
+    pub fn has_partial(&self) -> bool {
+        self.buf.len() > self.start || self.fields.data.is_some()
+    }
+}
+
+impl Fields {
+    fn line(&mut self, line: &str) -> Option<SseEvent> {
         if line.is_empty() {
             return Some(SseEvent {
-                data: data.take()?,
-                event: event.take(),
+                data: self.data.take()?,
+                event: self.event.take(),
             });
         }
         if line.starts_with(':') {
             return None;
         }
-        let (field, value) = line.split_once(':').unwrap_or((line, ""));
+        // A byte search: `split_once(':')` went through the char searcher.
+        let (field, value) = match memchr::memchr(b':', line.as_bytes()) {
+            Some(at) => (&line[..at], &line[at + 1..]),
+            None => (line, ""),
+        };
         let value = value.strip_prefix(' ').unwrap_or(value);
         match field {
-            "data" => match data {
+            "data" => match &mut self.data {
                 Some(d) => {
                     d.push('\n');
                     d.push_str(value);
                 }
-                None => *data = Some(value.to_string()),
+                None => {
+                    let mut d = std::mem::take(&mut self.spare);
+                    d.clear();
+                    d.push_str(value);
+                    self.data = Some(d);
+                }
             },
-            "event" => *event = Some(value.to_string()),
+            "event" => self.event = Some(value.to_string()),
             _ => {}
         }
         None
-    }
-
-    /// True when bytes of an unfinished event remain.
-    pub fn has_partial(&self) -> bool {
-        self.buf.len() > self.start || self.data.is_some()
     }
 }
 
