@@ -225,7 +225,9 @@ impl<'a> Cursor<'a> {
             bytes.copy_from_slice(w);
             let x = u64::from_le_bytes(bytes);
             let zero = |y: u64| y.wrapping_sub(ONES) & !y;
-            let stop = (x.wrapping_sub(ONES * 0x20) & !x) | zero(x ^ (ONES * 0x22)) | zero(x ^ (ONES * 0x5c));
+            let stop = (x.wrapping_sub(ONES * 0x20) & !x)
+                | zero(x ^ (ONES * 0x22))
+                | zero(x ^ (ONES * 0x5c));
             let stop = stop & (ONES << 7);
             if stop != 0 {
                 // The lowest flagged byte is exact (the borrows that can
