@@ -222,7 +222,8 @@ mod tests {
     #[test]
     fn a_recycled_buffer_holds_only_the_next_event() {
         let mut p = SseParser::default();
-        p.push(b"data: a long first event\n\ndata: b\ndata: c\n\n").unwrap();
+        p.push(b"data: a long first event\n\ndata: b\ndata: c\n\n")
+            .unwrap();
         let first = p.next_event().unwrap().unwrap();
         assert_eq!(first.data, "a long first event");
         p.recycle(first);

@@ -60,6 +60,12 @@ impl<'a> Cursor<'a> {
         self.b.get(self.i).copied()
     }
 
+    /// Past the byte peeked at.
+    fn bump(&mut self) -> Option<()> {
+        self.i += 1;
+        Some(())
+    }
+
     fn ws(&mut self) {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
             self.i += 1;
@@ -181,7 +187,7 @@ impl<'a> Cursor<'a> {
             self.ws();
             match self.peek()? {
                 b',' => self.i += 1,
-                b'}' => return Some(self.i += 1),
+                b'}' => return self.bump(),
                 _ => return None,
             }
         }
@@ -197,7 +203,7 @@ impl<'a> Cursor<'a> {
             self.ws();
             match self.peek()? {
                 b',' => self.i += 1,
-                b']' => return Some(self.i += 1),
+                b']' => return self.bump(),
                 _ => return None,
             }
         }
@@ -268,7 +274,7 @@ impl<'a> Cursor<'a> {
         loop {
             self.plain();
             match self.peek()? {
-                b'"' => return Some(self.i += 1),
+                b'"' => return self.bump(),
                 b'\\' => self.escape()?,
                 _ => return None,
             }
