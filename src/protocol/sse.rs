@@ -143,6 +143,20 @@ impl Fields {
     }
 }
 
+/// The first event of `text` when it is in the form [`write_event`] writes
+/// for data of one line that needs no trimming (`data: DATA` and a blank
+/// line): its data and the length of the event's bytes. Such an event
+/// written again is the same bytes.
+pub fn plain_event(text: &str) -> Option<(&str, usize)> {
+    let rest = text.strip_prefix("data: ")?;
+    let nl = memchr::memchr(b'\n', rest.as_bytes())?;
+    let data = &rest[..nl];
+    let plain = rest.as_bytes().get(nl + 1) == Some(&b'\n')
+        && data.trim().len() == data.len()
+        && data.len() <= MAX_EVENT_BYTES;
+    plain.then_some((data, "data: ".len() + nl + 2))
+}
+
 /// Writes one event as it came: its `event:` line if it had one, and its
 /// data, each line of it behind its own `data: ` (the parser joined them
 /// with `\n`).
@@ -228,6 +242,27 @@ mod tests {
         assert_eq!(first.data, "a long first event");
         p.recycle(first);
         assert_eq!(p.next_event().unwrap().unwrap().data, "b\nc");
+    }
+
+    #[test]
+    fn a_plain_event_is_one_that_written_again_is_the_same_bytes() {
+        let text = "data: {\"a\":1}\n\ndata: x";
+        let (data, len) = plain_event(text).unwrap();
+        assert_eq!((data, len), ("{\"a\":1}", 15));
+        let mut out = Vec::new();
+        write_event(&mut out, None, data);
+        assert_eq!(out, &text.as_bytes()[..len]);
+        for other in [
+            "data: x\r\n\r\n",
+            "data:x\n\n",
+            "data: x \n\n",
+            "data: x\ndata: y\n\n",
+            "event: e\ndata: x\n\n",
+            ": c\ndata: x\n\n",
+            "data: x\n",
+        ] {
+            assert_eq!(plain_event(other), None, "{other:?}");
+        }
     }
 
     #[test]

@@ -96,15 +96,15 @@ impl Stream {
     }
 }
 
-impl StreamTranslator for Stream {
-    fn event(&mut self, event: &SseEvent, out: &mut Vec<u8>) -> Result<EventInfo, StreamError> {
-        let data = event.data.trim();
+impl Stream {
+    /// What `data` (trimmed) says, and whether the client gets the event.
+    fn read(&mut self, data: &str) -> Result<(EventInfo, bool), StreamError> {
         if data == "[DONE]" {
-            out.extend_from_slice(b"data: [DONE]\n\n");
-            return Ok(EventInfo {
+            let done = EventInfo {
                 done: true,
                 ..EventInfo::default()
-            });
+            };
+            return Ok((done, true));
         }
         let facts = match super::scan::chunk(data) {
             Some(facts) => facts,
@@ -112,14 +112,39 @@ impl StreamTranslator for Stream {
         };
         self.finished |= facts.finished;
         let usage_only = !facts.choices && facts.usage.is_some();
-        if !usage_only || self.client_wants_usage {
-            crate::protocol::sse::write_event(out, None, data);
-        }
-        Ok(EventInfo {
+        let info = EventInfo {
             content: facts.content,
             done: false,
             usage: facts.usage,
-        })
+        };
+        Ok((info, !usage_only || self.client_wants_usage))
+    }
+}
+
+impl StreamTranslator for Stream {
+    fn event(&mut self, event: &SseEvent, out: &mut Vec<u8>) -> Result<EventInfo, StreamError> {
+        let data = event.data.trim();
+        let (info, shown) = self.read(data)?;
+        if shown && info.done {
+            out.extend_from_slice(b"data: [DONE]\n\n");
+        } else if shown {
+            crate::protocol::sse::write_event(out, None, data);
+        }
+        Ok(info)
+    }
+
+    /// Every event the client gets is written as it came; a hidden usage
+    /// chunk goes through `event` (which reads it again, to the same end).
+    fn passes(&self) -> bool {
+        true
+    }
+
+    fn pass(&mut self, data: &str) -> Option<Result<EventInfo, StreamError>> {
+        match self.read(data) {
+            Ok((info, true)) => Some(Ok(info)),
+            Ok((_, false)) => None,
+            Err(e) => Some(Err(e)),
+        }
     }
 
     fn closed(&mut self, out: &mut Vec<u8>) -> bool {
