@@ -27,11 +27,16 @@ use crate::shutdown::Shutdown;
 use crate::telemetry::{Cut, RequestRecord};
 use crate::upstream::UpstreamClient;
 
+mod pass;
+
 /// A stream that produced its first content: the request is now committed.
 pub struct Committed {
     upstream: Incoming,
     parser: SseParser,
     translator: Box<dyn StreamTranslator>,
+    /// Upstream bytes passed through as they came, not yet sent to the
+    /// client; they go before `pending`.
+    passed: Option<Bytes>,
     /// Translated bytes not yet sent to the client.
     pending: Vec<u8>,
     usage: Option<Usage>,
@@ -56,6 +61,7 @@ pub async fn open(
             upstream: resp.into_body(),
             parser: SseParser::default(),
             translator: prepared.stream(&*backend.provider.protocol, &backend.upstream()),
+            passed: None,
             pending: Vec::new(),
             usage: None,
             done: false,
@@ -96,12 +102,19 @@ impl Committed {
 
     /// Parses and translates one upstream chunk into `pending`; the returned
     /// info says whether any event in it had content.
-    fn feed(&mut self, chunk: &[u8], provider: &Provider) -> Result<EventInfo, Broken> {
+    fn feed(&mut self, chunk: &Bytes, provider: &Provider) -> Result<EventInfo, Broken> {
+        let mut seen = EventInfo::default();
+        let at = self
+            .pass(chunk, &mut seen)
+            .map_err(|e| Broken::event(e, provider))?;
+        if self.done || at == chunk.len() {
+            return Ok(seen);
+        }
+        let chunk = &chunk[at..];
         self.parser.push(chunk)?;
         // What goes out is about what came in; sized once, `pending` (taken
         // empty after every send) is not regrown several times per read.
         self.pending.reserve(chunk.len() + 64);
-        let mut seen = EventInfo::default();
         // Nothing after the last event is read: not even bytes that would
         // fail to parse, which must not turn a complete stream into an error.
         while !self.done {
@@ -112,6 +125,7 @@ impl Committed {
                 .translator
                 .event(&event, &mut self.pending)
                 .map_err(|e| Broken::event(e, provider))?;
+            self.parser.recycle(event);
             seen.content |= info.content;
             if info.usage.is_some() {
                 self.usage = info.usage;
@@ -210,7 +224,8 @@ impl http_body::Body for RelayBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.finished && self.relay.stream.pending.is_empty()
+        let c = &self.relay.stream;
+        self.finished && c.passed.is_none() && c.pending.is_empty()
     }
 }
 
@@ -218,6 +233,9 @@ impl RelayBody {
     fn poll_bytes(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         loop {
             let c = &mut self.relay.stream;
+            if let Some(passed) = c.passed.take() {
+                return Poll::Ready(Some(passed));
+            }
             if !c.pending.is_empty() {
                 return Poll::Ready(Some(Bytes::from(std::mem::take(&mut c.pending))));
             }

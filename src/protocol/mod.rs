@@ -227,6 +227,21 @@ pub trait StreamTranslator: Send {
     /// Appends the client's SSE bytes for `event` (possibly none) to `out`.
     fn event(&mut self, event: &SseEvent, out: &mut Vec<u8>) -> Result<EventInfo, StreamError>;
 
+    /// An event that came as `data: DATA` and a blank line, when what the
+    /// client gets for it is those very bytes: read here, and the relay
+    /// forwards the upstream's bytes as they came, not copied, not framed
+    /// again. `None` when the event (or every event, the default) goes
+    /// through [`event`](Self::event) instead.
+    fn pass(&mut self, _data: &str) -> Option<Result<EventInfo, StreamError>> {
+        None
+    }
+
+    /// Whether [`pass`](Self::pass) takes any event: when not, the relay
+    /// does not look for such events at all.
+    fn passes(&self) -> bool {
+        false
+    }
+
     /// The upstream closed without saying it was done. Returns true (after
     /// appending the end, e.g. `[DONE]`, to `out`) when what came is complete
     /// anyway; false makes it a broken stream.

@@ -11,6 +11,9 @@ pub struct SseEvent {
 /// an event must not grow the gateway's memory without bound.
 const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
 
+/// The largest data buffer kept for the next event.
+const SPARE_BYTES: usize = 64 * 1024;
+
 #[derive(Debug, thiserror::Error)]
 pub enum SseError {
     #[error("stream event larger than {MAX_EVENT_BYTES} bytes")]
@@ -30,8 +33,18 @@ pub struct SseParser {
     start: usize,
     /// Where the scan for a line end resumes.
     scanned: usize,
+    fields: Fields,
+}
+
+/// The event being read.
+#[derive(Default)]
+struct Fields {
     event: Option<String>,
     data: Option<String>,
+    /// The data buffer of an event already read, handed back with
+    /// [`SseParser::recycle`]: the next event's data goes into it rather
+    /// than into a new allocation per event.
+    spare: String,
 }
 
 impl SseParser {
@@ -61,9 +74,10 @@ impl SseParser {
             };
             let line = std::str::from_utf8(&self.buf[self.start..line_end])
                 .map_err(|_| SseError::NotUtf8)?;
-            let event = Self::line(&mut self.event, &mut self.data, line);
+            let event = self.fields.line(line);
             // Many `data:` lines and no blank one are one growing event too.
             if self
+                .fields
                 .data
                 .as_ref()
                 .is_some_and(|d| d.len() > MAX_EVENT_BYTES)
@@ -78,36 +92,69 @@ impl SseParser {
         }
     }
 
-    fn line(event: &mut Option<String>, data: &mut Option<String>, line: &str) -> Option<SseEvent> {
+    /// Hands back an event read: its data buffer is reused.
+    /// One that grew for a huge event is not held for the rest of the stream.
+    pub fn recycle(&mut self, event: SseEvent) {
+        if event.data.capacity() <= SPARE_BYTES {
+            self.fields.spare = event.data;
+        }
+    }
+
+    /// True when bytes of an unfinished event remain.
+    pub fn has_partial(&self) -> bool {
+        self.buf.len() > self.start || self.fields.data.is_some()
+    }
+}
+
+impl Fields {
+    fn line(&mut self, line: &str) -> Option<SseEvent> {
         if line.is_empty() {
             return Some(SseEvent {
-                data: data.take()?,
-                event: event.take(),
+                data: self.data.take()?,
+                event: self.event.take(),
             });
         }
         if line.starts_with(':') {
             return None;
         }
-        let (field, value) = line.split_once(':').unwrap_or((line, ""));
+        // A byte search: `split_once(':')` went through the char searcher.
+        let (field, value) = match memchr::memchr(b':', line.as_bytes()) {
+            Some(at) => (&line[..at], &line[at + 1..]),
+            None => (line, ""),
+        };
         let value = value.strip_prefix(' ').unwrap_or(value);
         match field {
-            "data" => match data {
+            "data" => match &mut self.data {
                 Some(d) => {
                     d.push('\n');
                     d.push_str(value);
                 }
-                None => *data = Some(value.to_string()),
+                None => {
+                    let mut d = std::mem::take(&mut self.spare);
+                    d.clear();
+                    d.push_str(value);
+                    self.data = Some(d);
+                }
             },
-            "event" => *event = Some(value.to_string()),
+            "event" => self.event = Some(value.to_string()),
             _ => {}
         }
         None
     }
+}
 
-    /// True when bytes of an unfinished event remain.
-    pub fn has_partial(&self) -> bool {
-        self.buf.len() > self.start || self.data.is_some()
-    }
+/// The first event of `text` when it is in the form [`write_event`] writes
+/// for data of one line that needs no trimming (`data: DATA` and a blank
+/// line): its data and the length of the event's bytes. Such an event
+/// written again is the same bytes.
+pub fn plain_event(text: &str) -> Option<(&str, usize)> {
+    let rest = text.strip_prefix("data: ")?;
+    let nl = memchr::memchr(b'\n', rest.as_bytes())?;
+    let data = &rest[..nl];
+    let plain = rest.as_bytes().get(nl + 1) == Some(&b'\n')
+        && data.trim().len() == data.len()
+        && data.len() <= MAX_EVENT_BYTES;
+    plain.then_some((data, "data: ".len() + nl + 2))
 }
 
 /// Writes one event as it came: its `event:` line if it had one, and its
@@ -184,6 +231,38 @@ mod tests {
             }
         }
         assert!(matches!(result, Err(SseError::TooLarge)), "{result:?}");
+    }
+
+    #[test]
+    fn a_recycled_buffer_holds_only_the_next_event() {
+        let mut p = SseParser::default();
+        p.push(b"data: a long first event\n\ndata: b\ndata: c\n\n")
+            .unwrap();
+        let first = p.next_event().unwrap().unwrap();
+        assert_eq!(first.data, "a long first event");
+        p.recycle(first);
+        assert_eq!(p.next_event().unwrap().unwrap().data, "b\nc");
+    }
+
+    #[test]
+    fn a_plain_event_is_one_that_written_again_is_the_same_bytes() {
+        let text = "data: {\"a\":1}\n\ndata: x";
+        let (data, len) = plain_event(text).unwrap();
+        assert_eq!((data, len), ("{\"a\":1}", 15));
+        let mut out = Vec::new();
+        write_event(&mut out, None, data);
+        assert_eq!(out, &text.as_bytes()[..len]);
+        for other in [
+            "data: x\r\n\r\n",
+            "data:x\n\n",
+            "data: x \n\n",
+            "data: x\ndata: y\n\n",
+            "event: e\ndata: x\n\n",
+            ": c\ndata: x\n\n",
+            "data: x\n",
+        ] {
+            assert_eq!(plain_event(other), None, "{other:?}");
+        }
     }
 
     #[test]

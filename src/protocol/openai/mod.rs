@@ -10,6 +10,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+mod scan;
 mod stream;
 
 pub use stream::Stream;

@@ -6,6 +6,7 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::scan::Facts;
 use crate::protocol::sse::SseEvent;
 use crate::protocol::{EventInfo, StreamError, StreamTranslator, Usage};
 
@@ -58,6 +59,26 @@ impl Delta<'_> {
     }
 }
 
+/// Reads a chunk with serde: the chunks the quick read gives up on, among
+/// them every error event, and the reference that read is tested against.
+pub(super) fn read(data: &str) -> Result<Facts, StreamError> {
+    let chunk: Chunk =
+        serde_json::from_str(data).map_err(|e| StreamError::Malformed(e.to_string()))?;
+    if let Some(err) = chunk.error {
+        return Err(StreamError::Upstream(
+            crate::protocol::errors::error_summary(
+                format!("{{\"error\":{}}}", err.get()).as_bytes(),
+            ),
+        ));
+    }
+    Ok(Facts {
+        content: chunk.choices.iter().any(Choice::has_content),
+        finished: chunk.choices.iter().any(|c| c.finish_reason.is_some()),
+        choices: !chunk.choices.is_empty(),
+        usage: chunk.usage,
+    })
+}
+
 /// Passes OpenAI chunks through. It drops the usage-only chunk the gateway
 /// asked for when the client did not ask for it.
 pub struct Stream {
@@ -75,36 +96,55 @@ impl Stream {
     }
 }
 
+impl Stream {
+    /// What `data` (trimmed) says, and whether the client gets the event.
+    fn read(&mut self, data: &str) -> Result<(EventInfo, bool), StreamError> {
+        if data == "[DONE]" {
+            let done = EventInfo {
+                done: true,
+                ..EventInfo::default()
+            };
+            return Ok((done, true));
+        }
+        let facts = match super::scan::chunk(data) {
+            Some(facts) => facts,
+            None => read(data)?,
+        };
+        self.finished |= facts.finished;
+        let usage_only = !facts.choices && facts.usage.is_some();
+        let info = EventInfo {
+            content: facts.content,
+            done: false,
+            usage: facts.usage,
+        };
+        Ok((info, !usage_only || self.client_wants_usage))
+    }
+}
+
 impl StreamTranslator for Stream {
     fn event(&mut self, event: &SseEvent, out: &mut Vec<u8>) -> Result<EventInfo, StreamError> {
         let data = event.data.trim();
-        if data == "[DONE]" {
+        let (info, shown) = self.read(data)?;
+        if shown && info.done {
             out.extend_from_slice(b"data: [DONE]\n\n");
-            return Ok(EventInfo {
-                done: true,
-                ..EventInfo::default()
-            });
-        }
-        let chunk: Chunk =
-            serde_json::from_str(data).map_err(|e| StreamError::Malformed(e.to_string()))?;
-        if let Some(err) = chunk.error {
-            return Err(StreamError::Upstream(
-                crate::protocol::errors::error_summary(
-                    format!("{{\"error\":{}}}", err.get()).as_bytes(),
-                ),
-            ));
-        }
-        let content = chunk.choices.iter().any(Choice::has_content);
-        self.finished |= chunk.choices.iter().any(|c| c.finish_reason.is_some());
-        let usage_only = chunk.choices.is_empty() && chunk.usage.is_some();
-        if !usage_only || self.client_wants_usage {
+        } else if shown {
             crate::protocol::sse::write_event(out, None, data);
         }
-        Ok(EventInfo {
-            content,
-            done: false,
-            usage: chunk.usage,
-        })
+        Ok(info)
+    }
+
+    /// Every event the client gets is written as it came; a hidden usage
+    /// chunk goes through `event` (which reads it again, to the same end).
+    fn passes(&self) -> bool {
+        true
+    }
+
+    fn pass(&mut self, data: &str) -> Option<Result<EventInfo, StreamError>> {
+        match self.read(data) {
+            Ok((info, true)) => Some(Ok(info)),
+            Ok((_, false)) => None,
+            Err(e) => Some(Err(e)),
+        }
     }
 
     fn closed(&mut self, out: &mut Vec<u8>) -> bool {
