@@ -195,16 +195,17 @@ pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
         tmp.path().display()
     );
     let out = &paths.out_dir;
-    let bare = |name, runtime: &str| {
-        let args = [
+    let bare = |name, runtime: &str, work: &[&str]| {
+        let addr = upstream.addr.to_string();
+        let base = [
             "--listen",
             "127.0.0.1:0",
             "--upstream",
-            &upstream.addr.to_string(),
+            &addr,
             "--runtime",
             runtime,
-        ]
-        .map(String::from);
+        ];
+        let args: Vec<String> = base.iter().chain(work).map(|a| a.to_string()).collect();
         Proc::start(
             name,
             &paths.bin_dir.join("bare-proxy"),
@@ -213,8 +214,11 @@ pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
             out.join(format!("{name}.log")),
         )
     };
-    let lean = bare("lean", "current")?;
-    let multi = bare("bare", "multi")?;
+    let lean = bare("lean", "current", &[])?;
+    let multi = bare("bare", "multi", &[])?;
+    // The lean proxy plus the least work a gateway must do (floor.rs).
+    let floor_work = ["--work", "floor", "--token", crate::load::TOKEN];
+    let floor = bare("floor", "current", &floor_work)?;
     let config = out.join("gateway-nginx.toml");
     std::fs::write(&config, plain_config(opts, upstream.addr)?)?;
     let gw_args = [
@@ -247,6 +251,7 @@ pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
         },
         target(LEAN, &lean, false),
         target("bare", &multi, false),
+        target("floor", &floor, false),
         target("gateway", &gateway, true),
     ];
     let (warmup, duration) = if opts.quick {
@@ -258,7 +263,7 @@ pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
         wrk: &tools.wrk,
         dir: tmp.path(),
         pin,
-        pids: vec![upstream.pid, lean.pid, multi.pid, gateway.pid],
+        pids: vec![upstream.pid, lean.pid, multi.pid, floor.pid, gateway.pid],
         warmup,
         duration,
         logs: vec![&gateway],
@@ -304,7 +309,7 @@ pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
     }
     if opts.named("cores") {
         println!("\n64 connections, non-streaming, on 1 core and on 2:");
-        let (lean, gw) = (targets[1], targets[3]);
+        let (lean, gw) = (targets[1], targets[4]);
         let (addr, rounds) = (upstream.addr, opts.load_rounds());
         all.extend(cores::run(&ctx, lean, gw, &paths, &config, addr, rounds)?);
     }
