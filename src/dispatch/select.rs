@@ -71,11 +71,7 @@ impl Dispatch<'_> {
             {
                 return Pick::Go(index, None);
             }
-            let target = Target {
-                model: &route.model.name,
-                backend: &route.slots[index].backend,
-            };
-            match route.slots[index].stats.try_trial(now, target) {
+            match self.trial(index, now) {
                 Some(guard) => return Pick::Go(index, Some(guard)),
                 // Another request took the trial since we looked.
                 None => lost_race.push(index),
@@ -102,11 +98,7 @@ impl Dispatch<'_> {
             match slot.stats.availability_for(now, self.tokens) {
                 Availability::Up => return Some(Pick::Go(i, None)),
                 Availability::Trial => {
-                    let target = Target {
-                        model: &route.model.name,
-                        backend: &slot.backend,
-                    };
-                    if let Some(guard) = slot.stats.try_trial(now, target) {
+                    if let Some(guard) = self.trial(i, now) {
                         return Some(Pick::Go(i, Some(guard)));
                     }
                 }
@@ -114,6 +106,17 @@ impl Dispatch<'_> {
             }
         }
         None
+    }
+
+    /// Takes the one trial request of backend `i`'s half-open circuit;
+    /// `None` when another request has it.
+    fn trial(&self, i: usize, now: u64) -> Option<TrialGuard> {
+        let slot = &self.route.slots[i];
+        let target = Target {
+            model: &self.route.model.name,
+            backend: &slot.backend,
+        };
+        slot.stats.try_trial(now, target)
     }
 
     fn when_all_down(
