@@ -36,10 +36,11 @@ pub fn push(out: &mut String, now: SystemTime) {
         let _ = write!(out, "{}", humantime::format_rfc3339_micros(now));
         return;
     }
-    let digits = itoa::Buffer::new().format(micros).len();
+    let mut buf = itoa::Buffer::new();
+    let digits = buf.format(micros);
     out.push('.');
-    out.extend(std::iter::repeat_n('0', 6 - digits));
-    out.push_str(itoa::Buffer::new().format(micros));
+    out.extend(std::iter::repeat_n('0', 6 - digits.len()));
+    out.push_str(digits);
     out.push('Z');
 }
 
