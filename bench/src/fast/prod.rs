@@ -422,4 +422,18 @@ mod tests {
             assert_eq!(rotation(v).tokens.len(), v.users);
         }
     }
+
+    #[test]
+    fn the_valgrind_form_waits_for_redis_and_watches_nothing() {
+        let up = "127.0.0.1:9".parse().unwrap();
+        let redis = Some("127.0.0.1:6379".parse().unwrap());
+        for v in &VARIANTS {
+            let text = super::super::callgrind::for_valgrind(config(v, up, redis));
+            let c = switchyard::config::parse(&text, &|_| None)
+                .unwrap_or_else(|e| panic!("{}: {e:?}", v.name));
+            assert!(!c.reload.watch, "{}", v.name);
+            let want = if v.redis { 10_000 } else { 100 };
+            assert_eq!(c.state.timeout.as_millis(), want, "{}", v.name);
+        }
+    }
 }

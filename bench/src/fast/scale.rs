@@ -49,13 +49,6 @@ pub(super) fn most_streams() -> (usize, &'static str) {
         CAPPED
     }
 }
-/// What the callgrind run's configs add: no config watcher. Its full
-/// read (the file read and SHA-256 hashed) runs on a timer every 10 s
-/// whatever the load, costs in proportion to the file (100k users: 3.6
-/// MB, 228M instructions with valgrind's software SHA-256), and whether
-/// one falls into the counted window depends only on how long valgrind
-/// takes: a per-request count must not carry it.
-pub(super) const NO_WATCHER: &str = "\n[reload]\nwatch = false\n";
 
 /// One point of a curve: its size, and that size as a label.
 #[derive(Clone, Copy, Debug)]
@@ -197,7 +190,7 @@ mod tests {
     fn every_point_config_is_accepted() {
         let up = "127.0.0.1:9".parse().unwrap();
         for p in points().iter().filter(|p| p.n <= 1000) {
-            let text = p.config(up) + NO_WATCHER;
+            let text = callgrind::for_valgrind(p.config(up));
             let c = switchyard::config::parse(&text, &|_| None)
                 .unwrap_or_else(|e| panic!("{} {}: {e:?}", p.curve, p.label));
             assert!(!c.models.is_empty());

@@ -9,7 +9,7 @@ use anyhow::{bail, Result};
 
 use super::callgrind::{self, Under};
 use super::counted;
-use super::scale::{Point, Row, NO_WATCHER};
+use super::scale::{Point, Row};
 use super::{fixtures, nginx, wrk};
 use crate::procs::{Pinning, Proc};
 use crate::sysstat::status_kib;
@@ -52,7 +52,7 @@ pub(super) fn count(
     let mut rows = Vec::new();
     for p in points {
         let config = p.config_path(env.out, "callgrind-scale");
-        std::fs::write(&config, p.config(upstream) + NO_WATCHER)?;
+        std::fs::write(&config, callgrind::for_valgrind(p.config(upstream)))?;
         let total = p.requests(env.total);
         let mut g = start(p, &config, exe, env.out, pin)?;
         let idle = status_kib(g.pid, "VmRSS:").unwrap_or(0);
