@@ -39,7 +39,6 @@ use hyper::http::uri::{Authority, Scheme};
 use hyper::{Request, Response, StatusCode, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 /// The users and models the floor knows (the bench sends one of each).
@@ -78,9 +77,6 @@ struct Usage {
 #[derive(Deserialize)]
 struct Answer {
     usage: Option<Usage>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    choices: IgnoredAny,
 }
 
 static REQUESTS: AtomicU64 = AtomicU64::new(0);
@@ -181,16 +177,15 @@ async fn admit(
     Ok((Request::from_parts(parts, Full::new(out)), admitted))
 }
 
-/// The body with its first `"model":"FROM"` written as `to`.
+/// The body with the model written as `to`. `from` is the model as the
+/// parse borrowed it, a slice of `body`: where it stands is known, no
+/// search needed.
 fn rename(body: &[u8], from: &str, to: &str) -> Bytes {
-    let needle = format!("\"{from}\"");
-    let Some(at) = memchr::memmem::find(body, needle.as_bytes()) else {
-        return Bytes::copy_from_slice(body);
-    };
+    let at = from.as_ptr() as usize - body.as_ptr() as usize;
     let mut out = BytesMut::with_capacity(body.len() + to.len());
-    out.extend_from_slice(&body[..at + 1]);
+    out.extend_from_slice(&body[..at]);
     out.extend_from_slice(to.as_bytes());
-    out.extend_from_slice(&body[at + 1 + from.len()..]);
+    out.extend_from_slice(&body[at + from.len()..]);
     out.freeze()
 }
 
@@ -298,4 +293,20 @@ fn finish(a: &Admitted, status: u16, usage: &Usage) {
             log.clear();
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_model_is_renamed_where_the_parse_found_it() {
+        let body = br#"{"messages":[{"content":"bench-model"}],"model":"bench-model"}"#;
+        let peek: Peek = serde_json::from_slice(body).unwrap();
+        let out = rename(body, peek.model, "nginx-model");
+        assert_eq!(
+            &out[..],
+            br#"{"messages":[{"content":"bench-model"}],"model":"nginx-model"}"#
+        );
+    }
 }
