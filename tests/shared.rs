@@ -7,6 +7,7 @@
 mod common;
 mod common_redis;
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use common::{backend, error_of, header, mock, mock_with, provider, TOKEN};
@@ -75,6 +76,40 @@ async fn two_instances_enforce_one_combined_limit() {
     let refused = resps.into_iter().find(|r| r.status() == 429).unwrap();
     assert!(!header(&refused, "retry-after").is_empty());
     assert_eq!(error_of(refused).await["code"], "rate_limit_exceeded");
+}
+
+#[tokio::test]
+async fn synced_instances_learn_each_others_requests_beside_them() {
+    let redis = Redis::start();
+    let up = mock("a").await;
+    let text = state(&redis, "limits = \"synced\"\nlimits_interval = \"20ms\"")
+        + &provider("a", &up, "")
+        + "[models.m]\n"
+        + &backend("m", "a", "")
+        + &users("[users.tester.rate_limit]\nrequests_per_minute = 5\n");
+    let (a, b) = (Instance::start(&text), Instance::start(&text));
+    for _ in 0..5 {
+        assert_eq!(post(&a.url).await.status(), 200);
+    }
+    assert_eq!(
+        post(&a.url).await.status(),
+        429,
+        "A's own 5 fill its window"
+    );
+    let on_b = std::sync::atomic::AtomicU64::new(0);
+    let refused = poll(Duration::from_secs(10), || async {
+        let r = post(&b.url).await;
+        on_b.fetch_add(u64::from(r.status() == 200), Relaxed);
+        r.status() == 429
+    })
+    .await;
+    let on_b = on_b.into_inner();
+    assert!(refused, "B learned of A's requests from Redis");
+    assert!(
+        on_b >= 1,
+        "B's first request is decided before B has synced"
+    );
+    assert_eq!(up.received(), 5 + on_b);
 }
 
 #[tokio::test]

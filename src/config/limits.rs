@@ -117,6 +117,21 @@ pub struct StateConfig {
     pub prefix: String,
     /// How often cooldowns and open circuits reported by other instances are read.
     pub sync_interval: Duration,
+    /// How rate limits use the shared store.
+    pub limits: LimitsMode,
+}
+
+/// `state.limits`: whether each request asks the shared store, or each
+/// instance decides in memory and reconciles beside the requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitsMode {
+    /// One atomic call per request (and one after it): N instances admit
+    /// exactly the limit, at the price of a round trip in every request.
+    Exact,
+    /// Decided in memory; every `interval` each instance pushes what it took
+    /// and reads back what all took. Between two syncs the instances can
+    /// together pass a window by what the others admitted meanwhile.
+    Synced { interval: Duration },
 }
 
 impl Default for StateConfig {
@@ -127,6 +142,7 @@ impl Default for StateConfig {
             on_error: OnError::FailOpen,
             prefix: "switchyard".to_string(),
             sync_interval: Duration::from_secs(1),
+            limits: LimitsMode::Exact,
         }
     }
 }

@@ -53,6 +53,8 @@ pub struct RawState {
     pub on_error: Option<String>,
     pub prefix: Option<String>,
     pub sync_interval: Option<String>,
+    pub limits: Option<String>,
+    pub limits_interval: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

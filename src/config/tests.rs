@@ -569,6 +569,45 @@ fn state_section() {
 }
 
 #[test]
+fn state_limits_mode() {
+    use crate::config::LimitsMode;
+    let redis = "[state]\nbackend = \"redis\"\nurl = \"redis://127.0.0.1:6379\"\n";
+    let c = parse(&format!("{MODELS}{USER}{redis}"), &env).unwrap();
+    assert_eq!(c.state.limits, LimitsMode::Exact, "the default");
+    let c = parse(&format!("{MODELS}{USER}{redis}limits = \"synced\"\n"), &env).unwrap();
+    let interval = std::time::Duration::from_millis(100);
+    assert_eq!(c.state.limits, LimitsMode::Synced { interval });
+    let text = format!("{MODELS}{USER}{redis}limits = \"synced\"\nlimits_interval = \"20ms\"\n");
+    let interval = std::time::Duration::from_millis(20);
+    assert_eq!(
+        parse(&text, &env).unwrap().state.limits,
+        LimitsMode::Synced { interval }
+    );
+    for (extra, want) in [
+        (
+            "limits = \"loose\"\n",
+            "state.limits: unknown mode \"loose\" (known: exact, synced)",
+        ),
+        (
+            "limits_interval = \"1s\"\n",
+            "state.limits_interval: only used with limits = \"synced\"",
+        ),
+        (
+            "limits = \"synced\"\nlimits_interval = \"0s\"\n",
+            "state.limits_interval: must be greater than zero",
+        ),
+    ] {
+        let e = errors(&format!("{MODELS}{USER}{redis}{extra}"));
+        assert_eq!(e, vec![want.to_string()], "{extra}");
+    }
+    let e = errors(&format!("{MODELS}{USER}[state]\nlimits = \"synced\"\n"));
+    assert_eq!(
+        e,
+        vec!["state.limits: only used with backend = \"redis\"".to_string()]
+    );
+}
+
+#[test]
 fn pool_idle_timeout_defaults_and_overrides_per_provider() {
     let secs = std::time::Duration::from_secs;
     let c = parse(GOOD, &env).unwrap();

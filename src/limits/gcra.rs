@@ -76,6 +76,22 @@ pub fn adjust(tat: u128, now_ms: u64, w: &Window, delta: i64) -> u128 {
     }
 }
 
+/// The TAT of a window with `used` units in use (the shared store's view,
+/// on this scale) plus `pending` cells taken here since that view was read.
+pub fn with_used(used: u128, pending: i64, now_ms: u64, w: &Window) -> u128 {
+    let (n, p) = scale(w);
+    let extra = u128::from(pending.unsigned_abs()) * p;
+    let used = if pending >= 0 {
+        used.saturating_add(extra)
+    } else {
+        used.saturating_sub(extra)
+    };
+    if used == 0 {
+        return 0;
+    }
+    u128::from(now_ms) * n + used
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

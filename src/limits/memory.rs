@@ -14,7 +14,7 @@ use crate::config::Kind;
 /// How long a client refused by `max_concurrent` is told to wait.
 pub const CONCURRENCY_RETRY_MS: u64 = 1000;
 
-fn lock(s: &Scope) -> MutexGuard<'_, Vec<u128>> {
+pub(super) fn lock(s: &Scope) -> MutexGuard<'_, Vec<u128>> {
     s.tats.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -26,7 +26,7 @@ pub fn admit(scopes: &[Arc<Scope>], tokens: u64, now: u64, commit: bool) -> Verd
     let mut next: Vec<Vec<u128>> = Vec::with_capacity(scopes.len());
     for (s, tats) in scopes.iter().zip(&guards) {
         if let Some(max) = s.max_concurrent {
-            if commit && s.inflight.load(Relaxed) >= max {
+            if commit && s.inflight.load(Relaxed) >= room(s, max) {
                 v.refuse(Refusal {
                     limited: Limited::Concurrency { max },
                     model: s.model.clone(),
@@ -75,9 +75,10 @@ fn take_slots(scopes: &[Arc<Scope>]) -> Result<(), Refusal> {
         let Some(max) = s.max_concurrent else {
             continue;
         };
+        let room = room(s, max);
         let taken = s
             .inflight
-            .fetch_update(AcqRel, Acquire, |n| (n < max).then_some(n + 1));
+            .fetch_update(AcqRel, Acquire, |n| (n < room).then_some(n + 1));
         if taken.is_err() {
             release(&scopes[..i]);
             return Err(Refusal {
@@ -88,6 +89,12 @@ fn take_slots(scopes: &[Arc<Scope>]) -> Result<(), Refusal> {
         }
     }
     Ok(())
+}
+
+/// The slots this instance may hold: with synced limits, what the other
+/// instances held at the last sync is not free here (0 otherwise).
+fn room(s: &Scope, max: u64) -> u64 {
+    max.saturating_sub(s.synced.elsewhere.load(Relaxed))
 }
 
 /// Frees the concurrency slots an admission took.

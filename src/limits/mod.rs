@@ -12,6 +12,7 @@ pub mod gcra;
 pub mod headers;
 pub mod memory;
 mod plan;
+pub mod synced;
 
 pub use plan::{LimitRegistry, Scope, UserPlan};
 
@@ -97,27 +98,48 @@ pub fn estimate_tokens(req: &Request, body_len: usize) -> u64 {
 
 /// Checks requests against user plans, in memory or through the shared store.
 pub struct Limiter {
-    shared: Option<Arc<dyn Store>>,
+    mode: Mode,
+}
+
+enum Mode {
+    Memory,
+    /// Every request asks the store.
+    Exact(Arc<dyn Store>),
+    /// Decided in memory, reconciled with the store beside the requests.
+    Synced(Arc<synced::Synced>),
 }
 
 impl Limiter {
     pub fn new(shared: Option<Arc<dyn Store>>) -> Self {
-        Limiter { shared }
+        let mode = shared.map_or(Mode::Memory, Mode::Exact);
+        Limiter { mode }
+    }
+
+    pub fn synced(synced: Arc<synced::Synced>) -> Self {
+        Limiter {
+            mode: Mode::Synced(synced),
+        }
     }
 
     /// Checks and, when every limit passes, takes a request and `tokens`.
     pub async fn admit(&self, scopes: Vec<Arc<Scope>>, tokens: u64) -> Decision {
-        let (verdict, via) = match &self.shared {
-            None => {
+        let (verdict, via) = match &self.mode {
+            Mode::Memory => {
                 let verdict = memory::admit(&scopes, tokens, clock::now_ms(), true);
                 (verdict, Via::Memory)
             }
-            Some(shared) => {
+            Mode::Exact(shared) => {
                 let lease = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
                 match shared.admit(&scopes, tokens, &lease).await {
                     Ok(verdict) => (verdict, Via::Shared(shared.clone(), lease)),
                     Err(_) => return Decision::store_failed(shared.on_error()),
                 }
+            }
+            Mode::Synced(synced) => {
+                if let Some(policy) = synced.refusing() {
+                    return Decision::store_failed(policy);
+                }
+                (synced.admit(&scopes, tokens), Via::Synced(synced.clone()))
             }
         };
         let refused = verdict.refusal.is_some();
@@ -132,9 +154,11 @@ impl Limiter {
     /// The windows' state without taking anything (for the headers of a
     /// response refused before the check). `None` when the store failed.
     pub async fn peek(&self, scopes: &[Arc<Scope>]) -> Option<Verdict> {
-        match &self.shared {
-            None => Some(memory::admit(scopes, 0, clock::now_ms(), false)),
-            Some(shared) => shared.peek(scopes).await.ok(),
+        match &self.mode {
+            Mode::Memory | Mode::Synced(_) => {
+                Some(memory::admit(scopes, 0, clock::now_ms(), false))
+            }
+            Mode::Exact(shared) => shared.peek(scopes).await.ok(),
         }
     }
 }
@@ -143,6 +167,7 @@ enum Via {
     Memory,
     /// With the lease id of the concurrency slot.
     Shared(Arc<dyn Store>, String),
+    Synced(Arc<synced::Synced>),
 }
 
 /// An admitted request's hold on its limits: frees its concurrency slot and
@@ -186,6 +211,7 @@ impl Drop for Admission {
                     memory::settle(&self.scopes, d, clock::now_ms());
                 }
             }
+            Via::Synced(synced) => synced.finish(&self.scopes, delta),
             Via::Shared(shared, lease) => {
                 let scopes = std::mem::take(&mut self.scopes);
                 shared.clone().finish(scopes, std::mem::take(lease), delta);
@@ -194,5 +220,7 @@ impl Drop for Admission {
     }
 }
 
+#[cfg(test)]
+mod synced_tests;
 #[cfg(test)]
 mod tests;

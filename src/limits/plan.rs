@@ -4,7 +4,7 @@
 //! never per request.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
 use std::sync::{Arc, Mutex};
 
 use crate::config::{Config, Limits, Window};
@@ -22,11 +22,31 @@ pub struct Scope {
     /// Requests in flight in this scope, kept across reloads even when the
     /// windows change.
     pub(super) inflight: Arc<AtomicU64>,
+    /// With synced limits: cells each window took here since the last sync.
+    pub(super) pending: Pending,
+    /// With synced limits: what other instances hold, and whether a sync is due.
+    pub(super) synced: Arc<SyncedSlots>,
     /// Redis keys, one per window (`{stem}:{code}`) then `{stem}:inflight`
     /// with `max_concurrent`; the stem is `{prefix}:rl:{user}:{model or *}`.
     /// Made here once: the shared store names them on every request, and
     /// formatting them there was a third of its call's instructions.
     pub(crate) keys: Vec<String>,
+    /// With synced limits and `max_concurrent`: `{stem}:held`, each
+    /// instance's count of held slots (not the exact mode's lease set).
+    pub(crate) held_key: Option<String>,
+}
+
+/// Per window, cells taken (or given back, < 0) and not yet pushed.
+pub(super) type Pending = Arc<[AtomicI64]>;
+
+/// A scope's view of the other instances, for synced limits.
+#[derive(Debug, Default)]
+pub struct SyncedSlots {
+    /// Concurrency slots the other instances held at the last sync.
+    pub(super) elsewhere: AtomicU64,
+    /// Queued for the next sync: set by the first request after a sync, so
+    /// a scope is queued once per round however busy it is.
+    pub(super) queued: AtomicBool,
 }
 
 /// A user's rate limits: the one over all models, then the per-model ones.
@@ -35,12 +55,16 @@ pub type UserPlan = crate::scopes::UserScopes<Scope>;
 type ScopeKey = (String, Option<String>);
 /// A scope's TATs, by the scope and its windows.
 type Tats = Arc<Mutex<Vec<u128>>>;
+/// The counters that belong to a scope's windows.
+type WindowState = (Tats, Pending);
+/// The counters that belong to a scope whatever its windows.
+type SlotState = (Arc<AtomicU64>, Arc<SyncedSlots>);
 
 /// Live counters by user and scope.
 #[derive(Default)]
 pub struct LimitRegistry {
-    tats: Mutex<HashMap<(ScopeKey, Vec<Window>), Tats>>,
-    inflight: Mutex<HashMap<ScopeKey, Arc<AtomicU64>>>,
+    tats: Mutex<HashMap<(ScopeKey, Vec<Window>), WindowState>>,
+    inflight: Mutex<HashMap<ScopeKey, SlotState>>,
 }
 
 impl LimitRegistry {
@@ -82,10 +106,10 @@ impl LimitRegistry {
 /// Moves the counters still in use from the old maps to the new ones.
 struct Builder<'a> {
     prefix: &'a str,
-    old_tats: HashMap<(ScopeKey, Vec<Window>), Tats>,
-    old_inflight: HashMap<ScopeKey, Arc<AtomicU64>>,
-    tats: HashMap<(ScopeKey, Vec<Window>), Tats>,
-    inflight: HashMap<ScopeKey, Arc<AtomicU64>>,
+    old_tats: HashMap<(ScopeKey, Vec<Window>), WindowState>,
+    old_inflight: HashMap<ScopeKey, SlotState>,
+    tats: HashMap<(ScopeKey, Vec<Window>), WindowState>,
+    inflight: HashMap<ScopeKey, SlotState>,
 }
 
 impl Builder<'_> {
@@ -96,18 +120,20 @@ impl Builder<'_> {
         let key: ScopeKey = (user.to_string(), model.map(str::to_string));
         let windows = l.windows();
         let tkey = (key.clone(), windows.clone());
-        let tats = self
-            .old_tats
-            .remove(&tkey)
-            .unwrap_or_else(|| Arc::new(Mutex::new(vec![0; windows.len()])));
-        self.tats.insert(tkey, tats.clone());
-        let inflight = self.old_inflight.remove(&key).unwrap_or_default();
-        self.inflight.insert(key, inflight.clone());
+        let (tats, pending) = self.old_tats.remove(&tkey).unwrap_or_else(|| {
+            let pending = windows.iter().map(|_| AtomicI64::new(0)).collect();
+            (Arc::new(Mutex::new(vec![0; windows.len()])), pending)
+        });
+        self.tats.insert(tkey, (tats.clone(), pending.clone()));
+        let (inflight, synced) = self.old_inflight.remove(&key).unwrap_or_default();
+        self.inflight
+            .insert(key, (inflight.clone(), synced.clone()));
         let stem = format!("{}:rl:{user}:{}", self.prefix, model.unwrap_or("*"));
         let mut keys: Vec<String> = windows
             .iter()
             .map(|w| format!("{stem}:{}", w.code()))
             .collect();
+        let held_key = l.max_concurrent.map(|_| format!("{stem}:held"));
         if l.max_concurrent.is_some() {
             keys.push(format!("{stem}:inflight"));
         }
@@ -118,7 +144,10 @@ impl Builder<'_> {
             max_concurrent: l.max_concurrent,
             tats,
             inflight,
+            pending,
+            synced,
             keys,
+            held_key,
         }))
     }
 }

@@ -10,32 +10,12 @@
 -- concurrency), n (the limit), p (period ms).
 -- admit/peek reply: refused key index (0: none), wait ms, then for each key
 -- remaining, reset ms, wait ms.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local mode, amount, lease, lease_ms = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local commit = mode == 'admit'
 
 local function spec(i)
   local b = 4 + 3 * (i - 1)
   return ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
-end
-
--- The window's used units now, after refill.
-local function used_now(key, n)
-  local v = redis.call('HMGET', key, 'u', 't')
-  if not v[1] then return 0 end
-  local u = tonumber(v[1]) - (now - tonumber(v[2])) * n
-  if u < 0 then return 0 end
-  return u
-end
-
-local function store(key, used, n)
-  if used <= 0 then
-    redis.call('DEL', key)
-    return
-  end
-  redis.call('HSET', key, 'u', string.format('%.0f', used), 't', now)
-  redis.call('PEXPIRE', key, math.ceil(used / n) + 1000)
 end
 
 if mode == 'finish' then

@@ -1,4 +1,4 @@
-//! Rate limits in Redis: one Lua script (`limits.lua`) checks and takes from
+//! Exact rate limits in Redis (`state.limits = "exact"`): one Lua script (`limits.lua`) checks and takes from
 //! every window of a request atomically, so the limit holds exactly however
 //! many instances share it.
 
@@ -13,7 +13,12 @@ use crate::config::OnError;
 use crate::limits::gcra::Status;
 use crate::limits::{Limited, Refusal, Scope, Store, StoreCall, Verdict};
 
-static SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("limits.lua")));
+static SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        include_str!("window.lua"),
+        include_str!("limits.lua")
+    ))
+});
 
 /// How long a concurrency slot is held if its instance never frees it (it
 /// died): longer than any request should run.

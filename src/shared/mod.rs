@@ -1,5 +1,6 @@
 //! State shared by several gateway instances through Redis: rate-limit
-//! windows ([`limits`]), budget windows ([`budget`]) and backend cooldowns
+//! windows (exact per request in [`limits`], or synced beside the requests
+//! in [`synced`]), budget windows ([`budget`]) and backend cooldowns
 //! and open circuits ([`cooldowns`]).
 //!
 //! Every call is bounded by `state.timeout`, so an unreachable server costs a
@@ -15,6 +16,7 @@ mod affinity;
 mod budget;
 pub mod cooldowns;
 mod limits;
+mod synced;
 
 pub use cooldowns::Watched;
 
@@ -27,7 +29,7 @@ use prometheus_client::metrics::counter::Counter;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::clock;
-use crate::config::{redact_url, OnError, StateBackend, StateConfig};
+use crate::config::{redact_url, LimitsMode, OnError, StateBackend, StateConfig};
 
 /// How long the store is skipped after a failed call.
 pub const BACKOFF: Duration = Duration::from_secs(1);
@@ -52,6 +54,8 @@ pub struct Shared {
     prefix: String,
     /// Tells this process's own announcements apart when they are read back.
     instance: String,
+    /// With synced limits: how long this instance's held slots count.
+    slot_lease: Duration,
     failing: AtomicBool,
     /// Until when (clock ms) calls skip the store; 0 while it answers.
     retry_at: AtomicU64,
@@ -90,6 +94,10 @@ impl Shared {
             on_error: cfg.on_error,
             prefix: cfg.prefix.clone(),
             instance: format!("{:016x}", fastrand::u64(..)),
+            slot_lease: match cfg.limits {
+                LimitsMode::Synced { interval } => synced::slot_lease(interval),
+                LimitsMode::Exact => Duration::ZERO,
+            },
             failing: AtomicBool::new(false),
             retry_at: AtomicU64::new(0),
             errors,

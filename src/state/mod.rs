@@ -14,9 +14,10 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use arc_swap::ArcSwap;
 
 use crate::budget::{self, Budgets};
-use crate::config::Config;
+use crate::config::{Config, LimitsMode, StateConfig};
 use crate::health::HealthRegistry;
 use crate::ledger::Ledger;
+use crate::limits::synced::{Reconcile, Synced};
 use crate::limits::{LimitRegistry, Limiter, Store};
 use crate::routing::Affinities;
 use crate::shared::{Shared, Watched};
@@ -69,13 +70,13 @@ impl AppState {
             health.announce_to(shared.announcer(&tasks));
         }
         let limits = LimitRegistry::default();
+        let limiter = limiter(&config.state, shared.as_ref(), &tasks);
         let budgets = Budgets::new(shared.clone().map(|s| s as Arc<dyn budget::Store>));
         let dropped = metrics.usage_rows_dropped.clone();
         let ledger = Ledger::start(&config.usage, dropped, &tasks)
             .map_err(|e| format!("usage.store: {e}"))?;
         flag_unpriced(&config, None);
         let snapshot = Snapshot::build(config, &health, (&limits, &budgets))?;
-        let store = shared.clone().map(|s| s as Arc<dyn Store>);
         let remote = shared
             .clone()
             .map(|s| s as Arc<dyn crate::routing::affinity::Remote>);
@@ -87,7 +88,7 @@ impl AppState {
             tasks,
             shutdown: Arc::default(),
             limits,
-            limiter: Limiter::new(store),
+            limiter,
             budgets,
             ledger,
             affinities: Affinities::new(remote),
@@ -197,6 +198,21 @@ impl AppState {
 }
 
 /// What the cooldown sync reads now; `None` once the gateway is gone.
+/// The limiter `state.limits` asks for; a synced one starts its sync task.
+fn limiter(cfg: &StateConfig, shared: Option<&Arc<Shared>>, tasks: &Tasks) -> Limiter {
+    let Some(shared) = shared else {
+        return Limiter::new(None);
+    };
+    match cfg.limits {
+        LimitsMode::Exact => Limiter::new(Some(shared.clone() as Arc<dyn Store>)),
+        LimitsMode::Synced { interval } => {
+            let (synced, due) = Synced::new(shared.clone() as Arc<dyn Reconcile>);
+            tasks.spawn("limits sync", synced.clone().run(due, interval));
+            Limiter::synced(synced)
+        }
+    }
+}
+
 fn watched(state: &Weak<Inner>) -> Option<(std::time::Duration, Vec<Watched>)> {
     let snap = state.upgrade()?.snapshot.load_full();
     let mut seen = HashSet::new();

@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use indexmap::IndexMap;
 
@@ -146,8 +147,10 @@ pub(super) fn state(c: &mut Checker, raw: &RawState) -> StateConfig {
     if prefix.is_empty() {
         c.error("state.prefix", "must not be empty");
     }
+    let limits = limits_mode(c, raw, &backend);
     StateConfig {
         backend,
+        limits,
         timeout: c.duration("state.timeout".into(), raw.timeout.as_ref(), d.timeout),
         on_error,
         prefix,
@@ -156,6 +159,40 @@ pub(super) fn state(c: &mut Checker, raw: &RawState) -> StateConfig {
             raw.sync_interval.as_ref(),
             d.sync_interval,
         ),
+    }
+}
+
+/// How long a synced instance decides alone by default: short enough that
+/// a burst spread over instances overshoots little, long enough that one
+/// round trip serves hundreds of requests.
+const LIMITS_INTERVAL: Duration = Duration::from_millis(100);
+
+fn limits_mode(c: &mut Checker, raw: &RawState, backend: &StateBackend) -> LimitsMode {
+    let interval = raw.limits_interval.as_ref();
+    if raw.limits.is_some() && *backend == StateBackend::Memory {
+        c.error("state.limits", "only used with backend = \"redis\"");
+    }
+    match raw.limits.as_deref() {
+        None | Some("exact") => {
+            if interval.is_some() {
+                c.error(
+                    "state.limits_interval",
+                    "only used with limits = \"synced\"",
+                );
+            }
+            LimitsMode::Exact
+        }
+        Some("synced") => {
+            let every = c.duration("state.limits_interval".into(), interval, LIMITS_INTERVAL);
+            LimitsMode::Synced { interval: every }
+        }
+        Some(other) => {
+            c.error(
+                "state.limits",
+                format!("unknown mode {other:?} (known: exact, synced)"),
+            );
+            LimitsMode::Exact
+        }
     }
 }
 
