@@ -1,5 +1,6 @@
 //! Per-user rate limits over real HTTP, with the in-memory store and with a
-//! real `redis-server` (started by the test on a free port): exact under
+//! real `redis-server` (started by the test on a free port; exact and
+//! synced modes): exact under
 //! concurrency, OpenAI's headers and 429 body, corrections, and nothing
 //! spent by refused requests.
 
@@ -23,6 +24,9 @@ use mock_upstream::MockServer;
 pub enum Store {
     Memory,
     Redis(Redis),
+    /// Redis with `limits = "synced"`: one instance decides in memory,
+    /// so it must admit exactly what the memory store admits.
+    Synced(Redis),
 }
 
 impl Store {
@@ -30,10 +34,18 @@ impl Store {
         Store::Redis(Redis::start())
     }
 
+    pub fn synced() -> Store {
+        Store::Synced(Redis::start())
+    }
+
     fn toml(&self) -> String {
         match self {
             Store::Memory => String::new(),
             Store::Redis(r) => format!("[state]\nbackend = \"redis\"\nurl = \"{}\"\n", r.url()),
+            Store::Synced(r) => format!(
+                "[state]\nbackend = \"redis\"\nurl = \"{}\"\nlimits = \"synced\"\n",
+                r.url()
+            ),
         }
     }
 }

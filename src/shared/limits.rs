@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use redis::Script;
 
+use super::finishes::Finish;
 use super::{Shared, StoreError};
 use crate::config::Kind;
 use crate::config::OnError;
 use crate::limits::gcra::Status;
 use crate::limits::{Limited, Refusal, Scope, Store, StoreCall, Verdict};
 
-static SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+pub(super) static SCRIPT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(concat!(
         include_str!("window.lua"),
         include_str!("limits.lua")
@@ -35,7 +36,7 @@ fn parts(scope: &Scope) -> impl Iterator<Item = Part<'_>> {
     windows.chain(scope.max_concurrent.map(Part::Concurrency))
 }
 
-fn invocation(
+pub(super) fn invocation(
     scopes: &[Arc<Scope>],
     mode: &str,
     amount: i64,
@@ -100,22 +101,21 @@ impl Shared {
         verdict(scopes, &reply)
     }
 
-    /// Frees the lease and corrects the token windows, in the background:
-    /// the response is already over, and a failure only costs precision.
+    /// Frees the lease and corrects the token windows, beside the request
+    /// (batched with other finishes: `finishes`): the response is already
+    /// over, and a failure only costs precision.
     pub fn finish(self: &Arc<Self>, scopes: Vec<Arc<Scope>>, lease: String, delta: Option<i64>) {
         let needs_call = delta.is_some() || scopes.iter().any(|s| s.max_concurrent.is_some());
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
         if !needs_call {
             return;
         }
-        let shared = self.clone();
-        rt.spawn(async move {
-            let inv = invocation(&scopes, "finish", delta.unwrap_or(0), &lease);
-            let mut conn = shared.conn();
-            let _: Result<i64, _> = shared.call("finish", inv.invoke_async(&mut conn)).await;
-        });
+        let delta = delta.unwrap_or(0);
+        let f = Finish {
+            scopes,
+            lease,
+            delta,
+        };
+        self.finishes.send(self, f);
     }
 }
 

@@ -15,6 +15,7 @@
 mod affinity;
 mod budget;
 pub mod cooldowns;
+mod finishes;
 mod limits;
 mod synced;
 
@@ -57,6 +58,8 @@ pub struct Shared {
     /// With synced limits: how long this instance's held slots count.
     slot_lease: Duration,
     failing: AtomicBool,
+    /// Exact limits' finishes waiting for their batch.
+    finishes: finishes::Finishes,
     /// Until when (clock ms) calls skip the store; 0 while it answers.
     retry_at: AtomicU64,
     /// `switchyard_state_errors_total`.
@@ -99,6 +102,7 @@ impl Shared {
                 LimitsMode::Exact => Duration::ZERO,
             },
             failing: AtomicBool::new(false),
+            finishes: finishes::Finishes::new(),
             retry_at: AtomicU64::new(0),
             errors,
             shown_url,

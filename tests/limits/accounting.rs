@@ -70,6 +70,11 @@ async fn token_reservations_are_corrected_to_the_reported_usage_in_redis() {
 }
 
 #[tokio::test]
+async fn token_reservations_are_corrected_to_the_reported_usage_synced() {
+    corrections(Store::synced()).await;
+}
+
+#[tokio::test]
 async fn refused_and_invalid_requests_spend_nothing_and_pins_count() {
     let mock = mock("a").await;
     let limits = "[users.tester.rate_limit]\nrequests_per_minute = 2\n[users.tester.rate_limit.models.n]\nrequests_per_minute = 1\n";

@@ -97,6 +97,11 @@ async fn request_limit_is_exact_under_concurrency_in_redis() {
     requests(Store::redis()).await;
 }
 
+#[tokio::test]
+async fn request_limit_is_exact_under_concurrency_synced() {
+    requests(Store::synced()).await;
+}
+
 /// Fires `n` requests; returns the refused ones (status, Retry-After, error)
 /// as they come back, and the tasks of those still waiting.
 async fn fire(
@@ -165,6 +170,11 @@ async fn token_limit_is_exact_under_concurrency_in_redis() {
     tokens(Store::redis()).await;
 }
 
+#[tokio::test]
+async fn token_limit_is_exact_under_concurrency_synced() {
+    tokens(Store::synced()).await;
+}
+
 async fn concurrency(store: Store) {
     let mock: MockServer = mock_with("a", hang()).await;
     let gw = gateway(&limited(
@@ -207,4 +217,9 @@ async fn max_concurrent_is_exact_and_freed_when_clients_leave_in_memory() {
 #[tokio::test]
 async fn max_concurrent_is_exact_and_freed_when_clients_leave_in_redis() {
     concurrency(Store::redis()).await;
+}
+
+#[tokio::test]
+async fn max_concurrent_is_exact_and_freed_when_clients_leave_synced() {
+    concurrency(Store::synced()).await;
 }

@@ -1,8 +1,9 @@
-//! Synced limits (`state.limits = "synced"`) against a real `redis-server`:
-//! two limiters, each with its own connection, registry and instance id
+//! The limiter and a real `redis-server`, without HTTP. Synced limits
+//! (`state.limits = "synced"`): two limiters, each with its own connection, registry and instance id
 //! (two gateways' worth of state), decide in memory and learn what the
 //! other took when they sync. Syncs are driven one round at a time, so
-//! nothing here depends on timing.
+//! nothing here depends on timing. Exact limits: the calls that free
+//! slots after the requests, batched beside them.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -14,13 +15,17 @@ use common_redis::Redis;
 use prometheus_client::metrics::counter::Counter;
 use switchyard::config::{self, Config};
 use switchyard::limits::synced::{Due, Reconcile, Synced};
-use switchyard::limits::{Admission, LimitRegistry, Limiter, Scope};
+use switchyard::limits::{Admission, LimitRegistry, Limiter, Scope, Store};
 use switchyard::scopes::Decision;
 use switchyard::shared::Shared;
 
 fn config(redis: &Redis, limits: &str) -> Config {
+    config_in(redis, "synced", limits)
+}
+
+fn config_in(redis: &Redis, mode: &str, limits: &str) -> Config {
     let text = format!(
-        "[state]\nbackend = \"redis\"\nurl = \"{}\"\nlimits = \"synced\"\n\n\
+        "[state]\nbackend = \"redis\"\nurl = \"{}\"\nlimits = \"{mode}\"\n\n\
          [providers.p]\nbackend_type = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\napi_key = \"k\"\n\n\
          [models.m]\n[[models.m.backends]]\nprovider = \"p\"\nmodel = \"m\"\n\n\
          [users.u]\ntoken = \"t\"\n[users.u.rate_limit]\n{limits}\n",
@@ -134,4 +139,44 @@ async fn slots_held_elsewhere_are_taken_here_until_freed() {
     let b3 = b.admit(1).await.expect("B may hold all 3");
     assert!(b.admit(1).await.is_none(), "B holds 3 of 3");
     drop((b1, b2, b3));
+}
+
+#[tokio::test]
+async fn exact_finishes_free_their_slots_even_after_the_server_lost_the_script() {
+    let redis = Redis::start();
+    let cfg = config_in(&redis, "exact", "max_concurrent = 2\n");
+    let shared = Shared::connect(&cfg.state, Counter::default())
+        .unwrap()
+        .unwrap();
+    let limiter = Limiter::new(Some(shared as Arc<dyn Store>));
+    let scopes = LimitRegistry::default().plans(&cfg)["u"].scopes("m");
+    let admit = || async { limiter.admit(scopes.clone(), 1).await };
+    let held = [admit().await, admit().await];
+    assert!(held.iter().all(|d| matches!(d, Decision::Admitted(..))));
+    assert!(matches!(admit().await, Decision::Refused(_)), "2 of 2 held");
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    drop(held);
+    // The finishes go out beside the requests: wait for their effect.
+    let mut freed = false;
+    for _ in 0..500 {
+        let held: u64 = redis::cmd("ZCARD")
+            .arg("switchyard:rl:u:*:inflight")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        freed = held == 0;
+        if freed {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(freed, "both leases were freed in Redis");
+    let again = [admit().await, admit().await];
+    assert!(again.iter().all(|d| matches!(d, Decision::Admitted(..))));
 }
