@@ -8,7 +8,8 @@
 //! | `users` | 1,000 users (each request another token) |
 //! | `models` | and 50 models with 4 backends each (each request another model) |
 //! | `limits` | and per-user rate limits (requests and tokens per minute, concurrency), in memory |
-//! | `redis` | and Redis (a real `redis-server`, CPU 0) as the state store |
+//! | `redis` | and Redis (a real `redis-server`, CPU 0) as the state store, limits exact (a round trip per request) |
+//! | `synced` | Redis with `state.limits = "synced"` instead (decided in memory, reconciled every 100 ms) |
 //! | `ledger` | and the usage ledger (SQLite, a file beside the config; off in the others) |
 //!
 //! Every variant gets the same wrk script, which cycles through tokens and
@@ -42,11 +43,13 @@ pub(super) struct Variant {
     backends: usize,
     limits: bool,
     redis: bool,
+    /// With `redis`: `state.limits = "synced"` (else exact).
+    synced: bool,
     /// The usage ledger (SQLite, a file beside the config); off before.
     ledger: bool,
 }
 
-pub(super) const VARIANTS: [Variant; 6] = [
+pub(super) const VARIANTS: [Variant; 7] = [
     Variant {
         name: "base",
         what: "1 user, 1 model, 1 backend",
@@ -55,6 +58,7 @@ pub(super) const VARIANTS: [Variant; 6] = [
         backends: 1,
         limits: false,
         redis: false,
+        synced: false,
         ledger: false,
     },
     Variant {
@@ -65,6 +69,7 @@ pub(super) const VARIANTS: [Variant; 6] = [
         backends: 1,
         limits: false,
         redis: false,
+        synced: false,
         ledger: false,
     },
     Variant {
@@ -75,6 +80,7 @@ pub(super) const VARIANTS: [Variant; 6] = [
         backends: 4,
         limits: false,
         redis: false,
+        synced: false,
         ledger: false,
     },
     Variant {
@@ -85,6 +91,7 @@ pub(super) const VARIANTS: [Variant; 6] = [
         backends: 4,
         limits: true,
         redis: false,
+        synced: false,
         ledger: false,
     },
     Variant {
@@ -95,6 +102,18 @@ pub(super) const VARIANTS: [Variant; 6] = [
         backends: 4,
         limits: true,
         redis: true,
+        synced: false,
+        ledger: false,
+    },
+    Variant {
+        name: "synced",
+        what: "+ Redis, limits synced (not exact)",
+        users: 1000,
+        models: 50,
+        backends: 4,
+        limits: true,
+        redis: true,
+        synced: true,
         ledger: false,
     },
     Variant {
@@ -105,6 +124,7 @@ pub(super) const VARIANTS: [Variant; 6] = [
         backends: 4,
         limits: true,
         redis: true,
+        synced: true,
         ledger: true,
     },
 ];
@@ -121,6 +141,7 @@ impl Variant {
             backends,
             limits: false,
             redis: false,
+            synced: false,
             ledger: false,
         }
     }
@@ -141,7 +162,11 @@ pub(super) fn config(v: &Variant, upstream: SocketAddr, redis: Option<SocketAddr
         c += "[usage]\nstore = \"off\"\n\n";
     }
     if let (true, Some(r)) = (v.redis, redis) {
-        c += &format!("[state]\nbackend = \"redis\"\nurl = \"redis://{r}\"\n\n");
+        c += &format!("[state]\nbackend = \"redis\"\nurl = \"redis://{r}\"\n");
+        if v.synced {
+            c += "limits = \"synced\"\n";
+        }
+        c.push('\n');
     }
     for b in 0..v.backends {
         c += &format!(
