@@ -6,16 +6,23 @@
 --
 -- KEYS: one per window or concurrency set. ARGV: mode ("admit", "peek" or
 -- "finish"), tokens (or the token correction for "finish"), lease id,
--- lease ms, then for each key: kind ("r" requests, "t" tokens, "c"
--- concurrency), n (the limit), p (period ms).
--- admit/peek reply: refused key index (0: none), wait ms, then for each key
--- remaining, reset ms, wait ms.
+-- lease ms, then one string of three values per key: kind ("r" requests,
+-- "t" tokens, "c" concurrency), n (the limit), p (period ms). Packed in
+-- one string, and answered in one, because each separate value costs the
+-- gateway an allocation and a parse, in every request.
+-- admit/peek reply: a string of integers: refused key index (0: none),
+-- wait ms, then for each key remaining, reset ms, wait ms.
 local mode, amount, lease, lease_ms = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local commit = mode == 'admit'
 
+local specs = {}
+for kind, n, p in string.gmatch(ARGV[5], '(%a) (%d+) (%d+)') do
+  specs[#specs + 1] = {kind, tonumber(n), tonumber(p)}
+end
+
 local function spec(i)
-  local b = 4 + 3 * (i - 1)
-  return ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
+  local s = specs[i]
+  return s[1], s[2], s[3]
 end
 
 if mode == 'finish' then
@@ -75,4 +82,7 @@ if commit and out[1] == 0 then
     end
   end
 end
-return out
+for i, v in ipairs(out) do
+  out[i] = string.format('%.0f', v)
+end
+return table.concat(out, ' ')

@@ -47,20 +47,36 @@ pub(super) fn invocation(
         .arg(amount)
         .arg(lease)
         .arg(LEASE.as_millis() as u64);
+    let mut spec = String::with_capacity(32 * scopes.len());
+    let mut b = itoa::Buffer::new();
     for s in scopes {
         // `Scope::keys` has one key per part, in the same order.
         for (part, key) in parts(s).zip(&s.keys) {
             inv.key(key.as_str());
-            match part {
+            let (kind, n, p) = match part {
                 Part::Window(w) => {
-                    let kind = if w.kind == Kind::Requests { "r" } else { "t" };
-                    inv.arg(kind).arg(w.limit).arg(w.period.as_millis() as u64)
+                    let kind = if w.kind == Kind::Requests { "r " } else { "t " };
+                    (kind, w.limit, w.period.as_millis() as u64)
                 }
-                Part::Concurrency(max) => inv.arg("c").arg(max).arg(0),
+                Part::Concurrency(max) => ("c ", max, 0),
             };
+            spec.push_str(kind);
+            spec.push_str(b.format(n));
+            spec.push(' ');
+            spec.push_str(b.format(p));
+            spec.push(' ');
         }
     }
+    inv.arg(spec);
     inv
+}
+
+/// The script's reply: a string of integers.
+fn integers(reply: &str) -> Result<Vec<i64>, StoreError> {
+    reply
+        .split_ascii_whitespace()
+        .map(|v| v.parse().map_err(|_| StoreError::Reply("not an integer")))
+        .collect()
 }
 
 impl Store for Shared {
@@ -90,15 +106,15 @@ impl Shared {
     ) -> Result<Verdict, StoreError> {
         let inv = invocation(scopes, "admit", tokens.min(i64::MAX as u64) as i64, lease);
         let mut conn = self.conn();
-        let reply: Vec<i64> = self.call("admit", inv.invoke_async(&mut conn)).await?;
-        verdict(scopes, &reply)
+        let reply: String = self.call("admit", inv.invoke_async(&mut conn)).await?;
+        verdict(scopes, &integers(&reply)?)
     }
 
     pub async fn peek(&self, scopes: &[Arc<Scope>]) -> Result<Verdict, StoreError> {
         let inv = invocation(scopes, "peek", 0, "");
         let mut conn = self.conn();
-        let reply: Vec<i64> = self.call("peek", inv.invoke_async(&mut conn)).await?;
-        verdict(scopes, &reply)
+        let reply: String = self.call("peek", inv.invoke_async(&mut conn)).await?;
+        verdict(scopes, &integers(&reply)?)
     }
 
     /// Frees the lease and corrects the token windows, beside the request

@@ -6,11 +6,13 @@
 --
 -- KEYS: one per window or per scope's held-slots hash. ARGV: instance id,
 -- slot lease ms (how long a count outlives an instance that stops
--- syncing), then for each key: kind ("w" window, "c" slots), n (the
--- limit), p (period ms), amount (cells taken since the last sync, < 0
--- given back; or slots held now).
--- Reply: for each key, the window's used units after the push (cells x p),
--- or the slots the other instances hold.
+-- syncing), then one string of three integers per key: n (the limit; 0
+-- for a held-slots hash), p (period ms), amount (cells taken since the
+-- last sync, < 0 given back; or slots held now). Packed in one string, and
+-- answered in one, because each separate value costs the gateway an
+-- allocation and a parse, and a sync carries thousands.
+-- Reply: a string of one integer per key: the window's used units after
+-- the push (cells x p), or the slots the other instances hold.
 local me, lease = ARGV[1], tonumber(ARGV[2])
 
 local function window(key, n, p, amount)
@@ -41,14 +43,19 @@ local function slots(key, held)
   return others
 end
 
+local spec = {}
+for v in string.gmatch(ARGV[3], '%-?%d+') do
+  spec[#spec + 1] = tonumber(v)
+end
 local out = {}
 for i, key in ipairs(KEYS) do
-  local b = 2 + 4 * (i - 1)
-  local kind, n, p, amount = ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
-  if kind == 'c' then
-    out[i] = slots(key, amount)
+  local n, p, amount = spec[3 * i - 2], spec[3 * i - 1], spec[3 * i]
+  local v
+  if n == 0 then
+    v = slots(key, amount)
   else
-    out[i] = window(key, n, p, amount)
+    v = window(key, n, p, amount)
   end
+  out[i] = string.format('%.0f', v)
 end
-return out
+return table.concat(out, ' ')

@@ -30,44 +30,52 @@ fn invocation(shared: &Shared, pushes: &[Push<'_>]) -> redis::ScriptInvocation<'
     let mut inv = SCRIPT.prepare_invoke();
     inv.arg(shared.instance.as_str())
         .arg(shared.slot_lease.as_millis() as u64);
+    let mut spec = String::with_capacity(pushes.len() * 48);
     for p in pushes {
         let s = p.scope;
         for ((w, key), taken) in s.windows.iter().zip(&s.keys).zip(&p.taken) {
             inv.key(key.as_str());
-            inv.arg("w")
-                .arg(w.limit)
-                .arg(w.period.as_millis() as u64)
-                .arg(*taken);
+            put(&mut spec, w.limit, w.period.as_millis() as u64, *taken);
         }
         if let Some(key) = &s.held_key {
             inv.key(key.as_str());
-            inv.arg("c").arg(0).arg(0).arg(p.held);
+            put(&mut spec, 0, 0, p.held.min(i64::MAX as u64) as i64);
         }
     }
+    inv.arg(spec);
     inv
 }
 
-/// Splits the script's reply back into one view per push.
-fn views(pushes: &[Push<'_>], reply: &[i64]) -> Option<Vec<Pulled>> {
-    let mut at = 0;
+/// Appends one key's three integers to the packed spec.
+fn put(spec: &mut String, n: u64, p: u64, amount: i64) {
+    let mut b = itoa::Buffer::new();
+    spec.push_str(b.format(n));
+    spec.push(' ');
+    spec.push_str(b.format(p));
+    spec.push(' ');
+    spec.push_str(b.format(amount));
+    spec.push(' ');
+}
+
+/// Splits the script's reply (one integer per key) into one view per push.
+fn views(pushes: &[Push<'_>], reply: &str) -> Option<Vec<Pulled>> {
+    let mut values = reply
+        .split_ascii_whitespace()
+        .map(|v| v.parse::<i64>().ok());
+    let mut next = || values.next().flatten().map(|v| v.max(0));
     let mut out = Vec::with_capacity(pushes.len());
     for p in pushes {
-        let windows = p.scope.windows.len();
-        let used = reply.get(at..at + windows)?;
-        at += windows;
-        let elsewhere = match p.scope.held_key {
-            Some(_) => {
-                at += 1;
-                *reply.get(at - 1)?
-            }
+        let s = p.scope;
+        let used = (0..s.windows.len())
+            .map(|_| next().map(|u| u as u128))
+            .collect::<Option<Vec<_>>>()?;
+        let elsewhere = match s.held_key {
+            Some(_) => next()? as u64,
             None => 0,
         };
-        out.push(Pulled {
-            used: used.iter().map(|&u| u.max(0) as u128).collect(),
-            elsewhere: elsewhere.max(0) as u64,
-        });
+        out.push(Pulled { used, elsewhere });
     }
-    (at == reply.len()).then_some(out)
+    next().is_none().then_some(out)
 }
 
 impl Reconcile for Shared {
@@ -75,7 +83,7 @@ impl Reconcile for Shared {
         Box::pin(async move {
             let inv = invocation(self, pushes);
             let mut conn = self.conn();
-            let reply: Vec<i64> = self
+            let reply: String = self
                 .call("sync limits", inv.invoke_async(&mut conn))
                 .await
                 .map_err(|_| ())?;
