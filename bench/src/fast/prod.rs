@@ -454,7 +454,7 @@ mod tests {
             use switchyard::config::UsageStore;
             let store_ok = match v.ledger {
                 None => c.usage.store == UsageStore::Off,
-                Some(Ledger::Sqlite) => matches!(c.usage.store, UsageStore::Sqlite(Some(_))),
+                Some(Ledger::Sqlite) => matches!(c.usage.store, UsageStore::Sqlite(_)),
                 Some(Ledger::Postgres) => matches!(c.usage.store, UsageStore::Postgres(_)),
             };
             assert!(store_ok, "{}", v.name);
