@@ -23,6 +23,8 @@ pub const USAGE: &str =
   --callgrind  nginx mode: instead of the timed phases, count each proxy's instructions per
                request under valgrind's callgrind (throughput, streams, production; `--only`)
   --requests N requests counted per proxy under --callgrind (default 4000)
+  --variant V  under --callgrind, count only production variant V (base, users, models,
+               limits, redis, ledger, ledger_pg); repeatable
   --gateway-bin B  run this gateway binary instead of target/release/switchyard (A/B runs)
   --gateway-config C  nginx mode: the plain gateway's config file instead of the generated
                one (an older build's, which refuses keys it predates; `UPSTREAM` is replaced
@@ -53,6 +55,8 @@ pub struct Opts {
     pub upstream: Upstream,
     pub callgrind: bool,
     pub requests: Option<u64>,
+    /// `--variant`: the production variants counted under --callgrind.
+    pub variants: Vec<String>,
 }
 
 impl Opts {
@@ -69,6 +73,7 @@ impl Opts {
             upstream: Upstream::Mock,
             callgrind: false,
             requests: None,
+            variants: Vec::new(),
         };
         while let Some(a) = it.next() {
             match a.as_str() {
@@ -78,6 +83,7 @@ impl Opts {
                 "--callgrind" => o.callgrind = true,
                 "--requests" => o.requests = it.next().and_then(|s| s.parse().ok()),
                 "--only" => o.only.extend(it.next()),
+                "--variant" => o.variants.extend(it.next()),
                 "--out" => o.out = it.next(),
                 "--gateway-bin" => o.gateway_bin = it.next(),
                 "--gateway-config" => o.gateway_config = it.next(),
@@ -102,6 +108,11 @@ impl Opts {
     /// Whether the phase called `name` (without its `_Nconn` suffix) runs.
     pub fn wants(&self, name: &str) -> bool {
         self.only.is_empty() || self.only.iter().any(|o| o == name)
+    }
+
+    /// Whether the production variant `name` is counted (`--variant`; all without one).
+    pub fn wants_variant(&self, name: &str) -> bool {
+        self.variants.is_empty() || self.variants.iter().any(|v| v == name)
     }
 
     /// Whether a phase that only runs when asked for (`--only NAME`) runs:

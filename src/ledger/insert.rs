@@ -4,90 +4,118 @@
 
 use std::sync::OnceLock;
 
+use sqlx::error::BoxDynError;
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::sqlite::SqliteArguments;
+use sqlx::{Arguments as _, Postgres, Sqlite};
+
 use super::Row;
 
-/// The table's columns, in the order [`bind_row`] binds them.
+/// The table's columns, in the order [`sqlite_chunk`] and [`unnest`] bind them.
 pub(super) const COLUMNS: &str =
     "ts_ms, day, request_id, user_id, model, backend, provider, endpoint, \
     stream, status, attempts, input_tokens, cached_input_tokens, output_tokens, \
     reasoning_tokens, cost_usd, latency_ms, ttft_ms";
 
+/// Values per row: the columns.
+const PER_ROW: usize = 18;
+
 /// Rows per insert statement; every batch size is a sum of these.
 pub(super) const CHUNKS: [usize; 4] = [64, 16, 4, 1];
 
-/// How a statement's placeholders are written: SQLite binds `?` by
-/// position (its `$N` are names, which sqlx looks up one by one for every
-/// value: quadratic in a batch), PostgreSQL needs `$N`.
-#[derive(Clone, Copy)]
-pub(super) enum Placeholders {
-    Question,
-    Numbered,
-}
-
-/// The insert statement for the largest chunk that `left` rows fill, and
-/// its row count.
-pub(super) fn insert_statement(left: usize, p: Placeholders) -> (&'static str, usize) {
-    static TEXTS: OnceLock<[Vec<String>; 2]> = OnceLock::new();
-    let texts = TEXTS.get_or_init(|| {
-        [Placeholders::Question, Placeholders::Numbered]
-            .map(|p| CHUNKS.iter().map(|&n| insert_sql(n, p)).collect())
-    });
+/// The SQLite insert statement for the largest chunk that `left` rows
+/// fill, and its row count. Its placeholders are `?`, which SQLite binds
+/// by position (its `$N` are names, which sqlx looks up one by one for
+/// every value: quadratic in a batch).
+pub(super) fn insert_statement(left: usize) -> (&'static str, usize) {
+    static TEXTS: OnceLock<Vec<String>> = OnceLock::new();
+    let texts = TEXTS.get_or_init(|| CHUNKS.iter().map(|&n| insert_sql(n)).collect());
     let i = CHUNKS
         .iter()
         .position(|&n| n <= left)
         .unwrap_or(CHUNKS.len() - 1);
-    (texts[p as usize][i].as_str(), CHUNKS[i])
+    (texts[i].as_str(), CHUNKS[i])
 }
 
-fn insert_sql(rows: usize, p: Placeholders) -> String {
-    let per_row = COLUMNS.split(',').count();
-    let mut sql = format!("INSERT INTO usage_rows ({COLUMNS}) VALUES ");
-    for r in 0..rows {
-        sql.push_str(if r == 0 { "(" } else { ", (" });
-        for c in 0..per_row {
-            if c > 0 {
-                sql.push_str(", ");
-            }
-            match p {
-                Placeholders::Question => sql.push('?'),
-                Placeholders::Numbered => sql.push_str(&format!("${}", r * per_row + c + 1)),
-            }
-        }
-        sql.push(')');
+fn insert_sql(rows: usize) -> String {
+    let values = vec!["?"; PER_ROW].join(", ");
+    let tuples = vec![format!("({values})"); rows].join(", ");
+    format!("INSERT INTO usage_rows ({COLUMNS}) VALUES {tuples}")
+}
+
+/// The SQLite statement `sql` with `rows` bound, in [`COLUMNS`] order,
+/// borrowing their text. The values go straight into one argument list
+/// sized for them, not through `Query::bind`, which moves the query by
+/// value for every one of the 18 values a row has.
+pub(super) fn sqlite_chunk<'q>(
+    sql: &'q str,
+    rows: &'q [Row],
+) -> Result<Query<'q, Sqlite, SqliteArguments<'q>>, sqlx::Error> {
+    let mut args = SqliteArguments::default();
+    args.reserve(rows.len() * PER_ROW, 0);
+    for r in rows {
+        add_row(&mut args, r).map_err(sqlx::Error::Encode)?;
     }
-    sql
+    Ok(sqlx::query_with(sql, args))
 }
 
-/// Binds one row's values, in [`COLUMNS`] order, borrowing its text.
-pub(super) fn bind_row<'q, DB>(
-    q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
-    r: &'q Row,
-) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
-where
-    DB: sqlx::Database,
-    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    f64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    Option<f64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-{
-    q.bind(r.ts_ms)
-        .bind(&*r.day)
-        .bind(r.request_id.as_str())
-        .bind(r.user.as_str())
-        .bind(r.model.as_str())
-        .bind(r.backend.id.as_str())
-        .bind(r.backend.provider.id.as_str())
-        .bind(r.endpoint)
-        .bind(i64::from(r.stream))
-        .bind(i64::from(r.status))
-        .bind(i64::from(r.attempts))
-        .bind(count(r.input_tokens))
-        .bind(count(r.cached_input_tokens))
-        .bind(count(r.output_tokens))
-        .bind(count(r.reasoning_tokens))
-        .bind(r.cost_usd)
-        .bind(r.latency_ms)
-        .bind(r.ttft_ms)
+fn add_row<'q>(a: &mut SqliteArguments<'q>, r: &'q Row) -> Result<(), BoxDynError> {
+    a.add(r.ts_ms)?;
+    a.add(&*r.day)?;
+    a.add(r.request_id.as_str())?;
+    a.add(r.user.as_str())?;
+    a.add(r.model.as_str())?;
+    a.add(r.backend.id.as_str())?;
+    a.add(r.backend.provider.id.as_str())?;
+    a.add(r.endpoint)?;
+    a.add(i64::from(r.stream))?;
+    a.add(i64::from(r.status))?;
+    a.add(i64::from(r.attempts))?;
+    a.add(count(r.input_tokens))?;
+    a.add(count(r.cached_input_tokens))?;
+    a.add(count(r.output_tokens))?;
+    a.add(count(r.reasoning_tokens))?;
+    a.add(r.cost_usd)?;
+    a.add(r.latency_ms)?;
+    a.add(r.ttft_ms)
+}
+
+/// PostgreSQL's insert of a whole batch: one array per column, which
+/// `UNNEST` turns back into rows (in array order, so the ids follow the
+/// batch). One statement text for every batch size, and 18 values to
+/// bind instead of 18 per row: the gateway encodes each array in one go.
+const UNNEST: &str = "INSERT INTO usage_rows (ts_ms, day, request_id, user_id, model, backend, \
+    provider, endpoint, stream, status, attempts, input_tokens, cached_input_tokens, \
+    output_tokens, reasoning_tokens, cost_usd, latency_ms, ttft_ms) SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], \
+    $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::bigint[], \
+    $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::float8[], \
+    $17::float8[], $18::float8[])";
+
+/// [`UNNEST`] with `rows` bound, column by column, borrowing their text.
+pub(super) fn unnest(rows: &[Row]) -> Query<'_, Postgres, PgArguments> {
+    let ints = |f: fn(&Row) -> i64| rows.iter().map(f).collect::<Vec<i64>>();
+    let texts = |f: fn(&Row) -> &str| rows.iter().map(f).collect::<Vec<&str>>();
+    let floats = |f: fn(&Row) -> f64| rows.iter().map(f).collect::<Vec<f64>>();
+    sqlx::query(UNNEST)
+        .bind(ints(|r| r.ts_ms))
+        .bind(texts(|r| &r.day))
+        .bind(texts(|r| &r.request_id))
+        .bind(texts(|r| &r.user))
+        .bind(texts(|r| &r.model))
+        .bind(texts(|r| &r.backend.id))
+        .bind(texts(|r| &r.backend.provider.id))
+        .bind(texts(|r| r.endpoint))
+        .bind(ints(|r| i64::from(r.stream)))
+        .bind(ints(|r| i64::from(r.status)))
+        .bind(ints(|r| i64::from(r.attempts)))
+        .bind(ints(|r| count(r.input_tokens)))
+        .bind(ints(|r| count(r.cached_input_tokens)))
+        .bind(ints(|r| count(r.output_tokens)))
+        .bind(ints(|r| count(r.reasoning_tokens)))
+        .bind(floats(|r| r.cost_usd))
+        .bind(floats(|r| r.latency_ms))
+        .bind(rows.iter().map(|r| r.ttft_ms).collect::<Vec<Option<f64>>>())
 }
 
 /// A token count as SQL's signed BIGINT.
@@ -134,14 +162,13 @@ pub(super) mod tests {
     #[test]
     fn every_batch_size_is_a_sum_of_chunks() {
         for left in 1..300 {
-            let (sql, n) = insert_statement(left, Placeholders::Question);
+            let (sql, n) = insert_statement(left);
             assert!(n <= left && CHUNKS.contains(&n), "{left}");
             assert_eq!(sql.matches('?').count(), n * 18);
-            let (sql, _) = insert_statement(left, Placeholders::Numbered);
-            assert!(
-                sql.contains(&format!("${}", n * 18)) && !sql.contains(&format!("${}", n * 18 + 1))
-            );
         }
+        assert_eq!(COLUMNS.split(',').count(), PER_ROW);
+        assert!(UNNEST.contains(&format!("({COLUMNS})")));
+        assert!(UNNEST.contains("$18::float8[])") && !UNNEST.contains("$19"));
     }
 
     #[tokio::test]

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 
 use crate::calendar::{self, Date};
 use crate::config::{Backend, UsageConfig, UsageStore};
@@ -113,6 +113,8 @@ pub struct Ledger {
     store: Option<Arc<Store>>,
     queue: Option<mpsc::UnboundedSender<Row>>,
     pending: Arc<AtomicUsize>,
+    /// Tells the writer another batch's worth of rows is pending.
+    full: Arc<Notify>,
     bound: usize,
     dropped: Counter,
     /// A drop incident is going on: logged once until rows flow again.
@@ -131,6 +133,7 @@ impl Ledger {
             store: None,
             queue: None,
             pending: pending.clone(),
+            full: Arc::new(Notify::new()),
             bound: cfg.max_pending_rows,
             dropped,
             dropping: dropping.clone(),
@@ -144,7 +147,16 @@ impl Ledger {
         let store = Arc::new(Store::open(&cfg.store)?);
         let (tx, rx) = mpsc::unbounded_channel();
         let dropped = ledger.dropped.clone();
-        let writer = writer::Writer::new(store.clone(), rx, pending, dropping, ready_tx, dropped);
+        let full = ledger.full.clone();
+        let writer = writer::Writer::new(
+            store.clone(),
+            rx,
+            pending,
+            dropping,
+            ready_tx,
+            full,
+            dropped,
+        );
         tasks.spawn_until_done("usage ledger writer", writer.run(tasks.clone()));
         if let Some(keep) = cfg.retention {
             tasks.spawn("usage retention", writer::retain(store.clone(), keep));
@@ -166,18 +178,20 @@ impl Ledger {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < self.bound).then_some(n + 1)
             });
-        if taken.is_err() {
+        let Ok(before) = taken else {
             self.dropped.inc();
             if !self.dropping.swap(true, Ordering::AcqRel) {
                 tracing::warn!(target: "switchyard::usage", pending = self.bound,
                     "usage ledger: the store is behind and the queue is full; dropping rows (counted in switchyard_usage_rows_dropped_total)");
             }
             return;
-        }
+        };
         if queue.send(row).is_err() {
             // The writer has stopped (the gateway is shutting down).
             self.pending.fetch_sub(1, Ordering::AcqRel);
             self.dropped.inc();
+        } else if (before + 1) % writer::BATCH == 0 {
+            self.full.notify_one();
         }
     }
 

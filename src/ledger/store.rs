@@ -13,7 +13,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, Row as _, SqlitePool};
 
-use super::insert::{bind_row, insert_statement, Placeholders};
+use super::insert::{insert_statement, sqlite_chunk, unnest};
 use super::report::{Bind, Report, Total};
 use super::schema::Schema;
 use super::Row;
@@ -146,36 +146,60 @@ impl Store {
     /// `batch`; a mark already there (the batch went in, and only its
     /// answer was lost) leaves the rows out. One mark per batch instead of
     /// a unique key per row keeps the rows' table to one B-tree insert.
-    /// The rows go in statements of [`CHUNKS`] rows
-    /// each, largest first: only those few statement texts exist, and sqlx
+    ///
+    /// SQLite takes the rows in statements of [`CHUNKS`] rows each,
+    /// largest first: only those few statement texts exist, and sqlx
     /// prepares each once per connection and keeps it. One statement of
     /// the batch's own size, a new text for nearly every batch, had SQLite
     /// parse ~4,900 placeholders each time: half of the writer's CPU.
+    /// PostgreSQL takes the whole batch in one statement of one array per
+    /// column (see [`unnest`]).
+    ///
+    /// [`CHUNKS`]: super::insert::CHUNKS
     pub async fn insert(&self, writer: &str, batch: i64, rows: &[Row]) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
         }
-        let placeholders = match self.pool {
-            Pool::Sqlite(_) => Placeholders::Question,
-            Pool::Postgres(_) => Placeholders::Numbered,
+        let result = match &self.pool {
+            Pool::Sqlite(pool) => {
+                async {
+                    let mut tx = pool.begin().await?;
+                    let marked = sqlx::query(MARK)
+                        .bind(writer)
+                        .bind(batch)
+                        .execute(&mut *tx)
+                        .await?;
+                    if marked.rows_affected() == 0 {
+                        return tx.rollback().await;
+                    }
+                    let mut rest = rows;
+                    while !rest.is_empty() {
+                        let (sql, n) = insert_statement(rest.len());
+                        let (chunk, tail) = rest.split_at(n);
+                        sqlite_chunk(sql, chunk)?.execute(&mut *tx).await?;
+                        rest = tail;
+                    }
+                    tx.commit().await
+                }
+                .await
+            }
+            Pool::Postgres(pool) => {
+                async {
+                    let mut tx = pool.begin().await?;
+                    let marked = sqlx::query(MARK)
+                        .bind(writer)
+                        .bind(batch)
+                        .execute(&mut *tx)
+                        .await?;
+                    if marked.rows_affected() == 0 {
+                        return tx.rollback().await;
+                    }
+                    unnest(rows).execute(&mut *tx).await?;
+                    tx.commit().await
+                }
+                .await
+            }
         };
-        let result = on_pool!(self, pool => async {
-            let mut tx = pool.begin().await?;
-            let marked = sqlx::query(MARK).bind(writer).bind(batch).execute(&mut *tx).await?;
-            if marked.rows_affected() == 0 {
-                return tx.rollback().await;
-            }
-            let mut rest = rows;
-            while !rest.is_empty() {
-                let (sql, n) = insert_statement(rest.len(), placeholders);
-                let (chunk, tail) = rest.split_at(n);
-                let query = chunk.iter().fold(sqlx::query(sql), bind_row);
-                query.execute(&mut *tx).await?;
-                rest = tail;
-            }
-            tx.commit().await
-        }
-        .await);
         result.map_err(db)
     }
 

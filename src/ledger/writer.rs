@@ -2,6 +2,11 @@
 //! inserts what the queue holds in batches (by size, or ~100 ms after the
 //! first row of a batch), retrying with backoff while the store is down.
 //! Rows stay counted as pending until they are written.
+//!
+//! While it gathers a batch the writer does not wait on the queue, which
+//! would wake it (a task switch) for every row: it sleeps until the
+//! batch's time is up or [`Ledger::record`](super::Ledger::record) says a
+//! batch's worth of rows is pending, then takes them all at once.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -9,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio::time::Instant;
 
 use prometheus_client::metrics::counter::Counter;
@@ -18,7 +23,7 @@ use super::{Row, Store, SHUTDOWN_FLUSH};
 use crate::tasks::Tasks;
 
 /// Rows per insert.
-const BATCH: usize = 256;
+pub(super) const BATCH: usize = 256;
 /// How long a batch waits for more rows after its first.
 const GATHER: Duration = Duration::from_millis(100);
 /// Bound on one call to the store.
@@ -33,6 +38,8 @@ pub(super) struct Writer {
     pending: Arc<AtomicUsize>,
     dropping: Arc<AtomicBool>,
     ready: watch::Sender<bool>,
+    /// Told each time another [`BATCH`] rows are pending.
+    full: Arc<Notify>,
     /// Rows lost: counted in `switchyard_usage_rows_dropped_total`.
     dropped: Counter,
     /// The store is failing: logged once until it answers again.
@@ -58,6 +65,7 @@ impl Writer {
         pending: Arc<AtomicUsize>,
         dropping: Arc<AtomicBool>,
         ready: watch::Sender<bool>,
+        full: Arc<Notify>,
         dropped: Counter,
     ) -> Self {
         Writer {
@@ -67,6 +75,7 @@ impl Writer {
             pending,
             dropping,
             ready,
+            full,
             dropped,
             failing: false,
             batches: Batches {
@@ -131,17 +140,20 @@ impl Writer {
         self.flush().await;
     }
 
-    /// Takes rows for up to [`GATHER`] or until a batch is full.
+    /// Takes rows for up to [`GATHER`] or until a batch is full. Pending
+    /// rows are all in the buffer or the queue here (nothing is being
+    /// written), so the batch is full when the count says so.
     async fn gather(&mut self, tasks: &Tasks) {
         let until = Instant::now() + GATHER;
-        while self.buffer.len() < BATCH && !tasks.is_stopped() {
+        loop {
+            self.take_queued();
+            if self.buffer.len() >= BATCH || tasks.is_stopped() {
+                return;
+            }
             tokio::select! {
                 _ = tasks.stopped() => return,
-                _ = tokio::time::sleep_until(until) => return,
-                row = self.rx.recv() => match row {
-                    Some(row) => self.buffer.push_back(row),
-                    None => return,
-                },
+                _ = tokio::time::sleep_until(until) => return self.take_queued(),
+                _ = self.full.notified() => {}
             }
         }
     }

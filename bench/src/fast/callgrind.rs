@@ -146,27 +146,20 @@ pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
             rows.push(env.count(phase, &under, load)?);
         }
     }
-    if opts.wants("production") {
-        if let Some(redis) = &tools.redis {
-            let r = prod::Redis::start(redis, tmp.path(), pin.load_cpu)?;
-            for v in &prod::VARIANTS {
-                let path = out.join(format!("gateway-callgrind-{}.toml", v.name));
-                std::fs::write(
-                    &path,
-                    for_valgrind(prod::config(v, upstream.addr, Some(r.addr))),
-                )?;
-                let rot = prod::rotation(v);
-                let load = Counted {
-                    addr: upstream.addr,
-                    path: nginx::JSON_PATH.to_string(),
-                    tokens: rot.tokens,
-                    bodies: rot.bodies.into_iter().map(Bytes::from).collect(),
-                    expected: Bytes::from(fixtures::completion()),
-                    conns: 64,
-                };
-                rows.push(env.count(prod::PRODUCTION, &gateway(v.name, &path), load)?);
-            }
-        }
+    if let (true, Some(redis), Some(pg)) = (opts.wants("production"), &tools.redis, &tools.postgres)
+    {
+        let exes = prod::StoreExes {
+            redis,
+            postgres: pg,
+        };
+        rows.extend(production(
+            opts,
+            &env,
+            &exes,
+            tmp.path(),
+            upstream.addr,
+            &gateway,
+        )?);
     }
     if !scale.is_empty() {
         let gw = &paths.gateway;
@@ -191,6 +184,40 @@ pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
     std::fs::write(&path, serde_json::to_string_pretty(&rows)?)?;
     println!("\nresults written to {}", path.display());
     Ok(())
+}
+
+/// The production variants (those `--variant` names, or all), each under
+/// callgrind with its wrk rotation's tokens and bodies.
+fn production(
+    opts: &Opts,
+    env: &Env,
+    exes: &prod::StoreExes,
+    dir: &Path,
+    upstream: std::net::SocketAddr,
+    gateway: &dyn Fn(&str, &Path) -> Under,
+) -> Result<Vec<Row>> {
+    let (redis, pg) = prod::start_stores(exes, dir, env.pin.load_cpu)?;
+    let url = pg.url();
+    let stores = prod::Stores {
+        redis: Some(redis.addr),
+        postgres: Some(&url),
+    };
+    let mut rows = Vec::new();
+    for v in prod::VARIANTS.iter().filter(|v| opts.wants_variant(v.name)) {
+        let path = env.out.join(format!("gateway-callgrind-{}.toml", v.name));
+        std::fs::write(&path, for_valgrind(prod::config(v, upstream, stores)))?;
+        let rot = prod::rotation(v);
+        let load = Counted {
+            addr: upstream,
+            path: nginx::JSON_PATH.to_string(),
+            tokens: rot.tokens,
+            bodies: rot.bodies.into_iter().map(Bytes::from).collect(),
+            expected: Bytes::from(fixtures::completion()),
+            conns: 64,
+        };
+        rows.push(env.count(prod::PRODUCTION, &gateway(v.name, &path), load)?);
+    }
+    Ok(rows)
 }
 
 pub(super) struct Env<'a> {

@@ -26,6 +26,7 @@ mod prod;
 mod scale;
 mod scale_report;
 mod scale_run;
+mod servers;
 mod tools;
 mod wrk;
 
@@ -301,10 +302,11 @@ pub fn run(opts: &Opts, pin: Pinning, machine: sysstat::Machine) -> Result<()> {
     }
     let mut production = Vec::new();
     if opts.wants("production") {
-        if let Some(redis) = &tools.redis {
+        if let (Some(redis), Some(postgres)) = (&tools.redis, &tools.postgres) {
             println!("\nproduction config, 64 connections, non-streaming (one feature more per variant):");
             let rounds = opts.load_rounds();
-            production = prod::run(&ctx, redis, upstream.addr, &paths.gateway, out, pin, rounds)?;
+            let exes = prod::StoreExes { redis, postgres };
+            production = prod::run(&ctx, &exes, upstream.addr, &paths.gateway, out, pin, rounds)?;
         }
     }
     if opts.named("cores") {

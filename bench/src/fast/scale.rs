@@ -131,8 +131,16 @@ impl Point {
     /// The point's gateway config.
     pub fn config(&self, upstream: SocketAddr) -> String {
         match self.curve {
-            USERS => prod::config(&prod::Variant::plain(self.n, 1), upstream, None),
-            BACKENDS => prod::config(&prod::Variant::plain(1, self.n), upstream, None),
+            USERS => prod::config(
+                &prod::Variant::plain(self.n, 1),
+                upstream,
+                prod::Stores::default(),
+            ),
+            BACKENDS => prod::config(
+                &prod::Variant::plain(1, self.n),
+                upstream,
+                prod::Stores::default(),
+            ),
             // The default limit is 10,000 client connections: the last
             // point must not queue in the backlog. Under valgrind, 10,000
             // connections opened at once wait longer than the default 10 s

@@ -1,5 +1,6 @@
 //! nginx and wrk, Debian's packages: found on the PATH (or in the sbin
-//! folders, where Debian puts nginx), installed with apt-get when missing.
+//! folders, where Debian puts nginx), installed with apt-get when missing;
+//! for the production phase also redis-server and PostgreSQL.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -12,11 +13,14 @@ pub struct Tools {
     pub wrk: PathBuf,
     /// Only when the production-config phase runs.
     pub redis: Option<PathBuf>,
+    /// PostgreSQL's binaries folder; only for the production-config phase.
+    pub postgres: Option<PathBuf>,
 }
 
 /// (executable, Debian package).
 const NEEDED: [(&str, &str); 2] = [("nginx", "nginx"), ("wrk", "wrk")];
 const REDIS: (&str, &str) = ("redis-server", "redis-server");
+const POSTGRES: &str = "postgresql";
 
 pub fn find(name: &str) -> Option<PathBuf> {
     let path = std::env::var("PATH").unwrap_or_default();
@@ -35,17 +39,21 @@ pub fn find(name: &str) -> Option<PathBuf> {
     found
 }
 
-/// Finds the tools, installing the missing ones first; `redis` too if asked.
-pub fn ensure(redis: bool) -> Result<Tools> {
+/// Finds the tools, installing the missing ones first; the production
+/// phase's stores (redis-server, PostgreSQL) too if asked.
+pub fn ensure(production: bool) -> Result<Tools> {
     let mut needed = NEEDED.to_vec();
-    if redis {
+    if production {
         needed.push(REDIS);
     }
-    let missing: Vec<&str> = needed
+    let mut missing: Vec<&str> = needed
         .iter()
         .filter(|(exe, _)| find(exe).is_none())
         .map(|&(_, pkg)| pkg)
         .collect();
+    if production && super::servers::postgres_bin().is_none() {
+        missing.push(POSTGRES);
+    }
     if !missing.is_empty() {
         println!("installing {} with apt-get ...", missing.join(" "));
         install(&missing)?;
@@ -55,7 +63,17 @@ pub fn ensure(redis: bool) -> Result<Tools> {
     Ok(Tools {
         nginx: get("nginx")?,
         wrk: get("wrk")?,
-        redis: if redis { Some(get(REDIS.0)?) } else { None },
+        redis: if production {
+            Some(get(REDIS.0)?)
+        } else {
+            None
+        },
+        postgres: if production {
+            let bin = super::servers::postgres_bin();
+            Some(bin.context("PostgreSQL's initdb not found after installing postgresql")?)
+        } else {
+            None
+        },
     })
 }
 
