@@ -12,8 +12,8 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use axum::http::header::{HeaderName, HeaderValue, CONTENT_TYPE, USER_AGENT};
-use axum::http::{Method, Request, Response};
+use axum::http::header::{HeaderName, HeaderValue, CONTENT_TYPE, HOST, USER_AGENT};
+use axum::http::{Method, Request, Response, Uri};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -107,7 +107,7 @@ impl UpstreamClient {
 /// configured ones. Header values holding keys are marked sensitive.
 pub fn request(
     method: Method,
-    url: &str,
+    url: String,
     headers: Vec<(&'static str, String)>,
     provider: &Provider,
     body: Bytes,
@@ -116,11 +116,11 @@ pub fn request(
         SendError::Invalid(Box::new(e))
     }
     let json = !body.is_empty();
-    let mut req = Request::builder()
-        .method(method)
-        .uri(url)
-        .body(Full::new(body))
-        .map_err(invalid)?;
+    // The URL parsed where it is, not copied first.
+    let uri = Uri::try_from(url).map_err(invalid)?;
+    let mut req = Request::new(Full::new(body));
+    *req.method_mut() = method;
+    let host = host(&uri);
     let map = req.headers_mut();
     map.insert(USER_AGENT, HeaderValue::from_static(AGENT));
     if json {
@@ -137,10 +137,32 @@ pub fn request(
         value.set_sensitive(true);
         map.insert(name, value);
     }
+    // Last and only when none is set, as the client would add it.
+    if let Some(host) = host.filter(|_| !map.contains_key(HOST)) {
+        map.insert(HOST, host);
+    }
+    *req.uri_mut() = uri;
     Ok(req)
 }
 
 const AGENT: &str = concat!("switchyard/", env!("CARGO_PKG_VERSION"));
+
+/// The `Host` header hyper-util's client would add (the host, and the
+/// port unless it is the scheme's default), made here from the parsed URI:
+/// the client's own clones the URI and formats a new string per request.
+/// `None` (the client adds it) for an authority with user info.
+fn host(uri: &Uri) -> Option<HeaderValue> {
+    let authority = uri.authority()?;
+    if authority.as_str().contains('@') {
+        return None;
+    }
+    let secure = matches!(uri.scheme_str(), Some("https" | "wss"));
+    let host = match (authority.port_u16(), secure) {
+        (Some(443), true) | (Some(80), false) => authority.host(),
+        _ => authority.as_str(),
+    };
+    HeaderValue::from_str(host).ok()
+}
 
 /// Why the whole body of an answer could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -251,6 +273,24 @@ mod tests {
             "refused",
         ));
         assert!(!is_timeout(&refused));
+    }
+
+    /// As hyper-util's client: the host, and the port unless the scheme's.
+    #[test]
+    fn the_host_header_is_the_clients() {
+        let cases = [
+            ("http://127.0.0.1:8080/v1", Some("127.0.0.1:8080")),
+            ("https://api.example.com/v1", Some("api.example.com")),
+            ("https://api.example.com:443/v1", Some("api.example.com")),
+            ("http://api.example.com:80/v1", Some("api.example.com")),
+            ("http://api.example.com:443/v1", Some("api.example.com:443")),
+            ("https://[::1]:8443/v1", Some("[::1]:8443")),
+            ("http://user:pass@api.example.com/v1", None),
+        ];
+        for (url, want) in cases {
+            let got = host(&url.parse().unwrap());
+            assert_eq!(got.as_ref().map(|v| v.to_str().unwrap()), want, "{url}");
+        }
     }
 
     #[tokio::test]
