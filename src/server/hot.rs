@@ -52,15 +52,28 @@ pub(super) fn route(method: &Method, path: &str) -> Option<Handler> {
 /// the handler's order (the caller's rejection is its response), then the
 /// handler.
 fn serve<E: Endpoint>(state: AppState, record: Arc<RequestRecord>, req: Request) -> Handling {
-    Box::pin(async move {
-        let (mut parts, body) = req.into_parts();
-        let caller = match Caller::<E>::from_request_parts(&mut parts, &state).await {
-            Ok(caller) => caller,
-            Err(refused) => return refused.into_response(),
-        };
-        let req = Request::from_parts(parts, body);
-        pipeline::handle::<E>(State(state), Extension(record), caller, req).await
-    })
+    // Allocated first and the future written into it: `Box::pin(future)`
+    // builds the future (~7 KB) on the stack and copies it over.
+    in_place(|| run::<E>(state, record, req))
+}
+
+fn in_place<F>(make: impl FnOnce() -> F) -> Handling
+where
+    F: Future<Output = Response> + Send + 'static,
+{
+    let slot = Box::<F>::new_uninit();
+    let future: Box<F> = Box::write(slot, make());
+    Box::into_pin(future)
+}
+
+async fn run<E: Endpoint>(state: AppState, record: Arc<RequestRecord>, req: Request) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let caller = match Caller::<E>::from_request_parts(&mut parts, &state).await {
+        Ok(caller) => caller,
+        Err(refused) => return refused.into_response(),
+    };
+    let req = Request::from_parts(parts, body);
+    pipeline::handle::<E>(State(state), Extension(record), caller, req).await
 }
 
 /// As axum's router does to every route's response: a body of known size
