@@ -46,7 +46,10 @@ impl hyper::service::Service<Request<Incoming>> for Service {
     fn call(&self, req: Request<Incoming>) -> Responding {
         self.conn.begin();
         let conn = Some(self.conn.clone());
-        let handler = self.hot.as_ref().zip(hot::route(req.method(), req.uri().path()));
+        let handler = self
+            .hot
+            .as_ref()
+            .zip(hot::route(req.method(), req.uri().path()));
         if let Some((state, handler)) = handler {
             let mut req = hot::boxed(req);
             let (unanswered, record) = Unanswered::open(state.clone(), &mut req);
@@ -100,7 +103,7 @@ impl Future for Responding {
         let ending = match this.unanswered.take() {
             Some(unanswered) => {
                 let ending = unanswered.answered(&mut resp);
-                hot::set_content_length(resp.body().size_hint(), resp.headers_mut());
+                hot::set_content_length(&mut resp);
                 ending
             }
             None => None,

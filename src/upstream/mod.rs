@@ -9,7 +9,7 @@
 //! than through reqwest: on the request path reqwest's layers (URL parsing,
 //! redirect and retry policy, a boxed body) cost more than the proxying.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::http::header::{HeaderName, HeaderValue, CONTENT_TYPE, HOST, USER_AGENT};
@@ -55,7 +55,20 @@ pub trait Pools: Sync {
 #[derive(Clone)]
 pub struct UpstreamClient {
     inner: Client<connect::Timed, Full<Bytes>>,
+    targets: Arc<Mutex<Vec<Target>>>,
 }
+
+/// A URL this pool was sent to, parsed, and its `Host` header: a
+/// provider's requests go to a few URLs, and parsing one costs ~1k
+/// instructions a request.
+struct Target {
+    url: String,
+    uri: Uri,
+    host: Option<HeaderValue>,
+}
+
+/// URLs kept per pool; more are parsed per request.
+const MAX_TARGETS: usize = 8;
 
 impl UpstreamClient {
     /// A pool connecting within `connect` and closing connections idle for
@@ -88,7 +101,39 @@ impl UpstreamClient {
             .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
             .pool_timer(TokioTimer::new())
             .build(https);
-        Ok(UpstreamClient { inner })
+        Ok(UpstreamClient {
+            inner,
+            targets: Arc::default(),
+        })
+    }
+
+    /// `url` parsed, and its `Host` header, from the ones kept if it is one.
+    fn target(&self, url: String) -> Result<(Uri, Option<HeaderValue>), SendError> {
+        let mut targets = self.targets.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = targets.iter().find(|t| t.url == url) {
+            return Ok((t.uri.clone(), t.host.clone()));
+        }
+        let uri = Uri::try_from(url.as_str()).map_err(|e| SendError::Invalid(Box::new(e)))?;
+        let host = host(&uri);
+        if targets.len() < MAX_TARGETS {
+            let (uri, host) = (uri.clone(), host.clone());
+            targets.push(Target { url, uri, host });
+        }
+        Ok((uri, host))
+    }
+
+    /// An upstream request: the protocol's own headers, then the provider's
+    /// configured ones. Header values holding keys are marked sensitive.
+    pub fn request(
+        &self,
+        method: Method,
+        url: String,
+        headers: Vec<(&'static str, String)>,
+        provider: &Provider,
+        body: Bytes,
+    ) -> Result<Request<Full<Bytes>>, SendError> {
+        let (uri, host) = self.target(url)?;
+        request(method, uri, host, headers, provider, body)
     }
 
     /// Sends `req`; any HTTP status is an answer.
@@ -103,11 +148,10 @@ impl UpstreamClient {
     }
 }
 
-/// An upstream request: the protocol's own headers, then the provider's
-/// configured ones. Header values holding keys are marked sensitive.
-pub fn request(
+fn request(
     method: Method,
-    url: String,
+    uri: Uri,
+    host: Option<HeaderValue>,
     headers: Vec<(&'static str, String)>,
     provider: &Provider,
     body: Bytes,
@@ -116,11 +160,8 @@ pub fn request(
         SendError::Invalid(Box::new(e))
     }
     let json = !body.is_empty();
-    // The URL parsed where it is, not copied first.
-    let uri = Uri::try_from(url).map_err(invalid)?;
     let mut req = Request::new(Full::new(body));
     *req.method_mut() = method;
-    let host = host(&uri);
     let map = req.headers_mut();
     map.insert(USER_AGENT, HeaderValue::from_static(AGENT));
     if json {
