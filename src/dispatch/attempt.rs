@@ -243,7 +243,8 @@ pub async fn send(
 ) -> Result<Response<Incoming>, AttemptError> {
     let provider = &backend.provider;
     let connect = provider.timeouts.connect;
-    let req = upstream::request(Method::POST, &up.url, up.headers, provider, up.body)
+    let req = client
+        .request(Method::POST, up.url, up.headers, provider, up.body)
         .map_err(|e| from_send(e, connect))?;
     let resp = client.send(req).await.map_err(|e| from_send(e, connect))?;
     seen(resp.headers());

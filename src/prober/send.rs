@@ -49,7 +49,7 @@ async fn send(
             )
         }
     };
-    let sent = match upstream::request(method, &up.url, up.headers, &backend.provider, up.body) {
+    let sent = match client.request(method, up.url, up.headers, &backend.provider, up.body) {
         Ok(req) => client.send(req).await,
         Err(e) => return (ProbeOutcome::Inconclusive, e.to_string()),
     };

@@ -30,6 +30,7 @@ use super::track;
 use crate::clock;
 use crate::config::ConnectionLimits;
 use crate::shutdown::Shutdown;
+use crate::state::AppState;
 use crate::telemetry::Metrics;
 
 const IDLE: u8 = 0;
@@ -141,6 +142,8 @@ struct Limits {
 #[derive(Clone)]
 pub(super) struct Serving {
     pub app: Router,
+    /// Set when the service serves the endpoint routes itself (`hot`).
+    pub hot: Option<AppState>,
     pub limits: ConnectionLimits,
     pub shutdown: Arc<Shutdown>,
     pub metrics: Arc<Metrics>,
@@ -150,7 +153,7 @@ pub(super) struct Serving {
 pub(super) async fn serve(stream: TcpStream, conn: Arc<Conn>, s: Serving) {
     let io = Io::new(stream, conn.clone(), s.metrics.clone(), s.limits.send);
     let io = TokioIo::new(io);
-    let service = Service::new(s.app.clone(), conn.clone());
+    let service = Service::new(s.app.clone(), s.hot.clone(), conn.clone());
     let mut http = hyper::server::conn::http1::Builder::new();
     // The watchdog does this, without a timer per request.
     http.header_read_timeout(None);

@@ -9,6 +9,7 @@ mod access;
 pub mod admin;
 mod budgets;
 mod conn;
+mod hot;
 mod io;
 mod listen;
 mod routes;
@@ -30,6 +31,9 @@ use crate::shutdown::Phase;
 use crate::state::AppState;
 use conn::Serving;
 
+/// The public API's routes. The connections of `serve` take the endpoint
+/// routes (`POST /v1/chat/completions`, ...) past it (`hot`, which lists
+/// the same paths); it still answers their other methods.
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new();
     if state.snapshot().config.metrics.listen.is_none() {
@@ -88,7 +92,8 @@ pub async fn serve(
         tracing::warn!(target: "switchyard::usage",
             "usage ledger store not ready: serving; rows wait in memory until it answers");
     }
-    let serving = serving(router(state.clone()), &state);
+    let mut serving = serving(router(state.clone()), &state);
+    serving.hot = Some(state.clone());
     let mut open = listen::accept_until(listener, serving, shutdown).await;
     state.stop_probes();
     // Read now: a reload may have changed it.
@@ -126,6 +131,7 @@ const CUT_FLUSH: Duration = Duration::from_secs(1);
 fn serving(app: Router, state: &AppState) -> Serving {
     Serving {
         app,
+        hot: None,
         limits: state.snapshot().config.server.connections,
         shutdown: state.shutdown().clone(),
         metrics: state.metrics().clone(),

@@ -1,6 +1,8 @@
 //! The router as hyper's service: it marks the connection busy from a
 //! request's head until its response body is done, so the watchdog in
-//! `conn` leaves connections with a request in flight alone.
+//! `conn` leaves connections with a request in flight alone. The endpoint
+//! routes it serves itself (`hot`), tracked here as `track::middleware`
+//! tracks the router's.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -13,21 +15,26 @@ use axum::extract::Request;
 use axum::response::Response;
 use axum::routing::future::RouteFuture;
 use axum::Router;
-use http_body::{Frame, SizeHint};
+use http_body::{Body as _, Frame, SizeHint};
 use hyper::body::Incoming;
 
 use super::conn::Conn;
+use super::hot::{self, Handling};
+use super::track::{Ending, Unanswered};
+use crate::state::AppState;
 
 /// The router, as hyper's service, marking the connection busy from a
 /// request's head until its response is out.
 pub(super) struct Service {
     app: Router,
+    /// Set when the endpoint routes are served here, not by `app`.
+    hot: Option<AppState>,
     conn: Arc<Conn>,
 }
 
 impl Service {
-    pub(super) fn new(app: Router, conn: Arc<Conn>) -> Self {
-        Service { app, conn }
+    pub(super) fn new(app: Router, hot: Option<AppState>, conn: Arc<Conn>) -> Self {
+        Service { app, hot, conn }
     }
 }
 
@@ -38,19 +45,49 @@ impl hyper::service::Service<Request<Incoming>> for Service {
 
     fn call(&self, req: Request<Incoming>) -> Responding {
         self.conn.begin();
+        let conn = Some(self.conn.clone());
+        let handler = self
+            .hot
+            .as_ref()
+            .zip(hot::route(req.method(), req.uri().path()));
+        if let Some((state, handler)) = handler {
+            let mut req = hot::boxed(req);
+            let (unanswered, record) = Unanswered::open(state.clone(), &mut req);
+            return Responding {
+                inner: Inner::Hot {
+                    handling: handler(state.clone(), record, req),
+                },
+                conn,
+                unanswered: Some(unanswered),
+            };
+        }
         let mut app = self.app.clone();
         Responding {
-            inner: tower_service::Service::call(&mut app, req),
-            conn: Some(self.conn.clone()),
+            inner: Inner::Routed {
+                future: tower_service::Service::call(&mut app, req),
+            },
+            conn,
+            unanswered: None,
         }
     }
 }
 
 pin_project_lite::pin_project! {
+    /// The response on its way; dropped before it, the request is logged
+    /// as left by its client (`unanswered`, after the handler is dropped).
     pub(super) struct Responding {
         #[pin]
-        inner: RouteFuture<Infallible>,
+        inner: Inner,
         conn: Option<Arc<Conn>>,
+        unanswered: Option<Unanswered>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = InnerProj]
+    enum Inner {
+        Hot { handling: Handling },
+        Routed { #[pin] future: RouteFuture<Infallible> },
     }
 }
 
@@ -59,17 +96,39 @@ impl Future for Responding {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let resp = ready!(this.inner.poll(cx))?;
+        let mut resp = match this.inner.project() {
+            InnerProj::Hot { handling } => ready!(handling.as_mut().poll(cx)),
+            InnerProj::Routed { future } => ready!(future.poll(cx))?,
+        };
+        let ending = match this.unanswered.take() {
+            Some(unanswered) => {
+                let ending = unanswered.answered(&mut resp);
+                hot::set_content_length(&mut resp);
+                ending
+            }
+            None => None,
+        };
         let conn = this.conn.take();
-        Poll::Ready(Ok(resp.map(|body| Tracked { body, conn })))
+        Poll::Ready(Ok(resp.map(|body| Tracked { body, conn, ending })))
     }
 }
 
-/// A response body that tells the connection when it is done (not
-/// `crate::body::on_end`, which boxes the body: an allocation per request).
+/// A response body that tells the connection when it is done, and on the
+/// endpoint routes ends the request as `crate::body::on_end` does (which
+/// boxes the body: an allocation per request): when its last frame leaves,
+/// or when it is dropped first.
 pub(super) struct Tracked {
     body: Body,
     conn: Option<Arc<Conn>>,
+    ending: Option<Ending>,
+}
+
+impl Tracked {
+    fn end(&mut self, completed: bool) {
+        if let Some(ending) = self.ending.take() {
+            ending.end(completed);
+        }
+    }
 }
 
 impl http_body::Body for Tracked {
@@ -80,7 +139,18 @@ impl http_body::Body for Tracked {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
+        let poll = Pin::new(&mut self.body).poll_frame(cx);
+        if self.ending.is_some() {
+            let last = match &poll {
+                Poll::Ready(None) | Poll::Ready(Some(Err(_))) => true,
+                Poll::Ready(Some(Ok(_))) => self.body.is_end_stream(),
+                Poll::Pending => false,
+            };
+            if last {
+                self.end(true);
+            }
+        }
+        poll
     }
 
     fn is_end_stream(&self) -> bool {
@@ -97,5 +167,9 @@ impl Drop for Tracked {
         if let Some(conn) = &self.conn {
             conn.response_done();
         }
+        // A body never polled to its end: the client went away first (or
+        // an empty response was never polled, which `is_end_stream` tells).
+        let completed = self.body.is_end_stream();
+        self.end(completed);
     }
 }

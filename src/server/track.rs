@@ -1,11 +1,12 @@
 //! Request tracking: a request id on every response and exactly one log line
 //! per request, written when the response body has ended or been dropped
-//! (`crate::body::on_end`).
+//! (`crate::body::on_end` on the router's routes, the service's own body
+//! on the endpoint routes it serves itself, `hot`).
 
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::HeaderValue;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -14,11 +15,8 @@ use crate::state::AppState;
 use crate::telemetry::{Cut, Metrics, RequestRecord};
 
 /// Keeps a client's `x-request-id` when it is short and plain, else makes one.
-fn request_id(req: &Request) -> String {
-    let given = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok());
+fn request_id(headers: &HeaderMap) -> String {
+    let given = headers.get("x-request-id").and_then(|v| v.to_str().ok());
     match given {
         Some(id)
             if !id.is_empty()
@@ -61,32 +59,12 @@ pub(super) fn unrouted(status: u16, error: String, metrics: &Metrics) -> String 
 }
 
 pub async fn middleware(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let id = request_id(&req);
-    let record = Arc::new(RequestRecord::new(
-        id,
-        req.method().as_str(),
-        req.uri().path(),
-    ));
-    req.extensions_mut().insert(record.clone());
-    // Hyper drops this future when the client leaves before the response
-    // starts; the guard still gives that request its log line and metrics.
-    let mut guard = Unanswered {
-        record: record.clone(),
-        state: state.clone(),
-        armed: true,
-    };
+    let guard = Unanswered::start(state, &mut req);
     let mut resp = next.run(req).await;
-    guard.armed = false;
-    if let Ok(v) = HeaderValue::from_str(&record.id) {
-        resp.headers_mut().insert("x-request-id", v);
-    }
-    let status = resp.status().as_u16();
-    resp.map(|inner| {
-        crate::body::on_end(inner, move |completed| {
-            // A body dropped once the grace period is over was cut, not left.
-            let completed = completed || cut_by_shutdown(&record, &state);
-            finish(&state, &record, status, completed)
-        })
+    let ending = guard.answered(&mut resp);
+    resp.map(|inner| match ending {
+        Some(ending) => crate::body::on_end(inner, move |completed| ending.end(completed)),
+        None => inner,
     })
 }
 
@@ -102,19 +80,75 @@ fn finish(state: &AppState, record: &RequestRecord, status: u16, completed: bool
     }
 }
 
-struct Unanswered {
-    record: Arc<RequestRecord>,
-    state: AppState,
-    armed: bool,
+/// A request being answered: its record, in the request's extensions for
+/// the handlers. Hyper drops the service's future when the client leaves
+/// before the response starts; dropped unanswered, this still gives that
+/// request its log line and metrics.
+pub(super) struct Unanswered(Option<Ending>);
+
+impl Unanswered {
+    /// The request's id and record, kept in its extensions.
+    pub(super) fn start<B>(state: AppState, req: &mut axum::http::Request<B>) -> Self {
+        Self::open(state, req).0
+    }
+
+    /// As [`start`](Self::start), and the record for the handler.
+    pub(super) fn open<B>(
+        state: AppState,
+        req: &mut axum::http::Request<B>,
+    ) -> (Self, Arc<RequestRecord>) {
+        let id = request_id(req.headers());
+        let record = Arc::new(RequestRecord::new(
+            id,
+            req.method().as_str(),
+            req.uri().path(),
+        ));
+        req.extensions_mut().insert(record.clone());
+        let ending = Ending {
+            record: record.clone(),
+            state,
+            status: CLIENT_CLOSED,
+        };
+        (Unanswered(Some(ending)), record)
+    }
+
+    /// The response started: it gets the request id; what ends the request
+    /// when its body ends.
+    /// (Always `Some`: only `answered`, which takes `self`, empties it.)
+    pub(super) fn answered<B>(mut self, resp: &mut axum::http::Response<B>) -> Option<Ending> {
+        let mut ending = self.0.take()?;
+        if let Ok(v) = HeaderValue::from_str(&ending.record.id) {
+            resp.headers_mut().insert("x-request-id", v);
+        }
+        ending.status = resp.status().as_u16();
+        Some(ending)
+    }
 }
 
 impl Drop for Unanswered {
     fn drop(&mut self) {
-        if self.armed {
+        if let Some(ending) = self.0.take() {
             // Not the client's leaving, when the shutdown cut it.
-            let cut = cut_by_shutdown(&self.record, &self.state);
-            finish(&self.state, &self.record, CLIENT_CLOSED, cut);
+            let cut = cut_by_shutdown(&ending.record, &ending.state);
+            finish(&ending.state, &ending.record, CLIENT_CLOSED, cut);
         }
+    }
+}
+
+/// What ends a request once its response started: the log line, metrics
+/// and ledger row, when the body ends or is dropped.
+pub(super) struct Ending {
+    record: Arc<RequestRecord>,
+    state: AppState,
+    status: u16,
+}
+
+impl Ending {
+    /// `completed`: the body went out whole.
+    pub(super) fn end(self, completed: bool) {
+        // A body dropped once the grace period is over was cut, not left.
+        let completed = completed || cut_by_shutdown(&self.record, &self.state);
+        finish(&self.state, &self.record, self.status, completed);
     }
 }
 

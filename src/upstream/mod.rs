@@ -9,11 +9,11 @@
 //! than through reqwest: on the request path reqwest's layers (URL parsing,
 //! redirect and retry policy, a boxed body) cost more than the proxying.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use axum::http::header::{HeaderName, HeaderValue, CONTENT_TYPE, USER_AGENT};
-use axum::http::{Method, Request, Response};
+use axum::http::header::{HeaderName, HeaderValue, CONTENT_TYPE, HOST, USER_AGENT};
+use axum::http::{Method, Request, Response, Uri};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -55,7 +55,20 @@ pub trait Pools: Sync {
 #[derive(Clone)]
 pub struct UpstreamClient {
     inner: Client<connect::Timed, Full<Bytes>>,
+    targets: Arc<Mutex<Vec<Target>>>,
 }
+
+/// A URL this pool was sent to, parsed, and its `Host` header: a
+/// provider's requests go to a few URLs, and parsing one costs ~1k
+/// instructions a request.
+struct Target {
+    url: String,
+    uri: Uri,
+    host: Option<HeaderValue>,
+}
+
+/// URLs kept per pool; more are parsed per request.
+const MAX_TARGETS: usize = 8;
 
 impl UpstreamClient {
     /// A pool connecting within `connect` and closing connections idle for
@@ -88,7 +101,39 @@ impl UpstreamClient {
             .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
             .pool_timer(TokioTimer::new())
             .build(https);
-        Ok(UpstreamClient { inner })
+        Ok(UpstreamClient {
+            inner,
+            targets: Arc::default(),
+        })
+    }
+
+    /// `url` parsed, and its `Host` header, from the ones kept if it is one.
+    fn target(&self, url: String) -> Result<(Uri, Option<HeaderValue>), SendError> {
+        let mut targets = self.targets.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = targets.iter().find(|t| t.url == url) {
+            return Ok((t.uri.clone(), t.host.clone()));
+        }
+        let uri = Uri::try_from(url.as_str()).map_err(|e| SendError::Invalid(Box::new(e)))?;
+        let host = host(&uri);
+        if targets.len() < MAX_TARGETS {
+            let (uri, host) = (uri.clone(), host.clone());
+            targets.push(Target { url, uri, host });
+        }
+        Ok((uri, host))
+    }
+
+    /// An upstream request: the protocol's own headers, then the provider's
+    /// configured ones. Header values holding keys are marked sensitive.
+    pub fn request(
+        &self,
+        method: Method,
+        url: String,
+        headers: Vec<(&'static str, String)>,
+        provider: &Provider,
+        body: Bytes,
+    ) -> Result<Request<Full<Bytes>>, SendError> {
+        let (uri, host) = self.target(url)?;
+        request(method, uri, host, headers, provider, body)
     }
 
     /// Sends `req`; any HTTP status is an answer.
@@ -103,11 +148,10 @@ impl UpstreamClient {
     }
 }
 
-/// An upstream request: the protocol's own headers, then the provider's
-/// configured ones. Header values holding keys are marked sensitive.
-pub fn request(
+fn request(
     method: Method,
-    url: &str,
+    uri: Uri,
+    host: Option<HeaderValue>,
     headers: Vec<(&'static str, String)>,
     provider: &Provider,
     body: Bytes,
@@ -116,11 +160,8 @@ pub fn request(
         SendError::Invalid(Box::new(e))
     }
     let json = !body.is_empty();
-    let mut req = Request::builder()
-        .method(method)
-        .uri(url)
-        .body(Full::new(body))
-        .map_err(invalid)?;
+    let mut req = Request::new(Full::new(body));
+    *req.method_mut() = method;
     let map = req.headers_mut();
     map.insert(USER_AGENT, HeaderValue::from_static(AGENT));
     if json {
@@ -137,10 +178,32 @@ pub fn request(
         value.set_sensitive(true);
         map.insert(name, value);
     }
+    // Last and only when none is set, as the client would add it.
+    if let Some(host) = host.filter(|_| !map.contains_key(HOST)) {
+        map.insert(HOST, host);
+    }
+    *req.uri_mut() = uri;
     Ok(req)
 }
 
 const AGENT: &str = concat!("switchyard/", env!("CARGO_PKG_VERSION"));
+
+/// The `Host` header hyper-util's client would add (the host, and the
+/// port unless it is the scheme's default), made here from the parsed URI:
+/// the client's own clones the URI and formats a new string per request.
+/// `None` (the client adds it) for an authority with user info.
+fn host(uri: &Uri) -> Option<HeaderValue> {
+    let authority = uri.authority()?;
+    if authority.as_str().contains('@') {
+        return None;
+    }
+    let secure = matches!(uri.scheme_str(), Some("https" | "wss"));
+    let host = match (authority.port_u16(), secure) {
+        (Some(443), true) | (Some(80), false) => authority.host(),
+        _ => authority.as_str(),
+    };
+    HeaderValue::from_str(host).ok()
+}
 
 /// Why the whole body of an answer could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -251,6 +314,24 @@ mod tests {
             "refused",
         ));
         assert!(!is_timeout(&refused));
+    }
+
+    /// As hyper-util's client: the host, and the port unless the scheme's.
+    #[test]
+    fn the_host_header_is_the_clients() {
+        let cases = [
+            ("http://127.0.0.1:8080/v1", Some("127.0.0.1:8080")),
+            ("https://api.example.com/v1", Some("api.example.com")),
+            ("https://api.example.com:443/v1", Some("api.example.com")),
+            ("http://api.example.com:80/v1", Some("api.example.com")),
+            ("http://api.example.com:443/v1", Some("api.example.com:443")),
+            ("https://[::1]:8443/v1", Some("[::1]:8443")),
+            ("http://user:pass@api.example.com/v1", None),
+        ];
+        for (url, want) in cases {
+            let got = host(&url.parse().unwrap());
+            assert_eq!(got.as_ref().map(|v| v.to_str().unwrap()), want, "{url}");
+        }
     }
 
     #[tokio::test]
