@@ -91,3 +91,44 @@ pub(super) fn set_content_length(resp: &mut Response) {
 pub(super) fn boxed(req: hyper::Request<hyper::body::Incoming>) -> Request {
     req.map(Body::new)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The router's pipeline routes, read from its source: `(path, endpoint)`.
+    fn router_routes() -> Vec<(String, String)> {
+        let text = include_str!("mod.rs").replace(char::is_whitespace, "");
+        text.split(".route(\"")
+            .skip(1)
+            .filter_map(|r| {
+                let (path, rest) = r.split_once('"')?;
+                let endpoint = rest.strip_prefix(",post(pipeline::handle::<")?;
+                let endpoint = endpoint.split_once('>')?.0;
+                Some((path.to_string(), endpoint.to_string()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn serves_exactly_the_routers_pipeline_routes() {
+        let routes = router_routes();
+        assert_eq!(routes.len(), 6, "{routes:?}");
+        for (path, _) in &routes {
+            assert!(
+                route(&Method::POST, path).is_some(),
+                "{path} not served here"
+            );
+            assert!(
+                route(&Method::GET, path).is_none(),
+                "GET {path}: the router's 405"
+            );
+        }
+        let own = include_str!("hot.rs").replace(char::is_whitespace, "");
+        for (path, endpoint) in &routes {
+            let line = format!("\"{path}\"=>serve::<{endpoint}>,");
+            assert!(own.contains(&line), "{path} runs another endpoint here");
+        }
+        assert!(route(&Method::POST, "/v1/models").is_none());
+    }
+}
