@@ -18,6 +18,7 @@ mod api;
 mod azure;
 mod carry;
 mod errors;
+mod fields;
 mod gemini;
 mod hub;
 mod input;
@@ -38,7 +39,8 @@ pub use errors::{
 };
 pub use hub::{Hub, Original, Prepared, Support};
 pub use options::Options;
-pub use request::{RawFields, Request, RequestError};
+pub use fields::{Raw, RawFields};
+pub use request::{Request, RequestError};
 pub use responses::RESPONSES;
 
 use std::fmt;

@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 mod scan;
 mod stream;
@@ -16,6 +15,7 @@ mod stream;
 pub use stream::Stream;
 
 use super::responses::relay;
+use super::Raw;
 use super::{
     Answer, Api, Options, Protocol, Request, RequestError, Spec, StreamTranslator, Support,
     Upstream, UpstreamError, UpstreamRequest, Usage,
@@ -188,7 +188,7 @@ fn write_json_str(out: &mut Vec<u8>, s: &str) {
 }
 
 /// The client's stream options with `include_usage` forced on.
-fn stream_options(client: Option<&RawValue>) -> String {
+fn stream_options(client: Option<Raw<'_>>) -> String {
     let mut opts: serde_json::Map<String, serde_json::Value> = client
         .and_then(|v| serde_json::from_str(v.get()).ok())
         .unwrap_or_default();
