@@ -230,9 +230,7 @@ fn push_all(out: &mut String, parts: &[&str]) {
 /// `{:?}` of a string: printable ASCII without quotes or backslashes, the
 /// usual case, needs no escaping, and skips the formatter's per-char walk.
 fn push_debug_str(out: &mut String, v: &str) {
-    if v.bytes()
-        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
-    {
+    if crate::protocol::members::plain(v.as_bytes()) {
         out.push('"');
         out.push_str(v);
         out.push('"');

@@ -183,6 +183,13 @@ pub fn body(req: &Request, upstream_model: &str) -> Vec<u8> {
 }
 
 fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    // Names and models need no escaping, as a rule: serde would write them as they are.
+    if super::members::plain(s.as_bytes()) {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return;
+    }
     // Writing to a Vec cannot fail, and a &str always serialises.
     let _ = serde_json::to_writer(&mut *out, s);
 }
