@@ -103,7 +103,10 @@ impl RawFields {
 
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<Raw<'_>> {
-        let field = self.list.iter().find(|f| self.key_bytes(f) == key.as_bytes())?;
+        let field = self
+            .list
+            .iter()
+            .find(|f| self.key_bytes(f) == key.as_bytes())?;
         Some(self.value(field))
     }
 

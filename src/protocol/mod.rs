@@ -37,9 +37,9 @@ pub use api::Api;
 pub use errors::{
     anthropic_error_body, anthropic_stream_error, error_summary, openai_error_body, UpstreamError,
 };
+pub use fields::{Raw, RawFields};
 pub use hub::{Hub, Original, Prepared, Support};
 pub use options::Options;
-pub use fields::{Raw, RawFields};
 pub use request::{Request, RequestError};
 pub use responses::RESPONSES;
 

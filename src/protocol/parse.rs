@@ -6,8 +6,8 @@
 use bytes::Bytes;
 
 use super::api::{refusal, Api, Problem};
-use super::hub::{Hub, Original};
 use super::fields::{first_repeat, RawFields};
+use super::hub::{Hub, Original};
 use super::members::{cut, members};
 use super::request::{not_an_object, refuse, Request, RequestError};
 

@@ -420,7 +420,16 @@ mod tests {
         let mut values: Vec<f64> = hundredths.map(|h| h as f64 / 100.0).collect();
         values.extend((0..20_000).map(|_| round2(f64::from_bits(random() >> 2) % 1e9)));
         values.extend((0..20_000).map(|_| f64::from_bits(random() >> 2) % 1e6));
-        values.extend([-0.0, -1.5, 1e12, 1e12 - 0.01, 1e15, 0.001, f64::NAN, f64::INFINITY]);
+        values.extend([
+            -0.0,
+            -1.5,
+            1e12,
+            1e12 - 0.01,
+            1e15,
+            0.001,
+            f64::NAN,
+            f64::INFINITY,
+        ]);
         for v in values {
             let mut out = String::new();
             push_float(&mut out, v);

@@ -99,11 +99,10 @@ impl Metrics {
                 c.inc();
             },
         );
-        h.routes.with(
-            &RouteKey { model, backend },
-            RouteSeries::new,
-            |route| self.observe_route(route, f, latency),
-        );
+        h.routes
+            .with(&RouteKey { model, backend }, RouteSeries::new, |route| {
+                self.observe_route(route, f, latency)
+            });
         if let Some(ready) = f.ready {
             let upstream: Duration = f.attempts.iter().map(|a| a.elapsed).sum();
             self.overhead
