@@ -19,7 +19,7 @@ impl Endpoint for ChatCompletions {
     const NAME: &'static str = "chat_completions";
 
     fn parse(body: Bytes, _: &Parts) -> Result<Request, EdgeError> {
-        Ok(Request::chat(&body)?)
+        Ok(Request::chat_body(body)?)
     }
 
     fn reply(reply: Reply) -> Response {

@@ -65,14 +65,14 @@ impl<'a> Input<'a> {
             // model never sees (tools, say) changes the answer silently.
             let value: Value = serde_json::from_str(raw.get()).map_err(|e| RequestError {
                 message: format!("the field `{name}` cannot be decoded: {e}"),
-                param: Some(name.clone().into()),
+                param: Some(name.to_string().into()),
             })?;
             if value.is_null() {
                 continue;
             }
             match policy(name) {
                 Some(Policy::Mapped) => {
-                    fields.insert(name.as_str(), value);
+                    fields.insert(name, value);
                 }
                 Some(Policy::Dropped) => {}
                 None => {
@@ -80,7 +80,7 @@ impl<'a> Input<'a> {
                         message: format!(
                             "the field `{name}` is not supported on {protocol} backends"
                         ),
-                        param: Some(name.clone().into()),
+                        param: Some(name.to_string().into()),
                     })
                 }
             }

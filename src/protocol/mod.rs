@@ -18,6 +18,7 @@ mod api;
 mod azure;
 mod carry;
 mod errors;
+mod fields;
 mod gemini;
 mod hub;
 mod input;
@@ -36,9 +37,10 @@ pub use api::Api;
 pub use errors::{
     anthropic_error_body, anthropic_stream_error, error_summary, openai_error_body, UpstreamError,
 };
+pub use fields::{Raw, RawFields};
 pub use hub::{Hub, Original, Prepared, Support};
 pub use options::Options;
-pub use request::{RawFields, Request, RequestError};
+pub use request::{Request, RequestError};
 pub use responses::RESPONSES;
 
 use std::fmt;

@@ -6,9 +6,10 @@
 use bytes::Bytes;
 
 use super::api::{refusal, Api, Problem};
+use super::fields::{first_repeat, RawFields};
 use super::hub::{Hub, Original};
 use super::members::{cut, members};
-use super::request::{not_an_object, refuse, RawFields, Request, RequestError};
+use super::request::{not_an_object, refuse, Request, RequestError};
 
 impl Request {
     /// Reads `body` as a request of `api`; `hub` is its way to chat
@@ -21,17 +22,12 @@ impl Request {
         body: Bytes,
     ) -> Result<Request, RequestError> {
         let list = members(&body).map_err(not_an_object)?;
-        let mut fields = RawFields::with_capacity_and_hasher(list.len(), Default::default());
-        for m in &list {
-            if fields
-                .insert(m.key.to_string(), m.value.to_owned())
-                .is_some()
-            {
-                let key = m.key.to_string();
-                let message = refusal(api, &key, Problem::Twice);
-                return Err(RequestError::field(key, message));
-            }
+        if let Some(i) = first_repeat(list.len(), |i| &list[i].key) {
+            let key = list[i].key.to_string();
+            let message = refusal(api, &key, Problem::Twice);
+            return Err(RequestError::field(key, message));
         }
+        let fields = RawFields::collect(list.iter().map(|m| (m.key.as_ref(), m.value.get())));
         let mut req = Request::top_level(api, fields)?;
         req.required()?;
         // No key is there twice: the first of each name is the one.

@@ -11,16 +11,11 @@
 
 use std::borrow::Cow;
 
-use indexmap::IndexMap;
-use serde_json::value::RawValue;
+use bytes::Bytes;
 
 use super::api::{refusal, Api, Problem};
+use super::fields::{Raw, RawFields};
 use super::hub::{Hub, Original};
-
-/// A request's top-level fields, raw. Hashed with foldhash: the keys are
-/// the client's, but the map only lives for the request and is looked up
-/// a handful of times, and SipHash was most of what parsing it cost.
-pub type RawFields = IndexMap<String, Box<RawValue>, foldhash::fast::RandomState>;
 
 /// The request as the client sent it, minus `model`, `backend` and `stream`.
 #[derive(Debug)]
@@ -101,7 +96,13 @@ pub(super) fn refuse(api: Api, key: &'static str, problem: Problem) -> RequestEr
 impl Request {
     /// A chat completions request: the top level, and `messages` an array.
     pub fn chat(body: &[u8]) -> Result<Self, RequestError> {
-        let fields: RawFields = serde_json::from_slice(body).map_err(not_an_object)?;
+        Request::chat_body(Bytes::copy_from_slice(body))
+    }
+
+    /// [`Request::chat`] of a body the request may keep (no copy when it
+    /// is the only owner).
+    pub fn chat_body(body: Bytes) -> Result<Self, RequestError> {
+        let fields = RawFields::parse(body).map_err(not_an_object)?;
         let req = Request::top_level(Api::ChatCompletions, fields)?;
         req.require_messages()?;
         Ok(req)
@@ -110,15 +111,17 @@ impl Request {
     /// Takes `model`, `backend` and (where the API streams) `stream` out of
     /// `fields`.
     pub(super) fn top_level(api: Api, mut fields: RawFields) -> Result<Self, RequestError> {
-        let mut take = |key: &str| fields.shift_remove(key);
-        let model = match take("model").map(|v| serde_json::from_str::<String>(v.get())) {
+        let model = match fields
+            .remove("model")
+            .map(|v| serde_json::from_str::<String>(v.get()))
+        {
             Some(Ok(m)) if !m.is_empty() => m,
             Some(_) => return Err(refuse(api, "model", Problem::Not("a non-empty string"))),
             None => return Err(refuse(api, "model", Problem::Missing)),
         };
         let stream = match api
             .streams()
-            .then(|| take("stream"))
+            .then(|| fields.remove("stream"))
             .flatten()
             .map(|v| serde_json::from_str::<Option<bool>>(v.get()))
         {
@@ -126,7 +129,9 @@ impl Request {
             Some(Ok(s)) => s.unwrap_or(false),
             Some(Err(_)) => return Err(refuse(api, "stream", Problem::Not("a boolean"))),
         };
-        let backend = match take("backend").map(|v| serde_json::from_str::<Option<String>>(v.get()))
+        let backend = match fields
+            .remove("backend")
+            .map(|v| serde_json::from_str::<Option<String>>(v.get()))
         {
             None => None,
             Some(Ok(b)) => b,
@@ -164,8 +169,8 @@ impl Request {
     }
 
     /// A raw field as the client sent it.
-    pub fn field(&self, name: &str) -> Option<&RawValue> {
-        self.fields.get(name).map(|v| &**v)
+    pub fn field(&self, name: &str) -> Option<Raw<'_>> {
+        self.fields.get(name)
     }
 
     /// A field decoded as `T`; `None` when absent, null or of another type.

@@ -99,34 +99,51 @@ impl Line<'_> {
                 Out::Json(out)
             }
         };
-        w.raw("request_id", self.id);
-        w.raw("method", self.method);
-        w.raw("path", self.path);
-        w.opt_str("endpoint", f.endpoint);
-        w.num("status", self.status);
-        w.opt_str("user", f.user.as_deref());
-        w.opt_str("model", f.model.as_deref());
-        w.opt_str("backend", f.backend_id());
-        w.flag("pinned", f.pinned);
-        w.flag("stream", f.stream);
-        w.raw("attempts", &attempts_text(f));
-        w.float("latency_ms", self.latency_ms);
+        w.raw(name!("request_id"), self.id);
+        w.raw(name!("method"), self.method);
+        w.raw(name!("path"), self.path);
+        w.opt_str(name!("endpoint"), f.endpoint);
+        w.num(name!("status"), self.status);
+        w.opt_str(name!("user"), f.user.as_deref());
+        w.opt_str(name!("model"), f.model.as_deref());
+        w.opt_str(name!("backend"), f.backend_id());
+        w.flag(name!("pinned"), f.pinned);
+        w.flag(name!("stream"), f.stream);
+        w.attempts(name!("attempts"), f);
+        w.float(name!("latency_ms"), self.latency_ms);
         if let Some(ttft) = self.ttft_ms() {
-            w.float("ttft_ms", ttft);
+            w.float(name!("ttft_ms"), ttft);
         }
         if let Some(u) = f.usage {
-            w.num("prompt_tokens", u.prompt_tokens);
-            w.num("completion_tokens", u.completion_tokens);
+            w.num(name!("prompt_tokens"), u.prompt_tokens);
+            w.num(name!("completion_tokens"), u.completion_tokens);
         }
-        w.flag("client_disconnected", !self.completed);
-        w.opt_str("error", f.error.as_deref());
-        w.opt_str("fault", f.fault.map(Fault::name));
+        w.flag(name!("client_disconnected"), !self.completed);
+        w.opt_str(name!("error"), f.error.as_deref());
+        w.opt_str(name!("fault"), f.fault.map(Fault::name));
         match w {
             Out::Text(out) => out.push('\n'),
             Out::Json(out) => out.push_str(",\"target\":\"switchyard::request\"}\n"),
         }
     }
 }
+
+/// What comes before a field's value in each format: ` name=` in text,
+/// `,"name":` in JSON (made at compile time, one push instead of four).
+struct Name {
+    text: &'static str,
+    json: &'static str,
+}
+
+macro_rules! name {
+    ($name:literal) => {
+        Name {
+            text: concat!(" ", $name, "="),
+            json: concat!(",\"", $name, "\":"),
+        }
+    };
+}
+use name;
 
 /// Writes fields the way each `tracing-subscriber` format does: text quotes
 /// string values but not `%`-displayed ones; JSON quotes both.
@@ -137,18 +154,18 @@ enum Out<'a> {
 
 impl Out<'_> {
     /// A `%`-displayed value.
-    fn raw(&mut self, name: &str, value: &str) {
+    fn raw(&mut self, name: Name, value: &str) {
         match self {
-            Out::Text(out) => push_all(out, &[" ", name, "=", value]),
+            Out::Text(out) => push_all(out, &[name.text, value]),
             Out::Json(out) => json_field(out, name, value),
         }
     }
 
-    fn opt_str(&mut self, name: &str, value: Option<&str>) {
+    fn opt_str(&mut self, name: Name, value: Option<&str>) {
         match (self, value) {
             (_, None) => {}
             (Out::Text(out), Some(v)) => {
-                push_all(out, &[" ", name, "="]);
+                out.push_str(name.text);
                 push_debug_str(out, v);
             }
             (Out::Json(out), Some(v)) => json_field(out, name, v),
@@ -156,34 +173,50 @@ impl Out<'_> {
     }
 
     /// A number: never quoted.
-    fn num(&mut self, name: &str, value: impl itoa::Integer) {
+    fn num(&mut self, name: Name, value: impl itoa::Integer) {
         self.bare(name, itoa::Buffer::new().format(value));
     }
 
-    fn flag(&mut self, name: &str, value: bool) {
+    fn flag(&mut self, name: Name, value: bool) {
         self.bare(name, if value { "true" } else { "false" });
     }
 
     /// A value written as it is, unquoted in both formats.
-    fn bare(&mut self, name: &str, value: &str) {
+    fn bare(&mut self, name: Name, value: &str) {
         match self {
-            Out::Text(out) => push_all(out, &[" ", name, "=", value]),
-            Out::Json(out) => push_all(out, &[",\"", name, "\":", value]),
+            Out::Text(out) => push_all(out, &[name.text, value]),
+            Out::Json(out) => push_all(out, &[name.json, value]),
         }
     }
 
-    /// With ryu (what serde_json uses), a fifth of `{:?}`'s cost; it
-    /// writes finite values as `{:?}` does in the range latencies take.
-    fn float(&mut self, name: &str, value: f64) {
-        let mut buf = ryu::Buffer::new();
-        let number = if value.is_finite() {
-            buf.format_finite(value)
-        } else {
-            "null"
+    /// Unquoted in both formats, as `{:?}` writes it (see [`push_float`]).
+    fn float(&mut self, name: Name, value: f64) {
+        let out = match self {
+            Out::Text(out) => {
+                out.push_str(name.text);
+                out
+            }
+            Out::Json(out) => {
+                out.push_str(name.json);
+                out
+            }
         };
+        push_float(out, value);
+    }
+
+    /// The attempts (see [`push_attempts`]), `%`-displayed: text writes
+    /// them in place, JSON quotes them.
+    fn attempts(&mut self, name: Name, f: &Fields) {
         match self {
-            Out::Text(out) => push_all(out, &[" ", name, "=", number]),
-            Out::Json(out) => push_all(out, &[",\"", name, "\":", number]),
+            Out::Text(out) => {
+                out.push_str(name.text);
+                push_attempts(out, f);
+            }
+            Out::Json(out) => {
+                let mut s = String::with_capacity(64);
+                push_attempts(&mut s, f);
+                json_field(out, name, &s);
+            }
         }
     }
 }
@@ -197,18 +230,46 @@ fn push_all(out: &mut String, parts: &[&str]) {
 /// `{:?}` of a string: printable ASCII without quotes or backslashes, the
 /// usual case, needs no escaping, and skips the formatter's per-char walk.
 fn push_debug_str(out: &mut String, v: &str) {
-    if v.bytes()
-        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
-    {
-        push_all(out, &["\"", v, "\""]);
+    if crate::protocol::members::plain(v.as_bytes()) {
+        out.push('"');
+        out.push_str(v);
+        out.push('"');
     } else {
         let _ = write!(out, "{v:?}");
     }
 }
 
-fn json_field(out: &mut String, name: &str, value: &str) {
+fn json_field(out: &mut String, name: Name, value: &str) {
     let quoted = serde_json::to_string(value).unwrap_or_default();
-    let _ = write!(out, ",\"{name}\":{quoted}");
+    push_all(out, &[name.json, &quoted]);
+}
+
+/// `value` as `{:?}` writes it (and ryu, what serde_json uses, in the range
+/// latencies take), or `null` when not finite. A value of whole hundredths
+/// (what [`round2`] makes) below 10^12 is written from its hundredths:
+/// there, those digits are the shortest text that reads back as the value,
+/// the one both write; that is a fifth of ryu's cost.
+fn push_float(out: &mut String, value: f64) {
+    if value.is_sign_positive() && value < 1e12 {
+        let hundredths = (value * 100.0).round();
+        if hundredths / 100.0 == value {
+            // Exact: a whole number below 10^14.
+            let h = hundredths as u64;
+            out.push_str(itoa::Buffer::new().format(h / 100));
+            out.push('.');
+            let (tenths, last) = ((h / 10 % 10) as u8, (h % 10) as u8);
+            out.push(char::from(b'0' + tenths));
+            if last != 0 {
+                out.push(char::from(b'0' + last));
+            }
+            return;
+        }
+    }
+    if value.is_finite() {
+        out.push_str(ryu::Buffer::new().format_finite(value));
+    } else {
+        out.push_str("null");
+    }
 }
 
 pub fn round2(ms: f64) -> f64 {
@@ -216,14 +277,19 @@ pub fn round2(ms: f64) -> f64 {
 }
 
 /// `problematic_backend:status_5xx:3ms,openai_official:ok:41ms`
-fn attempts_text(f: &Fields) -> String {
-    let mut s = String::with_capacity(64);
+fn push_attempts(s: &mut String, f: &Fields) {
     for (i, a) in f.attempts.iter().enumerate() {
         let sep = if i == 0 { "" } else { "," };
         let mut ms = itoa::Buffer::new();
         let ms = ms.format(a.elapsed.as_millis());
-        push_all(&mut s, &[sep, &a.backend, ":", a.outcome, ":", ms, "ms"]);
+        push_all(s, &[sep, &a.backend, ":", a.outcome, ":", ms, "ms"]);
     }
+}
+
+/// The attempts as one string, for the `tracing` path.
+fn attempts_text(f: &Fields) -> String {
+    let mut s = String::with_capacity(64);
+    push_attempts(&mut s, f);
     s
 }
 
@@ -337,6 +403,44 @@ mod tests {
                         "{format:?}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn floats_are_written_as_ryu_and_debug_write_them() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut random = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let hundredths = (0..200_000u64).chain((0..20_000).map(|_| random() % 100_000_000_000_000));
+        let mut values: Vec<f64> = hundredths.map(|h| h as f64 / 100.0).collect();
+        values.extend((0..20_000).map(|_| round2(f64::from_bits(random() >> 2) % 1e9)));
+        values.extend((0..20_000).map(|_| f64::from_bits(random() >> 2) % 1e6));
+        values.extend([
+            -0.0,
+            -1.5,
+            1e12,
+            1e12 - 0.01,
+            1e15,
+            0.001,
+            f64::NAN,
+            f64::INFINITY,
+        ]);
+        for v in values {
+            let mut out = String::new();
+            push_float(&mut out, v);
+            let want = if v.is_finite() {
+                ryu::Buffer::new().format_finite(v).to_string()
+            } else {
+                "null".to_string()
+            };
+            assert_eq!(out, want, "{v:e}");
+            if v.is_finite() && v.abs() < 1e15 && (v == 0.0 || v.abs() >= 1e-4) {
+                assert_eq!(out, format!("{v:?}"));
             }
         }
     }

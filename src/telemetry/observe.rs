@@ -3,6 +3,7 @@
 //! `String` is built and no family lock taken once a series exists.
 
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use indexmap::Equivalent;
@@ -44,17 +45,39 @@ borrowed!(RequestKey => RequestLabels {
 });
 borrowed!(RouteKey => RouteLabels { model, backend; });
 borrowed!(AttemptKey => AttemptLabels { backend; outcome });
-borrowed!(TokenKey => TokenLabels { model, backend; kind });
 
 /// The series of [`Metrics::observe`] seen so far.
 #[derive(Default)]
 pub struct Hot {
     requests: Seen<RequestLabels, Counter>,
-    duration: Seen<RouteLabels, Histogram>,
-    ttft: Seen<RouteLabels, Histogram>,
+    routes: Seen<RouteLabels, Arc<RouteSeries>>,
     attempts: Seen<AttemptLabels, Counter>,
-    tokens: Seen<TokenLabels, Counter>,
-    cost: Seen<RouteLabels, Counter<f64, AtomicU64>>,
+}
+
+/// The token kinds, in the order of [`RouteSeries::tokens`].
+const KINDS: [&str; 4] = ["input", "cached_input", "output", "reasoning"];
+
+/// One route's series, found by one lookup (they were one each). Each is
+/// made in its family the first time it is used, as before: a series shows
+/// in the scrape once something was counted in it.
+pub(super) struct RouteSeries {
+    labels: RouteLabels,
+    duration: OnceLock<Histogram>,
+    ttft: OnceLock<Histogram>,
+    tokens: [OnceLock<Counter>; 4],
+    cost: OnceLock<Counter<f64, AtomicU64>>,
+}
+
+impl RouteSeries {
+    fn new(labels: &RouteLabels) -> Arc<Self> {
+        Arc::new(RouteSeries {
+            labels: labels.clone(),
+            duration: OnceLock::new(),
+            ttft: OnceLock::new(),
+            tokens: Default::default(),
+            cost: OnceLock::new(),
+        })
+    }
 }
 
 impl Metrics {
@@ -76,19 +99,10 @@ impl Metrics {
                 c.inc();
             },
         );
-        let route = RouteKey { model, backend };
-        h.duration.with(
-            &route,
-            |k| self.duration.get_or_create(k).clone(),
-            |d| d.observe(latency.as_secs_f64()),
-        );
-        if let Some(t) = f.ttft {
-            h.ttft.with(
-                &route,
-                |k| self.ttft.get_or_create(k).clone(),
-                |d| d.observe(t.as_secs_f64()),
-            );
-        }
+        h.routes
+            .with(&RouteKey { model, backend }, RouteSeries::new, |route| {
+                self.observe_route(route, f, latency)
+            });
         if let Some(ready) = f.ready {
             let upstream: Duration = f.attempts.iter().map(|a| a.elapsed).sum();
             self.overhead
@@ -115,42 +129,43 @@ impl Metrics {
                 })
                 .inc_by(f.attempts.len() as u64 - 1);
         }
-        self.observe_usage(f, &route);
     }
 
-    /// Tokens by kind and the cost, when the upstream reported usage.
-    fn observe_usage(&self, f: &Fields, route: &RouteKey) {
-        let h = &self.hot;
+    /// The route's duration, time to first token, tokens by kind and
+    /// cost (those two when the upstream reported usage).
+    fn observe_route(&self, r: &RouteSeries, f: &Fields, latency: Duration) {
+        r.duration
+            .get_or_init(|| self.duration.get_or_create(&r.labels).clone())
+            .observe(latency.as_secs_f64());
+        if let Some(t) = f.ttft {
+            r.ttft
+                .get_or_init(|| self.ttft.get_or_create(&r.labels).clone())
+                .observe(t.as_secs_f64());
+        }
         if let Some(u) = f.usage {
-            let kinds = [
-                ("input", u.prompt_tokens),
-                ("cached_input", u.cached_tokens),
-                ("output", u.completion_tokens),
-                ("reasoning", u.reasoning_tokens),
+            let counts = [
+                u.prompt_tokens,
+                u.cached_tokens,
+                u.completion_tokens,
+                u.reasoning_tokens,
             ];
-            for (kind, n) in kinds {
-                let key = TokenKey {
-                    model: route.model,
-                    backend: route.backend,
-                    kind,
+            for ((series, kind), n) in r.tokens.iter().zip(KINDS).zip(counts) {
+                let make = || {
+                    let RouteLabels { model, backend } = r.labels.clone();
+                    let labels = TokenLabels {
+                        model,
+                        backend,
+                        kind,
+                    };
+                    self.tokens.get_or_create(&labels).clone()
                 };
-                h.tokens.with(
-                    &key,
-                    |k| self.tokens.get_or_create(k).clone(),
-                    |c| {
-                        c.inc_by(n);
-                    },
-                );
+                series.get_or_init(make).inc_by(n);
             }
         }
         if let Some(cost) = f.cost_usd() {
-            h.cost.with(
-                route,
-                |k| self.cost.get_or_create(k).clone(),
-                |c| {
-                    c.inc_by(cost);
-                },
-            );
+            r.cost
+                .get_or_init(|| self.cost.get_or_create(&r.labels).clone())
+                .inc_by(cost);
         }
     }
 }

@@ -116,10 +116,10 @@ impl Top<'_, '_> {
 
 /// Every member but `model`, `backend` and `stream`, raw, in order.
 fn fields(list: &[Member]) -> RawFields {
-    list.iter()
-        .filter(|m| !matches!(m.key.as_ref(), "model" | "backend" | "stream"))
-        .map(|m| (m.key.to_string(), m.value.to_owned()))
-        .collect()
+    let kept = list
+        .iter()
+        .filter(|m| !matches!(m.key.as_ref(), "model" | "backend" | "stream"));
+    RawFields::collect(kept.map(|m| (m.key.as_ref(), m.value.get())))
 }
 
 fn forwarded(headers: &HeaderMap) -> Vec<(&'static str, String)> {

@@ -15,7 +15,7 @@ fn to(protocol: &str, model: &str, req: Value) -> Result<Value, String> {
     let mut v: serde_json::Map<String, Value> = out
         .fields
         .iter()
-        .map(|(k, raw)| (k.clone(), serde_json::from_str(raw.get()).unwrap()))
+        .map(|(k, raw)| (k.to_string(), serde_json::from_str(raw.get()).unwrap()))
         .collect();
     v.insert("model".into(), out.model.into());
     if out.stream {

@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 mod scan;
 mod stream;
@@ -16,6 +15,7 @@ mod stream;
 pub use stream::Stream;
 
 use super::responses::relay;
+use super::Raw;
 use super::{
     Answer, Api, Options, Protocol, Request, RequestError, Spec, StreamTranslator, Support,
     Upstream, UpstreamError, UpstreamRequest, Usage,
@@ -183,12 +183,19 @@ pub fn body(req: &Request, upstream_model: &str) -> Vec<u8> {
 }
 
 fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    // Names and models need no escaping, as a rule: serde would write them as they are.
+    if super::members::plain(s.as_bytes()) {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return;
+    }
     // Writing to a Vec cannot fail, and a &str always serialises.
     let _ = serde_json::to_writer(&mut *out, s);
 }
 
 /// The client's stream options with `include_usage` forced on.
-fn stream_options(client: Option<&RawValue>) -> String {
+fn stream_options(client: Option<Raw<'_>>) -> String {
     let mut opts: serde_json::Map<String, serde_json::Value> = client
         .and_then(|v| serde_json::from_str(v.get()).ok())
         .unwrap_or_default();

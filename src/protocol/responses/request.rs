@@ -3,7 +3,6 @@
 //! dropped only where it cannot change the answer (docs/providers.md).
 
 use indexmap::IndexMap;
-use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::{items, tools};
@@ -72,7 +71,7 @@ fn decode(req: &Request, protocol: &str) -> Result<Fields, RequestError> {
         match rule(name) {
             _ if value.is_null() => {}
             Some(Rule::Mapped) => {
-                fields.insert(name.clone(), value);
+                fields.insert(name.to_string(), value);
             }
             Some(Rule::Dropped) => {}
             None => {
@@ -240,9 +239,12 @@ fn output_options(
 }
 
 fn raw_fields(chat: IndexMap<&str, Value>) -> RawFields {
-    chat.into_iter()
-        .filter_map(|(k, v)| Some((k.to_string(), RawValue::from_string(v.to_string()).ok()?)))
-        .collect()
+    let mut fields = RawFields::default();
+    // The map's names are unique already.
+    for (k, v) in chat {
+        fields.push(k, &v.to_string());
+    }
+    fields
 }
 
 /// A refusal of the translated request, in the client's terms: the chat

@@ -18,7 +18,7 @@ fn chat_fields(r: &Request) -> Value {
     let fields = chat
         .fields
         .iter()
-        .map(|(k, v)| (k.clone(), serde_json::from_str(v.get()).unwrap()));
+        .map(|(k, v)| (k.to_string(), serde_json::from_str(v.get()).unwrap()));
     Value::Object(fields.collect())
 }
 
