@@ -72,7 +72,9 @@ impl Template {
     }
 
     /// The facts of `data` when it is the template with other strings in
-    /// its slots, and the text in at least one of them is not empty.
+    /// its slots, and the text in at least one of them is not empty. The
+    /// bytes are compared in runs as long as they agree, slots and all:
+    /// only a slot where they differ is read, as a string.
     pub(super) fn facts(&self, data: &[u8]) -> Option<Facts> {
         if self.slots.text == 0 {
             return None;
@@ -84,25 +86,62 @@ impl Template {
             slots: Slots::default(),
         };
         let (mut from, mut text) = (0, false);
-        for k in 0..usize::from(self.slots.n) {
+        let mut k = 0;
+        let n = usize::from(self.slots.n);
+        loop {
+            let same = from + common(c.b.get(c.i..)?, t.get(from..)?);
+            // The slots the run covers are the template's strings.
+            while k < n && self.slots.at[k].1 as usize <= same {
+                let (start, end) = self.slots.at[k];
+                text |= self.text(k) && t.get(start as usize..end as usize)? != b"\"\"";
+                k += 1;
+            }
+            if k == n {
+                let rest = c.b.len() - c.i;
+                return (rest == t.len() - from && same == t.len())
+                    .then_some(())
+                    .and(text.then_some(Facts {
+                        content: true,
+                        ..self.facts
+                    }));
+            }
             let (start, end) = self.slots.at[k];
-            let fixed = t.get(from..start as usize)?;
-            c.b.get(c.i..)?.starts_with(fixed).then_some(())?;
-            c.i += fixed.len();
+            // A difference before the slot is one in the fixed bytes.
+            (start as usize <= same).then_some(())?;
+            c.i += start as usize - from;
             let at = c.i;
             (c.peek()? == b'"').then_some(())?;
             c.string()?;
-            if self.slots.text & (1 << k) != 0 {
-                text |= &data[at..c.i] != b"\"\"";
-            }
+            text |= self.text(k) && &data[at..c.i] != b"\"\"";
             from = end as usize;
+            k += 1;
         }
-        (c.b.get(c.i..)? == t.get(from..)?).then_some(())?;
-        text.then_some(Facts {
-            content: true,
-            ..self.facts
-        })
     }
+
+    /// Slot `k` holds text the client sees.
+    fn text(&self, k: usize) -> bool {
+        self.slots.text & (1 << k) != 0
+    }
+}
+
+/// How many bytes `a` and `b` share at their start, eight at a time.
+fn common(a: &[u8], b: &[u8]) -> usize {
+    let mut n = 0;
+    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        let (mut u, mut v) = ([0; 8], [0; 8]);
+        u.copy_from_slice(x);
+        v.copy_from_slice(y);
+        let diff = u64::from_le_bytes(u) ^ u64::from_le_bytes(v);
+        if diff != 0 {
+            return n + diff.trailing_zeros() as usize / 8;
+        }
+        n += 8;
+    }
+    n + a[n..]
+        .iter()
+        .zip(&b[n..])
+        .take_while(|(x, y)| x == y)
+        .count()
 }
 
 #[cfg(test)]
