@@ -12,6 +12,9 @@
 
 use crate::protocol::Usage;
 
+use template::Slots;
+pub use template::Template;
+
 /// What one chunk says, as the serde read of it would have said.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Facts {
@@ -25,14 +28,34 @@ pub struct Facts {
 }
 
 /// The facts of `data`, or `None` when serde must read it.
+#[cfg(test)]
 pub fn chunk(data: &str) -> Option<Facts> {
+    scan(data).map(|(facts, _)| facts)
+}
+
+/// The facts of `data`, read by difference from `last` (the previous chunk
+/// read in full) when it is that chunk with other strings in its slots,
+/// else in full (and then kept as the next `last`); `None` when serde must
+/// read it.
+pub fn chunk_after(data: &str, last: &mut Template) -> Option<Facts> {
+    if let Some(facts) = last.facts(data.as_bytes()) {
+        return Some(facts);
+    }
+    let (facts, slots) = scan(data)?;
+    last.keep(data.as_bytes(), facts, slots);
+    Some(facts)
+}
+
+/// A read in full: the facts and where the chunk's variable strings are.
+fn scan(data: &str) -> Option<(Facts, Slots)> {
     let mut c = Cursor {
         b: data.as_bytes(),
         i: 0,
+        slots: Slots::default(),
     };
     let facts = c.chunk()?;
     c.ws();
-    (c.i == c.b.len()).then_some(facts)
+    (c.i == c.b.len()).then_some((facts, c.slots))
 }
 
 /// Marks a field seen; `None` (give up) the second time, which serde
@@ -49,6 +72,8 @@ fn text(raw: Option<&[u8]>) -> bool {
 struct Cursor<'a> {
     b: &'a [u8],
     i: usize,
+    /// The strings read so far that a [`Template`] lets vary.
+    slots: Slots,
 }
 
 impl<'a> Cursor<'a> {
@@ -99,7 +124,7 @@ impl<'a> Cursor<'a> {
                 // A real error object is serde's to read and report.
                 c.nullable()?.is_none().then_some(())
             }
-            _ => c.skip(0),
+            _ => c.free(),
         })?;
         if let Some(Some(raw)) = usage {
             f.usage = Some(serde_json::from_slice(raw).ok()?);
@@ -127,7 +152,7 @@ impl<'a> Cursor<'a> {
             }
             b"text" => {
                 once(&mut text_seen)?;
-                f.content |= text(c.nullable()?);
+                f.content |= text(c.text()?);
                 Some(())
             }
             b"finish_reason" => {
@@ -153,8 +178,11 @@ impl<'a> Cursor<'a> {
                 _ => return c.skip(0),
             };
             once(&mut seen[slot])?;
-            let raw = c.nullable()?;
-            *content |= if is_text { text(raw) } else { raw.is_some() };
+            *content |= if is_text {
+                text(c.text()?)
+            } else {
+                c.nullable()?.is_some()
+            };
             Some(())
         })
     }
@@ -168,6 +196,29 @@ impl<'a> Cursor<'a> {
         let start = self.i;
         self.skip(0)?;
         Some(Some(&self.b[start..self.i]))
+    }
+
+    /// A value whose text the client sees (`content`, `text`): a string
+    /// there is a content slot of the chunk.
+    fn text(&mut self) -> Option<Option<&'a [u8]>> {
+        let raw = self.nullable()?;
+        if let Some(r) = raw.filter(|r| r.first() == Some(&b'"')) {
+            self.slots.push(self.i - r.len(), self.i, true);
+        }
+        Some(raw)
+    }
+
+    /// The value of a top-level member the relay does not read (`id`,
+    /// `model`, ...): a string there is a free slot of the chunk.
+    fn free(&mut self) -> Option<()> {
+        self.ws();
+        if self.peek()? != b'"' {
+            return self.skip(0);
+        }
+        let start = self.i;
+        self.string()?;
+        self.slots.push(start, self.i, false);
+        Some(())
     }
 
     /// An object's members, each key handed to `member` to read its value.
@@ -250,6 +301,7 @@ impl<'a> Cursor<'a> {
     }
 }
 
+mod template;
 mod value;
 
 #[cfg(test)]

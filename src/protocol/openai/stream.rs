@@ -6,7 +6,7 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::scan::Facts;
+use super::scan::{Facts, Template};
 use crate::protocol::sse::SseEvent;
 use crate::protocol::{EventInfo, StreamError, StreamTranslator, Usage};
 
@@ -85,6 +85,8 @@ pub struct Stream {
     client_wants_usage: bool,
     /// Some relays end with the finish-reason chunk and never send `[DONE]`.
     finished: bool,
+    /// The last chunk read in full, the next ones are read against.
+    last: Template,
 }
 
 impl Stream {
@@ -92,6 +94,7 @@ impl Stream {
         Stream {
             client_wants_usage,
             finished: false,
+            last: Template::default(),
         }
     }
 }
@@ -106,7 +109,7 @@ impl Stream {
             };
             return Ok((done, true));
         }
-        let facts = match super::scan::chunk(data) {
+        let facts = match super::scan::chunk_after(data, &mut self.last) {
             Some(facts) => facts,
             None => read(data)?,
         };

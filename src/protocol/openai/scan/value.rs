@@ -26,7 +26,7 @@ impl Cursor<'_> {
     /// A string: no raw control characters, escapes of one of the known
     /// letters or `u` and four hex digits (serde does not pair surrogates
     /// in a string it ignores). The input is a `&str`, so it is UTF-8.
-    fn string(&mut self) -> Option<()> {
+    pub(super) fn string(&mut self) -> Option<()> {
         self.i += 1;
         loop {
             self.plain();
