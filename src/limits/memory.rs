@@ -36,11 +36,7 @@ pub fn admit(scopes: &[Arc<Scope>], tokens: u64, now: u64, commit: bool) -> Verd
         }
         let mut row = Vec::with_capacity(s.windows.len());
         for (w, &tat) in s.windows.iter().zip(tats.iter()) {
-            let cost = match (commit, w.kind) {
-                (false, _) => 0,
-                (true, Kind::Requests) => 1,
-                (true, Kind::Tokens) => tokens,
-            };
+            let cost = if commit { cost(w, tokens) } else { 0 };
             let (taken, status) = gcra::check(tat, now, w, cost);
             if taken.is_none() && commit {
                 v.refuse(Refusal {
@@ -89,6 +85,16 @@ fn take_slots(scopes: &[Arc<Scope>]) -> Result<(), Refusal> {
         }
     }
     Ok(())
+}
+
+/// What a request reserving `tokens` takes from window `w`, in cells, as
+/// `gcra::check` counts it (clamped to the limit: an oversized request
+/// waits for a full bucket).
+pub(super) fn cost(w: &crate::config::Window, tokens: u64) -> u64 {
+    match w.kind {
+        Kind::Requests => 1,
+        Kind::Tokens => tokens.min(w.limit),
+    }
 }
 
 /// The slots this instance may hold: with synced limits, what the other

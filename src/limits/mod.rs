@@ -5,8 +5,9 @@
 //! one request and an estimate of its tokens in every window of the user's
 //! scopes (all models, and its model), all or none; when its response ends
 //! the token windows are corrected to the usage the upstream reported.
-//! State is in memory ([`memory`]) or in a [`Store`] several instances
-//! share (Redis, `crate::shared`).
+//! State is in memory ([`memory`]), in a [`Store`] several instances
+//! share and every request asks (Redis, `crate::shared`), or in memory
+//! reconciled with such a store beside the requests ([`synced`]).
 
 pub mod gcra;
 pub mod headers;

@@ -87,11 +87,8 @@ impl Synced {
         if verdict.refusal.is_none() {
             for s in scopes {
                 for (w, pending) in s.windows.iter().zip(s.pending.iter()) {
-                    let cost = match w.kind {
-                        Kind::Requests => 1,
-                        Kind::Tokens => tokens.min(w.limit),
-                    };
-                    pending.fetch_add(cost.min(i64::MAX as u64) as i64, Relaxed);
+                    let cost = memory::cost(w, tokens).min(i64::MAX as u64);
+                    pending.fetch_add(cost as i64, Relaxed);
                 }
             }
         }
