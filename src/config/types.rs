@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::HeaderValue;
 use indexmap::IndexMap;
 
 use super::health::{AllDownPolicy, HealthConfig};
@@ -243,6 +244,9 @@ pub struct Model {
 pub struct Backend {
     /// Unique within its model; the provider id unless the entry sets `id`.
     pub id: String,
+    /// `id` as the `x-switchyard-backend` response header (`None` when it
+    /// is not a valid header value), made once rather than per response.
+    pub id_header: Option<HeaderValue>,
     pub provider: Arc<Provider>,
     pub upstream_model: String,
     /// Where the protocol's URLs address the model (Azure: the deployment).

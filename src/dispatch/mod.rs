@@ -48,9 +48,9 @@ pub(crate) struct Answered {
 /// Which backend a request reached last, and how many attempts reached
 /// one: `None` and 0 when nothing was sent upstream (every backend was
 /// down, or none could express the request).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Served {
-    pub backend: Option<String>,
+    pub backend: Option<Arc<Backend>>,
     pub attempts: usize,
 }
 
@@ -135,9 +135,7 @@ impl Dispatch<'_> {
         let mut out_of_time = false;
         let mut hedge = None;
         let served = |reached: &[usize]| Served {
-            backend: reached
-                .last()
-                .map(|&i| self.route.slots[i].backend.id.clone()),
+            backend: reached.last().map(|&i| self.route.slots[i].backend.clone()),
             attempts: reached.len(),
         };
         let end = |result, reached: &[usize], answered_by, hedge| Outcome {

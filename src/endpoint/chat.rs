@@ -34,12 +34,18 @@ impl Endpoint for ChatCompletions {
 /// A whole JSON answer or an event stream, as OpenAI's APIs send them.
 pub(super) fn openai_reply(reply: Reply) -> Response {
     match reply {
-        Reply::Whole(body) => {
-            let ct = HeaderValue::from_static("application/json");
-            ([(header::CONTENT_TYPE, ct)], body).into_response()
-        }
+        Reply::Whole(body) => json(body),
         Reply::Stream(body) => sse(body),
     }
+}
+
+/// A JSON body. Built directly: `(headers, Bytes).into_response()` sets a
+/// content type and then replaces it.
+pub(super) fn json(body: Bytes) -> Response {
+    let mut resp = Response::new(axum::body::Body::from(body));
+    let ct = HeaderValue::from_static("application/json");
+    resp.headers_mut().insert(header::CONTENT_TYPE, ct);
+    resp
 }
 
 /// The body in one of OpenAI's other APIs, `hub` its way to chat

@@ -23,6 +23,7 @@ fn backend() -> Backend {
     });
     Backend {
         id: "b".into(),
+        id_header: None,
         provider,
         upstream_model: "m".into(),
         weight: 1.0,

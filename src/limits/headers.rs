@@ -41,19 +41,23 @@ pub fn go_duration(ms: u64) -> String {
     out
 }
 
-/// `x-ratelimit-{limit,remaining,reset}-` and the kind, built once.
+/// `x-ratelimit-{limit,remaining,reset}-` and the kind, as constants: a
+/// name made at run time is parsed again on every response.
+const REQUESTS: [HeaderName; 3] = [
+    HeaderName::from_static("x-ratelimit-limit-requests"),
+    HeaderName::from_static("x-ratelimit-remaining-requests"),
+    HeaderName::from_static("x-ratelimit-reset-requests"),
+];
+const TOKENS: [HeaderName; 3] = [
+    HeaderName::from_static("x-ratelimit-limit-tokens"),
+    HeaderName::from_static("x-ratelimit-remaining-tokens"),
+    HeaderName::from_static("x-ratelimit-reset-tokens"),
+];
+
 fn names(kind: Kind) -> [HeaderName; 3] {
     match kind {
-        Kind::Requests => [
-            HeaderName::from_static("x-ratelimit-limit-requests"),
-            HeaderName::from_static("x-ratelimit-remaining-requests"),
-            HeaderName::from_static("x-ratelimit-reset-requests"),
-        ],
-        Kind::Tokens => [
-            HeaderName::from_static("x-ratelimit-limit-tokens"),
-            HeaderName::from_static("x-ratelimit-remaining-tokens"),
-            HeaderName::from_static("x-ratelimit-reset-tokens"),
-        ],
+        Kind::Requests => REQUESTS,
+        Kind::Tokens => TOKENS,
     }
 }
 

@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use axum::extract::{Request as HttpRequest, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::Response;
 use axum::Extension;
 use bytes::Bytes;
@@ -227,12 +227,24 @@ impl Run<'_> {
     }
 }
 
+// Names as constants: a `&str` name is parsed again on every insert.
+const BACKEND: HeaderName = HeaderName::from_static("x-switchyard-backend");
+const ATTEMPTS: HeaderName = HeaderName::from_static("x-switchyard-attempts");
+
 /// `x-switchyard-backend` (absent when nothing reached an upstream) and
 /// `x-switchyard-attempts`.
 pub fn route_headers(headers: &mut HeaderMap, served: &Served) {
-    let backend = served.backend.as_deref();
-    if let Some(v) = backend.and_then(|b| HeaderValue::from_str(b).ok()) {
-        headers.insert("x-switchyard-backend", v);
+    if let Some(v) = served.backend.as_ref().and_then(|b| b.id_header.clone()) {
+        headers.insert(BACKEND, v);
     }
-    headers.insert("x-switchyard-attempts", HeaderValue::from(served.attempts));
+    headers.insert(ATTEMPTS, small_number(served.attempts));
+}
+
+/// A count as a header value: the usual ones (0-9) without an allocation.
+fn small_number(n: usize) -> HeaderValue {
+    const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+    match DIGITS.get(n) {
+        Some(d) => HeaderValue::from_static(d),
+        None => HeaderValue::from(n),
+    }
 }

@@ -23,6 +23,7 @@ fn backend(id: &str, weight: f64, priority: u32) -> Backend {
     });
     Backend {
         id: id.into(),
+        id_header: None,
         provider,
         upstream_model: "m".into(),
         address: "m".into(),

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -14,9 +14,11 @@ use crate::error::Fault;
 use crate::state::AppState;
 use crate::telemetry::{Cut, Metrics, RequestRecord};
 
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
 /// Keeps a client's `x-request-id` when it is short and plain, else makes one.
 fn request_id(headers: &HeaderMap) -> String {
-    let given = headers.get("x-request-id").and_then(|v| v.to_str().ok());
+    let given = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok());
     match given {
         Some(id)
             if !id.is_empty()
@@ -118,7 +120,7 @@ impl Unanswered {
     pub(super) fn answered<B>(mut self, resp: &mut axum::http::Response<B>) -> Option<Ending> {
         let mut ending = self.0.take()?;
         if let Ok(v) = HeaderValue::from_str(&ending.record.id) {
-            resp.headers_mut().insert("x-request-id", v);
+            resp.headers_mut().insert(REQUEST_ID, v);
         }
         ending.status = resp.status().as_u16();
         Some(ending)

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::HeaderValue;
 use indexmap::IndexMap;
 
 use super::super::checker::Checker;
@@ -221,6 +222,7 @@ fn backend(
         c.error(format!("{path}.id"), "must not be empty");
     }
     Some(Backend {
+        id_header: HeaderValue::from_str(&id).ok(),
         id,
         provider: provider.clone(),
         upstream_model: b.model.clone(),

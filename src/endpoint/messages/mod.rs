@@ -20,8 +20,7 @@ mod to_chat_tests;
 mod turns;
 
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::Bytes;
 
 use super::anthropic_error;
@@ -44,10 +43,7 @@ impl Endpoint for Messages {
 
     fn reply(reply: Reply) -> Response {
         match reply {
-            Reply::Whole(body) => {
-                let ct = HeaderValue::from_static("application/json");
-                ([(header::CONTENT_TYPE, ct)], body).into_response()
-            }
+            Reply::Whole(body) => super::chat::json(body),
             Reply::Stream(body) => super::chat::sse(body),
         }
     }
