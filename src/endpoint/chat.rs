@@ -3,8 +3,8 @@
 //! parsing is the top level only, and answers already come in its shape.
 
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::Response;
 use bytes::Bytes;
 
 use super::openai_error;
@@ -43,9 +43,16 @@ pub(super) fn openai_reply(reply: Reply) -> Response {
 /// content type and then replaces it.
 pub(super) fn json(body: Bytes) -> Response {
     let mut resp = Response::new(axum::body::Body::from(body));
+    *resp.headers_mut() = answer_headers();
     let ct = HeaderValue::from_static("application/json");
     resp.headers_mut().insert(header::CONTENT_TYPE, ct);
     resp
+}
+
+/// An answer's header map, sized for what the gateway adds (request id,
+/// route, six rate-limit headers): the default map grows past six.
+fn answer_headers() -> HeaderMap {
+    HeaderMap::with_capacity(12)
 }
 
 /// The body in one of OpenAI's other APIs, `hub` its way to chat
@@ -60,12 +67,11 @@ pub(super) fn parse_as(
 
 /// A Server-Sent Events response.
 pub(super) fn sse(body: axum::body::Body) -> Response {
-    let headers = [
-        (
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/event-stream"),
-        ),
-        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-    ];
-    (headers, body).into_response()
+    let mut resp = Response::new(body);
+    let headers = resp.headers_mut();
+    *headers = answer_headers();
+    let ct = HeaderValue::from_static("text/event-stream");
+    headers.insert(header::CONTENT_TYPE, ct);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
 }

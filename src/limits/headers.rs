@@ -2,8 +2,9 @@
 //! window's limit, what is left of it, and when it is full again.
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use bytes::BytesMut;
 
-use super::Verdict;
+use super::{Status, Verdict};
 use crate::config::Kind;
 
 /// A duration as OpenAI writes it (Go's format): `20ms`, `1s`, `1.5s`,
@@ -64,22 +65,45 @@ fn names(kind: Kind) -> [HeaderName; 3] {
 /// Sets `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` from the
 /// window of each kind with the least left (ties: the one full again last).
 pub fn apply(headers: &mut HeaderMap, verdict: &Verdict) {
-    // Up to six: one growth of the map instead of several.
-    headers.reserve(6);
-    for kind in [Kind::Requests, Kind::Tokens] {
-        let tightest = verdict
-            .statuses
-            .iter()
-            .filter(|s| s.window.kind == kind)
-            .min_by_key(|s| (s.remaining, std::cmp::Reverse(s.reset_ms)));
-        let Some(s) = tightest else { continue };
-        let [limit, remaining, reset] = names(kind);
-        headers.insert(limit, HeaderValue::from(s.window.limit));
-        headers.insert(remaining, HeaderValue::from(s.remaining));
-        if let Ok(v) = HeaderValue::try_from(go_duration(s.reset_ms)) {
-            headers.insert(reset, v);
+    // The values are written into one buffer and each header holds a slice
+    // of it: one allocation, not one per number.
+    let mut text = BytesMut::with_capacity(96);
+    let mut values: [Option<[usize; 3]>; 2] = [None; 2];
+    for (kind, ends) in KINDS.into_iter().zip(&mut values) {
+        let Some(s) = tightest(verdict, kind) else {
+            continue;
+        };
+        let mut num = itoa::Buffer::new();
+        let mut push = |value: &str| {
+            text.extend_from_slice(value.as_bytes());
+            text.len()
+        };
+        *ends = Some([
+            push(num.format(s.window.limit)),
+            push(num.format(s.remaining)),
+            push(&go_duration(s.reset_ms)),
+        ]);
+    }
+    let text = text.freeze();
+    let mut start = 0;
+    for (kind, ends) in KINDS.into_iter().zip(values) {
+        for (name, end) in names(kind).into_iter().zip(ends.into_iter().flatten()) {
+            if let Ok(v) = HeaderValue::from_maybe_shared(text.slice(start..end)) {
+                headers.insert(name, v);
+            }
+            start = end;
         }
     }
+}
+
+const KINDS: [Kind; 2] = [Kind::Requests, Kind::Tokens];
+
+fn tightest(verdict: &Verdict, kind: Kind) -> Option<&Status> {
+    verdict
+        .statuses
+        .iter()
+        .filter(|s| s.window.kind == kind)
+        .min_by_key(|s| (s.remaining, std::cmp::Reverse(s.reset_ms)))
 }
 
 #[cfg(test)]
