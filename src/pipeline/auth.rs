@@ -80,11 +80,23 @@ impl<E: Endpoint> FromRequestParts<AppState> for Caller<E> {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        let record = parts.extensions.get::<Arc<RequestRecord>>();
+        Self::check(&parts.headers, state, record)
+    }
+}
+
+impl<E: Endpoint> Caller<E> {
+    /// The extractor's work, for a caller that holds the request's record
+    /// itself (the endpoint routes served past the router).
+    pub fn check(
+        headers: &HeaderMap,
+        state: &AppState,
+        record: Option<&Arc<RequestRecord>>,
+    ) -> Result<Self, Refused<E>> {
         let snap = state.snapshot();
-        let record = parts.extensions.get::<Arc<RequestRecord>>().cloned();
-        match authenticate(&snap, &parts.headers) {
+        match authenticate(&snap, headers) {
             Ok(user) => {
-                if let Some(record) = &record {
+                if let Some(record) = record {
                     record.update(|f| f.user = Some(user.id.clone()));
                 }
                 Ok(Caller {
@@ -94,7 +106,7 @@ impl<E: Endpoint> FromRequestParts<AppState> for Caller<E> {
                 })
             }
             Err(e) => {
-                if let Some(record) = &record {
+                if let Some(record) = record {
                     super::note_error(record, &e);
                 }
                 Err(Refused(e, PhantomData))

@@ -51,8 +51,8 @@ impl hyper::service::Service<Request<Incoming>> for Service {
             .as_ref()
             .zip(hot::route(req.method(), req.uri().path()));
         if let Some((state, handler)) = handler {
-            let mut req = hot::boxed(req);
-            let (unanswered, record) = Unanswered::open(state.clone(), &mut req);
+            let req = hot::boxed(req);
+            let (unanswered, record) = Unanswered::open(state.clone(), &req);
             return Responding {
                 inner: Inner::Hot {
                     handling: handler(state.clone(), record, req),

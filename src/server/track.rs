@@ -33,17 +33,19 @@ fn request_id(headers: &HeaderMap) -> String {
     }
 }
 
-/// `req_` and 32 hex digits, without the formatter (~2% of a request's CPU).
+/// `req_` and 32 hex digits, without the formatter (~2% of a request's CPU)
+/// and written into a fixed buffer rather than pushed char by char.
 fn new_request_id(high: u64, low: u64) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut id = String::with_capacity(36);
-    id.push_str("req_");
-    for n in [high, low] {
-        for shift in (0..16).rev() {
-            id.push(char::from(HEX[((n >> (shift * 4)) & 0xf) as usize]));
+    let mut id = [0u8; 36];
+    id[..4].copy_from_slice(b"req_");
+    for (n, out) in [high, low].into_iter().zip(id[4..].chunks_exact_mut(16)) {
+        for (i, digit) in out.iter_mut().enumerate() {
+            *digit = HEX[((n >> ((15 - i) * 4)) & 0xf) as usize];
         }
     }
-    id
+    // Every byte is ASCII: the borrowed case, one copy into the string.
+    String::from_utf8_lossy(&id).into_owned()
 }
 
 /// The one log line and metrics update of a request that never reached
@@ -89,15 +91,18 @@ fn finish(state: &AppState, record: &RequestRecord, status: u16, completed: bool
 pub(super) struct Unanswered(Option<Ending>);
 
 impl Unanswered {
-    /// The request's id and record, kept in its extensions.
+    /// The request's id and record, kept in its extensions for the
+    /// router's handlers.
     pub(super) fn start<B>(state: AppState, req: &mut axum::http::Request<B>) -> Self {
-        Self::open(state, req).0
+        let (unanswered, record) = Self::open(state, req);
+        req.extensions_mut().insert(record);
+        unanswered
     }
 
-    /// As [`start`](Self::start), and the record for the handler.
+    /// As [`start`](Self::start), the record handed to the caller instead.
     pub(super) fn open<B>(
         state: AppState,
-        req: &mut axum::http::Request<B>,
+        req: &axum::http::Request<B>,
     ) -> (Self, Arc<RequestRecord>) {
         let id = request_id(req.headers());
         let record = Arc::new(RequestRecord::new(
@@ -105,7 +110,6 @@ impl Unanswered {
             req.method().as_str(),
             req.uri().path(),
         ));
-        req.extensions_mut().insert(record.clone());
         let ending = Ending {
             record: record.clone(),
             state,
