@@ -204,6 +204,13 @@ fn stream_options(client: Option<Raw<'_>>) -> String {
 }
 
 pub fn translate_response(body: Bytes) -> Result<Answer, String> {
+    if let Some(usage) = scan::answer_usage(&body) {
+        return Ok(Answer {
+            state: None,
+            body,
+            usage,
+        });
+    }
     #[derive(Deserialize)]
     struct Peek {
         usage: Option<Usage>,

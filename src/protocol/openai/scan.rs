@@ -301,8 +301,11 @@ impl<'a> Cursor<'a> {
     }
 }
 
+mod answer;
 mod template;
 mod value;
+
+pub use answer::answer_usage;
 
 #[cfg(test)]
 #[path = "scan_tests.rs"]
