@@ -46,7 +46,9 @@ fn new_request_id(high: u64, low: u64) -> String {
     }
     // Every byte is ASCII, so the check passes (a word at a time, a tenth
     // of what the lossy conversion's char walk cost).
-    std::str::from_utf8(&id).map(str::to_owned).unwrap_or_default()
+    std::str::from_utf8(&id)
+        .map(str::to_owned)
+        .unwrap_or_default()
 }
 
 /// The one log line and metrics update of a request that never reached
