@@ -68,12 +68,16 @@ def chat(url: str, backend: str) -> None:
 
 
 def spend(driver: webdriver.Chrome, kind: str) -> dict[str, tuple[int, float]]:
-    """The page's spend table for `kind` (model or user): requests and cost by name."""
-    out = {}
-    for tr in driver.find_elements(By.CSS_SELECTOR, f'table[data-spend="{kind}"] tr[data-key]'):
-        cells = tr.find_elements(By.TAG_NAME, "td")
-        out[tr.get_attribute("data-key")] = (int(tr.get_attribute("data-requests")), float(cells[-1].text))
-    return out
+    """The page's spend table for `kind` (model or user): requests and cost by name.
+
+    Read in one script: the page redraws its tables every poll, and rows found
+    one call and read the next can be gone by then (a stale element)."""
+    rows = driver.execute_script(
+        """return Array.from(document.querySelectorAll(`table[data-spend="${arguments[0]}"] tr[data-key]`))
+               .map(tr => [tr.dataset.key, tr.dataset.requests, tr.lastElementChild.textContent]);""",
+        kind,
+    )
+    return {key: (int(requests), float(cost)) for key, requests, cost in rows}
 
 
 def row_state(driver: webdriver.Chrome, backend: str) -> str | None:
