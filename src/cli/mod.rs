@@ -6,6 +6,7 @@ mod files;
 mod live;
 mod ops;
 mod remote;
+mod runtime;
 mod usage;
 
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use runtime::{on_worker, runtime};
 use switchyard::config::{self, Config};
 #[cfg(feature = "demo")]
 use switchyard::demo::{self, Demo};
@@ -146,32 +148,6 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        // Workers batch their log lines and write them when they go idle.
-        .on_thread_park(|| {
-            telemetry::writer::flush_worker();
-            crate::release_idle_memory();
-        })
-        .on_thread_stop(telemetry::writer::flush_worker)
-        .build()
-        .context("starting the async runtime")
-}
-
-/// Runs a server on a runtime worker rather than in `block_on` on the main
-/// thread: the accept loop then allocates on the same thread as the
-/// connections, so the workers' idle `mi_collect` reaches all of its memory
-/// (the main thread, parked in `block_on`, never collects its own heap).
-fn on_worker<F>(server: F) -> Result<ExitCode>
-where
-    F: std::future::Future<Output = Result<ExitCode>> + Send + 'static,
-{
-    let rt = runtime()?;
-    rt.block_on(async { tokio::spawn(server).await })
-        .context("the server task failed")?
 }
 
 async fn serve(path: &Path) -> Result<ExitCode> {

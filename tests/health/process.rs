@@ -26,6 +26,11 @@ impl Drop for Process {
 
 impl Process {
     pub fn start(config: &str) -> Process {
+        Process::start_with(config, &[])
+    }
+
+    /// As [`Process::start`], with these environment variables set.
+    pub fn start_with(config: &str, env: &[(&str, &str)]) -> Process {
         use std::io::BufRead;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
@@ -35,6 +40,7 @@ impl Process {
             .arg(&path)
             .env("RUST_LOG", "warn,switchyard::request=info")
             .env("SWITCHYARD_LOG_FORMAT", "json")
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();

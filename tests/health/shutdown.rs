@@ -80,12 +80,24 @@ async fn sigterm_lets_a_long_stream_finish_refuses_new_connections_and_exits_0()
 /// closed, and its log line says the shutdown cut it.
 #[tokio::test]
 async fn the_grace_period_bounds_shutdown_and_cut_streams_end_with_an_error_event() {
+    grace_period_cuts_the_stream(&[]).await;
+}
+
+/// The same on the current-thread runtime a process allowed one CPU gets
+/// (`TOKIO_WORKER_THREADS=1` chooses it here): serving, the stream, the
+/// shutdown's cut and the log line its one thread gathered.
+#[tokio::test]
+async fn on_a_current_thread_runtime_the_grace_period_cuts_streams_the_same_way() {
+    grace_period_cuts_the_stream(&[("TOKIO_WORKER_THREADS", "1")]).await;
+}
+
+async fn grace_period_cuts_the_stream(env: &[(&str, &str)]) {
     let a = mock_with(MockConfig::new("a").with_fault(Fault {
         stall_after: Some(1),
         ..Fault::default()
     }))
     .await;
-    let mut gw = Process::start(&shutdown_config(&a, "300ms"));
+    let mut gw = Process::start_with(&shutdown_config(&a, "300ms"), env);
     let resp = start_stream(&gw.addr).await;
     let started = Instant::now();
     gw.signal("-INT");

@@ -1,0 +1,98 @@
+//! The async runtime every command runs on, and how a server is run on it.
+//!
+//! With one worker a multi-threaded runtime has nothing to balance, and on
+//! the benchmark's one core it cost more than a current-thread one: the
+//! same requests made the kernel send the loader's core 0.33-0.38
+//! wake-up interrupts a request instead of 0.15-0.17 (the gateway's writes
+//! to its peers come less bunched), ~3 us of kernel time a request. So a
+//! process allowed one CPU (affinity, cgroup quota, or
+//! `TOKIO_WORKER_THREADS=1`) gets a current-thread runtime; more CPUs get
+//! the multi-threaded one with a worker each.
+
+use std::future::Future;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use switchyard::telemetry;
+
+/// Which scheduler a runtime of `workers` threads gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flavor {
+    CurrentThread,
+    MultiThread,
+}
+
+fn flavor(workers: usize) -> Flavor {
+    if workers <= 1 {
+        Flavor::CurrentThread
+    } else {
+        Flavor::MultiThread
+    }
+}
+
+/// The worker count tokio's multi-threaded runtime would pick: its
+/// `TOKIO_WORKER_THREADS` when set to a number, else the CPUs this
+/// process may use.
+fn workers(env: Option<&str>, cpus: Option<usize>) -> usize {
+    env.and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .or(cpus)
+        .unwrap_or(1)
+}
+
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
+    let env = std::env::var("TOKIO_WORKER_THREADS").ok();
+    let cpus = std::thread::available_parallelism().ok().map(|n| n.get());
+    let mut builder = match flavor(workers(env.as_deref(), cpus)) {
+        Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread(),
+        Flavor::MultiThread => tokio::runtime::Builder::new_multi_thread(),
+    };
+    builder
+        .enable_all()
+        // Workers batch their log lines and write them when they go idle.
+        .on_thread_park(|| {
+            telemetry::writer::flush_worker();
+            crate::release_idle_memory();
+        })
+        .on_thread_stop(telemetry::writer::flush_worker)
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Runs a server as a task of the runtime rather than in `block_on`
+/// itself: on a multi-threaded runtime the accept loop then allocates on
+/// the same thread as the connections, so the workers' idle purge reaches
+/// all of its memory (the main thread, parked in `block_on`, never purges
+/// its own cache).
+pub(super) fn on_worker<F>(server: F) -> Result<ExitCode>
+where
+    F: Future<Output = Result<ExitCode>> + Send + 'static,
+{
+    let rt = runtime()?;
+    let ended = rt.block_on(async { tokio::spawn(server).await });
+    // A current-thread runtime's worker is this thread: the lines it
+    // gathered since it last parked (the shutdown's among them).
+    telemetry::writer::flush_worker();
+    ended.context("the server task failed")?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_cpu_gets_the_current_thread_scheduler() {
+        assert_eq!(flavor(workers(None, Some(1))), Flavor::CurrentThread);
+        assert_eq!(flavor(workers(None, Some(2))), Flavor::MultiThread);
+        assert_eq!(flavor(workers(None, None)), Flavor::CurrentThread);
+    }
+
+    #[test]
+    fn tokio_worker_threads_decides_as_it_does_for_tokio() {
+        assert_eq!(workers(Some("1"), Some(8)), 1);
+        assert_eq!(workers(Some(" 4 "), Some(1)), 4);
+        // tokio refuses 0 and text; the CPU count stands.
+        assert_eq!(workers(Some("0"), Some(2)), 2);
+        assert_eq!(workers(Some("many"), Some(2)), 2);
+    }
+}
