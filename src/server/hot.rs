@@ -52,10 +52,11 @@ pub(super) fn route(method: &Method, path: &str) -> Option<Handler> {
 /// the handler's order (the caller's rejection is its response), then the
 /// handler.
 fn serve<E: Endpoint>(state: AppState, record: Arc<RequestRecord>, req: Request) -> Handling {
-    // The future (~7 KB) is built on the stack and copied into the box
-    // (~600 instructions): `Box::write(Box::new_uninit(), ..)` builds it in
-    // place, but is Rust 1.87, above the MSRV.
-    Box::pin(run::<E>(state, record, req))
+    // Built in its box: `Box::pin(fut)` builds the future (~7 KB) on the
+    // stack and copies all of it into the box, 1.4% of the gateway's CPU
+    // time under load (perf), though only its arguments are set.
+    let boxed = Box::write(Box::new_uninit(), run::<E>(state, record, req));
+    Box::into_pin(boxed)
 }
 
 async fn run<E: Endpoint>(state: AppState, record: Arc<RequestRecord>, req: Request) -> Response {
