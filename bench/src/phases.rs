@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::load::{self, Outcome, Spec};
-use crate::sysstat::{cpu_ticks, Noise, Sample, TICKS_PER_SEC};
+use crate::sysstat::{cpu_split, Noise, Sample, TICKS_PER_SEC};
 
 /// Something to send load at.
 #[derive(Clone, Copy, Debug)]
@@ -39,6 +39,8 @@ pub struct PhaseResult {
     pub reordered: u64,
     /// utime+stime of the target process per request, microseconds.
     pub cpu_us_per_req: Option<f64>,
+    /// Of `cpu_us_per_req`, the stime: the kernel's part.
+    pub sys_us_per_req: Option<f64>,
     pub noise: Noise,
 }
 
@@ -88,12 +90,12 @@ pub async fn run(phase: &'static str, target: Target, spec: Spec, env: &Env) -> 
     // Sample when the counted window opens, not when the warmup starts.
     let opening = tokio::spawn(async move {
         tokio::time::sleep(spec.warmup).await;
-        let cpu = target.pid.map(cpu_ticks);
+        let cpu = target.pid.map(cpu_split);
         (Sample::take(&pids_owned), cpu)
     });
     let mut out = load::run(target.addr, spec).await;
     let after = Sample::take(pids);
-    let cpu_after = target.pid.map(cpu_ticks);
+    let cpu_after = target.pid.map(cpu_split);
     if let Some(mut p) = recorder {
         let _ = p.wait();
     }
@@ -101,10 +103,8 @@ pub async fn run(phase: &'static str, target: Target, spec: Spec, env: &Env) -> 
         Ok(x) => x,
         Err(_) => (after.clone(), cpu_after),
     };
-    let cpu_us_per_req = match (cpu_before, cpu_after) {
-        (Some(b), Some(a)) if out.requests > 0 => {
-            Some((a - b) as f64 / TICKS_PER_SEC * 1e6 / out.requests as f64)
-        }
+    let cpu = match (cpu_before, cpu_after) {
+        (Some(b), Some(a)) => per_request(b, a, out.requests),
         _ => None,
     };
     summarize(
@@ -112,7 +112,7 @@ pub async fn run(phase: &'static str, target: Target, spec: Spec, env: &Env) -> 
         target,
         spec,
         &mut out,
-        cpu_us_per_req,
+        cpu,
         after.noise_since(&before),
     )
 }
@@ -122,7 +122,7 @@ fn summarize(
     target: Target,
     spec: Spec,
     out: &mut Outcome,
-    cpu_us_per_req: Option<f64>,
+    cpu: Option<(f64, f64)>,
     noise: Noise,
 ) -> PhaseResult {
     out.latency_us.sort_unstable();
@@ -144,9 +144,22 @@ fn summarize(
         chunks: out.chunks,
         lost: out.lost,
         reordered: out.reordered,
-        cpu_us_per_req,
+        cpu_us_per_req: cpu.map(|c| c.0),
+        sys_us_per_req: cpu.map(|c| c.1),
         noise,
     }
+}
+
+/// (all, system) CPU microseconds a request between two (user, system)
+/// tick readings; none without requests.
+pub fn per_request(before: (u64, u64), after: (u64, u64), requests: u64) -> Option<(f64, f64)> {
+    if requests == 0 {
+        return None;
+    }
+    let us = |ticks: u64| ticks as f64 / TICKS_PER_SEC * 1e6 / requests as f64;
+    let user = after.0.saturating_sub(before.0);
+    let sys = after.1.saturating_sub(before.1);
+    Some((us(user + sys), us(sys)))
 }
 
 /// A set of phases run back to back on every target, repeated (up to
@@ -202,4 +215,20 @@ pub async fn quiet_rounds(
 /// Lower is quieter: the worst CPU's steal plus half the foreign CPU.
 pub fn score(n: &Noise) -> f64 {
     n.max_steal() + n.foreign_pct / 2.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::per_request;
+
+    #[test]
+    fn per_request_splits_ticks_into_microseconds() {
+        // 150 user + 50 system ticks (2 s at USER_HZ 100) over 100k requests.
+        let (all, sys) = per_request((1000, 400), (1150, 450), 100_000).unwrap();
+        assert!(
+            (all - 20.0).abs() < 1e-9 && (sys - 5.0).abs() < 1e-9,
+            "{all} {sys}"
+        );
+        assert_eq!(per_request((0, 0), (5, 5), 0), None);
+    }
 }

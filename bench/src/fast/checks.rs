@@ -138,7 +138,10 @@ pub fn print_phase(r: &PhaseResult) {
     let cpu = r.cpu_us_per_req.map_or(String::new(), |c| {
         // The target's own share of its CPU over the run.
         let util = c * r.per_sec / 1e4;
-        format!(" cpu {c:.1}us/req ({util:.0}% of a CPU)")
+        let sys = r
+            .sys_us_per_req
+            .map_or(String::new(), |s| format!("sys {s:.1}, "));
+        format!(" cpu {c:.1}us/req ({sys}{util:.0}% of a CPU)")
     });
     println!(
         "  {:<22} {:<8} {:>7.0}/s p50 {:>6.0}us p99 {:>6.0}us err {}{cpu}  busy% [{}] steal% [{}] foreign {:.0}%",
@@ -164,13 +167,14 @@ pub fn print_summary(
     latency: &Option<Noise>,
 ) {
     println!(
-        "\n{:<22} {:<8} {:>8} {:>6} {:>6} {:>6} {:>6} {:>7} {:>5} {:>6}  {:<9} {:<9} foreign%",
+        "\n{:<22} {:<8} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6} {:>7} {:>5} {:>6}  {:<9} {:<9} foreign%",
         "phase",
         "target",
         "per sec",
         "p50us",
         "p99us",
         "cpu us",
+        "sys us",
         "errors",
         "vs lean",
         "cpu x",
@@ -183,6 +187,7 @@ pub fn print_summary(
             .iter()
             .find(|x| x.phase == r.phase && x.target == r.target);
         let cpu = r.cpu_us_per_req.map_or("-".into(), |c| format!("{c:.1}"));
+        let sys = r.sys_us_per_req.map_or("-".into(), |c| format!("{c:.1}"));
         let (rate, cpux, p50) = ratio.map_or(("-".into(), "-".into(), "-".into()), |x| {
             (
                 format!("{:.0}%", x.rate_vs_lean * 100.0),
@@ -197,13 +202,14 @@ pub fn print_summary(
             .map(|s| format!("{s:.1}"))
             .collect();
         println!(
-            "{:<22} {:<8} {:>8.0} {:>6.0} {:>6.0} {:>6} {:>6} {:>7} {:>5} {:>6}  {:<9} {:<9} {:.0}",
+            "{:<22} {:<8} {:>8.0} {:>6.0} {:>6.0} {:>6} {:>6} {:>6} {:>7} {:>5} {:>6}  {:<9} {:<9} {:.0}",
             r.phase,
             r.target,
             r.per_sec,
             r.p50_us,
             r.p99_us,
             cpu,
+            sys,
             r.errors,
             rate,
             cpux,

@@ -41,7 +41,7 @@ use crate::load::{MODEL, TOKEN};
 use crate::opts::Opts;
 use crate::phases::{score, PhaseResult};
 use crate::procs::{Pinning, Proc};
-use crate::sysstat::{self, cpu_ticks, status_kib, Noise, Sample, TICKS_PER_SEC};
+use crate::sysstat::{self, cpu_split, status_kib, Noise, Sample};
 use crate::{report, setup};
 
 pub const THROUGHPUT: &str = "fast_throughput_64conn";
@@ -532,9 +532,9 @@ fn measure(
     wrk::run(ctx.wrk, &script, &warm, ctx.pin.load_cpu)?;
     let recorder = perf(ctx, phase, t, ctx.duration.as_secs());
     let before = Sample::take(&ctx.pids);
-    let cpu_before = cpu_ticks(t.pid);
+    let cpu_before = cpu_split(t.pid);
     let rep = wrk::run(ctx.wrk, &script, load, ctx.pin.load_cpu)?;
-    let cpu_after = cpu_ticks(t.pid);
+    let cpu_after = cpu_split(t.pid);
     let noise = Sample::take(&ctx.pids).noise_since(&before);
     if let Some(mut p) = recorder {
         let _ = p.wait();
@@ -543,9 +543,7 @@ fn measure(
         p.truncate_log();
     }
     let secs = rep.duration.as_secs_f64().max(1e-6);
-    let cpu_us_per_req = (rep.requests > 0).then(|| {
-        cpu_after.saturating_sub(cpu_before) as f64 / TICKS_PER_SEC * 1e6 / rep.requests as f64
-    });
+    let cpu = crate::phases::per_request(cpu_before, cpu_after, rep.requests);
     let first_error = rep.first_bad.clone().or_else(|| {
         (rep.socket_errors > 0).then(|| {
             format!(
@@ -571,7 +569,8 @@ fn measure(
         chunks: rep.ok * events as u64,
         lost: rep.lost,
         reordered: rep.reordered,
-        cpu_us_per_req,
+        cpu_us_per_req: cpu.map(|c| c.0),
+        sys_us_per_req: cpu.map(|c| c.1),
         noise,
     })
 }
