@@ -234,6 +234,22 @@ fn demo_refuses_a_taken_port() {
 }
 
 #[test]
+fn a_bad_worker_count_is_refused_by_name_not_a_panic() {
+    let out = Command::new(BIN)
+        .args(["demo", "--listen", "127.0.0.1:0"])
+        .env("TOKIO_WORKER_THREADS", "0")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("TOKIO_WORKER_THREADS must be a whole number above 0, not \"0\"")
+            && !err.contains("panicked"),
+        "{err}"
+    );
+}
+
+#[test]
 fn serve_without_config_points_to_demo_and_init() {
     let out = Command::new(BIN)
         .args(["serve", "--config", "/nonexistent/switchyard.toml"])

@@ -12,7 +12,7 @@
 use std::future::Future;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use switchyard::telemetry;
 
 /// Which scheduler a runtime of `workers` threads gets.
@@ -30,20 +30,28 @@ fn flavor(workers: usize) -> Flavor {
     }
 }
 
+/// The variable tokio's multi-threaded runtime reads its worker count from.
+const WORKERS_VAR: &str = "TOKIO_WORKER_THREADS";
+
 /// The worker count tokio's multi-threaded runtime would pick: its
-/// `TOKIO_WORKER_THREADS` when set to a number, else the CPUs this
-/// process may use.
-fn workers(env: Option<&str>, cpus: Option<usize>) -> usize {
-    env.and_then(|v| v.trim().parse::<usize>().ok())
-        .filter(|&n| n > 0)
-        .or(cpus)
-        .unwrap_or(1)
+/// `TOKIO_WORKER_THREADS`, else the CPUs this process may use. tokio
+/// panics on a value that is not a whole number above 0; it is refused
+/// here first, by name.
+fn workers(env: Option<&str>, cpus: Option<usize>) -> Result<usize> {
+    match env {
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => bail!("{WORKERS_VAR} must be a whole number above 0, not {v:?}"),
+        },
+        None => Ok(cpus.unwrap_or(1)),
+    }
 }
 
 pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
-    let env = std::env::var("TOKIO_WORKER_THREADS").ok();
+    // Not UTF-8 cannot be a number: refused like any other text.
+    let env = std::env::var_os(WORKERS_VAR).map(|v| v.to_string_lossy().into_owned());
     let cpus = std::thread::available_parallelism().ok().map(|n| n.get());
-    let mut builder = match flavor(workers(env.as_deref(), cpus)) {
+    let mut builder = match flavor(workers(env.as_deref(), cpus)?) {
         Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread(),
         Flavor::MultiThread => tokio::runtime::Builder::new_multi_thread(),
     };
@@ -82,17 +90,22 @@ mod tests {
 
     #[test]
     fn one_cpu_gets_the_current_thread_scheduler() {
-        assert_eq!(flavor(workers(None, Some(1))), Flavor::CurrentThread);
-        assert_eq!(flavor(workers(None, Some(2))), Flavor::MultiThread);
-        assert_eq!(flavor(workers(None, None)), Flavor::CurrentThread);
+        let flavor_of = |env, cpus| flavor(workers(env, cpus).unwrap());
+        assert_eq!(flavor_of(None, Some(1)), Flavor::CurrentThread);
+        assert_eq!(flavor_of(None, Some(2)), Flavor::MultiThread);
+        assert_eq!(flavor_of(None, None), Flavor::CurrentThread);
     }
 
     #[test]
-    fn tokio_worker_threads_decides_as_it_does_for_tokio() {
-        assert_eq!(workers(Some("1"), Some(8)), 1);
-        assert_eq!(workers(Some(" 4 "), Some(1)), 4);
-        // tokio refuses 0 and text; the CPU count stands.
-        assert_eq!(workers(Some("0"), Some(2)), 2);
-        assert_eq!(workers(Some("many"), Some(2)), 2);
+    fn tokio_worker_threads_decides_and_a_bad_value_is_refused_by_name() {
+        assert_eq!(workers(Some("1"), Some(8)).unwrap(), 1);
+        assert_eq!(workers(Some("4"), Some(1)).unwrap(), 4);
+        for bad in ["0", "many", " 4", ""] {
+            let e = workers(Some(bad), Some(2)).unwrap_err().to_string();
+            assert!(
+                e.contains("TOKIO_WORKER_THREADS") && e.contains(&format!("{bad:?}")),
+                "{e}"
+            );
+        }
     }
 }
