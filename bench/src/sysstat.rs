@@ -81,34 +81,35 @@ pub fn cpu_ticks(pid: u32) -> u64 {
 }
 
 /// A process's CPU time as (user, system) clock ticks: the system part
-/// is the kernel working for it (syscalls, the loopback's packets it
-/// sends, the wake-ups of their readers), the same for every proxy per
-/// syscall only as long as the peers wait alike.
+/// is the kernel working for it (its syscalls, and on loopback the
+/// receive path and the wake-up of the reader of every packet it sends).
 pub fn cpu_split(pid: u32) -> (u64, u64) {
-    let f = stat_fields(pid);
-    let get = |i: usize| f.get(i).copied().unwrap_or(0);
-    (get(11), get(12))
-}
-
-fn stat_fields(pid: u32) -> Vec<u64> {
-    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return Vec::new();
-    };
-    let rest = text.rsplit_once(')').map_or("", |(_, r)| r);
-    rest.split_whitespace()
-        .map(|x| x.parse::<u64>().unwrap_or(0))
-        .collect()
+    let [utime, stime, _, _] = stat_times(pid);
+    (utime, stime)
 }
 
 /// (utime + stime, cutime + cstime) in clock ticks: the process's own CPU
 /// time, and that of its children it has waited for.
 fn stat_ticks(pid: u32) -> (u64, u64) {
+    let [utime, stime, cutime, cstime] = stat_times(pid);
+    (utime + stime, cutime + cstime)
+}
+
+/// utime, stime, cutime and cstime of /proc/PID/stat, in clock ticks;
+/// zeros when it cannot be read.
+fn stat_times(pid: u32) -> [u64; 4] {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return [0; 4];
+    };
     // The command name may hold spaces; fields resume after its ')'.
     // After it the state is index 0, so utime (field 14) is 11, stime 12,
     // cutime 13, cstime 14.
-    let f = stat_fields(pid);
-    let get = |i: usize| f.get(i).copied().unwrap_or(0);
-    (get(11) + get(12), get(13) + get(14))
+    let rest = text.rsplit_once(')').map_or("", |(_, r)| r);
+    let mut times = [0; 4];
+    for (slot, field) in times.iter_mut().zip(rest.split_whitespace().skip(11)) {
+        *slot = field.parse().unwrap_or(0);
+    }
+    times
 }
 
 /// Clock ticks per second (USER_HZ); 100 on every Linux we run on.
@@ -194,15 +195,25 @@ mod tests {
     #[test]
     fn cpu_split_reads_this_process_and_adds_up_to_cpu_ticks() {
         let pid = std::process::id();
+        let (user_before, sys_before) = cpu_split(pid);
+        // Spin until 10 ticks of user time (100 ms at USER_HZ 100) show,
+        // however busy the machine, reading /proc rarely so that the
+        // system time barely moves: only a wrong field never grows.
         let start = Instant::now();
         let mut x = 0u64;
-        // 300 ms of user time: 30 ticks at USER_HZ 100.
-        while start.elapsed() < std::time::Duration::from_millis(300) {
-            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        while cpu_split(pid).0 < user_before + 10
+            && start.elapsed() < std::time::Duration::from_secs(30)
+        {
+            for _ in 0..10_000_000 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+            }
         }
         let (user, sys) = cpu_split(pid);
         let total = cpu_ticks(pid);
-        assert!(user >= 10, "user {user} ticks after 300 ms of spinning");
+        assert!(
+            user >= user_before + 10 && user - user_before > sys - sys_before,
+            "user {user_before} -> {user}, system {sys_before} -> {sys} ticks after spinning"
+        );
         // Read after the split: the total can only have grown.
         assert!(total >= user + sys, "{total} < {user} + {sys}");
         assert_eq!(cpu_split(u32::MAX), (0, 0));
