@@ -2,9 +2,10 @@
 //!
 //! With one worker a multi-threaded runtime has nothing to balance, and on
 //! the benchmark's one core it cost more than a current-thread one: the
-//! same requests made the kernel send the loader's core 0.33-0.38
-//! wake-up interrupts a request instead of 0.15-0.17 (the gateway's writes
-//! to its peers come less bunched), ~3 us of kernel time a request. So a
+//! same requests made the kernel send the loader's core 0.26-0.43
+//! wake-up interrupts a request instead of 0.15-0.18 (the gateway's writes
+//! to its peers come less bunched), ~3 us of kernel time a request
+//! (docs/benchmarks.md, fifth round). So a
 //! process allowed one CPU (affinity, cgroup quota, or
 //! `TOKIO_WORKER_THREADS=1`) gets a current-thread runtime; more CPUs get
 //! the multi-threaded one with a worker each.
